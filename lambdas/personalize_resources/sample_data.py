@@ -1,0 +1,369 @@
+"""Deterministic sample retail data matching the default (AWS blog) schemas.
+
+Interactions: USER_ID, ITEM_ID, TIMESTAMP (epoch seconds), EVENT_TYPE (View | Purchase).
+Items: ITEM_ID, PRICE (float), CATEGORY_L1, CATEGORY_L2, MARGIN (double, currency amount so
+``SUM(ITEMS.MARGIN)`` is the margin earned).
+
+The same seed and sizes always give byte-identical files: only ``random.Random(seed)`` (whose
+integer-seeded sequence is stable across Python versions), a fixed base date and fixed float
+formatting are used. The data carries enough signal for the ECOMMERCE recommenders: item
+popularity is Zipf-like, each user prefers one or two top-level categories, and purchases are
+always of items the same user viewed earlier.
+
+Used three ways:
+- ``on_event``: CloudFormation custom resource (CDK Provider) writing both files to S3;
+- ``python -m lambdas.personalize_resources.sample_data --out DIR``: the same files locally;
+- ``generate()``: from Python (tests, the send-events tool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import csv
+import hashlib
+import io
+import itertools
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+API_OPERATIONS: tuple[str, ...] = ("s3:PutObject",)
+
+DEFAULT_SEED = 42
+DEFAULT_USERS = 200
+DEFAULT_ITEMS = 300
+DEFAULT_INTERACTIONS = 5000
+
+# Amazon Personalize refuses to train below these (developer guide, "Data requirements").
+MIN_INTERACTIONS = 1000
+MIN_USERS_WITH_TWO_INTERACTIONS = 25
+# Upper bounds keep generation well inside a Lambda's memory and time.
+MAX_USERS = 100_000
+MAX_ITEMS = 100_000
+MAX_INTERACTIONS = 500_000
+
+INTERACTIONS_FILE = "interactions.csv"
+ITEMS_FILE = "items.csv"
+INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
+ITEMS_COLUMNS = ("ITEM_ID", "PRICE", "CATEGORY_L1", "CATEGORY_L2", "MARGIN")
+VIEW = "View"
+PURCHASE = "Purchase"
+
+BASE_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
+HISTORY_SECONDS = 90 * 24 * 3600
+
+# Share of events after a user's first that are purchases; a user's first event is always a
+# View (nothing to buy yet), so the overall purchase share ends up just under this.
+PURCHASE_PROBABILITY = 0.2
+# How often a user's next view comes from one of their favourite categories.
+FAVOURITE_CATEGORY_PROBABILITY = 0.7
+ITEM_POPULARITY_EXPONENT = 1.1
+# Milder for users: a few heavy shoppers, but no single user dominating the data.
+USER_ACTIVITY_EXPONENT = 0.6
+
+# CATEGORY_L1 -> (margin rate range, {CATEGORY_L2: price range}).
+CATALOG: dict[str, tuple[tuple[float, float], dict[str, tuple[float, float]]]] = {
+    "apparel": ((0.35, 0.60), {
+        "shirts": (12.0, 60.0), "jackets": (45.0, 250.0),
+        "pants": (20.0, 90.0), "shoes": (30.0, 180.0),
+    }),
+    "electronics": ((0.08, 0.25), {
+        "headphones": (15.0, 350.0), "speakers": (25.0, 400.0),
+        "cameras": (120.0, 1500.0), "accessories": (5.0, 60.0),
+    }),
+    "home": ((0.25, 0.50), {
+        "kitchen": (8.0, 200.0), "furniture": (60.0, 900.0),
+        "decor": (10.0, 120.0), "bedding": (20.0, 220.0),
+    }),
+    "beauty": ((0.40, 0.70), {
+        "skincare": (8.0, 90.0), "makeup": (6.0, 60.0), "fragrance": (25.0, 150.0),
+    }),
+    "outdoors": ((0.20, 0.45), {
+        "camping": (15.0, 450.0), "cycling": (20.0, 1200.0), "fishing": (10.0, 300.0),
+    }),
+    "groceries": ((0.10, 0.30), {
+        "snacks": (1.5, 12.0), "beverages": (1.0, 25.0), "pantry": (2.0, 30.0),
+    }),
+}
+CATEGORY_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (l1, l2) for l1, (_, subs) in CATALOG.items() for l2 in subs
+)
+MIN_ITEMS = len(CATEGORY_PAIRS)  # one item per sub-category at least
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    price: float
+    category_l1: str
+    category_l2: str
+    margin: float
+
+
+@dataclass(frozen=True)
+class Interaction:
+    user_id: str
+    item_id: str
+    timestamp: int
+    event_type: str
+
+
+@dataclass(frozen=True)
+class SampleData:
+    items: tuple[Item, ...]
+    interactions: tuple[Interaction, ...]
+
+    @property
+    def items_csv(self) -> bytes:
+        return _to_csv(
+            ITEMS_COLUMNS,
+            ((i.item_id, f"{i.price:.2f}", i.category_l1, i.category_l2, f"{i.margin:.2f}")
+             for i in self.items),
+        )
+
+    @property
+    def interactions_csv(self) -> bytes:
+        return _to_csv(
+            INTERACTIONS_COLUMNS,
+            ((e.user_id, e.item_id, str(e.timestamp), e.event_type) for e in self.interactions),
+        )
+
+    @property
+    def data_version(self) -> str:
+        return data_version(self.interactions_csv, self.items_csv)
+
+
+def data_version(interactions_csv: bytes, items_csv: bytes) -> str:
+    """First 16 hex digits of a SHA-256 over both files (length-prefixed, so unambiguous)."""
+    digest = hashlib.sha256()
+    for content in (interactions_csv, items_csv):
+        digest.update(len(content).to_bytes(8, "big"))
+        digest.update(content)
+    return digest.hexdigest()[:16]
+
+
+def _to_csv(header: tuple[str, ...], rows: Any) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _check_sizes(users: int, items: int, interactions: int) -> None:
+    problems = []
+    if not MIN_USERS_WITH_TWO_INTERACTIONS <= users <= MAX_USERS:
+        problems.append(
+            f"Users must be between {MIN_USERS_WITH_TWO_INTERACTIONS} and {MAX_USERS} "
+            f"(Amazon Personalize needs {MIN_USERS_WITH_TWO_INTERACTIONS} users with 2+ "
+            f"interactions), got {users}"
+        )
+    if not MIN_ITEMS <= items <= MAX_ITEMS:
+        problems.append(
+            f"Items must be between {MIN_ITEMS} (one per sub-category) and {MAX_ITEMS}, got {items}"
+        )
+    minimum_interactions = max(MIN_INTERACTIONS, 2 * users)
+    if not minimum_interactions <= interactions <= MAX_INTERACTIONS:
+        problems.append(
+            f"Interactions must be between {minimum_interactions} (at least {MIN_INTERACTIONS} "
+            f"and 2 per user) and {MAX_INTERACTIONS}, got {interactions}"
+        )
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _zipf_weights(count: int, exponent: float) -> list[float]:
+    return [1.0 / (rank ** exponent) for rank in range(1, count + 1)]
+
+
+class _WeightedPicker:
+    """Weighted choice by bisecting cumulative weights: O(log n) per pick, deterministic."""
+
+    def __init__(self, values: list[Any], weights: list[float]):
+        self._values = values
+        self._cumulative = list(itertools.accumulate(weights))
+
+    def pick(self, rng: random.Random) -> Any:
+        target = rng.random() * self._cumulative[-1]
+        index = bisect.bisect_right(self._cumulative, target)
+        return self._values[min(index, len(self._values) - 1)]
+
+
+def _generate_items(rng: random.Random, count: int) -> list[Item]:
+    width = max(4, len(str(count)))
+    items = []
+    for number in range(1, count + 1):
+        # Round-robin first so every sub-category has items, then random categories.
+        l1, l2 = (CATEGORY_PAIRS[number - 1] if number <= len(CATEGORY_PAIRS)
+                  else rng.choice(CATEGORY_PAIRS))
+        (margin_low, margin_high), price_ranges = CATALOG[l1]
+        price_low, price_high = price_ranges[l2]
+        # Log-uniform prices: cheap items are more common than expensive ones.
+        price = round(price_low * (price_high / price_low) ** rng.random(), 2)
+        margin = round(price * rng.uniform(margin_low, margin_high), 2)
+        items.append(Item(f"item_{number:0{width}d}", price, l1, l2, margin))
+    return items
+
+
+def generate(
+    seed: int = DEFAULT_SEED,
+    users: int = DEFAULT_USERS,
+    items: int = DEFAULT_ITEMS,
+    interactions: int = DEFAULT_INTERACTIONS,
+) -> SampleData:
+    """Build the data set. Raises ValueError if the sizes could not train a recommender."""
+    _check_sizes(users, items, interactions)
+    rng = random.Random(seed)
+    catalog = _generate_items(rng, items)
+
+    # Popularity: a random permutation of the catalog gets Zipf weights by rank.
+    ranked = catalog[:]
+    rng.shuffle(ranked)
+    popularity = dict(zip((i.item_id for i in ranked), _zipf_weights(len(ranked), ITEM_POPULARITY_EXPONENT)))
+    global_picker = _WeightedPicker(ranked, [popularity[i.item_id] for i in ranked])
+    by_category: dict[str, list[Item]] = {}
+    for item in ranked:
+        by_category.setdefault(item.category_l1, []).append(item)
+    category_pickers = {
+        l1: _WeightedPicker(members, [popularity[i.item_id] for i in members])
+        for l1, members in by_category.items()
+    }
+    categories = sorted(by_category)
+
+    # Every user gets 2 interactions; the rest go to users with Zipf-like activity.
+    user_width = max(4, len(str(users)))
+    user_ids = [f"user_{number:0{user_width}d}" for number in range(1, users + 1)]
+    counts = [2] * users
+    activity = _zipf_weights(users, USER_ACTIVITY_EXPONENT)
+    rng.shuffle(activity)
+    for index in rng.choices(range(users), weights=activity, k=interactions - 2 * users):
+        counts[index] += 1
+
+    events: list[Interaction] = []
+    for user_id, count in zip(user_ids, counts):
+        favourites = rng.sample(categories, k=min(len(categories), rng.choice((1, 2))))
+        # Distinct, sorted offsets: each event strictly after the previous one, so a
+        # purchase is always later than the view it follows.
+        offsets = sorted(rng.sample(range(HISTORY_SECONDS), count))
+        viewed: list[Item] = []
+        for position, offset in enumerate(offsets):
+            if position > 0 and rng.random() < PURCHASE_PROBABILITY:
+                # Recently viewed items are the likeliest purchases.
+                item = viewed[-1 - min(int(rng.expovariate(0.5)), len(viewed) - 1)]
+                event_type = PURCHASE
+            else:
+                if rng.random() < FAVOURITE_CATEGORY_PROBABILITY:
+                    item = category_pickers[rng.choice(favourites)].pick(rng)
+                else:
+                    item = global_picker.pick(rng)
+                viewed.append(item)
+                event_type = VIEW
+            events.append(Interaction(user_id, item.item_id, BASE_TIMESTAMP + offset, event_type))
+
+    events.sort(key=lambda e: (e.timestamp, e.user_id))
+    return SampleData(items=tuple(catalog), interactions=tuple(events))
+
+
+# --- custom resource -------------------------------------------------------------------------
+
+
+def _int_property(properties: dict[str, Any], name: str, default: int) -> int:
+    value = properties.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _normalized_prefix(prefix: str) -> str:
+    prefix = prefix.lstrip("/")
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def _s3_client() -> Any:
+    import boto3  # imported lazily: the CLI and generate() need no AWS SDK
+
+    return boto3.client("s3")
+
+
+def on_event(event: dict[str, Any], context: Any = None, s3: Any = None) -> dict[str, Any]:
+    """CDK Provider on_event: write the sample files on Create/Update; Delete keeps them.
+
+    The data is retained on purpose: import jobs and attribution reports refer to it, and the
+    bucket's own removal policy decides its fate.
+    """
+    request_type = event["RequestType"]
+    if request_type == "Delete":
+        return {"PhysicalResourceId": event["PhysicalResourceId"]}
+    if request_type not in ("Create", "Update"):
+        raise ValueError(f"Unsupported RequestType {request_type!r}")
+
+    properties = event.get("ResourceProperties", {})
+    bucket = properties.get("Bucket")
+    if not bucket:
+        raise ValueError("Bucket is required")
+    prefix = _normalized_prefix(str(properties.get("Prefix", "")))
+    data = generate(
+        seed=_int_property(properties, "Seed", DEFAULT_SEED),
+        users=_int_property(properties, "Users", DEFAULT_USERS),
+        items=_int_property(properties, "Items", DEFAULT_ITEMS),
+        interactions=_int_property(properties, "Interactions", DEFAULT_INTERACTIONS),
+    )
+    interactions_csv, items_csv = data.interactions_csv, data.items_csv
+
+    s3 = s3 or _s3_client()
+    locations = {}
+    for key, content in ((INTERACTIONS_FILE, interactions_csv), (ITEMS_FILE, items_csv)):
+        s3.put_object(Bucket=bucket, Key=prefix + key, Body=content, ContentType="text/csv")
+        locations[key] = f"s3://{bucket}/{prefix}{key}"
+
+    return {
+        "PhysicalResourceId": f"s3://{bucket}/{prefix}",
+        "Data": {
+            "InteractionsLocation": locations[INTERACTIONS_FILE],
+            "ItemsLocation": locations[ITEMS_FILE],
+            "DataVersion": data_version(interactions_csv, items_csv),
+        },
+    }
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def write_files(data: SampleData, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    interactions_path = out_dir / INTERACTIONS_FILE
+    items_path = out_dir / ITEMS_FILE
+    interactions_path.write_bytes(data.interactions_csv)
+    items_path.write_bytes(data.items_csv)
+    return interactions_path, items_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lambdas.personalize_resources.sample_data",
+        description="Write the deterministic sample interactions.csv and items.csv.",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
+    parser.add_argument("--items", type=int, default=DEFAULT_ITEMS)
+    parser.add_argument("--interactions", type=int, default=DEFAULT_INTERACTIONS)
+    args = parser.parse_args(argv)
+    try:
+        data = generate(args.seed, args.users, args.items, args.interactions)
+    except ValueError as error:
+        parser.error(str(error))
+    for path in write_files(data, args.out):
+        print(path)
+    print(f"data version {data.data_version}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,549 @@
+"""Typed, validated configuration: one YAML file per environment.
+
+Structure and types are checked by pydantic (unknown keys are errors, with a "did you mean"
+hint); rules that span fields (schemas vs. metrics, recipes vs. domain, name lengths once
+prefixed) are checked by `_semantic_issues`. Every problem becomes a `ConfigIssue` that names
+the config path (e.g. ``datasetGroups[0].metricAttribution.metrics[2].expression``), what is
+wrong and how to fix it; `load_config` raises one `ConfigError` holding all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# Personalize resource names (botocore shape `Name`): 1-63 chars.
+PERSONALIZE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
+PERSONALIZE_NAME_MAX = 63
+# Config-level names become parts of several physical names, so they stay short.
+SHORT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+AVRO_FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+METRIC_EXPRESSION = re.compile(
+    r"^\s*(?:(?P<count>SAMPLECOUNT\(\s*\))|SUM\(\s*(?P<dataset>[A-Za-z_]+)\.(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*\))\s*$"
+)
+MAX_METRICS = 10
+# CloudWatch dimension values come upper-cased; sources equal after that collide.
+ATTRIBUTION_SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
+
+DOMAIN_RECIPES: dict[str, tuple[str, ...]] = {
+    "ECOMMERCE": (
+        "aws-ecomm-popular-items-by-views",
+        "aws-ecomm-popular-items-by-purchases",
+        "aws-ecomm-frequently-bought-together",
+        "aws-ecomm-customers-who-viewed-x-also-viewed",
+        "aws-ecomm-recommended-for-you",
+    ),
+    "VIDEO_ON_DEMAND": (
+        "aws-vod-because-you-watched-x",
+        "aws-vod-more-like-x",
+        "aws-vod-most-popular",
+        "aws-vod-trending-now",
+        "aws-vod-top-picks",
+    ),
+}
+RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
+
+REQUIRED_FIELDS: dict[str, dict[str, str]] = {
+    "interactions": {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"},
+    "items": {"ITEM_ID": "string"},
+    "users": {"USER_ID": "string"},
+}
+NUMERIC_TYPES = {"int", "long", "float", "double"}
+DATASET_TYPE_NAMES = {"interactions": "Interactions", "items": "Items", "users": "Users"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class AvroType(str, enum.Enum):
+    STRING = "string"
+    INT = "int"
+    LONG = "long"
+    FLOAT = "float"
+    DOUBLE = "double"
+    BOOLEAN = "boolean"
+
+
+class SchemaField(Strict):
+    name: str
+    type: AvroType
+    nullable: bool = False
+    categorical: bool = False
+    textual: bool = False
+
+    def to_avro(self) -> dict[str, Any]:
+        avro_type: Any = ["null", self.type.value] if self.nullable else self.type.value
+        field: dict[str, Any] = {"name": self.name, "type": avro_type}
+        if self.categorical:
+            field["categorical"] = True
+        if self.textual:
+            field["textual"] = True
+        return field
+
+
+class DatasetSchema(Strict):
+    fields: Annotated[list[SchemaField], Field(min_length=1)]
+
+    def field(self, name: str) -> SchemaField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class ImportMode(str, enum.Enum):
+    FULL = "FULL"
+    INCREMENTAL = "INCREMENTAL"
+
+
+class DataImport(Strict):
+    """Where a dataset's bulk data comes from.
+
+    ``sample`` loads the generated demo data; a relative key is read from the data bucket's
+    import prefix; an ``s3://`` URI points at the user's own bucket (its bucket policy must let
+    personalize.amazonaws.com read it). Changing ``location``, ``mode`` or ``version`` starts a
+    new import job; the first job a stack runs on a dataset is always FULL.
+    """
+
+    location: str
+    mode: ImportMode = ImportMode.FULL
+    version: str = "1"
+
+
+class DatasetConfig(Strict):
+    schema_: DatasetSchema = Field(alias="schema")
+    data_import: DataImport | None = Field(default=None, alias="dataImport")
+
+
+class Datasets(Strict):
+    interactions: DatasetConfig
+    items: DatasetConfig | None = None
+    users: DatasetConfig | None = None
+
+    def present(self) -> dict[str, DatasetConfig]:
+        return {k: v for k, v in (("interactions", self.interactions), ("items", self.items), ("users", self.users)) if v}
+
+
+class Metric(Strict):
+    metric_name: str = Field(alias="metricName", min_length=1, max_length=256, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    event_type: str = Field(alias="eventType", min_length=1, max_length=256)
+    expression: str = Field(min_length=1, max_length=256)
+
+    @property
+    def cloudwatch_name(self) -> str:
+        """Personalize publishes each metric under its name upper-cased."""
+        return self.metric_name.upper()
+
+
+class MetricAttributionConfig(Strict):
+    metrics: Annotated[list[Metric], Field(min_length=1)]
+    s3_output: bool = Field(default=True, alias="s3Output")
+    cloudwatch: bool = True
+
+
+class Recommender(Strict):
+    name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN)
+    recipe: str
+    attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)
+    state: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    recommender_config: dict[str, Any] = Field(default_factory=dict, alias="recommenderConfig")
+
+    @property
+    def recipe_arn(self) -> str:
+        return self.recipe if self.recipe.startswith("arn:") else RECIPE_ARN_PREFIX + self.recipe
+
+    @property
+    def source_name(self) -> str:
+        """The eventAttributionSource applications send for this recommender's results."""
+        return self.attribution_source or self.name.replace("-", "_")
+
+
+class DatasetGroup(Strict):
+    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
+    domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"] | None = None
+    datasets: Datasets
+    event_tracker: bool = Field(default=True, alias="eventTracker")
+    metric_attribution: MetricAttributionConfig | None = Field(default=None, alias="metricAttribution")
+    recommenders: list[Recommender] = Field(default_factory=list)
+    attribution_sources: list[Annotated[str, Field(pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)]] = Field(
+        default_factory=list, alias="attributionSources"
+    )
+
+    def all_sources(self) -> list[str]:
+        """Recommenders' sources first, then the other known sources (third parties etc.)."""
+        return [r.source_name for r in self.recommenders] + list(self.attribution_sources)
+
+
+class Encryption(Strict):
+    """SSE-S3 by default; ``kms`` creates a customer key, or uses ``kmsKeyArn`` when given."""
+
+    mode: Literal["S3_MANAGED", "KMS"] = "S3_MANAGED"
+    kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+
+    @model_validator(mode="after")
+    def _arn_needs_kms(self) -> Encryption:
+        if self.kms_key_arn and self.mode != "KMS":
+            raise ValueError("kmsKeyArn is set but mode is S3_MANAGED; set mode: KMS to use the key, or drop kmsKeyArn")
+        return self
+
+
+class DerivedMetric(Strict):
+    """Metric math per attribution source, e.g. ``sumMargin / countViews``."""
+
+    name: str = Field(pattern=r"^[a-z][A-Za-z0-9_]*$", max_length=64)
+    expression: str = Field(min_length=1, max_length=256)
+    label: str | None = None
+
+
+class Alarm(Strict):
+    """Alarm when a source's metric stays at or below a threshold for N 15-minute periods."""
+
+    name: str = Field(pattern=SHORT_NAME_PATTERN, max_length=40)
+    dataset_group: str = Field(alias="datasetGroup")
+    metric: str
+    source: str
+    threshold: float = 0.0
+    periods: int = Field(default=4, ge=1, le=96)
+
+
+class Dashboard(Strict):
+    enabled: bool = True
+    derived_metrics: list[DerivedMetric] = Field(default_factory=list, alias="derivedMetrics")
+    alarms: list[Alarm] = Field(default_factory=list)
+    alarm_email: str | None = Field(default=None, alias="alarmEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AppConfig(Strict):
+    name: str = Field(min_length=1, max_length=20, pattern=SHORT_NAME_PATTERN)
+    tags: dict[str, str] = Field(default_factory=dict)
+    removal_policy: Literal["RETAIN", "DESTROY"] = Field(default="RETAIN", alias="removalPolicy")
+    encryption: Encryption = Field(default_factory=Encryption)
+    noncurrent_version_days: int = Field(default=30, ge=1, le=3650, alias="noncurrentVersionDays")
+    recommender_ready_timeout_hours: float = Field(default=8, gt=0, le=12, alias="recommenderReadyTimeoutHours")
+    recommender_poll_minutes: int = Field(default=5, ge=1, le=60, alias="recommenderPollMinutes")
+    dataset_groups: Annotated[list[DatasetGroup], Field(min_length=1)] = Field(alias="datasetGroups")
+    dashboard: Dashboard = Field(default_factory=Dashboard)
+
+    def physical_name(self, *parts: str) -> str:
+        """Personalize names derive from the environment name so environments can share an account."""
+        return "-".join((self.name, *parts))
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, issues: list[ConfigIssue]):
+        self.source = source
+        self.issues = issues
+        lines = "\n".join(f"  - {issue}" for issue in issues)
+        super().__init__(f"{source}: {len(issues)} configuration problem(s):\n{lines}")
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read and validate a config file; raise ConfigError naming every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(source, [ConfigIssue("(file)", f"cannot read it ({err.strerror}); pass an existing file with -c config=PATH")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(source, [ConfigIssue(where, f"not valid YAML ({getattr(err, 'problem', err)}); fix the syntax there")]) from None
+    return parse_config(raw, source)
+
+
+def parse_config(raw: Any, source: str = "config") -> AppConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [ConfigIssue("(top level)", "must be a mapping with at least `name` and `datasetGroups`")])
+    try:
+        config = AppConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(source, [_issue_from_pydantic(e, raw) for e in err.errors()]) from None
+    issues = _semantic_issues(config)
+    if issues:
+        raise ConfigError(source, issues)
+    return config
+
+
+# --- formatting pydantic errors -----------------------------------------------------------------
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _known_fields(raw: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Aliases the model accepts at the parent of `loc`, for "did you mean" hints."""
+    model: Any = AppConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+        if model is None:
+            return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    metadata_origin = getattr(annotation, "__origin__", None)
+    if metadata_origin is not None and metadata_origin is not annotation:
+        return _inner_model(metadata_origin)
+    return None
+
+
+def _issue_from_pydantic(error: dict[str, Any], raw: Any) -> ConfigIssue:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_fields(raw, loc)
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f"did you mean `{hint[0]}`?" if hint else f"allowed here: {', '.join(known)}" if known else "remove it"
+        return ConfigIssue(_path(loc), f"unknown field; {fix}")
+    if kind == "missing":
+        return ConfigIssue(_path(loc), "is required; add it (see config/default.yaml for an example)")
+    if kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern", "")
+        return ConfigIssue(_path(loc), f"{error['input']!r} does not match {pattern}; use lower-case letters, digits and '-' where a short name is asked")
+    if kind in {"enum", "literal_error"}:
+        expected = error.get("ctx", {}).get("expected", "")
+        return ConfigIssue(_path(loc), f"{error['input']!r} is not allowed; use one of {expected}")
+    if kind == "value_error":
+        return ConfigIssue(_path(loc), str(error.get("ctx", {}).get("error", error["msg"])))
+    return ConfigIssue(_path(loc), f"{error['msg'].rstrip('.')} (got {error.get('input')!r}); fix the value")
+
+
+# --- rules that span fields ---------------------------------------------------------------------
+
+
+@cache
+def _personalize_model():
+    return get_session().get_service_model("personalize")
+
+
+def _shape_issues(value: Any, shape_name: str, path: str) -> list[ConfigIssue]:
+    """Validate a request fragment with botocore's own model, so the API is not re-typed here."""
+    shape = _personalize_model().shape_for(shape_name)
+    report = ParamValidator().validate(value, shape)
+    issues = []
+    if report.has_errors():
+        for line in report.generate_report().splitlines():
+            issues.append(ConfigIssue(path, line.strip() + " (per the Personalize API model)"))
+    issues += _length_issues(value, shape, path)
+    return issues
+
+
+def _length_issues(value: Any, shape: Any, path: str) -> list[ConfigIssue]:
+    """botocore checks types and minimums; maximum sizes and key patterns are checked here."""
+    issues: list[ConfigIssue] = []
+    maximum = shape.metadata.get("max")
+    if maximum is not None and isinstance(value, (str, list, dict)) and len(value) > maximum:
+        issues.append(ConfigIssue(path, f"has {len(value)} entries/characters; the API allows at most {maximum}"))
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key, member in shape.members.items():
+            if key in value:
+                issues += _length_issues(value[key], member, f"{path}.{key}")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        pattern = shape.key.metadata.get("pattern")
+        for key, item in value.items():
+            if pattern and not re.match(pattern, str(key)):
+                issues.append(ConfigIssue(f"{path}.{key}", f"key does not match {pattern}"))
+            issues += _length_issues(item, shape.value, f"{path}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            issues += _length_issues(item, shape.member, f"{path}[{index}]")
+    return issues
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+
+
+def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    add = lambda path, message: issues.append(ConfigIssue(path, message))  # noqa: E731
+
+    for name in _duplicates([g.name for g in config.dataset_groups]):
+        add("datasetGroups", f"dataset group name {name!r} is used twice; names must be unique")
+
+    for g_index, group in enumerate(config.dataset_groups):
+        base = f"datasetGroups[{g_index}]"
+        datasets = group.datasets.present()
+        for dataset_type, dataset in datasets.items():
+            issues += _schema_issues(dataset.schema_, dataset_type, f"{base}.datasets.{dataset_type}.schema", group.domain)
+            if dataset.data_import is not None:
+                issues += _import_issues(dataset.data_import, dataset_type, f"{base}.datasets.{dataset_type}.dataImport")
+        for dataset_type in datasets:
+            longest = config.physical_name(group.name, dataset_type, "import", "0123456789")
+            if len(longest) > PERSONALIZE_NAME_MAX:
+                add(f"{base}.name", f"names built from it (e.g. {longest!r}) exceed {PERSONALIZE_NAME_MAX} characters; shorten `name` or the dataset group name")
+                break
+
+        if group.metric_attribution is not None:
+            issues += _metric_issues(group, f"{base}.metricAttribution")
+
+        if group.recommenders and group.domain is None:
+            add(f"{base}.recommenders", "recommenders need a domain dataset group; set `domain: ECOMMERCE` or `domain: VIDEO_ON_DEMAND`")
+        for name in _duplicates([r.name for r in group.recommenders]):
+            add(f"{base}.recommenders", f"recommender name {name!r} is used twice; names must be unique in a dataset group")
+        for r_index, recommender in enumerate(group.recommenders):
+            path = f"{base}.recommenders[{r_index}]"
+            allowed = DOMAIN_RECIPES.get(group.domain or "", ())
+            recipe_name = recommender.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
+            if group.domain and recipe_name not in allowed:
+                add(f"{path}.recipe", f"{recommender.recipe!r} is not a {group.domain} recipe; use one of {', '.join(allowed)}")
+            if recommender.recommender_config:
+                issues += _shape_issues(recommender.recommender_config, "RecommenderConfig", f"{path}.recommenderConfig")
+
+        sources = group.all_sources()
+        for source in _duplicates([s.upper() for s in sources]):
+            add(f"{base}.attributionSources", f"attribution source {source!r} appears twice (CloudWatch upper-cases sources, so case does not separate them); give each recommender and third party its own source")
+    issues += _dashboard_issues(config)
+    return issues
+
+
+def _schema_issues(schema: DatasetSchema, dataset_type: str, path: str, domain: str | None) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    names = [f.name for f in schema.fields]
+    for name in _duplicates(names):
+        issues.append(ConfigIssue(f"{path}.fields", f"field {name!r} is declared twice"))
+    for index, field in enumerate(schema.fields):
+        fpath = f"{path}.fields[{index}]"
+        if not AVRO_FIELD_PATTERN.match(field.name):
+            issues.append(ConfigIssue(f"{fpath}.name", f"{field.name!r} is not a valid Avro field name; use letters, digits and '_' and do not start with a digit"))
+        if field.categorical and field.type is not AvroType.STRING:
+            issues.append(ConfigIssue(f"{fpath}.categorical", f"only string fields can be categorical ({field.name} is {field.type.value}); drop `categorical` or make it a string"))
+        if field.textual and field.type is not AvroType.STRING:
+            issues.append(ConfigIssue(f"{fpath}.textual", f"only string fields can be textual ({field.name} is {field.type.value})"))
+    for required, avro_type in REQUIRED_FIELDS[dataset_type].items():
+        field = schema.field(required)
+        if field is None:
+            issues.append(ConfigIssue(f"{path}.fields", f"the {DATASET_TYPE_NAMES[dataset_type]} schema needs a `{required}` field of type {avro_type}; add `- {{name: {required}, type: {avro_type}}}`"))
+        elif field.type.value != avro_type or field.nullable:
+            issues.append(ConfigIssue(f"{path}.fields[{names.index(required)}].type", f"`{required}` must be a non-nullable {avro_type}"))
+    return issues
+
+
+def _import_issues(data_import: DataImport, dataset_type: str, path: str) -> list[ConfigIssue]:
+    location = data_import.location
+    issues = []
+    if location.startswith("s3://"):
+        if not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", location):
+            issues.append(ConfigIssue(f"{path}.location", f"{location!r} is not a valid S3 URI; write s3://bucket/key"))
+    elif location == "sample":
+        if dataset_type == "users":
+            issues.append(ConfigIssue(f"{path}.location", "the sample data has no Users file; point `location` at your own users CSV or drop dataImport"))
+    elif location.startswith("/") or ".." in location or not location:
+        issues.append(ConfigIssue(f"{path}.location", f"{location!r} must be `sample`, an s3:// URI or a key relative to the data bucket's import prefix"))
+    if not re.match(r"^[A-Za-z0-9._-]{1,20}$", data_import.version):
+        issues.append(ConfigIssue(f"{path}.version", "use up to 20 letters, digits, '.', '_' or '-'"))
+    return issues
+
+
+def _metric_issues(group: DatasetGroup, path: str) -> list[ConfigIssue]:
+    attribution = group.metric_attribution
+    assert attribution is not None
+    issues: list[ConfigIssue] = []
+    if len(attribution.metrics) > MAX_METRICS:
+        issues.append(ConfigIssue(f"{path}.metrics", f"has {len(attribution.metrics)} metrics; a metric attribution allows at most {MAX_METRICS}"))
+    for name in _duplicates([m.metric_name.upper() for m in attribution.metrics]):
+        issues.append(ConfigIssue(f"{path}.metrics", f"metric name {name!r} appears twice (CloudWatch upper-cases names); make them unique"))
+    interactions = group.datasets.interactions.schema_
+    if interactions.field("EVENT_TYPE") is None:
+        issues.append(ConfigIssue(f"{group_path(path)}.datasets.interactions.schema.fields", "a metric attribution needs an `EVENT_TYPE` string field in the Interactions schema; add `- {name: EVENT_TYPE, type: string}`"))
+    schemas = {"INTERACTIONS": group.datasets.interactions, "ITEMS": group.datasets.items}
+    for index, metric in enumerate(attribution.metrics):
+        mpath = f"{path}.metrics[{index}].expression"
+        match = METRIC_EXPRESSION.match(metric.expression)
+        if not match:
+            issues.append(ConfigIssue(mpath, f"{metric.expression!r} is not SAMPLECOUNT() or SUM(INTERACTIONS.COLUMN) / SUM(ITEMS.COLUMN)"))
+            continue
+        if match["count"]:
+            continue
+        dataset_name, column = match["dataset"], match["column"]
+        if dataset_name not in schemas:
+            issues.append(ConfigIssue(mpath, f"{dataset_name!r} is not a dataset a metric can read; use INTERACTIONS or ITEMS"))
+            continue
+        dataset = schemas[dataset_name]
+        if dataset is None:
+            issues.append(ConfigIssue(mpath, f"SUM({dataset_name}.{column}) needs an Items dataset; add datasets.items with a numeric `{column}` field"))
+            continue
+        field = dataset.schema_.field(column)
+        if field is None:
+            known = [f.name for f in dataset.schema_.fields if f.type.value in NUMERIC_TYPES]
+            issues.append(ConfigIssue(mpath, f"the {dataset_name.title()} schema has no column {column!r}; numeric columns there: {', '.join(known) or 'none'}"))
+        elif field.type.value not in NUMERIC_TYPES:
+            issues.append(ConfigIssue(mpath, f"SUM needs a numeric column, but {column} is {field.type.value}; use int, long, float or double, or SAMPLECOUNT()"))
+    return issues
+
+
+def group_path(metric_attribution_path: str) -> str:
+    return metric_attribution_path.rsplit(".", 1)[0]
+
+
+def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    metric_names = {m.metric_name for g in config.dataset_groups if g.metric_attribution for m in g.metric_attribution.metrics}
+    identifier = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    for index, derived in enumerate(config.dashboard.derived_metrics):
+        unknown = sorted(set(identifier.findall(derived.expression)) - metric_names)
+        if unknown:
+            issues.append(ConfigIssue(f"dashboard.derivedMetrics[{index}].expression", f"refers to {', '.join(unknown)}, which no metric attribution defines; use metric names from {sorted(metric_names)}"))
+        if not re.fullmatch(r"[A-Za-z0-9_+\-*/(). ]+", derived.expression):
+            issues.append(ConfigIssue(f"dashboard.derivedMetrics[{index}].expression", "use metric names, numbers, + - * / and parentheses only"))
+    for name in _duplicates([d.name for d in config.dashboard.derived_metrics]):
+        issues.append(ConfigIssue("dashboard.derivedMetrics", f"derived metric {name!r} is defined twice"))
+    groups = {g.name: g for g in config.dataset_groups}
+    for index, alarm in enumerate(config.dashboard.alarms):
+        path = f"dashboard.alarms[{index}]"
+        group = groups.get(alarm.dataset_group)
+        if group is None:
+            issues.append(ConfigIssue(f"{path}.datasetGroup", f"no dataset group {alarm.dataset_group!r}; use one of {sorted(groups)}"))
+            continue
+        metrics = [m.metric_name for m in group.metric_attribution.metrics] if group.metric_attribution else []
+        if alarm.metric not in metrics:
+            issues.append(ConfigIssue(f"{path}.metric", f"{alarm.metric!r} is not a metric of {group.name}; use one of {metrics}"))
+        if alarm.source.upper() not in {s.upper() for s in group.all_sources()}:
+            issues.append(ConfigIssue(f"{path}.source", f"{alarm.source!r} is not a known source of {group.name}; add it to attributionSources or use one of {group.all_sources()}"))
+    for name in _duplicates([a.name for a in config.dashboard.alarms]):
+        issues.append(ConfigIssue("dashboard.alarms", f"alarm {name!r} is defined twice"))
+    if config.dashboard.alarms and not config.dashboard.enabled:
+        issues.append(ConfigIssue("dashboard.alarms", "alarms are declared but dashboard.enabled is false; enable the dashboard or drop the alarms"))
+    return issues
