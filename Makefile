@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine (Python 3.11+, Node 20+): `make synth` and `make test`.
+# Both install what they need first (a virtual env and the pinned CDK CLI), idempotently.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONFIG ?= config/default.yaml
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: setup synth test bench release clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Every stack of the config into cdk.out/, through the pinned CLI, offline, with cdk-nag.
+synth: setup
+	npx --no-install cdk synth --all --quiet --no-notices -c config=$(CONFIG)
+
+# The whole test suite (offline; integration tests skip without AWS credentials).
+test: setup
+	$(PY) -m pytest -n 2 --durations=5
+
+bench: setup
+	$(PY) benchmarks/synth_benchmark.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .hypothesis

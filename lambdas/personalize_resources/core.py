@@ -1,0 +1,375 @@
+"""Shared lifecycle core for the Personalize custom-resource handlers.
+
+The handlers run behind the CDK ``custom_resources.Provider`` framework
+(``on_event`` + ``is_complete``). This module holds everything they share so
+that each handler only describes *what* its resource is.
+
+Public API
+----------
+Errors
+    ``ResourceFailedError``      Personalize reported a ``... FAILED`` status; the
+                                 message carries ``failureReason``.
+    ``HandlerError``             A request CloudFormation sent cannot be honoured
+                                 (bad properties, forbidden change); clear message.
+    ``OperationNotDeclaredError`` A handler called an operation missing from its
+                                 ``API_OPERATIONS`` (its IAM policy would deny it).
+    ``error_code(exc) -> str | None``  AWS error code of a ``ClientError``.
+    ``THROTTLING_ERROR_CODES``   error codes retried with backoff.
+
+ARNs (built, never listed: the IAM policies are scoped to exact ARNs)
+    ``AccountContext(partition, region, account)`` and
+    ``account_context(context)`` parsed from ``context.invoked_function_arn``.
+    ``personalize_arn(context, resource_type, name) -> str``
+        ``arn:{partition}:personalize:{region}:{account}:{resource_type}/{name}``.
+    ``is_personalize_arn(value, resource_type) -> bool`` (False for the request
+        ids the Provider framework uses as physical id after a failed Create).
+
+Types
+    ``coerce(operation_name, request, model=None) -> dict``
+        Converts CloudFormation's all-strings properties to the types of the
+        operation's botocore input shape (ints, floats, bools, nested).
+    ``service_model()`` cached botocore model of ``personalize``.
+
+Calling Personalize
+    ``create_client()`` cached boto3 ``personalize`` client (tests replace this function).
+    ``sleep(seconds)`` the backoff sleep (tests replace this function).
+    ``PersonalizeApi(allowed_operations, client=None, *, sleep=None, max_attempts=6)``
+        ``.call(operation, **params)``         PascalCase operation, throttling retried.
+        ``.describe_or_none(operation, key, **params)``  ``response[key]`` or None
+                                               when Personalize says not found.
+        ``.collect(operation, result_key, **params)``  every page of a List call.
+        ``.request_delete(operation, **params) -> bool``  True when deletion is
+                                               under way or the resource is gone;
+                                               False on ResourceInUseException.
+        ``.converge_deleted(describe_operation, key, delete_operation, **params) -> bool``
+                                               one is_complete step of a delete:
+                                               True once Describe says not found.
+
+Lifecycle
+    ``ACTIVE``; ``is_active(resource, what) -> bool``: ACTIVE → True, any
+        ``... FAILED`` → ``ResourceFailedError``, anything else → False.
+    ``is_deleting(resource) -> bool`` for ``DELETE PENDING`` / ``DELETE IN_PROGRESS``.
+    ``dispatch(event, context, create=, update=, delete=)`` routes on ``RequestType``;
+        each route is called as ``route(event, context)``.
+    ``on_event_result(physical_id, data)`` / ``is_complete_result(done, data=None)``
+        the Provider framework's response shapes.
+    ``properties(event, old=False)`` the ``Request`` block of (Old)ResourceProperties.
+    ``log_action(action, **fields)`` one JSON line per action on the
+        ``personalize_resources`` logger.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger("personalize_resources")
+logger.setLevel(logging.INFO)
+
+ACTIVE = "ACTIVE"
+DELETING_STATUSES = frozenset({"DELETE PENDING", "DELETE IN_PROGRESS"})
+
+# botocore's standard retry list minus LimitExceededException: for Personalize
+# that code means a hard quota (one metric attribution per dataset group),
+# which waiting does not cure.
+THROTTLING_ERROR_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
+NOT_FOUND_ERROR_CODES = frozenset({"ResourceNotFoundException"})
+IN_USE_ERROR_CODES = frozenset({"ResourceInUseException"})
+
+
+class HandlerError(Exception):
+    """A request that cannot be honoured; the message reaches CloudFormation."""
+
+
+class ResourceFailedError(HandlerError):
+    """Personalize reported a FAILED status for a resource."""
+
+
+class OperationNotDeclaredError(HandlerError):
+    """A handler called an operation its API_OPERATIONS (and IAM policy) lacks."""
+
+
+def error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def log_action(action: str, **fields: Any) -> None:
+    logger.info(json.dumps({"action": action, **fields}, default=str, sort_keys=True))
+
+
+# --- ARNs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountContext:
+    partition: str
+    region: str
+    account: str
+
+
+def account_context(context: Any) -> AccountContext:
+    """Partition, region and account of the running Lambda function."""
+    arn = getattr(context, "invoked_function_arn", None) or ""
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda":
+        raise HandlerError(f"cannot read partition/region/account from function ARN {arn!r}")
+    return AccountContext(partition=parts[1], region=parts[3], account=parts[4])
+
+
+def personalize_arn(context: Any, resource_type: str, name: str) -> str:
+    where = account_context(context)
+    return f"arn:{where.partition}:personalize:{where.region}:{where.account}:{resource_type}/{name}"
+
+
+_PERSONALIZE_ARN = re.compile(r"arn:[a-z0-9-]+:personalize:[a-z0-9-]+:\d{12}:(?P<type>[a-z-]+)/.+")
+
+
+def is_personalize_arn(value: Any, resource_type: str) -> bool:
+    match = _PERSONALIZE_ARN.fullmatch(value) if isinstance(value, str) else None
+    return bool(match) and match.group("type") == resource_type
+
+
+# --- Types ------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def service_model():
+    return botocore.session.get_session().get_service_model("personalize")
+
+
+_TRUE = {"true"}
+_FALSE = {"false"}
+
+
+def coerce(operation_name: str, request: Mapping[str, Any], model: Any = None) -> dict:
+    """Return ``request`` converted to the types of the operation's input shape.
+
+    CloudFormation turns every scalar into a string; this walks the botocore
+    shape so handlers never hand-type the API. Keys the shape does not know
+    are kept as they are so botocore's validation names them.
+    """
+    shape = (model or service_model()).operation_model(operation_name).input_shape
+    return _coerce_value(request, shape, operation_name)
+
+
+def _coerce_value(value: Any, shape: Any, path: str) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, Mapping):
+            raise HandlerError(f"{path}: expected an object, got {value!r}")
+        return {
+            key: _coerce_value(item, shape.members[key], f"{path}.{key}") if key in shape.members else item
+            for key, item in value.items()
+        }
+    if kind == "list":
+        if not isinstance(value, list):
+            raise HandlerError(f"{path}: expected a list, got {value!r}")
+        return [_coerce_value(item, shape.member, f"{path}[{index}]") for index, item in enumerate(value)]
+    if kind == "map":
+        if not isinstance(value, Mapping):
+            raise HandlerError(f"{path}: expected an object, got {value!r}")
+        return {key: _coerce_value(item, shape.value, f"{path}.{key}") for key, item in value.items()}
+    if kind in ("integer", "long"):
+        return _to_number(value, int, path)
+    if kind in ("float", "double"):
+        return _to_number(value, float, path)
+    if kind == "boolean":
+        return _to_bool(value, path)
+    return value
+
+
+def _to_number(value: Any, kind: type, path: str) -> Any:
+    if isinstance(value, bool):
+        raise HandlerError(f"{path}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)) and not (kind is int and isinstance(value, float) and not value.is_integer()):
+        return kind(value)
+    if isinstance(value, str):
+        try:
+            return kind(value.strip())
+        except ValueError:
+            pass
+    raise HandlerError(f"{path}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
+
+
+def _to_bool(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise HandlerError(f"{path}: expected true or false, got {value!r}")
+
+
+# --- Calling Personalize ----------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def create_client():
+    # Cached: a warm Lambda reuses it. botocore's own retries cover transient
+    # network errors; PersonalizeApi adds longer, bounded backoff on throttling
+    # because Personalize's control-plane rate limits are low.
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    return boto3.client("personalize", config=config)
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+class PersonalizeApi:
+    """Personalize client restricted to a handler's declared operations."""
+
+    def __init__(
+        self,
+        allowed_operations: Iterable[str],
+        client: Any = None,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        max_attempts: int = 6,
+        base_delay: float = 0.5,
+        max_delay: float = 8.0,
+    ) -> None:
+        self.allowed_operations = frozenset(allowed_operations)
+        self.client = client if client is not None else create_client()
+        self._sleep = sleep
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._methods = {api: method for method, api in self.client.meta.method_to_api_mapping.items()}
+
+    def call(self, operation: str, **params: Any) -> dict:
+        if operation not in self.allowed_operations:
+            raise OperationNotDeclaredError(f"{operation} is not in this handler's API_OPERATIONS")
+        method = getattr(self.client, self._methods[operation])
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return method(**params)
+            except ClientError as exc:
+                code = error_code(exc)
+                if code not in THROTTLING_ERROR_CODES or attempt == self.max_attempts:
+                    raise
+                # Full jitter: spreads concurrent handlers of one stack apart.
+                delay = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+                log_action("throttled", operation=operation, code=code, attempt=attempt, retry_in=round(delay, 3))
+                # Resolved at call time so tests can patch core.sleep.
+                (self._sleep or sleep)(delay)
+        raise AssertionError("unreachable")
+
+    def describe_or_none(self, operation: str, key: str, **params: Any) -> dict | None:
+        try:
+            return self.call(operation, **params)[key]
+        except ClientError as exc:
+            if error_code(exc) in NOT_FOUND_ERROR_CODES:
+                return None
+            raise
+
+    def collect(self, operation: str, result_key: str, **params: Any) -> list:
+        items: list = []
+        token = None
+        while True:
+            page = self.call(operation, **params, **({"nextToken": token} if token else {}))
+            items.extend(page.get(result_key, []))
+            token = page.get("nextToken")
+            if not token:
+                return items
+
+    def request_delete(self, operation: str, **params: Any) -> bool:
+        try:
+            self.call(operation, **params)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in NOT_FOUND_ERROR_CODES:
+                return True
+            if code in IN_USE_ERROR_CODES:
+                # Busy (still creating/updating, or a child is being deleted): retry on the next poll.
+                log_action("delete_deferred", operation=operation, reason=str(exc), **params)
+                return False
+            raise
+        log_action("delete_requested", operation=operation, **params)
+        return True
+
+    def converge_deleted(self, describe_operation: str, key: str, delete_operation: str, **params: Any) -> bool:
+        """One is_complete step of a delete; True once the resource is gone."""
+        resource = self.describe_or_none(describe_operation, key, **params)
+        if resource is None:
+            return True
+        if not is_deleting(resource):
+            # ACTIVE, FAILED or busy: (re)issue the delete; Personalize refuses
+            # while the resource is busy, which only means "later".
+            self.request_delete(delete_operation, **params)
+        return False
+
+
+# --- Lifecycle ----------------------------------------------------------------
+
+
+def is_active(resource: Mapping[str, Any], what: str) -> bool:
+    status = resource.get("status", "")
+    if status == ACTIVE:
+        return True
+    if status.endswith("FAILED"):
+        reason = resource.get("failureReason") or "no failureReason given"
+        raise ResourceFailedError(f"{what} is {status}: {reason}")
+    return False
+
+
+def is_deleting(resource: Mapping[str, Any]) -> bool:
+    return resource.get("status") in DELETING_STATUSES
+
+
+def properties(event: Mapping[str, Any], old: bool = False) -> dict:
+    source = event.get("OldResourceProperties" if old else "ResourceProperties") or {}
+    request = source.get("Request")
+    if not isinstance(request, Mapping):
+        raise HandlerError(f"{'OldResourceProperties' if old else 'ResourceProperties'}.Request is missing")
+    return dict(request)
+
+
+def on_event_result(physical_id: str, data: Mapping[str, Any]) -> dict:
+    return {"PhysicalResourceId": physical_id, "Data": dict(data)}
+
+
+def is_complete_result(done: bool, data: Mapping[str, Any] | None = None) -> dict:
+    return {"IsComplete": done, "Data": dict(data or {})}
+
+
+Route = Callable[[Mapping[str, Any], Any], dict]
+
+
+def dispatch(event: Mapping[str, Any], context: Any, *, create: Route, update: Route, delete: Route) -> dict:
+    request_type = event.get("RequestType")
+    routes = {"Create": create, "Update": update, "Delete": delete}
+    if request_type not in routes:
+        raise HandlerError(f"unknown RequestType {request_type!r}")
+    log_action(
+        "event",
+        request_type=request_type,
+        logical_id=event.get("LogicalResourceId"),
+        physical_id=event.get("PhysicalResourceId"),
+    )
+    return routes[request_type](event, context)

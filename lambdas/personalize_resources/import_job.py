@@ -1,0 +1,152 @@
+"""Custom resource: an Amazon Personalize dataset import job with importMode and
+publishAttributionMetricsToS3 (which the native inline import job lacks).
+
+A job is immutable and cannot be deleted, so the resource is a record of "this data
+was imported": Create starts a job and waits for it, an Update that changes what is
+imported starts a new job (new physical id), and Delete does nothing.
+
+Properties: ``{"Request": {"jobName", "datasetArn", "dataSource": {"dataLocation"},
+"roleArn", "importMode", "publishAttributionMetricsToS3"}, "MetricAttributionArn": ...}``.
+``MetricAttributionArn`` exists only so CloudFormation creates the attribution first
+(imports made before it exists are not attributed) and is ignored here.
+PhysicalResourceId and ``Data.DatasetImportJobArn`` are the job's ARN, built from
+``jobName``; the CDK side puts a hash of location, version and mode into ``jobName``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .core import (
+    HandlerError,
+    PersonalizeApi,
+    dispatch,
+    error_code,
+    is_active,
+    is_complete_result,
+    log_action,
+    on_event_result,
+    personalize_arn,
+    properties,
+)
+from .core import coerce as coerce_request
+
+API_OPERATIONS: tuple[str, ...] = (
+    "CreateDatasetImportJob",
+    "DescribeDatasetImportJob",
+)
+
+RESOURCE_TYPE = "dataset-import-job"
+FULL = "FULL"
+# A change to any of these means different data imported, hence a new job.
+JOB_DEFINING_KEYS = ("jobName", "datasetArn", "dataSource", "importMode", "publishAttributionMetricsToS3")
+
+
+def on_event(event: Mapping[str, Any], context: Any) -> dict:
+    return dispatch(event, context, create=_on_create, update=_on_update, delete=_on_delete)
+
+
+def is_complete(event: Mapping[str, Any], context: Any) -> dict:
+    arn = event.get("PhysicalResourceId")
+    if event["RequestType"] == "Delete":
+        return is_complete_result(True)
+    if event["RequestType"] == "Update" and not needs_new_job(
+        desired_job(properties(event, old=True)), desired_job(properties(event))
+    ):
+        return is_complete_result(True, {"DatasetImportJobArn": arn})
+    job = _describe(PersonalizeApi(API_OPERATIONS), arn)
+    if job is None:
+        # Just created; Describe may lag the Create for a moment.
+        log_action("not_visible_yet", arn=arn)
+        return is_complete_result(False)
+    done = is_active(job, f"dataset import job {arn} ({job.get('dataSource', {}).get('dataLocation')})")
+    if done:
+        log_action("import_finished", arn=arn, import_mode=job.get("importMode"))
+    return is_complete_result(done, {"DatasetImportJobArn": arn})
+
+
+def _on_create(event: Mapping[str, Any], context: Any) -> dict:
+    job = desired_job(properties(event))
+    if job["importMode"] != FULL:
+        log_action(
+            "import_mode_overridden",
+            job_name=job["jobName"],
+            configured=job["importMode"],
+            used=FULL,
+            reason="the first import a stack runs on a dataset must be FULL",
+        )
+    arn = start_job(PersonalizeApi(API_OPERATIONS), context, {**job, "importMode": FULL})
+    return on_event_result(arn, {"DatasetImportJobArn": arn})
+
+
+def _on_update(event: Mapping[str, Any], context: Any) -> dict:
+    old, new = desired_job(properties(event, old=True)), desired_job(properties(event))
+    if not needs_new_job(old, new):
+        arn = event["PhysicalResourceId"]
+        log_action("unchanged", arn=arn)
+        return on_event_result(arn, {"DatasetImportJobArn": arn})
+    if new["jobName"] == old["jobName"]:
+        changed = [key for key in JOB_DEFINING_KEYS if old.get(key) != new.get(key)]
+        raise HandlerError(
+            f"import job {new['jobName']!r}: {', '.join(changed)} changed but jobName did not; jobs are"
+            " immutable and their names unique, so a new import needs a new jobName"
+        )
+    arn = start_job(PersonalizeApi(API_OPERATIONS), context, new)
+    return on_event_result(arn, {"DatasetImportJobArn": arn})
+
+
+def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
+    # Import jobs cannot be deleted; they go with their dataset.
+    log_action("nothing_to_delete", physical_id=event.get("PhysicalResourceId"))
+    return on_event_result(event.get("PhysicalResourceId"), {})
+
+
+def desired_job(request: Mapping[str, Any]) -> dict:
+    job = coerce_request("CreateDatasetImportJob", request)
+    for key in ("jobName", "datasetArn", "dataSource"):
+        if key not in job:
+            raise HandlerError(f"Request.{key} is required")
+    job.setdefault("importMode", FULL)
+    return job
+
+
+def needs_new_job(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    return any(old.get(key) != new.get(key) for key in JOB_DEFINING_KEYS)
+
+
+def start_job(api: PersonalizeApi, context: Any, job: Mapping[str, Any]) -> str:
+    """Start ``job`` unless a job of that name exists already (a retried event): then adopt it."""
+    arn = personalize_arn(context, RESOURCE_TYPE, job["jobName"])
+    existing = _describe(api, arn)
+    if existing is None:
+        try:
+            api.call("CreateDatasetImportJob", **job)
+        except ClientError as exc:
+            existing = _describe(api, arn) if error_code(exc) == "ResourceAlreadyExistsException" else None
+            if existing is None:
+                raise
+        else:
+            log_action("import_started", arn=arn, import_mode=job["importMode"], data=job["dataSource"])
+            return arn
+    _check_same_import(arn, existing, job)
+    log_action("adopted", arn=arn, status=existing.get("status"))
+    return arn
+
+
+def _describe(api: PersonalizeApi, arn: str) -> dict | None:
+    return api.describe_or_none("DescribeDatasetImportJob", "datasetImportJob", datasetImportJobArn=arn)
+
+
+def _check_same_import(arn: str, existing: Mapping[str, Any], job: Mapping[str, Any]) -> None:
+    # A same-named job importing other data would silently stand in for this one.
+    # (Whether jobs outlive a deleted dataset of the same name is unconfirmed;
+    # a stack-unique jobName avoids relying on it.)
+    if existing.get("datasetArn") != job["datasetArn"] or existing.get("dataSource") != job["dataSource"]:
+        raise HandlerError(
+            f"import job {arn} already exists for {existing.get('datasetArn')} from"
+            f" {existing.get('dataSource', {}).get('dataLocation')}, not {job['datasetArn']} from"
+            f" {job['dataSource'].get('dataLocation')}; job names are unique, choose another jobName"
+        )

@@ -1,0 +1,415 @@
+"""Custom resource: an Amazon Personalize recommender, plus the poller that waits for it.
+
+Training a recommender can take hours, longer than a custom resource may take (1 hour). So
+the custom resource only asks for changes and returns; a Step Functions execution (the
+*poller*: Wait → ``poll_step`` → Choice on ``$.finished``) follows the recommender and
+signals an ``AWS::CloudFormation::WaitCondition`` (up to 12 hours) through ``SignalUrl``.
+
+Properties::
+
+    {"Request": {"name", "datasetGroupArn", "recipeArn",
+                 "recommenderConfig": {...}?, "tags": [{"tagKey", "tagValue"}]?},
+     "DesiredState": "ACTIVE" | "INACTIVE",   # default ACTIVE
+     "SignalUrl": "<WaitConditionHandle Ref>"}  # optional: no URL, no signal
+
+PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built from its name).
+
+- Create: CreateRecommender (a retry adopts the one it already made), then the poller.
+- Update: a new name, recipe or dataset group makes a new recommender (new physical id;
+  CloudFormation deletes the old one); a new ``recommenderConfig`` is an UpdateRecommender in
+  place; tags are changed in place; every Update starts the poller, which also stops or starts
+  the recommender to reach ``DesiredState``.
+- Delete: DeleteRecommender, repeated by ``is_complete`` while Personalize says the recommender
+  is busy, until DescribeRecommender says it is gone.
+
+Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPERATIONS``,
+env ``POLLER_STATE_MACHINE_ARN``); ``poll_step`` (the poller's Lambda,
+``POLLER_API_OPERATIONS``, optional env ``POLLER_TIMEOUT_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from . import wait_condition
+from .core import (
+    ACTIVE,
+    IN_USE_ERROR_CODES,
+    THROTTLING_ERROR_CODES,
+    HandlerError,
+    PersonalizeApi,
+    dispatch,
+    error_code,
+    is_complete_result,
+    is_deleting,
+    is_personalize_arn,
+    log_action,
+    on_event_result,
+    personalize_arn,
+    properties,
+)
+from .core import coerce as coerce_request
+
+API_OPERATIONS: tuple[str, ...] = (
+    "CreateRecommender",
+    "DescribeRecommender",
+    "UpdateRecommender",
+    "TagResource",
+    "UntagResource",
+    "DeleteRecommender",
+    "states:StartExecution",
+)
+POLLER_API_OPERATIONS: tuple[str, ...] = (
+    "DescribeRecommender",
+    "UpdateRecommender",
+    "StopRecommender",
+    "StartRecommender",
+)
+
+RESOURCE_TYPE = "recommender"
+INACTIVE = "INACTIVE"
+DESIRED_STATES = (ACTIVE, INACTIVE)
+STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
+POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
+# An hour past the longest WaitCondition timeout (12 h): by then nobody is waiting any more.
+DEFAULT_POLLER_TIMEOUT_SECONDS = 13 * 3600
+REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
+
+# The wait-condition signal; tests replace it with a recording fake.
+send_signal = wait_condition.signal
+
+
+def now() -> float:
+    """Wall-clock seconds; tests replace it with a simulated clock."""
+    return time.time()
+
+
+def create_states_client() -> Any:
+    """Step Functions client (tests replace this function)."""
+    return boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+# --- Provider handlers ------------------------------------------------------------------------
+
+def on_event(event: Mapping[str, Any], context: Any) -> dict:
+    return dispatch(event, context, create=_on_create, update=_on_update, delete=_on_delete)
+
+
+def is_complete(event: Mapping[str, Any], context: Any) -> dict:
+    arn = event.get("PhysicalResourceId")
+    if event["RequestType"] != "Delete":
+        # Creation and training are watched by the poller and the WaitCondition.
+        return is_complete_result(True, {"RecommenderArn": arn})
+    if not is_personalize_arn(arn, RESOURCE_TYPE):
+        return is_complete_result(True)
+    api = PersonalizeApi(API_OPERATIONS)
+    return is_complete_result(
+        api.converge_deleted("DescribeRecommender", "recommender", "DeleteRecommender", recommenderArn=arn)
+    )
+
+
+def _on_create(event: Mapping[str, Any], context: Any) -> dict:
+    request = desired_recommender(properties(event))
+    api = PersonalizeApi(API_OPERATIONS)
+    arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
+    start_poller(event, arn, config_update_requested=False)
+    return on_event_result(arn, {"RecommenderArn": arn})
+
+
+def _on_update(event: Mapping[str, Any], context: Any) -> dict:
+    request = desired_recommender(properties(event))
+    old = desired_recommender(properties(event, old=True))
+    api = PersonalizeApi(API_OPERATIONS)
+    changed = [key for key in REPLACING_KEYS if request[key] != old[key]]
+    if changed:
+        if request["name"] == old["name"]:
+            raise HandlerError(
+                f"recommender {old['name']!r}: changing {' and '.join(changed)} needs a new recommender,"
+                " and its ARN derives from the name, so it would collide with the old one, which"
+                " CloudFormation deletes only afterwards. Give the recommender a new name too."
+            )
+        arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
+        start_poller(event, arn, config_update_requested=False)
+        return on_event_result(arn, {"RecommenderArn": arn})
+
+    arn = event.get("PhysicalResourceId")
+    if not is_personalize_arn(arn, RESOURCE_TYPE):
+        arn = personalize_arn(context, RESOURCE_TYPE, request["name"])
+    update_tags(api, arn, old.get("tags", []), request.get("tags", []))
+    config = request.get("recommenderConfig", {})
+    config_update_requested, pending_config = False, None
+    if config != old.get("recommenderConfig", {}):
+        try:
+            api.call("UpdateRecommender", recommenderArn=arn, recommenderConfig=config)
+            log_action("recommender_update_requested", recommender_arn=arn)
+            config_update_requested = True
+        except ClientError as exc:
+            if error_code(exc) not in IN_USE_ERROR_CODES:
+                raise
+            # Busy (starting, stopping, still training): the poller applies it once the
+            # recommender settles, rather than failing this update or its rollback.
+            log_action("recommender_update_deferred", recommender_arn=arn, reason=str(exc))
+            pending_config = config
+    start_poller(event, arn, config_update_requested=config_update_requested, pending_config=pending_config)
+    return on_event_result(arn, {"RecommenderArn": arn})
+
+
+def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
+    arn = event.get("PhysicalResourceId")
+    if not is_personalize_arn(arn, RESOURCE_TYPE):
+        # A failed Create leaves the framework's request id as physical id.
+        log_action("nothing_to_delete", physical_id=arn)
+        return on_event_result(arn, {})
+    # ResourceInUseException (mid-transition) returns False here; is_complete asks again.
+    PersonalizeApi(API_OPERATIONS).request_delete("DeleteRecommender", recommenderArn=arn)
+    return on_event_result(arn, {"RecommenderArn": arn})
+
+
+# --- desired state ------------------------------------------------------------------------------
+
+def desired_recommender(request: Mapping[str, Any]) -> dict:
+    """The Request typed for CreateRecommender (CloudFormation sends every scalar as a string)."""
+    desired = coerce_request("CreateRecommender", request)
+    missing = [key for key in REPLACING_KEYS if not desired.get(key)]
+    if missing:
+        raise HandlerError(f"Request.{', Request.'.join(missing)} required")
+    return desired
+
+
+def desired_state(event: Mapping[str, Any]) -> str:
+    value = str(event.get("ResourceProperties", {}).get("DesiredState") or ACTIVE).strip().upper()
+    if value not in DESIRED_STATES:
+        raise HandlerError(f"DesiredState must be ACTIVE or INACTIVE, got {value!r}")
+    return value
+
+
+def create_or_adopt(api: PersonalizeApi, arn: str, request: Mapping[str, Any]) -> str:
+    try:
+        created = api.call("CreateRecommender", **request)["recommenderArn"]
+        log_action("recommender_created", recommender_arn=created)
+        return created
+    except ClientError as exc:
+        if error_code(exc) != "ResourceAlreadyExistsException":
+            raise
+        already_exists = exc
+    existing = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
+    if existing is None:
+        raise already_exists  # gone again in between: let CloudFormation retry the deployment
+    # A retried Create finds the recommender its first attempt made: adopt it, but never
+    # someone else's (a different recipe or dataset group under the same name).
+    for key in ("datasetGroupArn", "recipeArn"):
+        if existing.get(key) != request[key]:
+            raise HandlerError(
+                f"a recommender named {request['name']!r} already exists with {key} {existing.get(key)},"
+                f" not {request[key]}; choose another name or delete it"
+            )
+    if is_deleting(existing):
+        raise HandlerError(f"recommender {arn} is {existing['status']}; deploy again once it is gone")
+    log_action("recommender_adopted", recommender_arn=arn, status=existing.get("status"))
+    return arn
+
+
+def update_tags(api: PersonalizeApi, arn: str, old_tags: list, new_tags: list) -> None:
+    old = {tag["tagKey"]: tag["tagValue"] for tag in old_tags}
+    new = {tag["tagKey"]: tag["tagValue"] for tag in new_tags}
+    removed = sorted(set(old) - set(new))
+    changed = [{"tagKey": key, "tagValue": value} for key, value in new.items() if old.get(key) != value]
+    if removed:
+        api.call("UntagResource", resourceArn=arn, tagKeys=removed)
+    if changed:
+        api.call("TagResource", resourceArn=arn, tags=changed)
+    if removed or changed:
+        log_action("recommender_tags_updated", recommender_arn=arn, removed=removed,
+                   changed=[tag["tagKey"] for tag in changed])
+
+
+# --- starting the poller ------------------------------------------------------------------------
+
+def execution_name(request_id: str, arn: str) -> str:
+    """Stable per CloudFormation request, so a retried on_event does not start a second poller."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", arn.rsplit("/", 1)[-1])[:50]
+    digest = hashlib.sha256(f"{request_id}\n{arn}".encode()).hexdigest()[:16]
+    return f"{name}-{digest}"
+
+
+def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested: bool,
+                 pending_config: Mapping[str, Any] | None = None) -> dict:
+    state = {
+        "recommenderArn": arn,
+        "desiredState": desired_state(event),
+        "signalUrl": str(event.get("ResourceProperties", {}).get("SignalUrl") or ""),
+        "uniqueId": event.get("LogicalResourceId") or arn.rsplit("/", 1)[-1],
+        # Only an update this deployment asked for may fail it (an old failed update may linger).
+        "configUpdateRequested": config_update_requested,
+    }
+    if pending_config is not None:
+        state["pendingRecommenderConfig"] = dict(pending_config)
+    return state
+
+
+def start_poller(event: Mapping[str, Any], arn: str, *, config_update_requested: bool,
+                 pending_config: Mapping[str, Any] | None = None) -> None:
+    state_machine = os.environ.get(STATE_MACHINE_ENV)
+    if not state_machine:
+        raise HandlerError(f"environment variable {STATE_MACHINE_ENV} is not set")
+    state = poller_input(event, arn, config_update_requested=config_update_requested,
+                         pending_config=pending_config)
+    name = execution_name(event["RequestId"], arn)
+    try:
+        execution = create_states_client().start_execution(
+            stateMachineArn=state_machine, name=name, input=json.dumps(state, sort_keys=True)
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise
+        log_action("poller_already_started", execution_name=name, recommender_arn=arn)
+        return
+    log_action("poller_started", execution_arn=execution["executionArn"], recommender_arn=arn,
+               desired_state=state["desiredState"], pending_config=pending_config is not None)
+
+
+# --- the poller's step ---------------------------------------------------------------------------
+
+def poll_step(event: Mapping[str, Any], context: Any) -> dict:
+    """One step of the poller: look at the recommender, act at most once, never sleep.
+
+    Returns the state with ``finished`` (the state machine's Choice), ``status`` and ``polls``.
+    """
+    state = dict(event)
+    state["polls"] = int(state.get("polls", 0)) + 1
+    state.setdefault("startedAt", int(now()))
+    arn = state["recommenderArn"]
+    api = PersonalizeApi(POLLER_API_OPERATIONS)
+    try:
+        return _poll(api, state, arn)
+    except ClientError as exc:
+        if error_code(exc) in THROTTLING_ERROR_CODES:
+            # Still throttled after core's retries: the next poll tries again.
+            return _waiting(state, state.get("status", "UNKNOWN"))
+        # Access denied, invalid input...: waiting for the WaitCondition to time out helps nobody.
+        return _finish(state, state.get("status", "UNKNOWN"), wait_condition.FAILURE,
+                       f"recommender {arn}: {exc}")
+
+
+def _poll(api: PersonalizeApi, state: dict, arn: str) -> dict:
+    recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
+    if recommender is None:
+        return _finish(state, "NOT_FOUND", wait_condition.FAILURE, f"recommender {arn} does not exist",
+                       tolerate_signal_errors=True)
+    status = recommender["status"]
+    name = recommender.get("name") or arn.rsplit("/", 1)[-1]
+    if is_deleting(recommender):
+        # The stack is going away; its WaitCondition probably too.
+        return _finish(state, status, wait_condition.FAILURE, f"recommender {name} is {status}",
+                       tolerate_signal_errors=True)
+    if status.endswith("FAILED"):
+        reason = recommender.get("failureReason") or "no failureReason given"
+        return _finish(state, status, wait_condition.FAILURE, f"recommender {name} is {status}: {reason}")
+
+    update = recommender.get("latestRecommenderUpdate") or {}
+    update_status = update.get("status")
+    if update_status and update_status.endswith("FAILED"):
+        if state.get("configUpdateRequested"):
+            reason = update.get("failureReason") or "no failureReason given"
+            return _finish(state, status, wait_condition.FAILURE,
+                           f"recommender {name} configuration update is {update_status}: {reason}")
+        update_status = None  # an earlier deployment's failure, not this one's
+    updating = update_status not in (None, ACTIVE)
+    if updating or status not in DESIRED_STATES:
+        return _waiting(state, f"{status} (update {update_status})" if updating else status)
+
+    pending = state.get("pendingRecommenderConfig")
+    if pending is not None:
+        if status == INACTIVE:
+            # Configuration changes need a running recommender (the fake refuses them otherwise;
+            # unconfirmed for the service): start it, update, then stop again if so desired.
+            return _act(api, state, status, "StartRecommender", recommenderArn=arn)
+        if config_applied(pending, recommender.get("recommenderConfig") or {}):
+            state.pop("pendingRecommenderConfig")
+        else:
+            result = _act(api, state, status, "UpdateRecommender", recommenderArn=arn, recommenderConfig=pending)
+            if result.get("lastAction") == "UpdateRecommender":
+                # From now on the update is this deployment's: its failure fails the deployment.
+                result.pop("pendingRecommenderConfig")
+                result["configUpdateRequested"] = True
+            return result
+
+    desired = state.get("desiredState", ACTIVE)
+    if status == desired:
+        return _finish(state, status, wait_condition.SUCCESS, f"recommender {name} is {status}", data=arn)
+    if status == ACTIVE:
+        return _act(api, state, status, "StopRecommender", recommenderArn=arn)
+    return _act(api, state, status, "StartRecommender", recommenderArn=arn)
+
+
+def config_applied(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
+    """True when every value asked for is in place (Personalize may fill in defaults)."""
+    for key, value in desired.items():
+        if isinstance(value, Mapping):
+            if not isinstance(actual.get(key), Mapping) or not config_applied(value, actual[key]):
+                return False
+        elif actual.get(key) != value:
+            return False
+    return True
+
+
+def _act(api: PersonalizeApi, state: dict, status: str, operation: str, **params: Any) -> dict:
+    try:
+        api.call(operation, **params)
+    except ClientError as exc:
+        if error_code(exc) not in IN_USE_ERROR_CODES:
+            raise
+        # Personalize moved on between Describe and this call: look again next poll.
+        log_action("poller_action_deferred", operation=operation, reason=str(exc))
+        return _waiting(state, status)
+    log_action("poller_action", operation=operation, recommender_arn=state["recommenderArn"], status=status)
+    result = _waiting(state, status)
+    result["lastAction"] = operation
+    return result
+
+
+def poller_timeout_seconds() -> int:
+    return int(os.environ.get(POLLER_TIMEOUT_ENV) or DEFAULT_POLLER_TIMEOUT_SECONDS)
+
+
+def _elapsed(state: dict) -> int:
+    return int(now()) - int(state["startedAt"])
+
+
+def _waiting(state: dict, status: str) -> dict:
+    elapsed = _elapsed(state)
+    if elapsed > poller_timeout_seconds():
+        return _finish(state, status, wait_condition.FAILURE,
+                       f"recommender {state['recommenderArn']} still {status} after {elapsed // 60} minutes")
+    state.pop("lastAction", None)
+    return {**state, "finished": False, "status": status}
+
+
+def _finish(state: dict, status: str, outcome: str, reason: str, *, data: str = "",
+            tolerate_signal_errors: bool = False) -> dict:
+    state.pop("lastAction", None)
+    state.pop("signalError", None)
+    url = state.get("signalUrl")
+    log_action("poller_finished", recommender_arn=state["recommenderArn"], outcome=outcome, reason=reason)
+    if url:
+        try:
+            send_signal(url, outcome, reason, state.get("uniqueId") or state["recommenderArn"], data)
+        except wait_condition.SignalError as exc:
+            if exc.retryable and not tolerate_signal_errors and _elapsed(state) <= poller_timeout_seconds():
+                # Not delivered yet: stay unfinished so the next poll decides and signals again.
+                log_action("signal_failed", reason=str(exc), retry=True)
+                return {**state, "finished": False, "status": status, "signalError": str(exc)}
+            # Refused (the handle is gone or the URL is wrong): nobody can be told any more.
+            log_action("signal_failed", reason=str(exc), retry=False)
+            return {**state, "finished": True, "status": status, "outcome": outcome, "signalError": str(exc)}
+    return {**state, "finished": True, "status": status, "outcome": outcome, "reason": reason}

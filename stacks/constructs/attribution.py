@@ -1,0 +1,216 @@
+"""Custom resources of one dataset group: the metric attribution, import jobs, recommenders.
+
+Order is carried by the template: attribution after the datasets (data imported before it exists
+is not reported), every import job after the attribution, every recommender after the imports,
+each recommender's readiness awaited by a WaitCondition (training may outlast a custom
+resource's one-hour limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from stacks.configuration import AppConfig, DatasetGroup, Recommender
+from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.handlers import personalize_arn
+
+
+def short_hash(*parts: object, length: int = 10) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class GroupNames:
+    """Every physical name and ARN of a dataset group's custom resources, known at synth.
+
+    The handlers' IAM policies are scoped to exactly these ARNs.
+    """
+
+    config: AppConfig
+    group: DatasetGroup
+
+    @property
+    def metric_attribution(self) -> str:
+        return self.config.physical_name(self.group.name, "attribution")
+
+    def import_job(self, dataset_type: str) -> str:
+        data_import = self.group.datasets.present()[dataset_type].data_import
+        assert data_import is not None
+        # A new name, hence a new job, whenever location, mode or version change.
+        digest = short_hash(data_import.location, data_import.mode.value, data_import.version)
+        return self.config.physical_name(self.group.name, dataset_type, "import", digest)
+
+    def imported_datasets(self) -> list[str]:
+        return [t for t, d in self.group.datasets.present().items() if d.data_import is not None]
+
+    def recommender(self, recommender: Recommender) -> str:
+        return self.config.physical_name(self.group.name, recommender.name)
+
+    def arns(self, scope: Construct) -> dict[str, list[str]]:
+        return {
+            "metric-attribution": [personalize_arn(scope, "metric-attribution", self.metric_attribution)] if self.group.metric_attribution else [],
+            "dataset-import-job": [personalize_arn(scope, "dataset-import-job", self.import_job(t)) for t in self.imported_datasets()],
+            "recommender": [personalize_arn(scope, "recommender", self.recommender(r)) for r in self.group.recommenders],
+        }
+
+
+@dataclass
+class ServiceTokens:
+    """Provider service tokens; None where the config uses no resource of that type."""
+
+    metric_attribution: str | None = None
+    import_job: str | None = None
+    recommender: str | None = None
+
+
+class GroupCustomResources(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        resources: DatasetGroupResources,
+        tokens: ServiceTokens,
+        service_role_arn: str,
+        report_location: str,
+        import_locations: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        group = resources.group
+        names = GroupNames(config, group)
+
+        self.metric_attribution: CustomResource | None = None
+        attribution = group.metric_attribution
+        if attribution is not None:
+            output_config: dict = {"roleArn": service_role_arn}
+            if attribution.s3_output:
+                output_config["s3DataDestination"] = {"path": f"{report_location}{group.name}/"}
+            self.metric_attribution = CustomResource(
+                self,
+                "MetricAttribution",
+                service_token=tokens.metric_attribution,
+                resource_type="Custom::PersonalizeMetricAttribution",
+                properties={
+                    "Request": {
+                        "name": names.metric_attribution,
+                        "datasetGroupArn": resources.arn,
+                        "metrics": [
+                            {"eventType": m.event_type, "metricName": m.metric_name, "expression": m.expression.replace(" ", "")}
+                            for m in attribution.metrics
+                        ],
+                        "metricsOutputConfig": output_config,
+                    }
+                },
+            )
+            for dataset in resources.datasets.values():
+                self.metric_attribution.node.add_dependency(dataset)
+            CfnOutput(self, "MetricAttributionArn", value=self.metric_attribution.get_att_string("MetricAttributionArn"))
+
+        self.import_jobs: list[CustomResource] = []
+        publish_to_s3 = bool(attribution and attribution.s3_output)
+        for dataset_type in names.imported_datasets():
+            data_import = group.datasets.present()[dataset_type].data_import
+            assert data_import is not None
+            job = CustomResource(
+                self,
+                f"{dataset_type.title()}Import",
+                service_token=tokens.import_job,
+                resource_type="Custom::PersonalizeDatasetImportJob",
+                properties={
+                    "Request": {
+                        "jobName": names.import_job(dataset_type),
+                        "datasetArn": resources.datasets[dataset_type].attr_dataset_arn,
+                        "dataSource": {"dataLocation": import_locations[dataset_type]},
+                        "roleArn": service_role_arn,
+                        "importMode": data_import.mode.value,
+                        "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
+                    },
+                    **({"MetricAttributionArn": self.metric_attribution.ref} if self.metric_attribution else {}),
+                },
+            )
+            # The dataset ARN and the attribution's Ref already order the job after both.
+            self.import_jobs.append(job)
+
+        for recommender in group.recommenders:
+            RecommenderResource(
+                self,
+                f"Recommender-{recommender.name}",
+                config=config,
+                group=group,
+                recommender=recommender,
+                name=names.recommender(recommender),
+                dataset_group_arn=resources.arn,
+                service_token=tokens.recommender,
+                after=self.import_jobs,
+            )
+
+
+class RecommenderResource(Construct):
+    """A recommender, and a WaitCondition that holds the deploy until it is ready (or failed).
+
+    The handle's logical ID carries a hash of what the recommender should be, so each change
+    brings a fresh handle URL for the poller to signal.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        group: DatasetGroup,
+        recommender: Recommender,
+        name: str,
+        dataset_group_arn: str,
+        service_token: str,
+        after: list[CustomResource],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        request: dict = {"name": name, "datasetGroupArn": dataset_group_arn, "recipeArn": recommender.recipe_arn}
+        if recommender.recommender_config:
+            request["recommenderConfig"] = recommender.recommender_config
+        digest = short_hash(group.name, recommender.model_dump(mode="json", by_alias=True))
+        handle = CfnWaitConditionHandle(self, f"ReadyHandle{digest}")
+        self.resource = CustomResource(
+            self,
+            "Recommender",
+            service_token=service_token,
+            resource_type="Custom::PersonalizeRecommender",
+            properties={"Request": request, "DesiredState": recommender.state, "SignalUrl": handle.ref},
+        )
+        for dependency in after:
+            self.resource.node.add_dependency(dependency)
+        ready = CfnWaitCondition(
+            self,
+            f"Ready{digest}",
+            handle=handle.ref,
+            count=1,
+            timeout=str(int(config.recommender_ready_timeout_hours * 3600)),
+        )
+        ready.node.add_dependency(self.resource)
+        self.arn = self.resource.get_att_string("RecommenderArn")
+
+        prefix = f"/{config.name}/{group.name}/recommenders/{recommender.name}"
+        ssm.StringParameter(self, "ArnParameter", parameter_name=f"{prefix}/arn", string_value=self.arn, description=f"ARN of the {recommender.name} recommender")
+        ssm.StringParameter(
+            self,
+            "SourceParameter",
+            parameter_name=f"{prefix}/attribution-source",
+            string_value=recommender.source_name,
+            description=f"Send this as metricAttribution.eventAttributionSource for events on {recommender.name} results",
+        )
+        CfnOutput(self, "Arn", value=self.arn, description=f"{group.name}/{recommender.name}: recommender ARN")
+        CfnOutput(
+            self,
+            "AttributionSource",
+            value=recommender.source_name,
+            description=f"{group.name}/{recommender.name}: eventAttributionSource for events on its recommendations",
+        )

@@ -1,0 +1,172 @@
+"""Lambda functions and CDK Providers for the custom resources.
+
+Each handler module in `lambdas/personalize_resources/` declares `API_OPERATIONS`, the exact
+operations it calls. A handler's role is built from that tuple plus the resources this
+stack gives each operation: an operation without resources, or resources for an operation the
+handler does not declare, fails synthesis, so the policy and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.nag import acknowledge_provider_waiter
+
+LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
+def handler_code() -> lambda_.Code:
+    # One asset for every handler: hashing and copying it once keeps synth fast.
+    return lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"])
+
+
+def iam_action(operation: str) -> str:
+    """"DescribeRecommender" → "personalize:DescribeRecommender"; "s3:PutObject" stays."""
+    return operation if ":" in operation else f"personalize:{operation}"
+
+
+class HandlerFunction(Construct):
+    """A Python Lambda with its own role, log group and an IAM policy equal to its operations."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        operations: Sequence[str],
+        resources_by_operation: Mapping[str, Iterable[str]],
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration = Duration.minutes(2),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        declared = {iam_action(op) for op in operations}
+        granted = {iam_action(op): sorted(set(res)) for op, res in resources_by_operation.items()}
+        if declared != set(granted):
+            raise ValueError(
+                f"{handler}: IAM resources are given for {sorted(granted)} but the handler declares {sorted(declared)}; "
+                "update API_OPERATIONS or the resources together"
+            )
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=f"Runs {handler}")
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            code=handler_code(),
+            handler=handler,
+            description=description,
+            role=self.role,
+            timeout=timeout,
+            memory_size=256,
+            environment=dict(environment or {}),
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+        )
+        self.log_group.grant_write(self.role)
+        # One statement per distinct resource set keeps the policy short and readable.
+        by_resources: dict[tuple[str, ...], list[str]] = {}
+        for action, resources in sorted(granted.items()):
+            by_resources.setdefault(tuple(resources), []).append(action)
+        for resources, actions in by_resources.items():
+            self.role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resources)))
+
+
+class CustomResourceProvider(Construct):
+    """A CDK Provider around a handler module's `on_event` (and `is_complete` when it waits)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        module: str,
+        description: str,
+        operations: Sequence[str],
+        resources_by_operation: Mapping[str, Iterable[str]],
+        waits: bool,
+        framework_roles: "FrameworkRoles",
+        environment: Mapping[str, str] | None = None,
+        total_timeout: Duration = Duration.minutes(55),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = HandlerFunction(
+            self,
+            "Handler",
+            handler=f"personalize_resources.{module}.on_event",
+            description=description,
+            operations=operations,
+            resources_by_operation=resources_by_operation,
+            environment=environment,
+        )
+        is_complete = None
+        if waits:
+            is_complete = lambda_.Function(
+                self,
+                "IsComplete",
+                runtime=RUNTIME,
+                code=handler_code(),
+                handler=f"personalize_resources.{module}.is_complete",
+                description=f"{description} (waits for completion)",
+                role=self.handler.role,
+                timeout=Duration.minutes(2),
+                memory_size=256,
+                environment=dict(environment or {}),
+                log_group=self.handler.log_group,
+                logging_format=lambda_.LoggingFormat.JSON,
+            )
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.handler.function,
+            is_complete_handler=is_complete,
+            query_interval=Duration.seconds(30) if waits else None,
+            total_timeout=total_timeout if waits else None,
+            framework_on_event_role=framework_roles.on_event,
+            framework_complete_and_timeout_role=framework_roles.complete_and_timeout if waits else None,
+            log_group=framework_roles.log_group,
+            disable_waiter_state_machine_logging=False if waits else None,
+            waiter_state_machine_log_options=cr.LogOptions(
+                destination=framework_roles.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+            )
+            if waits
+            else None,
+        )
+        if waits:
+            acknowledge_provider_waiter(self.provider)
+
+    @property
+    def service_token(self) -> str:
+        return self.provider.service_token
+
+
+class FrameworkRoles(Construct):
+    """Roles and a log group shared by every Provider's framework functions in a stack."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        lambda_principal = iam.ServicePrincipal("lambda.amazonaws.com")
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+        self.on_event = iam.Role(self, "OnEventRole", assumed_by=lambda_principal, description="CDK Provider framework: onEvent")
+        self.complete_and_timeout = iam.Role(
+            self, "CompleteRole", assumed_by=lambda_principal, description="CDK Provider framework: isComplete and timeout"
+        )
+        for role in (self.on_event, self.complete_and_timeout):
+            self.log_group.grant_write(role)
+
+
+def personalize_arn(scope: Construct, resource_type: str, name: str) -> str:
+    """The ARN Personalize gives a resource named `name`: known at synth, so IAM can be exact."""
+    return Stack.of(scope).format_arn(service="personalize", resource=resource_type, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME)

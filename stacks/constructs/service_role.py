@@ -1,0 +1,87 @@
+"""The role Amazon Personalize assumes to read imports, write metric reports and publish metrics."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+
+
+class PersonalizeServiceRole(Construct):
+    """Least privilege: read the import prefix (and any external import bucket), write the
+    metric-report prefix, `cloudwatch:PutMetricData` only when CloudWatch output is on, the KMS
+    key only when one is used. The trust policy carries confused-deputy conditions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data_bucket: s3.IBucket,
+        import_prefix: str,
+        report_prefix: str,
+        external_import_locations: list[str],
+        publish_to_cloudwatch: bool,
+        key: kms.IKey | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Personalize for imports, metric reports and CloudWatch metrics",
+            assumed_by=iam.ServicePrincipal(
+                PERSONALIZE_PRINCIPAL,
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="personalize", resource="*")},
+                },
+            ),
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListImportPrefix",
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [import_prefix, import_prefix + "*"]}},
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="ReadImports", actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects(import_prefix + "*")])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="WriteMetricReports", actions=["s3:PutObject"], resources=[data_bucket.arn_for_objects(report_prefix + "*")])
+        )
+        for index, location in enumerate(sorted(set(external_import_locations))):
+            bucket, _, key = location.removeprefix("s3://").partition("/")
+            self.role.add_to_policy(
+                iam.PolicyStatement(sid=f"ListExternalImport{index}", actions=["s3:ListBucket"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"])
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid=f"ReadExternalImport{index}",
+                    actions=["s3:GetObject"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{key}*"],
+                )
+            )
+        if publish_to_cloudwatch:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PublishAttributionMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],  # PutMetricData supports no resource-level scoping
+                    conditions={"StringEquals": {"cloudwatch:namespace": "AWS/Personalize"}},
+                )
+            )
+        if key is not None:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseDataKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
+                    resources=[key.key_arn],
+                )
+            )

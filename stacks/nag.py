@@ -1,0 +1,139 @@
+"""cdk-nag acknowledgements, each with its reason, all in one place.
+
+IAM wildcard findings (AwsSolutions-IAM5) are acknowledged only when they match one of the
+`WILDCARD_ALLOWANCES` below: each allowance is a pattern of finding plus the reason it is
+acceptable. A wildcard that matches none stays a finding and fails synthesis, so a new
+wildcard always needs a new, reviewed entry here. Finding texts are computed the way cdk-nag
+renders them (resolved policy documents, references flattened to `<Logical.Attr>`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
+
+
+@dataclass(frozen=True)
+class WildcardAllowance:
+    pattern: str  # full-match regular expression over the finding, e.g. "Resource::<X.Arn>:*"
+    reason: str
+
+    def matches(self, finding: str) -> bool:
+        return re.fullmatch(self.pattern, finding) is not None
+
+
+WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
+    WildcardAllowance(
+        r"Resource::<[A-Za-z0-9]+\.Arn>:\*",
+        "CDK grants lambda:InvokeFunction on a function's versions (`<fn>:*`) as well as the function; "
+        "the function is one this stack owns, so the wildcard only spans its own versions.",
+    ),
+    WildcardAllowance(
+        r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports)/\*",
+        "Object keys under one prefix of the stack's own data bucket: Personalize imports a whole "
+        "prefix and names its metric reports itself, and the sample writer owns imports/sample/.",
+    ),
+    WildcardAllowance(
+        r"Resource::\*",
+        "Only for actions AWS does not scope to resources: cloudwatch:PutMetricData (limited to the "
+        "AWS/Personalize namespace by condition), X-Ray trace segments and CloudWatch Logs log delivery "
+        "of state machines.",
+    ),
+)
+
+RESOURCE_STAR_ACTIONS = {
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    # The log-delivery statement CDK writes for a state machine also names these two.
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+PROVIDER_WAITER_TRACING_REASON = (
+    "The CDK Provider framework's waiter state machine only loops on isComplete; it offers no "
+    "X-Ray switch, and its executions are logged (level ALL) to the providers' log group."
+)
+
+
+def flatten_reference(node: Any) -> str:
+    """cdk-nag's rendering of a resolved CloudFormation value as text."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return delimiter.join(flatten_reference(i) for i in items)
+        if "Fn::Sub" in node:
+            return flatten_reference(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return flatten_reference(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{flatten_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_findings(policy_document: dict) -> list[tuple[str, list[str]]]:
+    """(finding, actions of its statement) for every wildcard in allowed statements."""
+    findings: list[tuple[str, list[str]]] = []
+    for statement in policy_document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = _as_list(statement.get("Action", []))
+        findings += [(f"Action::{a}", actions) for a in actions if "*" in a]
+        for resource in _as_list(statement.get("Resource", [])):
+            text = flatten_reference(resource)
+            if "*" in text:
+                findings.append((f"Resource::{text}", actions))
+    return findings
+
+
+def acknowledge_allowed_wildcards(scope: IConstruct) -> list[str]:
+    """Acknowledge every allowed IAM5 finding under `scope`; return the acknowledged IDs.
+
+    Call once the construct tree is complete (policies are read as they are rendered).
+    """
+    acknowledged: list[str] = []
+    for construct in scope.node.find_all():
+        if not isinstance(construct, iam.CfnPolicy):
+            continue
+        document = Stack.of(construct).resolve(construct.policy_document)
+        for finding, actions in wildcard_findings(document):
+            allowance = next((a for a in WILDCARD_ALLOWANCES if a.matches(finding)), None)
+            if allowance is None:
+                continue
+            if finding == "Resource::*" and not set(actions) <= RESOURCE_STAR_ACTIONS:
+                continue  # "*" for any other action stays a finding
+            rule = f"AwsSolutions-IAM5[{finding}]"
+            Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
+            acknowledged.append(f"{construct.node.path}: {rule}")
+    return acknowledged
+
+
+def acknowledge_provider_waiter(provider: Construct) -> None:
+    Validations.of(provider).acknowledge(Acknowledgment(id="AwsSolutions-SF2", reason=PROVIDER_WAITER_TRACING_REASON))

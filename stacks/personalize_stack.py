@@ -1,0 +1,212 @@
+"""Everything Personalize: service role, dataset groups, custom resources and their handlers."""
+
+from __future__ import annotations
+
+from aws_cdk import CustomResource, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from lambdas.personalize_resources import import_job, metric_attribution, recommender, sample_data
+from stacks.configuration import AppConfig
+from stacks.constructs.attribution import GroupCustomResources, GroupNames, ServiceTokens
+from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.handlers import LOG_RETENTION, CustomResourceProvider, FrameworkRoles, HandlerFunction
+from stacks.constructs.service_role import PersonalizeServiceRole
+from stacks.storage_stack import IMPORT_PREFIX, REPORT_PREFIX, SAMPLE_PREFIX, StorageStack, data_bucket_name, import_location
+
+
+class PersonalizeStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, storage: StorageStack, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.add_stack_dependency(storage)
+        bucket_name = data_bucket_name(config)
+        bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
+        locations = [d.data_import.location for g in config.dataset_groups for d in g.datasets.present().values() if d.data_import]
+        any_cloudwatch = any(g.metric_attribution and g.metric_attribution.cloudwatch for g in config.dataset_groups)
+
+        self.service_role = PersonalizeServiceRole(
+            self,
+            "ServiceRole",
+            data_bucket=bucket,
+            import_prefix=IMPORT_PREFIX,
+            report_prefix=REPORT_PREFIX,
+            external_import_locations=[loc for loc in locations if loc.startswith("s3://")],
+            publish_to_cloudwatch=any_cloudwatch,
+            key=storage.key,
+        ).role
+
+        self.groups = [
+            DatasetGroupResources(self, f"Group-{group.name}", config=config, group=group, service_role=self.service_role, key=storage.key)
+            for group in config.dataset_groups
+        ]
+        framework = FrameworkRoles(self, "ProviderFramework")
+
+        sample_locations: dict[str, str] = {}
+        if "sample" in locations:
+            sample = SampleDataResource(self, "SampleData", bucket=bucket, key=storage.key, framework=framework)
+            sample_locations = {"interactions": sample.interactions_location, "items": sample.items_location}
+
+        tokens = self._providers(config, framework)
+        for resources in self.groups:
+            group = resources.group
+            import_locations = {}
+            for dataset_type, dataset in group.datasets.present().items():
+                if dataset.data_import is None:
+                    continue
+                location = dataset.data_import.location
+                if location == "sample":
+                    import_locations[dataset_type] = sample_locations[dataset_type]
+                elif location.startswith("s3://"):
+                    import_locations[dataset_type] = location
+                else:
+                    import_locations[dataset_type] = import_location(bucket_name, IMPORT_PREFIX + location)
+            GroupCustomResources(
+                self,
+                f"Custom-{group.name}",
+                config=config,
+                resources=resources,
+                tokens=tokens,
+                service_role_arn=self.service_role.role_arn,
+                report_location=import_location(bucket_name, REPORT_PREFIX),
+                import_locations=import_locations,
+            )
+
+    def _providers(self, config: AppConfig, framework: FrameworkRoles) -> ServiceTokens:
+        """One Provider per custom-resource type the config uses."""
+        arns: dict[str, list[str]] = {"metric-attribution": [], "dataset-import-job": [], "recommender": []}
+        group_arns, dataset_arns = [], []
+        for resources in self.groups:
+            for kind, values in GroupNames(config, resources.group).arns(self).items():
+                arns[kind] += values
+            group_arns.append(resources.arn)
+            dataset_arns += [d.attr_dataset_arn for d in resources.datasets.values()]
+        pass_role = [self.service_role.role_arn]
+        tokens = ServiceTokens()
+        # Personalize names are known at synth, so every statement names exact ARNs.
+        if arns["metric-attribution"]:
+            tokens.metric_attribution = CustomResourceProvider(
+                self,
+                "MetricAttributionProvider",
+                module="metric_attribution",
+                description="Custom::PersonalizeMetricAttribution",
+                operations=metric_attribution.API_OPERATIONS,
+                resources_by_operation=_by_operation(
+                    metric_attribution.API_OPERATIONS,
+                    default=arns["metric-attribution"],
+                    special={"CreateMetricAttribution": arns["metric-attribution"] + group_arns, "iam:PassRole": pass_role},
+                ),
+                waits=True,
+                framework_roles=framework,
+            ).service_token
+        if arns["dataset-import-job"]:
+            tokens.import_job = CustomResourceProvider(
+                self,
+                "ImportJobProvider",
+                module="import_job",
+                description="Custom::PersonalizeDatasetImportJob",
+                operations=import_job.API_OPERATIONS,
+                resources_by_operation=_by_operation(
+                    import_job.API_OPERATIONS,
+                    default=arns["dataset-import-job"],
+                    special={"CreateDatasetImportJob": arns["dataset-import-job"] + dataset_arns, "iam:PassRole": pass_role},
+                ),
+                waits=True,
+                framework_roles=framework,
+            ).service_token
+        if arns["recommender"]:
+            poller = RecommenderPoller(self, "RecommenderPoller", config=config, recommender_arns=arns["recommender"])
+            state_machine_arn = poller.state_machine.state_machine_arn
+            tokens.recommender = CustomResourceProvider(
+                self,
+                "RecommenderProvider",
+                module="recommender",
+                description="Custom::PersonalizeRecommender",
+                operations=recommender.API_OPERATIONS,
+                resources_by_operation=_by_operation(
+                    recommender.API_OPERATIONS,
+                    default=arns["recommender"],
+                    special={"CreateRecommender": arns["recommender"] + group_arns, "states:StartExecution": [state_machine_arn]},
+                ),
+                waits=True,
+                framework_roles=framework,
+                environment={"POLLER_STATE_MACHINE_ARN": state_machine_arn},
+            ).service_token
+        return tokens
+
+
+def _by_operation(operations: tuple[str, ...], *, default: list[str], special: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {op: special.get(op, default) for op in operations}
+
+
+class SampleDataResource(Construct):
+    """Writes the generated demo data set to the import prefix (the data is kept on delete)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, key, framework: FrameworkRoles) -> None:
+        super().__init__(scope, construct_id)
+        provider = CustomResourceProvider(
+            self,
+            "Provider",
+            module="sample_data",
+            description="Custom::PersonalizeSampleData",
+            operations=sample_data.API_OPERATIONS,
+            resources_by_operation={"s3:PutObject": [bucket.arn_for_objects(SAMPLE_PREFIX + "*")]},
+            waits=False,
+            framework_roles=framework,
+        )
+        if key is not None:
+            provider.handler.role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
+        resource = CustomResource(
+            self,
+            "Files",
+            service_token=provider.service_token,
+            resource_type="Custom::PersonalizeSampleData",
+            properties={
+                "Bucket": bucket.bucket_name,
+                "Prefix": SAMPLE_PREFIX,
+                "Seed": str(sample_data.DEFAULT_SEED),
+                "Users": str(sample_data.DEFAULT_USERS),
+                "Items": str(sample_data.DEFAULT_ITEMS),
+                "Interactions": str(sample_data.DEFAULT_INTERACTIONS),
+            },
+        )
+        self.interactions_location = resource.get_att_string("InteractionsLocation")
+        self.items_location = resource.get_att_string("ItemsLocation")
+
+
+class RecommenderPoller(Construct):
+    """Step Functions loop that waits for recommenders without a Lambda sleeping.
+
+    Wait → one `poll_step` (describe; stop/start toward the desired state; signal the
+    WaitCondition on success or failure) → Choice(finished?) → Wait again.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, recommender_arns: list[str]) -> None:
+        super().__init__(scope, construct_id)
+        self.step = HandlerFunction(
+            self,
+            "PollStep",
+            handler="personalize_resources.recommender.poll_step",
+            description="One poll of a recommender toward its desired state",
+            operations=recommender.POLLER_API_OPERATIONS,
+            resources_by_operation={op: recommender_arns for op in recommender.POLLER_API_OPERATIONS},
+            timeout=Duration.minutes(1),
+        )
+        wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.duration(Duration.minutes(config.recommender_poll_minutes)))
+        poll = tasks.LambdaInvoke(
+            self, "Poll", lambda_function=self.step.function, payload_response_only=True, retry_on_service_exceptions=True
+        )
+        finished = sfn.Choice(self, "Finished").when(sfn.Condition.boolean_equals("$.finished", True), sfn.Succeed(self, "Done"))
+        definition = wait.next(poll).next(finished.otherwise(wait))
+        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.hours(config.recommender_ready_timeout_hours),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
