@@ -123,6 +123,10 @@ def desired_attribution(request: Mapping[str, Any]) -> dict:
     metrics = desired["metrics"]
     if not metrics or len(metrics) > MAX_METRICS:
         raise HandlerError(f"a metric attribution takes 1 to {MAX_METRICS} metrics, got {len(metrics)}")
+    for index, metric in enumerate(metrics):
+        for key in ("eventType", "metricName", "expression"):
+            if not metric.get(key):
+                raise HandlerError(f"Request.metrics[{index}].{key} is required")
     keys = [metric_key(metric) for metric in metrics]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:

@@ -133,6 +133,8 @@ class FakePersonalize:
         self.partition, self.region, self.account = partition, region, account
         self.polls_per_status = polls_per_status
         self.page_size = page_size
+        # Which code the real API uses for "the dataset group has one already" is unconfirmed.
+        self.one_attribution_per_group_error = "LimitExceededException"
         self.resources: dict[str, FakeResource] = {}
         self.dataset_groups: set[str] = set()
         self.datasets: set[str] = set()
@@ -307,7 +309,9 @@ class FakePersonalize:
             raise FakeError("ResourceNotFoundException", f"Could not find dataset group {group}")
         self.require_absent(arn)
         if any(r.attributes["datasetGroupArn"] == group for r in self._of_type("metric-attribution")):
-            raise FakeError("LimitExceededException", f"Dataset group {group} already has a metric attribution")
+            raise FakeError(
+                self.one_attribution_per_group_error, f"Dataset group {group} already has a metric attribution"
+            )
         metrics = params["metrics"]
         _check_metric_names(metrics)
         if len(metrics) > MAX_METRICS_PER_ATTRIBUTION:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.personalize_resources import import_job
 from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
+from tests.lambdas.fake_personalize import FakeError
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-import"
 ATTRIBUTION = "arn:aws:personalize:us-east-1:123456789012:metric-attribution/shop-metrics"
@@ -197,6 +198,24 @@ def test_same_job_name_with_other_data_is_not_adopted(world):
     resource = world.resource(import_job)
     with pytest.raises(HandlerError, match=r"already exists .* from s3://elsewhere/"):
         resource.create(job(world))
+
+
+def test_create_race_lost_to_a_retry_is_adopted(world):
+    create = world.fake.create_dataset_import_job
+
+    def racing_create(params):
+        create(params)
+        raise FakeError("ResourceAlreadyExistsException", "exists")
+
+    world.fake.register("CreateDatasetImportJob", racing_create)
+    arn = world.resource(import_job).create(job(world))
+    assert world.fake.resources[arn].status == "ACTIVE"
+
+
+def test_already_exists_without_a_job_to_adopt_fails(world):
+    world.fake.inject_error("CreateDatasetImportJob", "ResourceAlreadyExistsException")
+    with pytest.raises(ClientError, match="ResourceAlreadyExistsException"):
+        world.resource(import_job).create(job(world))
 
 
 def test_missing_dataset_is_reported(world):

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.personalize_resources import metric_attribution
 from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
+from tests.lambdas.fake_personalize import FakeError
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-metrics"
 OTHER_ROLE = "arn:aws:iam::123456789012:role/personalize-metrics-2"
@@ -287,6 +288,18 @@ def test_api_operations_are_exactly_those_the_lifecycles_call(world_factory):
     assert called <= model_operations
 
 
+def test_create_race_lost_to_a_retry_is_adopted(world):
+    create = world.fake.create_metric_attribution
+
+    def racing_create(params):
+        create(params)  # a concurrent retry of the same event got there first
+        raise FakeError("ResourceAlreadyExistsException", "exists")
+
+    world.fake.register("CreateMetricAttribution", racing_create)
+    arn = world.resource(metric_attribution).create(attribution(world))
+    assert world.fake.resources[arn].status == "ACTIVE"
+
+
 # --- failures with clear messages -------------------------------------------------------
 
 
@@ -299,10 +312,12 @@ def test_throttling_gives_up_after_bounded_attempts(world):
     assert len(world.sleeps) == 5
 
 
-def test_limit_exceeded_is_not_retried_and_explained(world):
+@pytest.mark.parametrize("code", ["LimitExceededException", "ResourceAlreadyExistsException"])
+def test_second_attribution_in_a_group_is_explained_not_retried(world, code):
+    world.fake.one_attribution_per_group_error = code
     world.resource(metric_attribution, "Other").create(attribution(world, name="someone-elses"))
     resource = world.resource(metric_attribution)
-    with pytest.raises(HandlerError, match=r"already has one \(one per dataset group\).*LimitExceededException"):
+    with pytest.raises(HandlerError, match=rf"already has one \(one per dataset group\).*{code}"):
         resource.on_event(resource.event("Create", attribution(world)))
     assert world.sleeps == []
 
@@ -336,6 +351,10 @@ def test_dataset_group_change_under_same_name_is_refused(world):
         ([], "1 to 10 metrics, got 0"),
         ([{**VIEWS, "metricName": f"m{i}"} for i in range(11)], "1 to 10 metrics, got 11"),
         ([VIEWS, {**MARGIN, "metricName": "COUNTVIEWS"}], "repeated: COUNTVIEWS"),
+        (
+            [VIEWS, {"eventType": "Purchase", "metricName": "sumMargin"}],
+            r"Request\.metrics\[1\]\.expression is required",
+        ),
     ],
 )
 def test_invalid_metrics_fail_before_any_call(world, metrics, message):
