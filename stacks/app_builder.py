@@ -31,15 +31,16 @@ def build_app(config: AppConfig, app: cdk.App | None = None, *, nag: bool = True
     """Add every stack of `config` to `app` (environment-agnostic: no account or region)."""
     app = app or cdk.App()
     storage = StorageStack(app, f"{config.name}-storage", config=config, description=f"{config.name}: data bucket, access logs, key (stateful)")
-    PersonalizeStack(
+    personalize = PersonalizeStack(
         app,
         f"{config.name}-personalize",
         config=config,
         storage=storage,
         description=f"{config.name}: Amazon Personalize dataset groups, metric attribution, imports, recommenders",
     )
-    for key, value in sorted(config.tags.items()):
-        cdk.Tags.of(app).add(key, value)
+    for stack in (storage, personalize):
+        for key, value in sorted(config.tags.items()):
+            cdk.Tags.of(stack).add(key, value)
     if nag:
         acknowledge_allowed_wildcards(app)
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

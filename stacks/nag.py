@@ -40,6 +40,11 @@ WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
         "prefix and names its metric reports itself, and the sample writer owns imports/sample/.",
     ),
     WildcardAllowance(
+        r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.\-]+/[^*<>]*\*",
+        "Objects under the one prefix a config names as a dataset's import location in the user's "
+        "own bucket: Personalize reads every file under that prefix.",
+    ),
+    WildcardAllowance(
         r"Resource::\*",
         "Only for actions AWS does not scope to resources: cloudwatch:PutMetricData (limited to the "
         "AWS/Personalize namespace by condition), X-Ray trace segments and CloudWatch Logs log delivery "

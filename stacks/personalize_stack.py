@@ -36,18 +36,18 @@ class PersonalizeStack(Stack):
             report_prefix=REPORT_PREFIX,
             external_import_locations=[loc for loc in locations if loc.startswith("s3://")],
             publish_to_cloudwatch=any_cloudwatch,
-            key=storage.key,
+            key=storage.data_key,
         ).role
 
         self.groups = [
-            DatasetGroupResources(self, f"Group-{group.name}", config=config, group=group, service_role=self.service_role, key=storage.key)
+            DatasetGroupResources(self, f"Group-{group.name}", config=config, group=group, service_role=self.service_role, key=storage.data_key)
             for group in config.dataset_groups
         ]
         framework = FrameworkRoles(self, "ProviderFramework")
 
         sample_locations: dict[str, str] = {}
         if "sample" in locations:
-            sample = SampleDataResource(self, "SampleData", bucket=bucket, key=storage.key, framework=framework)
+            sample = SampleDataResource(self, "SampleData", bucket=bucket, key=storage.data_key, framework=framework)
             sample_locations = {"interactions": sample.interactions_location, "items": sample.items_location}
 
         tokens = self._providers(config, framework)

@@ -36,19 +36,19 @@ class StorageStack(Stack):
         removal = RemovalPolicy.DESTROY if config.removal_policy == "DESTROY" else RemovalPolicy.RETAIN
         auto_delete = config.removal_policy == "DESTROY"
 
-        self.key: kms.IKey | None = None
+        self.data_key: kms.IKey | None = None
         if config.encryption.mode == "KMS":
             if config.encryption.kms_key_arn:
-                self.key = kms.Key.from_key_arn(self, "CustomerKey", config.encryption.kms_key_arn)
+                self.data_key = kms.Key.from_key_arn(self, "CustomerKey", config.encryption.kms_key_arn)
             else:
-                self.key = kms.Key(
+                self.data_key = kms.Key(
                     self,
                     "DataKey",
                     description=f"{config.name}: Personalize data, imports and metric reports",
                     enable_key_rotation=True,
                     removal_policy=RemovalPolicy.RETAIN,
                 )
-                self._allow_personalize_on_key(self.key)
+                self._allow_personalize_on_key(self.data_key)
 
         self.access_log_bucket = s3.Bucket(
             self,
@@ -65,9 +65,9 @@ class StorageStack(Stack):
             self,
             "Data",
             bucket_name=data_bucket_name(config),
-            encryption=s3.BucketEncryption.KMS if self.key else s3.BucketEncryption.S3_MANAGED,
-            encryption_key=self.key,
-            bucket_key_enabled=bool(self.key),
+            encryption=s3.BucketEncryption.KMS if self.data_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=self.data_key,
+            bucket_key_enabled=bool(self.data_key),
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             versioned=True,

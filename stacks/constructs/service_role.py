@@ -57,7 +57,7 @@ class PersonalizeServiceRole(Construct):
             iam.PolicyStatement(sid="WriteMetricReports", actions=["s3:PutObject"], resources=[data_bucket.arn_for_objects(report_prefix + "*")])
         )
         for index, location in enumerate(sorted(set(external_import_locations))):
-            bucket, _, key = location.removeprefix("s3://").partition("/")
+            bucket, _, object_prefix = location.removeprefix("s3://").partition("/")
             self.role.add_to_policy(
                 iam.PolicyStatement(sid=f"ListExternalImport{index}", actions=["s3:ListBucket"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"])
             )
@@ -65,7 +65,7 @@ class PersonalizeServiceRole(Construct):
                 iam.PolicyStatement(
                     sid=f"ReadExternalImport{index}",
                     actions=["s3:GetObject"],
-                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{key}*"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{object_prefix}*"],
                 )
             )
         if publish_to_cloudwatch:

@@ -1,0 +1,75 @@
+"""Session-wide fixtures: the synthesized templates, made once per test session.
+
+The controller process (or the only process without xdist) starts `tests.synthesis` in the
+background at configure time; handler, tool and config tests run meanwhile, and the first
+template test waits for the result. Workers find the output folder through an environment
+variable inherited from the controller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SYNTH_DIR_VARIABLE = "PERSONALIZE_IMPACT_TEST_SYNTH_DIR"
+SYNTH_TIMEOUT_SECONDS = 300
+
+
+TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools")
+
+
+def _needs_templates(config: pytest.Config) -> bool:
+    """Skip the synthesis when only handler or tool tests were asked for."""
+    paths = [Path(a.split("::")[0]).resolve() for a in config.args if not a.startswith("-")] or [REPO / "tests"]
+    return not all(any(p.is_relative_to(folder) for folder in TEMPLATE_FREE_FOLDERS) for p in paths)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or os.environ.get(SYNTH_DIR_VARIABLE) or not _needs_templates(config):
+        return
+    outdir = Path(tempfile.mkdtemp(prefix="pimpact-synth-"))
+    log = open(outdir / "synthesis.log", "w")  # noqa: SIM115 - lives as long as the process
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    subprocess.Popen([sys.executable, "-m", "tests.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    os.environ[SYNTH_DIR_VARIABLE] = str(outdir)
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    outdir: Path
+    stacks: dict[str, dict[str, str]]
+    acknowledged: list[str]
+    seconds: float
+
+    def template(self, config_key: str, stack_role: str) -> dict:
+        name = self.stacks[config_key][stack_role]
+        return json.loads((self.outdir / f"{name}.template.json").read_text())
+
+    def template_paths(self) -> list[Path]:
+        return sorted(self.outdir.glob("*.template.json"))
+
+
+@pytest.fixture(scope="session")
+def synthesized() -> Synthesized:
+    outdir = os.environ.get(SYNTH_DIR_VARIABLE)
+    if not outdir:
+        pytest.fail("templates were not synthesized: run the template tests through pytest from the repository root")
+    result_file = Path(outdir) / "result.json"
+    deadline = time.monotonic() + SYNTH_TIMEOUT_SECONDS
+    while not result_file.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"synthesis did not finish in {SYNTH_TIMEOUT_SECONDS} s; see {outdir}/synthesis.log")
+        time.sleep(0.2)
+    result = json.loads(result_file.read_text())
+    if "error" in result:
+        pytest.fail("synthesis failed:\n" + result["error"] + "\n" + (Path(outdir) / "synthesis.log").read_text()[-4000:])
+    return Synthesized(Path(outdir), result["stacks"], result["acknowledged"], result["seconds"])

@@ -1,0 +1,68 @@
+"""Synthesizes every test config once per test session, in one CDK app (one jsii start-up).
+
+Run as `python -m tests.synthesis OUTDIR`; writes the cloud assembly to OUTDIR and a
+`result.json` naming each config's stacks (or the error). tests/conftest.py starts it in the
+background at session start so that the handler and config tests run meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+REPO = Path(__file__).resolve().parents[1]
+
+# name → config file; each config has its own `name`, so all stacks fit in one app.
+SYNTH_CONFIGS = {
+    "default": REPO / "config" / "default.yaml",
+    "multi": REPO / "config" / "multi-group.yaml",
+    "minimal": REPO / "tests" / "configs" / "minimal.yaml",
+}
+
+
+def synthesize(outdir: Path) -> dict:
+    sys.path.insert(0, str(REPO))
+    from stacks.app_builder import build_app, new_app
+    from stacks.configuration import load_config
+    from stacks.nag import acknowledge_allowed_wildcards
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+
+    started = time.perf_counter()
+    app = new_app(outdir=str(outdir))
+    stacks: dict[str, dict[str, str]] = {}
+    for key, path in SYNTH_CONFIGS.items():
+        config = load_config(path)
+        build_app(config, app, nag=False)
+        # Stacks are named "<config name>-<role>", e.g. pimpact-default-storage.
+        stacks[key] = {
+            child.stack_name.removeprefix(config.name + "-"): child.stack_name
+            for child in app.node.children
+            if isinstance(child, cdk.Stack) and child.stack_name.startswith(config.name + "-")
+        }
+    acknowledged = acknowledge_allowed_wildcards(app)
+
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    return {"stacks": stacks, "acknowledged": acknowledged, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def main() -> int:
+    outdir = Path(sys.argv[1])
+    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        result = synthesize(outdir)
+    except BaseException as error:  # reported to the tests, which fail with it
+        result = {"error": f"{error}\n{traceback.format_exc()}"}
+    (outdir / "result.json.tmp").write_text(json.dumps(result, indent=1))
+    (outdir / "result.json.tmp").rename(outdir / "result.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
