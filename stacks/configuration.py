@@ -9,6 +9,7 @@ wrong and how to fix it; `load_config` raises one `ConfigError` holding all of t
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import enum
 import hashlib
@@ -289,6 +290,16 @@ def parse_config(raw: Any, source: str = "config") -> AppConfig:
 
 # --- formatting pydantic errors -----------------------------------------------------------------
 
+# How to fix a value that does not match a field's pattern, per pattern.
+PATTERN_HINTS = {
+    SHORT_NAME_PATTERN: "use lower-case letters, digits and '-', starting with a letter or digit",
+    ATTRIBUTION_SOURCE_PATTERN: "use letters, digits, '_' and '-', starting with a letter or digit",
+    r"^[A-Za-z][A-Za-z0-9_]*$": "start with a letter, then use letters, digits and '_'",
+    r"^[a-z][A-Za-z0-9_]*$": "start with a lower-case letter, then use letters, digits and '_'",
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$": "use a KMS key ARN such as arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "use an email address such as team@example.com",
+}
+
 
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
@@ -340,7 +351,10 @@ def _issue_from_pydantic(error: dict[str, Any], raw: Any) -> ConfigIssue:
         return ConfigIssue(_path(loc), "is required; add it (see config/default.yaml for an example)")
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
-        return ConfigIssue(_path(loc), f"{error['input']!r} does not match {pattern}; use lower-case letters, digits and '-' where a short name is asked")
+        hint = PATTERN_HINTS.get(pattern, "change it to match")
+        return ConfigIssue(_path(loc), f"{error['input']!r} does not match {pattern}; {hint}")
+    if kind == "string_type" and isinstance(error.get("input"), (int, float, bool, datetime.date)):
+        return ConfigIssue(_path(loc), f"must be a string, but YAML read {error['input']!r} as {type(error['input']).__name__}; put it in quotes, e.g. \"{error['input']}\"")
     if kind in {"enum", "literal_error"}:
         expected = error.get("ctx", {}).get("expected", "")
         return ConfigIssue(_path(loc), f"{error['input']!r} is not allowed; use one of {expected}")
@@ -429,13 +443,37 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             recipe_name = recommender.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
             if group.domain and recipe_name not in allowed:
                 add(f"{path}.recipe", f"{recommender.recipe!r} is not a {group.domain} recipe; use one of {', '.join(allowed)}")
+            physical = config.physical_name(group.name, recommender.name)
+            if len(physical) > PERSONALIZE_NAME_MAX:
+                add(f"{path}.name", f"the recommender's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the recommender `name` (or `name` or the dataset group name)")
             if recommender.recommender_config:
                 issues += _shape_issues(recommender.recommender_config, "RecommenderConfig", f"{path}.recommenderConfig")
+                issues += _training_column_issues(recommender.recommender_config, datasets, f"{path}.recommenderConfig.trainingDataConfig")
 
         sources = group.all_sources()
         for source in _duplicates([s.upper() for s in sources]):
             add(f"{base}.attributionSources", f"attribution source {source!r} appears twice (CloudWatch upper-cases sources, so case does not separate them); give each recommender and third party its own source")
     issues += _dashboard_issues(config)
+    return issues
+
+
+def _training_column_issues(recommender_config: dict[str, Any], datasets: dict[str, DatasetConfig], path: str) -> list[ConfigIssue]:
+    """Columns named in trainingDataConfig must exist, or CreateRecommender fails at deploy time."""
+    issues: list[ConfigIssue] = []
+    training = recommender_config.get("trainingDataConfig")
+    for key in ("excludedDatasetColumns", "includedDatasetColumns"):
+        columns = training.get(key) if isinstance(training, dict) else None
+        if not isinstance(columns, dict):
+            continue  # the botocore check reports wrong types
+        for dataset_name, names in columns.items():
+            dataset = datasets.get(str(dataset_name).lower())
+            if dataset is None:
+                issues.append(ConfigIssue(f"{path}.{key}.{dataset_name}", f"not a dataset of this group; use one of {', '.join(n.upper() for n in datasets)}"))
+                continue
+            known = [f.name for f in dataset.schema_.fields]
+            for index, name in enumerate(names if isinstance(names, list) else []):
+                if name not in known:
+                    issues.append(ConfigIssue(f"{path}.{key}.{dataset_name}[{index}]", f"{name!r} is not a column of the {DATASET_TYPE_NAMES[str(dataset_name).lower()]} schema; use one of {', '.join(known)}"))
     return issues
 
 
@@ -486,8 +524,12 @@ def _metric_issues(group: DatasetGroup, path: str) -> list[ConfigIssue]:
     for name in _duplicates([m.metric_name.upper() for m in attribution.metrics]):
         issues.append(ConfigIssue(f"{path}.metrics", f"metric name {name!r} appears twice (CloudWatch upper-cases names); make them unique"))
     interactions = group.datasets.interactions.schema_
-    if interactions.field("EVENT_TYPE") is None:
+    event_type = interactions.field("EVENT_TYPE")
+    if event_type is None:
         issues.append(ConfigIssue(f"{group_path(path)}.datasets.interactions.schema.fields", "a metric attribution needs an `EVENT_TYPE` string field in the Interactions schema; add `- {name: EVENT_TYPE, type: string}`"))
+    elif event_type.type is not AvroType.STRING:
+        index = interactions.fields.index(event_type)
+        issues.append(ConfigIssue(f"{group_path(path)}.datasets.interactions.schema.fields[{index}].type", f"`EVENT_TYPE` must be a string (metrics match it against eventType), not {event_type.type.value}; set `type: string`"))
     schemas = {"INTERACTIONS": group.datasets.interactions, "ITEMS": group.datasets.items}
     for index, metric in enumerate(attribution.metrics):
         mpath = f"{path}.metrics[{index}].expression"

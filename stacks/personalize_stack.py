@@ -84,7 +84,6 @@ class PersonalizeStack(Stack):
                 arns[kind] += values
             group_arns.append(resources.arn)
             dataset_arns += [d.attr_dataset_arn for d in resources.datasets.values()]
-        pass_role = [self.service_role.role_arn]
         tokens = ServiceTokens()
         # Personalize names are known at synth, so every statement names exact ARNs.
         if arns["metric-attribution"]:
@@ -97,10 +96,11 @@ class PersonalizeStack(Stack):
                 resources_by_operation=_by_operation(
                     metric_attribution.API_OPERATIONS,
                     default=arns["metric-attribution"],
-                    special={"CreateMetricAttribution": arns["metric-attribution"] + group_arns, "iam:PassRole": pass_role},
+                    special={"CreateMetricAttribution": arns["metric-attribution"] + group_arns},
                 ),
                 waits=True,
                 framework_roles=framework,
+                passes_role=self.service_role.role_arn,
             ).service_token
         if arns["dataset-import-job"]:
             tokens.import_job = CustomResourceProvider(
@@ -112,10 +112,11 @@ class PersonalizeStack(Stack):
                 resources_by_operation=_by_operation(
                     import_job.API_OPERATIONS,
                     default=arns["dataset-import-job"],
-                    special={"CreateDatasetImportJob": arns["dataset-import-job"] + dataset_arns, "iam:PassRole": pass_role},
+                    special={"CreateDatasetImportJob": arns["dataset-import-job"] + dataset_arns},
                 ),
                 waits=True,
                 framework_roles=framework,
+                passes_role=self.service_role.role_arn,
             ).service_token
         if arns["recommender"]:
             poller = RecommenderPoller(self, "RecommenderPoller", config=config, recommender_arns=arns["recommender"])
@@ -194,6 +195,7 @@ class RecommenderPoller(Construct):
             operations=recommender.POLLER_API_OPERATIONS,
             resources_by_operation={op: recommender_arns for op in recommender.POLLER_API_OPERATIONS},
             timeout=Duration.minutes(1),
+            environment={"POLLER_TIMEOUT_SECONDS": str(int(config.recommender_ready_timeout_hours * 3600))},
         )
         wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.duration(Duration.minutes(config.recommender_poll_minutes)))
         poll = tasks.LambdaInvoke(

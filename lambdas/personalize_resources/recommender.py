@@ -120,6 +120,7 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
 
 def _on_create(event: Mapping[str, Any], context: Any) -> dict:
     request = desired_recommender(properties(event))
+    check_poller_settings(event)
     api = PersonalizeApi(API_OPERATIONS)
     arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
     start_poller(event, arn, config_update_requested=False)
@@ -129,6 +130,7 @@ def _on_create(event: Mapping[str, Any], context: Any) -> dict:
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     request = desired_recommender(properties(event))
     old = desired_recommender(properties(event, old=True))
+    check_poller_settings(event)
     api = PersonalizeApi(API_OPERATIONS)
     changed = [key for key in REPLACING_KEYS if request[key] != old[key]]
     if changed:
@@ -235,6 +237,17 @@ def update_tags(api: PersonalizeApi, arn: str, old_tags: list, new_tags: list) -
 
 # --- starting the poller ------------------------------------------------------------------------
 
+def check_poller_settings(event: Mapping[str, Any]) -> None:
+    """Fail before creating anything: a Create that fails after CreateRecommender leaves a
+    recommender CloudFormation does not know about (the next deployment would adopt it)."""
+    desired_state(event)
+    if not os.environ.get(STATE_MACHINE_ENV):
+        raise HandlerError(f"environment variable {STATE_MACHINE_ENV} is not set")
+    url = str(event.get("ResourceProperties", {}).get("SignalUrl") or "")
+    if url and not url.startswith("https://"):
+        raise HandlerError(f"SignalUrl must be the WaitConditionHandle's https URL, got {url!r}")
+
+
 def execution_name(request_id: str, arn: str) -> str:
     """Stable per CloudFormation request, so a retried on_event does not start a second poller."""
     name = re.sub(r"[^A-Za-z0-9_-]", "-", arn.rsplit("/", 1)[-1])[:50]
@@ -259,9 +272,7 @@ def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested:
 
 def start_poller(event: Mapping[str, Any], arn: str, *, config_update_requested: bool,
                  pending_config: Mapping[str, Any] | None = None) -> None:
-    state_machine = os.environ.get(STATE_MACHINE_ENV)
-    if not state_machine:
-        raise HandlerError(f"environment variable {STATE_MACHINE_ENV} is not set")
+    state_machine = os.environ[STATE_MACHINE_ENV]
     state = poller_input(event, arn, config_update_requested=config_update_requested,
                          pending_config=pending_config)
     name = execution_name(event["RequestId"], arn)

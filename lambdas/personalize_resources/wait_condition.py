@@ -13,7 +13,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 SUCCESS = "SUCCESS"
 FAILURE = "FAILURE"
@@ -80,7 +80,7 @@ def signal(
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status
-        except Exception as error:  # noqa: BLE001 - classified just below
+        except Exception as error:
             if not _retryable(error):
                 raise SignalError(f"wait condition signal refused: {error}", retryable=False) from error
             if attempt == attempts:

@@ -177,6 +177,9 @@ class RecommenderResource(Construct):
         request: dict = {"name": name, "datasetGroupArn": dataset_group_arn, "recipeArn": recommender.recipe_arn}
         if recommender.recommender_config:
             request["recommenderConfig"] = recommender.recommender_config
+        if config.tags:
+            # Stack tags do not reach resources a custom resource creates; the handler applies them.
+            request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(config.tags.items())]
         digest = short_hash(group.name, recommender.model_dump(mode="json", by_alias=True))
         handle = CfnWaitConditionHandle(self, f"ReadyHandle{digest}")
         self.resource = CustomResource(

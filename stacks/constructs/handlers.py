@@ -50,6 +50,7 @@ class HandlerFunction(Construct):
         resources_by_operation: Mapping[str, Iterable[str]],
         environment: Mapping[str, str] | None = None,
         timeout: Duration = Duration.minutes(2),
+        passes_role: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         declared = {iam_action(op) for op in operations}
@@ -82,6 +83,15 @@ class HandlerFunction(Construct):
             by_resources.setdefault(tuple(resources), []).append(action)
         for resources, actions in by_resources.items():
             self.role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resources)))
+        if passes_role is not None:
+            # Create calls that name a roleArn need PassRole on that role, for Personalize only.
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[passes_role],
+                    conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+                )
+            )
 
 
 class CustomResourceProvider(Construct):
@@ -100,6 +110,7 @@ class CustomResourceProvider(Construct):
         framework_roles: "FrameworkRoles",
         environment: Mapping[str, str] | None = None,
         total_timeout: Duration = Duration.minutes(55),
+        passes_role: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = HandlerFunction(
@@ -110,6 +121,7 @@ class CustomResourceProvider(Construct):
             operations=operations,
             resources_by_operation=resources_by_operation,
             environment=environment,
+            passes_role=passes_role,
         )
         is_complete = None
         if waits:

@@ -46,7 +46,6 @@ from botocore.validate import ParamValidator
 
 from lambdas.personalize_resources.wait_condition import SignalError
 from tests.lambdas.fake_personalize import (
-    CREATING,
     DELETING,
     Call,
     FakeError,
@@ -78,7 +77,7 @@ RECIPES = frozenset(
 
 
 class SimulatedClock:
-    def __init__(self, start: dt.datetime = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)) -> None:
+    def __init__(self, start: dt.datetime = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)) -> None:
         self.now = start
 
     def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0) -> None:

@@ -141,10 +141,11 @@ def test_connection_refused_is_retried_then_reported(sleeps):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    with pytest.raises(SignalError, match="after 2 attempts"):
+    with pytest.raises(SignalError, match="after 2 attempts") as raised:
         signal(f"http://127.0.0.1:{port}/h", "SUCCESS", "ok", "u", attempts=2, timeout=1,
                sleep=sleeps.append)
     assert sleeps == [1.0]
+    assert raised.value.retryable
 
 
 def test_long_reasons_are_truncated(server):

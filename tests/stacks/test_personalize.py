@@ -1,0 +1,279 @@
+"""The Personalize stack: native resources, the service role, the custom resources and the
+exact IAM of each handler."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas.personalize_resources import import_job, metric_attribution, recommender, sample_data
+from stacks.constructs.handlers import iam_action
+from tests.stacks.templates import (
+    dependencies,
+    function_by_handler,
+    granted,
+    only,
+    policies_of_role,
+    resources,
+    role_of_function,
+    statements,
+    text,
+)
+
+ARN_PREFIX = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>"
+# Datasets, schemas and the dataset group hold imported data: renaming them means replacement.
+PINNED_PERSONALIZE_IDS = {
+    "GroupretailDatasetGroupE24FB8EA": "AWS::Personalize::DatasetGroup",
+    "GroupretailInteractionsSchema59E5759B": "AWS::Personalize::Schema",
+    "GroupretailInteractionsDatasetB286AA99": "AWS::Personalize::Dataset",
+    "GroupretailItemsSchema7130CA49": "AWS::Personalize::Schema",
+    "GroupretailItemsDatasetC7CDC2DE": "AWS::Personalize::Dataset",
+    "GroupretailEventTrackerED1BB2D4": "AWS::Personalize::EventTracker",
+    "CustomretailMetricAttributionF6B93E00": "Custom::PersonalizeMetricAttribution",
+}
+DATASET_GROUP = "GroupretailDatasetGroupE24FB8EA"
+
+
+@pytest.fixture(scope="module")
+def template(synthesized):
+    return synthesized.template("default", "personalize")
+
+
+def custom(template: dict, resource_type: str) -> dict[str, dict]:
+    return resources(template, resource_type)
+
+
+def test_logical_ids_of_stateful_personalize_resources_are_pinned(template):
+    for logical_id, resource_type in PINNED_PERSONALIZE_IDS.items():
+        assert template["Resources"][logical_id]["Type"] == resource_type
+
+
+def test_dataset_group_schemas_and_datasets_reproduce_the_blog(template):
+    group = template["Resources"][DATASET_GROUP]["Properties"]
+    assert group["Name"] == "pimpact-default-retail" and group["Domain"] == "ECOMMERCE"
+    assert "KmsKeyArn" not in group
+    schemas = {v["Properties"]["Name"]: json.loads(v["Properties"]["Schema"]) for v in resources(template, "AWS::Personalize::Schema").values()}
+    assert schemas["pimpact-default-retail-interactions"]["fields"] == [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+    ]
+    assert schemas["pimpact-default-retail-items"]["fields"] == [
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "PRICE", "type": "float"},
+        {"name": "CATEGORY_L1", "type": "string", "categorical": True},
+        {"name": "CATEGORY_L2", "type": "string", "categorical": True},
+        {"name": "MARGIN", "type": "double"},
+    ]
+    for schema in schemas.values():
+        assert schema["type"] == "record" and schema["namespace"] == "com.amazonaws.personalize.schema"
+    datasets = {v["Properties"]["DatasetType"]: v["Properties"] for v in resources(template, "AWS::Personalize::Dataset").values()}
+    assert set(datasets) == {"Interactions", "Items"}
+    for dataset in datasets.values():
+        assert text(dataset["DatasetGroupArn"]) == f"<{DATASET_GROUP}.DatasetGroupArn>"
+
+
+def test_event_tracker_tracking_id_is_an_output_and_an_ssm_parameter(template):
+    tracker_id, tracker = only(template, "AWS::Personalize::EventTracker")
+    assert tracker["Properties"]["Name"] == "pimpact-default-retail-tracker"
+    parameters = [p["Properties"] for p in resources(template, "AWS::SSM::Parameter").values()]
+    tracking = [p for p in parameters if p["Name"] == "/pimpact-default/retail/tracking-id"]
+    assert len(tracking) == 1 and text(tracking[0]["Value"]) == f"<{tracker_id}.TrackingId>"
+    outputs = [o for o in template["Outputs"].values() if text(o["Value"]) == f"<{tracker_id}.TrackingId>"]
+    assert len(outputs) == 1
+
+
+def test_service_role_trust_policy_has_confused_deputy_conditions(template):
+    role = template["Resources"]["ServiceRoleD777F2A1"]["Properties"]
+    [statement] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "personalize.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert text(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == f"{ARN_PREFIX}:*"
+    assert "ManagedPolicyArns" not in role
+
+
+def test_service_role_is_least_privilege(template):
+    bucket = "arn:<AWS::Partition>:s3:::pimpact-default-data-<AWS::AccountId>-<AWS::Region>"
+    assert granted(template, "ServiceRoleD777F2A1") == {
+        ("s3:ListBucket", bucket),
+        ("s3:GetObject", f"{bucket}/imports/*"),
+        ("s3:PutObject", f"{bucket}/metric-reports/*"),
+        ("cloudwatch:PutMetricData", "*"),
+    }
+    [policy] = policies_of_role(template, "ServiceRoleD777F2A1")
+    by_sid = {s["Sid"]: s for s in statements(policy)}
+    assert by_sid["ListImportPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["imports/", "imports/*"]}}
+    assert by_sid["PublishAttributionMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "AWS/Personalize"}}
+
+
+def test_kms_and_external_locations_extend_the_service_role_only_as_needed(synthesized):
+    multi = synthesized.template("multi", "personalize")
+    role_id = next(k for k, v in resources(multi, "AWS::IAM::Role").items() if "Personalize" in v["Properties"].get("Description", ""))
+    pairs = granted(multi, role_id)
+    kms = {a for a, r in pairs if a.startswith("kms:")}
+    assert kms == {"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"}
+    assert ("s3:GetObject", "arn:<AWS::Partition>:s3:::example-partner-exports/video/users/*") in pairs
+    assert ("s3:ListBucket", "arn:<AWS::Partition>:s3:::example-partner-exports") in pairs
+    for group in resources(multi, "AWS::Personalize::DatasetGroup").values():
+        assert "KmsKeyArn" in group["Properties"] and text(group["Properties"]["RoleArn"]) == f"<{role_id}.Arn>"
+
+
+HANDLERS = {
+    "personalize_resources.metric_attribution.on_event": metric_attribution.API_OPERATIONS,
+    "personalize_resources.import_job.on_event": import_job.API_OPERATIONS,
+    "personalize_resources.recommender.on_event": recommender.API_OPERATIONS,
+    "personalize_resources.recommender.poll_step": recommender.POLLER_API_OPERATIONS,
+    "personalize_resources.sample_data.on_event": sample_data.API_OPERATIONS,
+}
+
+
+# Their Create requests name the Personalize service role (roleArn).
+PASSES_SERVICE_ROLE = {"personalize_resources.metric_attribution.on_event", "personalize_resources.import_job.on_event"}
+
+
+@pytest.mark.parametrize("handler", sorted(HANDLERS))
+def test_each_handler_role_allows_exactly_its_declared_operations(template, handler):
+    role = role_of_function(template, function_by_handler(template, handler))
+    actions = {a for a, _ in granted(template, role) if not a.startswith("logs:")}
+    expected = {iam_action(op) for op in HANDLERS[handler]}
+    if handler in PASSES_SERVICE_ROLE:
+        expected.add("iam:PassRole")
+    assert actions == expected
+
+
+def test_handler_permissions_name_exact_arns(template):
+    role = role_of_function(template, function_by_handler(template, "personalize_resources.metric_attribution.on_event"))
+    pairs = granted(template, role)
+    attribution = f"{ARN_PREFIX}:metric-attribution/pimpact-default-retail-attribution"
+    assert ("personalize:DescribeMetricAttribution", attribution) in pairs
+    assert ("personalize:CreateMetricAttribution", f"<{DATASET_GROUP}.DatasetGroupArn>") in pairs
+    assert ("iam:PassRole", "<ServiceRoleD777F2A1.Arn>") in pairs
+    assert all("*" not in resource for action, resource in pairs if action.startswith(("personalize:", "iam:")))
+    recommender_role = role_of_function(template, function_by_handler(template, "personalize_resources.recommender.on_event"))
+    recommender_resources = {r for a, r in granted(template, recommender_role) if a == "personalize:DescribeRecommender"}
+    assert recommender_resources == {
+        f"{ARN_PREFIX}:recommender/pimpact-default-retail-recommended-for-you",
+        f"{ARN_PREFIX}:recommender/pimpact-default-retail-viewed-x-also-viewed",
+    }
+    assert ("states:StartExecution", "<RecommenderPollerStateMachine6C076D58>") in granted(template, recommender_role)
+    for function in resources(template, "AWS::Lambda::Function").values():
+        assert "ManagedPolicyArns" not in template["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+
+
+def test_handlers_run_on_the_latest_python_with_json_logs(template):
+    for handler in HANDLERS:
+        function = template["Resources"][function_by_handler(template, handler)]["Properties"]
+        assert function["Runtime"] == "python3.14"
+        assert function["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_metric_attribution_has_the_blog_metrics_and_comes_after_the_datasets(template):
+    attribution_id, attribution = only(template, "Custom::PersonalizeMetricAttribution")
+    request = attribution["Properties"]["Request"]
+    assert request["name"] == "pimpact-default-retail-attribution"
+    assert request["metrics"] == [
+        {"eventType": "View", "metricName": "countViews", "expression": "SAMPLECOUNT()"},
+        {"eventType": "Purchase", "metricName": "sumMargin", "expression": "SUM(ITEMS.MARGIN)"},
+    ]
+    output = request["metricsOutputConfig"]
+    assert text(output["roleArn"]) == "<ServiceRoleD777F2A1.Arn>"
+    assert text(output["s3DataDestination"]["path"]) == "s3://pimpact-default-data-<AWS::AccountId>-<AWS::Region>/metric-reports/retail/"
+    datasets = set(resources(template, "AWS::Personalize::Dataset"))
+    assert datasets <= dependencies(template, attribution_id)
+    assert attribution.get("DeletionPolicy", "Delete") == "Delete"
+
+
+def test_every_import_job_runs_after_the_attribution_and_publishes_to_s3(template):
+    attribution_id, _ = only(template, "Custom::PersonalizeMetricAttribution")
+    jobs = custom(template, "Custom::PersonalizeDatasetImportJob")
+    assert len(jobs) == 2
+    names = set()
+    for job_id, job in jobs.items():
+        request = job["Properties"]["Request"]
+        assert attribution_id in dependencies(template, job_id)
+        assert request["importMode"] == "FULL" and request["publishAttributionMetricsToS3"] == "true"
+        assert text(request["dataSource"]["dataLocation"]).startswith("<SampleDataFiles")
+        names.add(request["jobName"])
+    assert len(names) == 2 and all(len(n) <= 63 for n in names)
+
+
+def test_sample_data_is_written_to_the_sample_prefix(template):
+    _, sample = only(template, "Custom::PersonalizeSampleData")
+    props = sample["Properties"]
+    assert text(props["Bucket"]) == "pimpact-default-data-<AWS::AccountId>-<AWS::Region>"
+    assert props["Prefix"] == "imports/sample/"
+    assert int(props["Interactions"]) >= 1000
+
+
+def test_recommenders_wait_for_imports_and_are_awaited_by_a_wait_condition(template):
+    jobs = set(custom(template, "Custom::PersonalizeDatasetImportJob"))
+    recommenders = custom(template, "Custom::PersonalizeRecommender")
+    assert {r["Properties"]["Request"]["recipeArn"] for r in recommenders.values()} == {
+        "arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you",
+        "arn:aws:personalize:::recipe/aws-ecomm-customers-who-viewed-x-also-viewed",
+    }
+    waits = resources(template, "AWS::CloudFormation::WaitCondition")
+    assert len(waits) == len(recommenders) == 2
+    for recommender_id, resource in recommenders.items():
+        assert jobs <= dependencies(template, recommender_id)
+        props = resource["Properties"]
+        assert props["DesiredState"] == "ACTIVE"
+        assert props["Request"]["recommenderConfig"] == {"minRecommendationRequestsPerSecond": 1}
+        assert {"tagKey": "project", "tagValue": "personalize-impact"} in props["Request"]["tags"]
+        [wait] = [w for w in waits.values() if w["Properties"]["Handle"] == props["SignalUrl"]]
+        assert recommender_id in wait["DependsOn"]
+        assert wait["Properties"]["Timeout"] == str(8 * 3600) and wait["Properties"]["Count"] == 1
+
+
+def test_recommender_arns_and_sources_are_published(template):
+    parameters = {p["Properties"]["Name"]: p["Properties"]["Value"] for p in resources(template, "AWS::SSM::Parameter").values()}
+    assert parameters["/pimpact-default/retail/recommenders/recommended-for-you/attribution-source"] == "recommended_for_you"
+    assert parameters["/pimpact-default/retail/recommenders/viewed-x-also-viewed/attribution-source"] == "viewed_X_also_viewed"
+    assert text(parameters["/pimpact-default/retail/recommenders/recommended-for-you/arn"]).endswith(".RecommenderArn>")
+    output_values = {text(o["Value"]) for o in template["Outputs"].values()}
+    assert {"recommended_for_you", "viewed_X_also_viewed"} <= output_values
+
+
+def test_poller_state_machine_loops_without_a_sleeping_lambda(template):
+    state_machine = template["Resources"]["RecommenderPollerStateMachine6C076D58"]["Properties"]
+    definition = json.loads("".join(p if isinstance(p, str) else "POLL" for p in state_machine["DefinitionString"]["Fn::Join"][1]))
+    states = definition["States"]
+    assert definition["StartAt"] == "WaitBeforePoll"
+    assert states["WaitBeforePoll"] == {"Type": "Wait", "Seconds": 300, "Next": "Poll"}
+    assert states["Poll"]["Next"] == "Finished"
+    choice = states["Finished"]
+    assert choice["Choices"][0]["Variable"] == "$.finished" and choice["Default"] == "WaitBeforePoll"
+    assert definition["TimeoutSeconds"] == 8 * 3600
+    assert state_machine["TracingConfiguration"] == {"Enabled": True}
+    assert state_machine["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_stopped_recommender_and_config_are_passed_through(synthesized):
+    multi = synthesized.template("multi", "personalize")
+    by_name = {r["Properties"]["Request"]["name"]: r["Properties"] for r in resources(multi, "Custom::PersonalizeRecommender").values()}
+    assert by_name["pimpact-multi-shop-also-viewed"]["DesiredState"] == "INACTIVE"
+    assert by_name["pimpact-multi-shop-for-you"]["Request"]["recommenderConfig"]["trainingDataConfig"] == {
+        "excludedDatasetColumns": {"INTERACTIONS": ["EVENT_VALUE"]}
+    }
+    waits = resources(multi, "AWS::CloudFormation::WaitCondition")
+    assert {w["Properties"]["Timeout"] for w in waits.values()} == {str(10 * 3600)}
+    attributions = {a["Properties"]["Request"]["name"]: a["Properties"]["Request"] for a in resources(multi, "Custom::PersonalizeMetricAttribution").values()}
+    assert "s3DataDestination" not in attributions["pimpact-multi-video-attribution"]["metricsOutputConfig"]
+    jobs = [j["Properties"]["Request"] for j in resources(multi, "Custom::PersonalizeDatasetImportJob").values()]
+    video = [j for j in jobs if j["jobName"].startswith("pimpact-multi-video-")]
+    assert {j["publishAttributionMetricsToS3"] for j in video} == {"false"}
+    locations = {text(j["dataSource"]["dataLocation"]) for j in video}
+    assert locations == {
+        "s3://pimpact-multi-data-<AWS::AccountId>-<AWS::Region>/imports/video/interactions.csv",
+        "s3://example-partner-exports/video/users/",
+    }
+
+
+def test_a_config_without_custom_resources_deploys_no_handlers(synthesized):
+    minimal = synthesized.template("minimal", "personalize")
+    types = {r["Type"] for r in minimal["Resources"].values()}
+    assert not any(t.startswith("Custom::") for t in types)
+    assert "AWS::Lambda::Function" not in types and "AWS::Personalize::EventTracker" not in types
+    assert "AWS::Personalize::DatasetGroup" in types
