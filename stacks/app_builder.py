@@ -11,6 +11,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.configuration import AppConfig
 from stacks.nag import acknowledge_allowed_wildcards
+from stacks.tidy import drop_redundant_depends_on
 from stacks.personalize_stack import PersonalizeStack
 from stacks.storage_stack import StorageStack
 
@@ -41,6 +42,7 @@ def build_app(config: AppConfig, app: cdk.App | None = None, *, nag: bool = True
     for stack in (storage, personalize):
         for key, value in sorted(config.tags.items()):
             cdk.Tags.of(stack).add(key, value)
+        drop_redundant_depends_on(stack)
     if nag:
         acknowledge_allowed_wildcards(app)
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
