@@ -118,6 +118,13 @@ def wildcard_findings(policy_document: dict) -> list[tuple[str, list[str]]]:
     return findings
 
 
+def allowance_for(finding: str, actions: list[str]) -> WildcardAllowance | None:
+    """The allowance that covers a finding, or None when it must stay a finding."""
+    if finding == "Resource::*" and not set(actions) <= RESOURCE_STAR_ACTIONS:
+        return None  # "*" for any other action stays a finding
+    return next((a for a in WILDCARD_ALLOWANCES if a.matches(finding)), None)
+
+
 def acknowledge_allowed_wildcards(scope: IConstruct) -> list[str]:
     """Acknowledge every allowed IAM5 finding under `scope`; return the acknowledged IDs.
 
@@ -129,11 +136,9 @@ def acknowledge_allowed_wildcards(scope: IConstruct) -> list[str]:
             continue
         document = Stack.of(construct).resolve(construct.policy_document)
         for finding, actions in wildcard_findings(document):
-            allowance = next((a for a in WILDCARD_ALLOWANCES if a.matches(finding)), None)
+            allowance = allowance_for(finding, actions)
             if allowance is None:
                 continue
-            if finding == "Resource::*" and not set(actions) <= RESOURCE_STAR_ACTIONS:
-                continue  # "*" for any other action stays a finding
             rule = f"AwsSolutions-IAM5[{finding}]"
             Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
             acknowledged.append(f"{construct.node.path}: {rule}")
