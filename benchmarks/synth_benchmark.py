@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Median synth time and peak memory: default config vs. the jsii floor vs. 20 dataset groups.
+
+Each sample is a fresh process (as `cdk synth` runs the app), measured in one run so the
+ratios compare like with like. Prints a table; `--json` prints the figures as JSON.
+
+    .venv/bin/python benchmarks/synth_benchmark.py [--runs 5] [--cli]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
+def generated_config(groups: int) -> dict:
+    """The default config's dataset group repeated `groups` times under distinct names."""
+    base = yaml.safe_load((REPO / "config" / "default.yaml").read_text())
+    template = base["datasetGroups"][0]
+    base["name"] = f"bench{groups}"
+    base["datasetGroups"] = []
+    for index in range(groups):
+        group = copy.deepcopy(template)
+        group["name"] = f"group{index:02d}"
+        base["datasetGroups"].append(group)
+    return base
+
+
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MiB of one run (the process and its waited children)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def app_command(config_path: Path | None, outdir: str, cli: bool) -> tuple[list[str], dict[str, str]]:
+    env = {**ENV, "CDK_OUTDIR": outdir}
+    if config_path is None:
+        script = [sys.executable, "benchmarks/empty_app.py"]
+        if cli:
+            return ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "--app", " ".join(script), "-o", outdir], ENV
+        return script, env
+    if cli:
+        return ["npx", "--no-install", "cdk", "synth", "--all", "--quiet", "--no-notices", "-c", f"config={config_path}", "-o", outdir], ENV
+    return [sys.executable, "app.py"], {**env, "PERSONALIZE_IMPACT_CONFIG": str(config_path)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="samples per case (default 5)")
+    parser.add_argument("--groups", type=int, default=20, help="dataset groups in the generated config")
+    parser.add_argument("--cli", action="store_true", help="synthesize through the pinned CDK CLI (npx cdk synth)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        large = Path(scratch) / f"generated-{args.groups}.yaml"
+        large.write_text(yaml.safe_dump(generated_config(args.groups), sort_keys=False))
+        cases = {
+            "empty one-stack app (jsii floor)": None,
+            "default config": REPO / "config" / "default.yaml",
+            f"generated config, {args.groups} dataset groups": large,
+        }
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+        for run in range(args.runs):  # interleaved, so drift affects every case alike
+            for name, config in cases.items():
+                outdir = tempfile.mkdtemp(dir=scratch)
+                command, env = app_command(config, outdir, args.cli)
+                samples[name].append(measure(command, env))
+                print(f"run {run + 1}/{args.runs}: {name}: {samples[name][-1][0]:.2f} s", file=sys.stderr)
+
+    floor = statistics.median(s for s, _ in samples["empty one-stack app (jsii floor)"])
+    results = {
+        name: {
+            "median_seconds": round(statistics.median(s for s, _ in values), 2),
+            "min_seconds": round(min(s for s, _ in values), 2),
+            "peak_mib": round(max(m for _, m in values)),
+            "ratio_to_floor": round(statistics.median(s for s, _ in values) / floor, 2),
+        }
+        for name, values in samples.items()
+    }
+    if args.json:
+        print(json.dumps({"runs": args.runs, "cli": args.cli, "cores": os.cpu_count(), "results": results}, indent=2))
+        return 0
+    print(f"synth benchmark: {args.runs} runs per case, {'CDK CLI' if args.cli else 'python app.py'}, {os.cpu_count()} cores")
+    print(f"{'case':<40} {'median s':>9} {'min s':>7} {'× floor':>8} {'peak MiB':>9}")
+    for name, figures in results.items():
+        print(f"{name:<40} {figures['median_seconds']:>9.2f} {figures['min_seconds']:>7.2f} {figures['ratio_to_floor']:>8.2f} {figures['peak_mib']:>9}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
