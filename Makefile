@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json
 
 # Every stack of the config into cdk.out/, through the pinned CLI, offline, with cdk-nag.
 synth: setup
-	npx --no-install cdk synth --all --quiet --no-notices -c config=$(CONFIG)
+	npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
 
 # The whole test suite (offline; integration tests skip without AWS credentials).
 test: setup

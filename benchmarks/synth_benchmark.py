@@ -60,7 +60,7 @@ def app_command(config_path: Path | None, outdir: str, cli: bool) -> tuple[list[
             return ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "--app", " ".join(script), "-o", outdir], ENV
         return script, env
     if cli:
-        return ["npx", "--no-install", "cdk", "synth", "--all", "--quiet", "--no-notices", "-c", f"config={config_path}", "-o", outdir], ENV
+        return ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-c", f"config={config_path}", "-o", outdir], ENV
     return [sys.executable, "app.py"], {**env, "PERSONALIZE_IMPACT_CONFIG": str(config_path)}
 
 
