@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# No test may reach the instance metadata service (169.254.169.254) looking for credentials.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 SYNTH_DIR_VARIABLE = "PERSONALIZE_IMPACT_TEST_SYNTH_DIR"
 SYNTH_TIMEOUT_SECONDS = 300
 
 
-TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools")
+TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration")
 
 
 def _needs_templates(config: pytest.Config) -> bool:
