@@ -11,7 +11,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import boto3
@@ -122,16 +122,16 @@ def parse_timestamp(text: str, option: str) -> datetime:
     else:
         if not math.isfinite(seconds):
             raise CliError(f"{option}: {text!r} is not a time")
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)  # accepts a trailing Z since Python 3.11
     except ValueError:
         raise CliError(
             f"{option}: {text!r} is not a time; use ISO 8601 (2024-05-01T12:00:00Z) or epoch seconds"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right_align: set[int] | None = None) -> str:

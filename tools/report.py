@@ -42,7 +42,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -308,7 +308,8 @@ def fetch_cloudwatch_rows(
         if metric_name and len(found) == count_before:
             result.warnings.append(
                 f"CloudWatch has no {CLOUDWATCH_NAMESPACE} metric {metric_name} with an EventAttributionSource "
-                f"for {dataset_group_arn} (metrics appear after events are recorded; only the last two weeks are listed)"
+                f"for {dataset_group_arn} (metrics appear after events are recorded; "
+                "only the last two weeks are listed)"
             )
     metrics = list(found.values())
     start = _floor_to_bucket(start)
@@ -367,7 +368,7 @@ def fetch_cloudwatch_rows(
 
 def _floor_to_bucket(moment: datetime) -> datetime:
     seconds = int(moment.timestamp())
-    return datetime.fromtimestamp(seconds - seconds % BUCKET_SECONDS, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds - seconds % BUCKET_SECONDS, tz=UTC)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -506,7 +507,7 @@ def _summarize_metric(
 
 
 def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def _resolve_baseline(sources: list[str], baseline: str | None) -> tuple[int | None, str | None]:
@@ -646,8 +647,8 @@ def format_text(summaries: Sequence[MetricSummary], confidence: float) -> str:
                     source.source,
                     format_number(source.total),
                     f"{source.share * 100:.1f}%" if source.share is not None else "n/a",
-                    format_number(source.mean_per_bucket),
-                    format_number(source.mean_per_hour),
+                    f"{source.mean_per_bucket:,.2f}",
+                    f"{source.mean_per_hour:,.2f}",
                     str(source.buckets_with_data),
                     *_format_lift(source),
                 ]
@@ -660,12 +661,13 @@ def format_text(summaries: Sequence[MetricSummary], confidence: float) -> str:
         sources = [s.source for s in summary.sources]
         period_rows = [
             [f"{p.start:%Y-%m-%d}" if summary.period == "day" else f"{p.start:%Y-%m-%d %H:00}", str(p.active_buckets)]
-            + [format_number(p.per_hour[s]) for s in sources]
+            + [f"{p.per_hour[s]:,.2f}" for s in sources]
             for p in summary.periods
         ]
         lines.append("")
         lines.append(f"mean per hour, by {summary.period} (UTC, over active buckets):")
-        lines.append(format_table([summary.period, "buckets", *sources], period_rows, right_align=set(range(1, len(sources) + 2))))
+        period_headers = [summary.period, "buckets", *sources]
+        lines.append(format_table(period_headers, period_rows, right_align=set(range(1, len(period_headers)))))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -766,13 +768,17 @@ def build_parser() -> ArgumentParser:
     inputs = parser.add_argument_group("input (one of)")
     choice = inputs.add_mutually_exclusive_group(required=True)
     choice.add_argument("--s3", metavar="S3_URL", help="read every *.csv report under s3://bucket/prefix/")
-    choice.add_argument("--dir", type=Path, metavar="PATH", help="read every *.csv report under a local folder (or one file)")
+    choice.add_argument(
+        "--dir", type=Path, metavar="PATH", help="read every *.csv report under a local folder (or one file)"
+    )
     choice.add_argument(
         "--cloudwatch",
         action="store_true",
         help="read the AWS/Personalize metrics the metric attribution publishes (needs --dataset-group-arn)",
     )
-    inputs.add_argument("--dataset-group-arn", metavar="ARN", help="dataset group of the metric attribution (CloudWatch)")
+    inputs.add_argument(
+        "--dataset-group-arn", metavar="ARN", help="dataset group of the metric attribution (CloudWatch)"
+    )
     inputs.add_argument(
         "--metric",
         action="append",
@@ -813,7 +819,9 @@ def build_parser() -> ArgumentParser:
 
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="print JSON instead of text tables")
-    output.add_argument("--png", type=Path, metavar="PATH", help="also write a chart of each metric per source over time")
+    output.add_argument(
+        "--png", type=Path, metavar="PATH", help="also write a chart of each metric per source over time"
+    )
     return parser
 
 
@@ -860,18 +868,17 @@ def _run(
             iter_s3_reports(factory("s3"), args.s3), lenient=args.lenient, strict=args.strict, source_label=args.s3
         )
     else:
-        end = parse_timestamp(args.end, "--end") if args.end else (now or datetime.now(timezone.utc))
+        end = parse_timestamp(args.end, "--end") if args.end else (now or datetime.now(UTC))
         load = fetch_cloudwatch_rows(
             factory("cloudwatch"), args.dataset_group_arn, args.metric, end - timedelta(days=args.days), end
         )
 
     for warning in load.warnings:
         print(f"{PROG}: warning: {warning}", file=stderr)
+    anything_skipped = bool(load.rows_skipped or load.files_skipped)
     if not load.rows:
-        raise CliError(
-            "no usable metric rows"
-            + (f" ({load.rows_skipped} malformed rows, {load.files_skipped} files skipped)" if load.rows_skipped or load.files_skipped else "")
-        )
+        detail = f" ({load.rows_skipped} malformed rows, {load.files_skipped} files skipped)" if anything_skipped else ""
+        raise CliError(f"no usable metric rows{detail}")
     summaries = summarize(
         load.rows,
         baseline=args.baseline,
@@ -902,7 +909,7 @@ def _run(
     if args.json:
         print(json.dumps(to_json(summaries, load, settings), indent=2), file=stdout)
     else:
-        skipped = f"; skipped {load.rows_skipped} rows, {load.files_skipped} files" if load.rows_skipped or load.files_skipped else ""
+        skipped = f"; skipped {load.rows_skipped} rows, {load.files_skipped} files" if anything_skipped else ""
         noun = "metric series" if args.cloudwatch else "files"
         print(f"read {load.files_read} {noun}, {len(load.rows)} rows{skipped}\n", file=stdout)
         print(format_text(summaries, args.confidence), file=stdout)

@@ -31,7 +31,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,8 +44,8 @@ from tqdm import tqdm
 
 from tools._cli import (
     EXIT_FAILURE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
     ArgumentParser,
     ClientFactory,
     CliError,
@@ -227,7 +227,11 @@ def load_items(path: Path) -> list[Item]:
         items.append(Item(item_id, price, category))
     if not items:
         raise CliError(f"{path}: no items (only a header)")
-    return items
+    # A repeated ITEM_ID would skew popularity and could repeat in an impression list.
+    unique: dict[str, Item] = {}
+    for item in items:
+        unique.setdefault(item.item_id, item)
+    return list(unique.values())
 
 
 def generated_items(count: int) -> list[Item]:
@@ -250,7 +254,7 @@ class TrafficModel:
     batch_size: int = MAX_EVENTS_PER_CALL
     impressions: int = 0  # impression list length for attributed events; 0 = none
     recommendation_ids: bool = False
-    window_start: datetime = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    window_start: datetime = datetime(2024, 1, 1, tzinfo=UTC)
     window_seconds: float = 0.0  # 0: every sentAt is window_start (live sends restamp it)
 
 
@@ -397,9 +401,9 @@ def _bisect(cumulative: Sequence[float], value: float) -> int:
 
 def _impression(item: Item, items: Sequence[Item], size: int, rng: random.Random) -> list[str]:
     """The items shown with the one acted on: the acted-on item plus distinct others."""
-    others = {other.item_id for other in rng.sample(list(items), min(len(items), size + 1))}
-    others.discard(item.item_id)
-    shown = [item.item_id] + sorted(others)[: size - 1]
+    drawn = rng.sample(range(len(items)), min(len(items), size + 1))
+    others = list(dict.fromkeys(items[i].item_id for i in drawn if items[i].item_id != item.item_id))
+    shown = [item.item_id, *others[: size - 1]]
     rng.shuffle(shown)
     return shown
 
@@ -486,12 +490,14 @@ class TokenBucket:
             raise ValueError(f"cannot take {tokens} tokens from a bucket of {self.capacity}")
         waited = 0.0
         self._refill()
-        while self._tokens < tokens:
+        # The tolerance absorbs float rounding of clock differences; without it a shortfall of
+        # 1e-12 tokens could ask for sleeps too short to move the clock, forever.
+        while self._tokens < tokens - 1e-9:
             delay = (tokens - self._tokens) / self.rate
             self._sleep(delay)
             waited += delay
             self._refill()
-        self._tokens -= tokens
+        self._tokens = max(0.0, self._tokens - tokens)
         return waited
 
 
@@ -526,6 +532,7 @@ class SendSummary:
     rate_wait_seconds: float = 0.0
     elapsed_seconds: float = 0.0
     aborted: str | None = None
+    interrupted: bool = False
 
     @property
     def events_total(self) -> int:
@@ -542,7 +549,9 @@ class SendSummary:
     def to_json(self) -> dict[str, Any]:
         by_source: dict[str, dict[str, Any]] = {}
         for (source, event_type), count in sorted(self.events.items()):
-            entry = by_source.setdefault(source, {"events": 0, "calls": self.calls_by_source[source], "by_event_type": {}})
+            entry = by_source.setdefault(
+                source, {"events": 0, "calls": self.calls_by_source[source], "by_event_type": {}}
+            )
             entry["events"] += count
             entry["by_event_type"][event_type] = count
         return {
@@ -630,6 +639,10 @@ def send_batches(
                         break
             if progress is not None:
                 progress(len(batch.events))
+    except KeyboardInterrupt:
+        # Ctrl-C ends a load test early; what was sent so far is still worth a summary.
+        summary.aborted = "interrupted"
+        summary.interrupted = True
     finally:
         summary.elapsed_seconds = clock() - started
     return summary
@@ -668,6 +681,9 @@ def _put_with_retries(
             retryable = code in RETRYABLE_ERROR_CODES or status == 429 or status >= 500
             failure = (code, describe_aws_error(exc))
         except TRANSIENT_EXCEPTIONS as exc:
+            if summary.calls == 0 and isinstance(exc, botocore.exceptions.EndpointConnectionError):
+                # Nothing got through yet: a wrong region or no network, not a blip worth minutes of backoff.
+                raise FatalSendError(type(exc).__name__, str(exc)) from exc
             retryable, failure = True, (type(exc).__name__, str(exc))
         except botocore.exceptions.NoCredentialsError as exc:
             raise FatalSendError("NoCredentials", describe_aws_error(exc)) from exc
@@ -687,7 +703,8 @@ def format_summary(summary: SendSummary, validator: PutEventsValidator, rate: fl
     rows = []
     for source in sources:
         counts = [summary.events[(source, t)] for t in event_types]
-        rows.append([source, *map(format_number, counts), format_number(sum(counts)), format_number(summary.calls_by_source[source])])
+        calls = summary.calls_by_source[source]
+        rows.append([source, *map(format_number, counts), format_number(sum(counts)), format_number(calls)])
     if sources:
         totals = [sum(summary.events[(s, t)] for s in sources) for t in event_types]
         rows.append(["total", *map(format_number, totals), format_number(sum(totals)), format_number(summary.calls)])
@@ -697,7 +714,12 @@ def format_summary(summary: SendSummary, validator: PutEventsValidator, rate: fl
         f"{format_number(summary.events_total)} events in {format_number(summary.calls)} PutEvents calls {verb}",
     ]
     if rows:
-        lines += ["", format_table(headers, rows, right_align=set(range(1, len(headers)))), ""]
+        lines += [
+            "",
+            format_table(headers, rows, right_align=set(range(1, len(headers)))),
+            "(calls per source: calls carrying at least one of its events; one call can carry several sources)",
+            "",
+        ]
     if summary.dry_run:
         lines.append(f"requests checked against botocore's personalize-events {validator.api_version} PutEvents model")
         if rate:
@@ -705,7 +727,8 @@ def format_summary(summary: SendSummary, validator: PutEventsValidator, rate: fl
     else:
         lines.append(
             f"retries: {summary.retries}   failed calls: {summary.failed_calls} ({summary.failed_events} events)"
-            f"   elapsed: {summary.elapsed_seconds:.1f} s (waiting for the rate limit: {summary.rate_wait_seconds:.1f} s)"
+            f"   elapsed: {summary.elapsed_seconds:.1f} s"
+            f" (waiting for the rate limit: {summary.rate_wait_seconds:.1f} s)"
         )
         if summary.errors:
             lines.append("errors: " + ", ".join(f"{code} x{count}" for code, count in sorted(summary.errors.items())))
@@ -754,7 +777,9 @@ def build_parser() -> ArgumentParser:
         metavar="PATH",
         help="items file with ITEM_ID (and optional PRICE, CATEGORY_L1) columns, like the sample items data",
     )
-    items.add_argument("--items", type=_positive_int, default=200, help="generated item ids when no --items-csv (default 200)")
+    items.add_argument(
+        "--items", type=_positive_int, default=200, help="generated item ids when no --items-csv (default 200)"
+    )
     traffic.add_argument(
         "--event-type",
         action="append",
@@ -852,13 +877,15 @@ def main(
     stderr: TextIO | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     return run_main(
         PROG,
-        lambda: _run(list(sys.argv[1:] if argv is None else argv), client_factory, stdout, stderr, clock, sleep, wall_clock),
+        lambda: _run(
+            list(sys.argv[1:] if argv is None else argv), client_factory, stdout, stderr, clock, sleep, wall_clock
+        ),
         stderr,
     )
 
@@ -955,6 +982,8 @@ def _run(
         print(json.dumps(summary.to_json(), indent=2), file=stdout)
     else:
         print(format_summary(summary, validator, args.rate), file=stdout)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_OK if summary.ok else EXIT_FAILURE
 
 

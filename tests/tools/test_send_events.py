@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from tests.tools.conftest import REGION, FakeClock
+from tests.tools.conftest import REGION
 from tools import send_events
 from tools.send_events import (
     MAX_EVENTS_PER_CALL,
@@ -38,7 +38,7 @@ from tools.send_events import (
 )
 
 TRACKING_ID = "b7c2f4e8-1234-4cde-9abc-0123456789ab"
-START = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SOURCES = (
     WeightedChoice("recommended_for_you", 0.4),
     WeightedChoice("viewed_X_also_viewed", 0.3),
@@ -52,13 +52,13 @@ def validator() -> PutEventsValidator:
 
 
 def make_model(**overrides) -> TrafficModel:
-    values = dict(
-        event_count=200,
-        user_count=30,
-        items=generated_items(50),
-        sources=SOURCES,
-        window_start=START,
-    )
+    values = {
+        "event_count": 200,
+        "user_count": 30,
+        "items": generated_items(50),
+        "sources": SOURCES,
+        "window_start": START,
+    }
     values.update(overrides)
     return TrafficModel(**values)
 
@@ -236,7 +236,7 @@ def test_sends_every_batch_as_generated_through_a_stubbed_client(validator):
 
 def test_live_sends_restamp_sent_at_with_the_wall_clock(validator):
     batches = list(generate_batches(make_model(event_count=15), seed=1))
-    sent_time = datetime(2025, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    sent_time = datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)
     client, stubber = stubbed_client()
     with stubber:
         for _ in batches:
@@ -455,7 +455,7 @@ def test_cli_items_csv_and_event_type_mix(fixtures_dir):
     ],
 )
 def test_cli_bad_input_exits_2_with_a_message(argv, message):
-    code, out, err = run_cli(argv)
+    code, _, err = run_cli(argv)
     assert code == 2
     assert message in err
     assert err.startswith("send_events: error:") and "Traceback" not in err
@@ -501,13 +501,13 @@ def test_module_runs_as_a_script_without_traceback():
     root = Path(__file__).resolve().parents[2]
     ok = subprocess.run(
         [sys.executable, "-m", "tools.send_events", "--dry-run", "--events", "20", "--json"],
-        cwd=root, capture_output=True, text=True, timeout=60,
+        cwd=root, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["events"] == 20
     bad = subprocess.run(
         [sys.executable, "-m", "tools", "send-events", "--source", "oops"],
-        cwd=root, capture_output=True, text=True, timeout=60,
+        cwd=root, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 2
     assert "expected NAME=SHARE" in bad.stderr and "Traceback" not in bad.stderr
@@ -515,3 +515,46 @@ def test_module_runs_as_a_script_without_traceback():
 
 def test_parse_source_mix_accepts_percentages_and_rejects_bad_names():
     assert parse_source_mix(["a=40%", "b=0.6"]) == [WeightedChoice("a", 0.4), WeightedChoice("b", 0.6)]
+
+
+def test_ctrl_c_keeps_the_summary_of_what_was_sent(validator):
+    def batches_then_interrupt():
+        yield EventBatch("s1", "u1", [{"eventType": "View", "sentAt": START, "itemId": "i1"}])
+        raise KeyboardInterrupt
+
+    client, stubber = stubbed_client()
+    with stubber:
+        stubber.add_response("put_events", {})
+        summary = send_batches(batches_then_interrupt(), client, TRACKING_ID, validator=validator)
+    assert summary.interrupted and summary.aborted == "interrupted"
+    assert summary.calls == 1 and summary.events_total == 1
+
+
+def test_cli_backdated_run_stamps_events_in_the_window():
+    sent = []
+    client, stubber = stubbed_client()
+    client.meta.events.register("before-parameter-build.personalize-events.PutEvents", lambda params, **kw: sent.append(params))
+    for _ in range(40):
+        stubber.add_response("put_events", {})
+    with stubber:
+        code, _, err = run_cli(
+            ["--tracking-id", TRACKING_ID, "--events", "40", "--backdate-hours", "2",
+             "--end-time", "2024-05-01T12:00:00Z", "--quiet"],
+            client_factory=lambda service, **kwargs: client,
+        )  # fmt: skip
+    assert code == 0, err
+    stamps = [e["sentAt"] for request in sent for e in request["eventList"]]
+    assert len(stamps) == 40
+    assert min(stamps) == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    assert max(stamps) <= datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def test_help_exits_0(capsys):
+    code, _, _ = run_cli(["--help"])
+    assert code == 0 and "--tracking-id-parameter" in capsys.readouterr().out
+
+
+def test_items_csv_repeated_ids_are_kept_once(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("ITEM_ID,PRICE\nA,1\nB,2\nA,3\n")
+    assert load_items(path) == [Item("A", 1.0), Item("B", 2.0)]
