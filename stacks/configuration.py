@@ -580,6 +580,8 @@ def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
             issues.append(ConfigIssue(f"{path}.datasetGroup", f"no dataset group {alarm.dataset_group!r}; use one of {sorted(groups)}"))
             continue
         metrics = [m.metric_name for m in group.metric_attribution.metrics] if group.metric_attribution else []
+        if group.metric_attribution is not None and not group.metric_attribution.cloudwatch:
+            issues.append(ConfigIssue(f"{path}.datasetGroup", f"{group.name} does not publish metrics to CloudWatch (metricAttribution.cloudwatch is false), so the alarm would never see data; set `cloudwatch: true` or drop the alarm"))
         if alarm.metric not in metrics:
             issues.append(ConfigIssue(f"{path}.metric", f"{alarm.metric!r} is not a metric of {group.name}; use one of {metrics}"))
         if alarm.source.upper() not in {s.upper() for s in group.all_sources()}:
