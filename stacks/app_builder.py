@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.configuration import AppConfig
+from stacks.dashboard_stack import DashboardStack
 from stacks.nag import acknowledge_allowed_wildcards
 from stacks.tidy import drop_redundant_depends_on
 from stacks.personalize_stack import PersonalizeStack
@@ -39,7 +40,13 @@ def build_app(config: AppConfig, app: cdk.App | None = None, *, nag: bool = True
         storage=storage,
         description=f"{config.name}: Amazon Personalize dataset groups, metric attribution, imports, recommenders",
     )
-    for stack in (storage, personalize):
+    stacks: list[cdk.Stack] = [storage, personalize]
+    if config.dashboard.enabled:
+        # No dependency: the dashboard derives ARNs and the bucket name from the config's names.
+        stacks.append(
+            DashboardStack(app, f"{config.name}-dashboard", config=config, description=f"{config.name}: CloudWatch dashboard and alarms for metric attribution")
+        )
+    for stack in stacks:
         for key, value in sorted(config.tags.items()):
             cdk.Tags.of(stack).add(key, value)
         drop_redundant_depends_on(stack)
