@@ -32,3 +32,9 @@ bench: setup
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis
+
+# A self-contained release for accounts without `cdk bootstrap` (see README, "Deploying to new accounts").
+# make release VERSION=1.2.0 ASSET_BUCKET=my-org-cfn-assets [CONFIG=config/default.yaml]
+release: setup
+	@test -n "$(VERSION)" && test -n "$(ASSET_BUCKET)" || { echo "usage: make release VERSION=1.2.0 ASSET_BUCKET=my-org-cfn-assets [CONFIG=...]" >&2; exit 2; }
+	$(PY) -m tools.release --version $(VERSION) --asset-bucket $(ASSET_BUCKET) --config $(CONFIG) --out dist

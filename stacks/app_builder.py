@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
@@ -29,28 +29,56 @@ def new_app(outdir: str | None = None, extra_context: dict[str, Any] | None = No
     return cdk.App(outdir=outdir, context={**cdk_json_context(), **(extra_context or {})})
 
 
-def build_app(config: AppConfig, app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
-    """Add every stack of `config` to `app` (environment-agnostic: no account or region)."""
-    app = app or cdk.App()
-    storage = StorageStack(app, f"{config.name}-storage", config=config, description=f"{config.name}: data bucket, access logs, key (stateful)")
+def add_environment(
+    app: cdk.App,
+    config: AppConfig,
+    *,
+    synthesizer: Callable[[], cdk.IStackSynthesizer] | None = None,
+    parameterized: bool = False,
+) -> list[cdk.Stack]:
+    """Add every stack of `config` to `app` (environment-agnostic: no account or region).
+
+    `parameterized` turns per-account settings into stack parameters (stacks/deployment.py);
+    `synthesizer` makes one synthesizer per stack (a synthesizer binds to a single stack), e.g.
+    to point a release's assets at the organization's buckets.
+    """
+
+    def common() -> dict[str, Any]:
+        return {"synthesizer": synthesizer() if synthesizer else None, "parameterized": parameterized}
+
+    storage = StorageStack(app, f"{config.name}-storage", config=config, description=f"{config.name}: data bucket, access logs, key (stateful)", **common())
     personalize = PersonalizeStack(
         app,
         f"{config.name}-personalize",
         config=config,
         storage=storage,
         description=f"{config.name}: Amazon Personalize dataset groups, metric attribution, imports, recommenders",
+        **common(),
     )
     stacks: list[cdk.Stack] = [storage, personalize]
     if config.dashboard.enabled:
         # No dependency: the dashboard derives ARNs and the bucket name from the config's names.
         stacks.append(
-            DashboardStack(app, f"{config.name}-dashboard", config=config, description=f"{config.name}: CloudWatch dashboard and alarms for metric attribution")
+            DashboardStack(
+                app, f"{config.name}-dashboard", config=config, description=f"{config.name}: CloudWatch dashboard and alarms for metric attribution", **common()
+            )
         )
     for stack in stacks:
         for key, value in sorted(config.tags.items()):
             cdk.Tags.of(stack).add(key, value)
         drop_redundant_depends_on(stack)
+    return stacks
+
+
+def enable_nag(app: cdk.App) -> None:
+    """cdk-nag AwsSolutions at synth; the reviewed wildcard allowances acknowledged first."""
+    acknowledge_allowed_wildcards(app)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def build_app(config: AppConfig, app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
+    app = app or cdk.App()
+    add_environment(app, config)
     if nag:
-        acknowledge_allowed_wildcards(app)
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        enable_nag(app)
     return app

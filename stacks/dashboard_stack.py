@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from stacks.configuration import AppConfig
+from stacks.deployment import StackSettings
 from stacks.constructs.dashboard import AttributionAlarms, charted_groups, group_section, intro_text
 from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
 
@@ -23,13 +24,14 @@ def dashboard_name(config: AppConfig) -> str:
 
 
 class DashboardStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, parameterized: bool = False, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        config = StackSettings.of(self, config, parameterized).config
         groups = charted_groups(config)
 
         self.alarms: AttributionAlarms | None = None
         if config.dashboard.alarms:
-            self.alarms = AttributionAlarms(self, "Alarms", config=config)
+            self.alarms = AttributionAlarms(self, "Alarms", config=config, parameterized=parameterized)
         alarms_by_group = self.alarms.by_group if self.alarms else {}
 
         self.dashboard = cw.Dashboard(

@@ -35,7 +35,7 @@ WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
         "the function is one this stack owns, so the wildcard only spans its own versions.",
     ),
     WildcardAllowance(
-        r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports)/\*",
+        r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports)/\*",
         "Object keys under one prefix of the stack's own data bucket: Personalize imports a whole "
         "prefix and names its metric reports itself, and the sample writer owns imports/sample/.",
     ),

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources import import_job, metric_attribution, recommender, sample_data
 from stacks.configuration import AppConfig
+from stacks.deployment import RecommenderSwitch, StackSettings
 from stacks.constructs.attribution import GroupCustomResources, GroupNames, ServiceTokens
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import LOG_RETENTION, CustomResourceProvider, FrameworkRoles, HandlerFunction
@@ -20,8 +21,16 @@ from stacks.storage_stack import IMPORT_PREFIX, REPORT_PREFIX, SAMPLE_PREFIX, St
 
 
 class PersonalizeStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, storage: StorageStack, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig, storage: StorageStack, parameterized: bool = False, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        config = StackSettings.of(self, config, parameterized).config
+        switch = None
+        recommenders = [r for g in config.dataset_groups for r in g.recommenders]
+        if parameterized and recommenders:
+            tps = max(int(r.recommender_config.get("minRecommendationRequestsPerSecond", 1)) for r in recommenders)
+            switch = RecommenderSwitch(self, default_tps=tps)
         self.add_stack_dependency(storage)
         bucket_name = data_bucket_name(config)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
@@ -73,6 +82,7 @@ class PersonalizeStack(Stack):
                 service_role_arn=self.service_role.role_arn,
                 report_location=import_location(bucket_name, REPORT_PREFIX),
                 import_locations=import_locations,
+                switch=switch,
             )
 
     def _providers(self, config: AppConfig, framework: FrameworkRoles) -> ServiceTokens:

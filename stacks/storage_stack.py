@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.configuration import AppConfig
+from stacks.deployment import StackSettings
 
 IMPORT_PREFIX = "imports/"
 REPORT_PREFIX = "metric-reports/"
@@ -31,8 +32,10 @@ def import_location(bucket_name: str, key: str) -> str:
 
 
 class StorageStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, parameterized: bool = False, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        settings = StackSettings.of(self, config, parameterized)
+        config = settings.config
         removal = RemovalPolicy.DESTROY if config.removal_policy == "DESTROY" else RemovalPolicy.RETAIN
         auto_delete = config.removal_policy == "DESTROY"
 
@@ -44,7 +47,7 @@ class StorageStack(Stack):
                 self.data_key = kms.Key(
                     self,
                     "DataKey",
-                    description=f"{config.name}: Personalize data, imports and metric reports",
+                    description=f"{settings.label}: Personalize data, imports and metric reports",
                     enable_key_rotation=True,
                     removal_policy=RemovalPolicy.RETAIN,
                 )

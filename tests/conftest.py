@@ -60,12 +60,11 @@ class Synthesized:
         return sorted(self.outdir.glob("*.template.json"))
 
 
-@pytest.fixture(scope="session")
-def synthesized() -> Synthesized:
+def _background_result(name: str) -> tuple[Path, dict]:
     outdir = os.environ.get(SYNTH_DIR_VARIABLE)
     if not outdir:
         pytest.fail("templates were not synthesized: run the template tests through pytest from the repository root")
-    result_file = Path(outdir) / "result.json"
+    result_file = Path(outdir) / name
     deadline = time.monotonic() + SYNTH_TIMEOUT_SECONDS
     while not result_file.exists():
         if time.monotonic() > deadline:
@@ -73,5 +72,18 @@ def synthesized() -> Synthesized:
         time.sleep(0.2)
     result = json.loads(result_file.read_text())
     if "error" in result:
-        pytest.fail("synthesis failed:\n" + result["error"] + "\n" + (Path(outdir) / "synthesis.log").read_text()[-4000:])
-    return Synthesized(Path(outdir), result["stacks"], result["acknowledged"], result["seconds"])
+        pytest.fail(f"{name}: failed:\n" + result["error"] + "\n" + (Path(outdir) / "synthesis.log").read_text()[-4000:])
+    return Path(outdir), result
+
+
+@pytest.fixture(scope="session")
+def synthesized() -> Synthesized:
+    outdir, result = _background_result("result.json")
+    return Synthesized(outdir, result["stacks"], result["acknowledged"], result["seconds"])
+
+
+@pytest.fixture(scope="session")
+def releases() -> dict[str, Path]:
+    """Release folders made by tools/release.py for the configs in tests.synthesis.RELEASE_CONFIGS."""
+    _, result = _background_result("releases.json")
+    return {key: Path(folder) for key, folder in result["releases"].items()}

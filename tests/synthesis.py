@@ -24,10 +24,15 @@ SYNTH_CONFIGS = {
     "minimal": REPO / "tests" / "configs" / "minimal.yaml",
 }
 
+# Released like a team stamping templates into new accounts would (tools/release.py).
+RELEASE_CONFIGS = ("default", "multi")
+RELEASE_VERSION = "9.9.9-test"
+RELEASE_BUCKET = "test-org-cfn-assets"
+
 
 def synthesize(outdir: Path) -> dict:
     sys.path.insert(0, str(REPO))
-    from stacks.app_builder import build_app, new_app
+    from stacks.app_builder import add_environment, new_app
     from stacks.configuration import load_config
     from stacks.nag import acknowledge_allowed_wildcards
     import aws_cdk as cdk
@@ -38,7 +43,7 @@ def synthesize(outdir: Path) -> dict:
     stacks: dict[str, dict[str, str]] = {}
     for key, path in SYNTH_CONFIGS.items():
         config = load_config(path)
-        build_app(config, app, nag=False)
+        add_environment(app, config)
         # Stacks are named "<config name>-<role>", e.g. pimpact-default-storage.
         stacks[key] = {
             child.stack_name.removeprefix(config.name + "-"): child.stack_name
@@ -46,21 +51,37 @@ def synthesize(outdir: Path) -> dict:
             if isinstance(child, cdk.Stack) and child.stack_name.startswith(config.name + "-")
         }
     acknowledged = acknowledge_allowed_wildcards(app)
-
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
     return {"stacks": stacks, "acknowledged": acknowledged, "seconds": round(time.perf_counter() - started, 2)}
 
 
+def release(outdir: Path) -> dict:
+    """The release command for new accounts, run as a team would, into this session's folder."""
+    from tools.release import ReleaseRequest, build_release
+
+    started = time.perf_counter()
+    folders = {}
+    for key in RELEASE_CONFIGS:
+        folders[key] = str(build_release(ReleaseRequest(SYNTH_CONFIGS[key], RELEASE_VERSION, RELEASE_BUCKET, outdir / "release" / key)))
+    return {"releases": folders, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _write(path: Path, step) -> None:
+    try:
+        result = step()
+    except BaseException as error:  # reported to the tests, which fail with it
+        result = {"error": f"{error}\n{traceback.format_exc()}"}
+    path.with_suffix(".tmp").write_text(json.dumps(result, indent=1))
+    path.with_suffix(".tmp").rename(path)
+
+
 def main() -> int:
     outdir = Path(sys.argv[1])
     outdir.mkdir(parents=True, exist_ok=True)
-    try:
-        result = synthesize(outdir)
-    except BaseException as error:  # reported to the tests, which fail with it
-        result = {"error": f"{error}\n{traceback.format_exc()}"}
-    (outdir / "result.json.tmp").write_text(json.dumps(result, indent=1))
-    (outdir / "result.json.tmp").rename(outdir / "result.json")
+    # Templates first (most tests wait for them), then the releases in the same jsii process.
+    _write(outdir / "result.json", lambda: synthesize(outdir))
+    _write(outdir / "releases.json", lambda: release(outdir))
     return 0
 
 

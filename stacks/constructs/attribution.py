@@ -19,6 +19,7 @@ from constructs import Construct
 from stacks.configuration import AppConfig, DatasetGroup, Recommender
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import personalize_arn
+from stacks.deployment import RecommenderSwitch
 
 
 def short_hash(*parts: object, length: int = 10) -> str:
@@ -82,6 +83,7 @@ class GroupCustomResources(Construct):
         service_role_arn: str,
         report_location: str,
         import_locations: dict[str, str],
+        switch: RecommenderSwitch | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         group = resources.group
@@ -140,7 +142,7 @@ class GroupCustomResources(Construct):
             self.import_jobs.append(job)
 
         for recommender in group.recommenders:
-            RecommenderResource(
+            resource = RecommenderResource(
                 self,
                 f"Recommender-{recommender.name}",
                 config=config,
@@ -150,7 +152,10 @@ class GroupCustomResources(Construct):
                 dataset_group_arn=resources.arn,
                 service_token=tokens.recommender,
                 after=self.import_jobs,
+                min_tps=switch.min_tps.value_as_string if switch else None,
             )
+            if switch is not None:
+                switch.apply(resource)
 
 
 class RecommenderResource(Construct):
@@ -172,11 +177,15 @@ class RecommenderResource(Construct):
         dataset_group_arn: str,
         service_token: str,
         after: list[CustomResource],
+        min_tps: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         request: dict = {"name": name, "datasetGroupArn": dataset_group_arn, "recipeArn": recommender.recipe_arn}
         if recommender.recommender_config:
             request["recommenderConfig"] = recommender.recommender_config
+        if min_tps is not None:
+            # A release's per-account TPS floor (a stack parameter) overrides the config's.
+            request["recommenderConfig"] = {**recommender.recommender_config, "minRecommendationRequestsPerSecond": min_tps}
         if config.tags:
             # Stack tags do not reach resources a custom resource creates; the handler applies them.
             request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(config.tags.items())]
@@ -202,11 +211,12 @@ class RecommenderResource(Construct):
         self.arn = self.resource.get_att_string("RecommenderArn")
 
         prefix = f"/{config.name}/{group.name}/recommenders/{recommender.name}"
-        ssm.StringParameter(self, "ArnParameter", parameter_name=f"{prefix}/arn", string_value=self.arn, description=f"ARN of the {recommender.name} recommender")
+        ssm.StringParameter(self, "ArnParameter", parameter_name=f"{prefix}/arn", simple_name=False, string_value=self.arn, description=f"ARN of the {recommender.name} recommender")
         ssm.StringParameter(
             self,
             "SourceParameter",
             parameter_name=f"{prefix}/attribution-source",
+            simple_name=False,
             string_value=recommender.source_name,
             description=f"Send this as metricAttribution.eventAttributionSource for events on {recommender.name} results",
         )

@@ -36,6 +36,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.deployment import alarm_email_subscription
 from stacks.configuration import Alarm, AppConfig, DatasetGroup, DerivedMetric, Metric
 from stacks.constructs.handlers import personalize_arn
 
@@ -312,7 +313,7 @@ class AttributionAlarms(Construct):
     kms:GenerateDataKey* and kms:Decrypt (AWS re:Post, "cloudwatch-configure-alarm-sns").
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, parameterized: bool = False) -> None:
         super().__init__(scope, construct_id)
         groups = {g.name: g for g in config.dataset_groups}
         alarm_prefix = f"{config.name}-"
@@ -354,7 +355,9 @@ class AttributionAlarms(Construct):
                 },
             )
         )
-        if config.dashboard.alarm_email:
+        if parameterized:
+            alarm_email_subscription(self, self.topic, default=config.dashboard.alarm_email or "")
+        elif config.dashboard.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.dashboard.alarm_email))
 
         action = cw_actions.SnsAction(self.topic)

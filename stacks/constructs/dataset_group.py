@@ -84,6 +84,7 @@ class DatasetGroupResources(Construct):
                 self,
                 "TrackingIdParameter",
                 parameter_name=f"/{config.name}/{group.name}/tracking-id",
+                simple_name=False,  # a path; the environment name may be a deploy-time parameter
                 string_value=self.event_tracker.attr_tracking_id,
                 description=f"Tracking ID of the {group.name} event tracker, for PutEvents",
             )
