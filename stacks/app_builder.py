@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.configuration import AppConfig
 from stacks.dashboard_stack import DashboardStack
 from stacks.nag import acknowledge_allowed_wildcards
-from stacks.tidy import drop_redundant_depends_on
+from stacks.tidy import drop_function_version_grants, drop_redundant_depends_on
 from stacks.personalize_stack import PersonalizeStack
 from stacks.storage_stack import StorageStack
 
@@ -67,6 +67,7 @@ def add_environment(
         for key, value in sorted(config.tags.items()):
             cdk.Tags.of(stack).add(key, value)
         drop_redundant_depends_on(stack)
+        drop_function_version_grants(stack)
     return stacks
 
 

@@ -21,7 +21,7 @@ from constructs import Construct, IConstruct
 
 @dataclass(frozen=True)
 class WildcardAllowance:
-    pattern: str  # full-match regular expression over the finding, e.g. "Resource::<X.Arn>:*"
+    pattern: str  # full-match regular expression over a finding, e.g. "Resource::arn:...:s3:::bucket/imports/*"
     reason: str
 
     def matches(self, finding: str) -> bool:
@@ -29,11 +29,6 @@ class WildcardAllowance:
 
 
 WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
-    WildcardAllowance(
-        r"Resource::<[A-Za-z0-9]+\.Arn>:\*",
-        "CDK grants lambda:InvokeFunction on a function's versions (`<fn>:*`) as well as the function; "
-        "the function is one this stack owns, so the wildcard only spans its own versions.",
-    ),
     WildcardAllowance(
         r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports)/\*",
         "Object keys under one prefix of the stack's own data bucket: Personalize imports a whole "

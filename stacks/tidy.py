@@ -1,9 +1,12 @@
-"""Drop DependsOn entries that a Ref or Fn::GetAtt in the same resource already implies.
+"""Two tidy-ups CDK does not do by itself, applied to every stack by the app builder.
 
-CDK writes, for example, a Lambda function's DependsOn on its own role although the function's
-`Role` property already points at it; cfn-lint reports each such entry (W3005). CloudFormation
-orders by references anyway, so removing only those entries changes no deployment order.
-The DependsOn list is replaced by a lazy value computed after CDK has resolved dependencies.
+* DependsOn entries that a Ref or Fn::GetAtt in the same resource already implies are dropped:
+  CDK writes, for example, a Lambda function's DependsOn on its own role although the
+  function's `Role` property points at it, and cfn-lint reports each one (W3005). CloudFormation
+  orders by references anyway, so no deployment order changes. The list is replaced by a lazy
+  value computed after CDK has resolved dependencies.
+* `lambda:InvokeFunction` grants on `<function ARN>:*` (all versions) are dropped where the
+  function itself is granted: nothing here invokes a version or alias.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import jsii
-from aws_cdk import CfnResource, IStableListProducer, Lazy, Stack
+from aws_cdk import CfnResource, IResolvable, IResolveContext, IStableListProducer, Lazy, Stack
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 
@@ -49,3 +53,51 @@ def drop_redundant_depends_on(scope: IConstruct) -> None:
             construct.add_override("DependsOn", Lazy.list(_NecessaryDependsOn(construct), omit_empty=True))
 
 
+
+
+def _is_version_wildcard(resource: Any) -> str | None:
+    """The function's logical ID when `resource` is `<function ARN>:*`, else None."""
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        delimiter, parts = resource["Fn::Join"]
+        if delimiter == "" and len(parts) == 2 and parts[1] == ":*" and isinstance(parts[0], dict) and "Fn::GetAtt" in parts[0]:
+            return parts[0]["Fn::GetAtt"][0]
+    return None
+
+
+def without_version_wildcards(document: dict) -> dict:
+    """Drop `<fn>:*` from lambda:InvokeFunction statements that also name `<fn>` itself."""
+    statements = []
+    for statement in document.get("Statement", []):
+        actions = statement.get("Action")
+        resources = statement.get("Resource")
+        if actions in ("lambda:InvokeFunction", ["lambda:InvokeFunction"]) and isinstance(resources, list):
+            named = {r["Fn::GetAtt"][0] for r in resources if isinstance(r, dict) and "Fn::GetAtt" in r}
+            kept = [r for r in resources if _is_version_wildcard(r) not in named]
+            statement = {**statement, "Resource": kept if len(kept) > 1 else kept[0]}
+        statements.append(statement)
+    return {**document, "Statement": statements}
+
+
+@jsii.implements(IResolvable)
+class _InvokeWithoutVersions:
+    """The policy document CDK wrote, minus function-version wildcards, resolved when rendered."""
+
+    creation_stack: list[str] = []
+
+    def __init__(self, original: Any) -> None:
+        self._original = original
+
+    def resolve(self, context: IResolveContext) -> Any:
+        return without_version_wildcards(context.resolve(self._original))
+
+    def to_string(self) -> str:
+        return "InvokeWithoutVersions"
+
+
+def drop_function_version_grants(scope: IConstruct) -> None:
+    """CDK's grantInvoke adds `<function ARN>:*` next to the function ARN. Every function here is
+    invoked by its unqualified ARN (Provider framework, Step Functions tasks), so the versions
+    grant only widens the policy. Applied to the L1 document, so cdk-nag sees what deploys."""
+    for construct in scope.node.find_all():
+        if isinstance(construct, iam.CfnPolicy):
+            construct.policy_document = _InvokeWithoutVersions(construct.policy_document)
