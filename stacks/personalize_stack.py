@@ -95,62 +95,46 @@ class PersonalizeStack(Stack):
             group_arns.append(resources.arn)
             dataset_arns += [d.attr_dataset_arn for d in resources.datasets.values()]
         tokens = ServiceTokens()
-        # Personalize names are known at synth, so every statement names exact ARNs.
+
+        def provider(
+            construct_id: str, module, create_operation: str, arns_of_kind: list[str], parents: list[str], other: dict | None = None, **options
+        ) -> str:
+            # Personalize names are known at synth, so every statement names exact ARNs; the
+            # Create call also names the parent it creates the resource in; `other` gives the
+            # resources of non-Personalize operations.
+            resources = {op: arns_of_kind + (parents if op == create_operation else []) for op in module.API_OPERATIONS}
+            resources.update(other or {})
+            return CustomResourceProvider(
+                self,
+                construct_id,
+                module=module.__name__.rsplit(".", 1)[1],
+                description=f"Custom resource handler: {module.__name__.rsplit('.', 1)[1]}",
+                operations=module.API_OPERATIONS,
+                resources_by_operation=resources,
+                waits=True,
+                framework_roles=framework,
+                **options,
+            ).service_token
+
         if arns["metric-attribution"]:
-            tokens.metric_attribution = CustomResourceProvider(
-                self,
-                "MetricAttributionProvider",
-                module="metric_attribution",
-                description="Custom::PersonalizeMetricAttribution",
-                operations=metric_attribution.API_OPERATIONS,
-                resources_by_operation=_by_operation(
-                    metric_attribution.API_OPERATIONS,
-                    default=arns["metric-attribution"],
-                    special={"CreateMetricAttribution": arns["metric-attribution"] + group_arns},
-                ),
-                waits=True,
-                framework_roles=framework,
+            tokens.metric_attribution = provider(
+                "MetricAttributionProvider", metric_attribution, "CreateMetricAttribution", arns["metric-attribution"], group_arns,
                 passes_role=self.service_role.role_arn,
-            ).service_token
+            )
         if arns["dataset-import-job"]:
-            tokens.import_job = CustomResourceProvider(
-                self,
-                "ImportJobProvider",
-                module="import_job",
-                description="Custom::PersonalizeDatasetImportJob",
-                operations=import_job.API_OPERATIONS,
-                resources_by_operation=_by_operation(
-                    import_job.API_OPERATIONS,
-                    default=arns["dataset-import-job"],
-                    special={"CreateDatasetImportJob": arns["dataset-import-job"] + dataset_arns},
-                ),
-                waits=True,
-                framework_roles=framework,
+            tokens.import_job = provider(
+                "ImportJobProvider", import_job, "CreateDatasetImportJob", arns["dataset-import-job"], dataset_arns,
                 passes_role=self.service_role.role_arn,
-            ).service_token
+            )
         if arns["recommender"]:
             poller = RecommenderPoller(self, "RecommenderPoller", config=config, recommender_arns=arns["recommender"])
             state_machine_arn = poller.state_machine.state_machine_arn
-            tokens.recommender = CustomResourceProvider(
-                self,
-                "RecommenderProvider",
-                module="recommender",
-                description="Custom::PersonalizeRecommender",
-                operations=recommender.API_OPERATIONS,
-                resources_by_operation=_by_operation(
-                    recommender.API_OPERATIONS,
-                    default=arns["recommender"],
-                    special={"CreateRecommender": arns["recommender"] + group_arns, "states:StartExecution": [state_machine_arn]},
-                ),
-                waits=True,
-                framework_roles=framework,
+            tokens.recommender = provider(
+                "RecommenderProvider", recommender, "CreateRecommender", arns["recommender"], group_arns,
+                other={"states:StartExecution": [state_machine_arn]},
                 environment={"POLLER_STATE_MACHINE_ARN": state_machine_arn},
-            ).service_token
+            )
         return tokens
-
-
-def _by_operation(operations: tuple[str, ...], *, default: list[str], special: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {op: special.get(op, default) for op in operations}
 
 
 class SampleDataResource(Construct):

@@ -51,6 +51,8 @@ Lifecycle
     ``is_deleting(resource) -> bool`` for ``DELETE PENDING`` / ``DELETE IN_PROGRESS``.
     ``dispatch(event, context, create=, update=, delete=)`` routes on ``RequestType``;
         each route is called as ``route(event, context)``.
+    ``start_delete(api, event, resource_type=, operation=, arn_parameter=, data_key=)``
+        on_event for Delete: nothing for a non-ARN physical id, else request the delete.
     ``on_event_result(physical_id, data)`` / ``is_complete_result(done, data=None)``
         the Provider framework's response shapes.
     ``properties(event, old=False)`` the ``Request`` block of (Old)ResourceProperties.
@@ -352,6 +354,20 @@ def properties(event: Mapping[str, Any], old: bool = False) -> dict:
 
 def on_event_result(physical_id: str, data: Mapping[str, Any]) -> dict:
     return {"PhysicalResourceId": physical_id, "Data": dict(data)}
+
+
+def start_delete(api: PersonalizeApi, event: Mapping[str, Any], *, resource_type: str, operation: str, arn_parameter: str, data_key: str) -> dict:
+    """The on_event answer to Delete: ask Personalize to delete what the physical id names.
+
+    A physical id that is no ARN of this type (after a failed Create the framework uses a request
+    id) has nothing to delete. ResourceInUseException leaves the delete to is_complete.
+    """
+    arn = event.get("PhysicalResourceId")
+    if not is_personalize_arn(arn, resource_type):
+        log_action("nothing_to_delete", physical_id=arn)
+        return on_event_result(arn, {})
+    api.request_delete(operation, **{arn_parameter: arn})
+    return on_event_result(arn, {data_key: arn})
 
 
 def is_complete_result(done: bool, data: Mapping[str, Any] | None = None) -> dict:

@@ -32,6 +32,7 @@ from .core import (
     on_event_result,
     personalize_arn,
     properties,
+    start_delete,
 )
 from .core import coerce as coerce_request
 
@@ -102,13 +103,14 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
-    arn = event.get("PhysicalResourceId")
-    if not is_personalize_arn(arn, RESOURCE_TYPE):
-        # A failed Create leaves the framework's request id as physical id.
-        log_action("nothing_to_delete", physical_id=arn)
-        return on_event_result(arn, {})
-    PersonalizeApi(API_OPERATIONS).request_delete("DeleteMetricAttribution", metricAttributionArn=arn)
-    return on_event_result(arn, {"MetricAttributionArn": arn})
+    return start_delete(
+        PersonalizeApi(API_OPERATIONS),
+        event,
+        resource_type=RESOURCE_TYPE,
+        operation="DeleteMetricAttribution",
+        arn_parameter="metricAttributionArn",
+        data_key="MetricAttributionArn",
+    )
 
 
 # --- desired state ------------------------------------------------------------

@@ -57,6 +57,7 @@ from .core import (
     on_event_result,
     personalize_arn,
     properties,
+    start_delete,
 )
 from .core import coerce as coerce_request
 
@@ -167,14 +168,15 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
-    arn = event.get("PhysicalResourceId")
-    if not is_personalize_arn(arn, RESOURCE_TYPE):
-        # A failed Create leaves the framework's request id as physical id.
-        log_action("nothing_to_delete", physical_id=arn)
-        return on_event_result(arn, {})
-    # ResourceInUseException (mid-transition) returns False here; is_complete asks again.
-    PersonalizeApi(API_OPERATIONS).request_delete("DeleteRecommender", recommenderArn=arn)
-    return on_event_result(arn, {"RecommenderArn": arn})
+    # ResourceInUseException (mid-transition) is not a failure: is_complete asks again.
+    return start_delete(
+        PersonalizeApi(API_OPERATIONS),
+        event,
+        resource_type=RESOURCE_TYPE,
+        operation="DeleteRecommender",
+        arn_parameter="recommenderArn",
+        data_key="RecommenderArn",
+    )
 
 
 # --- desired state ------------------------------------------------------------------------------
