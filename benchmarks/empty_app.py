@@ -1,4 +1,8 @@
-"""The jsii floor: an empty one-stack CDK app, synthesized like app.py does (no CLI)."""
+"""The jsii floor: a one-stack CDK app synthesized like app.py does.
+
+Its only resource is a no-op WaitConditionHandle, because the CDK CLI refuses a stack without
+resources ("Resources section must exist and be non-empty").
+"""
 
 import os
 
@@ -7,5 +11,6 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk  # noqa: E402
 
 app = cdk.App()
-cdk.Stack(app, "Empty")
+stack = cdk.Stack(app, "Empty")
+cdk.CfnWaitConditionHandle(stack, "Nothing")
 app.synth()

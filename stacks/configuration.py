@@ -238,6 +238,13 @@ class AppConfig(Strict):
         """Personalize names derive from the environment name so environments can share an account."""
         return "-".join((self.name, *parts))
 
+    def recommender_name(self, group: DatasetGroup, recommender: Recommender) -> str:
+        """A recommender's physical name carries a short hash of its recipe: Personalize cannot
+        change a recommender's recipe, so a new recipe means a new recommender, and a new name
+        lets CloudFormation create it before deleting the old one."""
+        recipe_tag = hashlib.sha256(recommender.recipe_arn.encode()).hexdigest()[:4]
+        return self.physical_name(group.name, recommender.name, recipe_tag)
+
     def fingerprint(self) -> str:
         return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()[:12]
 
@@ -443,7 +450,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             recipe_name = recommender.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
             if group.domain and recipe_name not in allowed:
                 add(f"{path}.recipe", f"{recommender.recipe!r} is not a {group.domain} recipe; use one of {', '.join(allowed)}")
-            physical = config.physical_name(group.name, recommender.name)
+            physical = config.recommender_name(group, recommender)
             if len(physical) > PERSONALIZE_NAME_MAX:
                 add(f"{path}.name", f"the recommender's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the recommender `name` (or `name` or the dataset group name)")
             if recommender.recommender_config:

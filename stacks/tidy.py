@@ -47,9 +47,14 @@ class _NecessaryDependsOn:
         return necessary or None
 
 
+# Where CDK writes a DependsOn on a role the resource already references (its execution role).
+ROLE_USERS = {"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
+
+
 def drop_redundant_depends_on(scope: IConstruct) -> None:
+    # Only where CDK writes such entries: each lazy value is a Python callback at synth.
     for construct in scope.node.find_all():
-        if isinstance(construct, CfnResource):
+        if isinstance(construct, CfnResource) and construct.cfn_resource_type in ROLE_USERS:
             construct.add_override("DependsOn", Lazy.list(_NecessaryDependsOn(construct), omit_empty=True))
 
 

@@ -52,7 +52,7 @@ class GroupNames:
         return [t for t, d in self.group.datasets.present().items() if d.data_import is not None]
 
     def recommender(self, recommender: Recommender) -> str:
-        return self.config.physical_name(self.group.name, recommender.name)
+        return self.config.recommender_name(self.group, recommender)
 
     def arns(self, scope: Construct) -> dict[str, list[str]]:
         return {

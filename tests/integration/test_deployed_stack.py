@@ -67,7 +67,7 @@ def test_dataset_groups_and_attribution_are_active(config, personalize, account_
 def test_recommenders_reach_their_desired_state(config, personalize, account_region):
     for group in config.dataset_groups:
         for recommender in group.recommenders:
-            described = personalize.describe_recommender(recommenderArn=arn(account_region, "recommender", config.physical_name(group.name, recommender.name)))
+            described = personalize.describe_recommender(recommenderArn=arn(account_region, "recommender", config.recommender_name(group, recommender)))
             assert described["recommender"]["status"] == recommender.state
 
 

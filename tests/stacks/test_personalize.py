@@ -154,8 +154,8 @@ def test_handler_permissions_name_exact_arns(template):
     recommender_role = role_of_function(template, function_by_handler(template, "personalize_resources.recommender.on_event"))
     recommender_resources = {r for a, r in granted(template, recommender_role) if a == "personalize:DescribeRecommender"}
     assert recommender_resources == {
-        f"{ARN_PREFIX}:recommender/pimpact-default-retail-recommended-for-you",
-        f"{ARN_PREFIX}:recommender/pimpact-default-retail-viewed-x-also-viewed",
+        f"{ARN_PREFIX}:recommender/pimpact-default-retail-recommended-for-you-43eb",
+        f"{ARN_PREFIX}:recommender/pimpact-default-retail-viewed-x-also-viewed-48fa",
     }
     assert ("states:StartExecution", "<RecommenderPollerStateMachine6C076D58>") in granted(template, recommender_role)
     for function in resources(template, "AWS::Lambda::Function").values():
@@ -227,6 +227,18 @@ def test_recommenders_wait_for_imports_and_are_awaited_by_a_wait_condition(templ
         assert wait["Properties"]["Timeout"] == str(8 * 3600) and wait["Properties"]["Count"] == 1
 
 
+def test_a_new_recipe_means_a_new_recommender_name(synthesized):
+    from stacks.configuration import load_config
+
+    config = load_config("config/default.yaml")
+    group = config.dataset_groups[0]
+    recommender = group.recommenders[0]
+    other_recipe = recommender.model_copy(update={"recipe": "aws-ecomm-popular-items-by-views"})
+    # Personalize cannot change a recipe: the name differs, so CloudFormation replaces without a collision.
+    assert config.recommender_name(group, recommender) != config.recommender_name(group, other_recipe)
+    assert config.recommender_name(group, recommender).startswith("pimpact-default-retail-recommended-for-you-")
+
+
 def test_recommender_arns_and_sources_are_published(template):
     parameters = {p["Properties"]["Name"]: p["Properties"]["Value"] for p in resources(template, "AWS::SSM::Parameter").values()}
     assert parameters["/pimpact-default/retail/recommenders/recommended-for-you/attribution-source"] == "recommended_for_you"
@@ -252,7 +264,7 @@ def test_poller_state_machine_loops_without_a_sleeping_lambda(template):
 
 def test_stopped_recommender_and_config_are_passed_through(synthesized):
     multi = synthesized.template("multi", "personalize")
-    by_name = {r["Properties"]["Request"]["name"]: r["Properties"] for r in resources(multi, "Custom::PersonalizeRecommender").values()}
+    by_name = {r["Properties"]["Request"]["name"].rsplit("-", 1)[0]: r["Properties"] for r in resources(multi, "Custom::PersonalizeRecommender").values()}
     assert by_name["pimpact-multi-shop-also-viewed"]["DesiredState"] == "INACTIVE"
     assert by_name["pimpact-multi-shop-for-you"]["Request"]["recommenderConfig"]["trainingDataConfig"] == {
         "excludedDatasetColumns": {"INTERACTIONS": ["EVENT_VALUE"]}
