@@ -19,18 +19,19 @@ from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 
-def _referenced_ids(value: Any) -> set[str]:
+def referenced_ids(value: Any) -> set[str]:
+    """Logical IDs a resolved CloudFormation value points at through Ref or Fn::GetAtt."""
     found: set[str] = set()
     if isinstance(value, dict):
-        if isinstance(value.get("Ref"), str):
+        if isinstance(value.get("Ref"), str) and not value["Ref"].startswith("AWS::"):
             found.add(value["Ref"])
         if "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
             found.add(value["Fn::GetAtt"][0])
         for item in value.values():
-            found |= _referenced_ids(item)
+            found |= referenced_ids(item)
     elif isinstance(value, list):
         for item in value:
-            found |= _referenced_ids(item)
+            found |= referenced_ids(item)
     return found
 
 
@@ -42,7 +43,7 @@ class _NecessaryDependsOn:
     def produce(self) -> list[str] | None:
         stack = Stack.of(self._resource)
         depends_on = sorted({stack.resolve(stack.get_logical_id(d)) for d in self._resource.obtain_dependencies() if Stack.of(d) is stack})
-        referenced = _referenced_ids(stack.resolve(self._resource._cfn_properties))
+        referenced = referenced_ids(stack.resolve(self._resource._cfn_properties))
         necessary = [logical_id for logical_id in depends_on if logical_id not in referenced]
         return necessary or None
 

@@ -7,13 +7,13 @@ import datetime as dt
 import json
 import logging
 
-import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
 from lambdas.personalize_resources import import_job
 from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
 from tests.lambdas.fake_personalize import FakeError
+from tests.lambdas.scenarios import Scenarios
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-import"
 ATTRIBUTION = "arn:aws:personalize:us-east-1:123456789012:metric-attribution/shop-metrics"
@@ -47,12 +47,8 @@ def live(world, arn) -> dict:
     return world.fake.resources[arn].attributes
 
 
-SCENARIOS = []
-
-
-def scenario(function):
-    SCENARIOS.append(function)
-    return function
+SCENARIOS = Scenarios()
+scenario = SCENARIOS
 
 
 @scenario
@@ -152,12 +148,7 @@ def test_lifecycle(world, lifecycle):
 
 
 def test_api_operations_are_exactly_those_the_lifecycles_call(world_factory):
-    for lifecycle in SCENARIOS:
-        lifecycle(world_factory())
-    called = world_factory.recorder.by_handler[import_job.__name__]
-    assert called == set(import_job.API_OPERATIONS)
-    assert len(import_job.API_OPERATIONS) == len(called)
-    assert called <= set(botocore.session.get_session().get_service_model("personalize").operation_names)
+    SCENARIOS.assert_operations_exact(world_factory, import_job)
 
 
 def test_full_override_is_logged(world, caplog):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
 from lambdas.personalize_resources import metric_attribution
 from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
 from tests.lambdas.fake_personalize import FakeError
+from tests.lambdas.scenarios import Scenarios
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-metrics"
 OTHER_ROLE = "arn:aws:iam::123456789012:role/personalize-metrics-2"
@@ -41,12 +41,8 @@ def live_metrics(world, arn) -> list[dict]:
     return world.fake.resources[arn].attributes["metrics"]
 
 
-SCENARIOS = []
-
-
-def scenario(function):
-    SCENARIOS.append(function)
-    return function
+SCENARIOS = Scenarios()
+scenario = SCENARIOS
 
 
 # --- lifecycles (each also feeds the API_OPERATIONS exactness test) -------------------
@@ -279,13 +275,7 @@ def test_lifecycle(world, lifecycle):
 
 
 def test_api_operations_are_exactly_those_the_lifecycles_call(world_factory):
-    for lifecycle in SCENARIOS:
-        lifecycle(world_factory())
-    called = world_factory.recorder.by_handler[metric_attribution.__name__]
-    assert called == set(metric_attribution.API_OPERATIONS)
-    assert len(metric_attribution.API_OPERATIONS) == len(called), "no duplicates"
-    model_operations = set(botocore.session.get_session().get_service_model("personalize").operation_names)
-    assert called <= model_operations
+    SCENARIOS.assert_operations_exact(world_factory, metric_attribution)
 
 
 def test_create_race_lost_to_a_retry_is_adopted(world):

@@ -6,6 +6,7 @@ import json
 from typing import Any, Iterator
 
 from stacks.nag import flatten_reference
+from stacks.tidy import referenced_ids
 
 
 def resources(template: dict, resource_type: str) -> dict[str, dict]:
@@ -61,26 +62,10 @@ def granted(template: dict, role_logical_id: str) -> set[tuple[str, str]]:
     return pairs
 
 
-def references(value: Any) -> set[str]:
-    """Logical IDs a value points at through Ref or Fn::GetAtt."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        if "Ref" in value and isinstance(value["Ref"], str) and not value["Ref"].startswith("AWS::"):
-            found.add(value["Ref"])
-        if "Fn::GetAtt" in value:
-            found.add(value["Fn::GetAtt"][0])
-        for item in value.values():
-            found |= references(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= references(item)
-    return found
-
-
 def dependencies(template: dict, logical_id: str) -> set[str]:
     """Direct dependencies: DependsOn plus references in properties."""
     resource = template["Resources"][logical_id]
-    return set(as_list(resource.get("DependsOn", []))) | references(resource.get("Properties", {}))
+    return set(as_list(resource.get("DependsOn", []))) | referenced_ids(resource.get("Properties", {}))
 
 
 def dumps(value: Any) -> str:
