@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 SYNTH_DIR_VARIABLE = "PERSONALIZE_IMPACT_TEST_SYNTH_DIR"
 SYNTH_TIMEOUT_SECONDS = 300
+_BACKGROUND = pytest.StashKey[tuple]()
 
 
 TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration")
@@ -41,8 +43,21 @@ def pytest_configure(config: pytest.Config) -> None:
     outdir = Path(tempfile.mkdtemp(prefix="pimpact-synth-"))
     log = open(outdir / "synthesis.log", "w")  # noqa: SIM115 - lives as long as the process
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    subprocess.Popen([sys.executable, "-m", "tests.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "tests.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     os.environ[SYNTH_DIR_VARIABLE] = str(outdir)
+    config.stash[_BACKGROUND] = (process, outdir)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the background synthesis if the session ended first, and remove its folder."""
+    background = config.stash.get(_BACKGROUND, None)
+    if background is None:
+        return
+    process, outdir = background
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=30)
+    shutil.rmtree(outdir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
