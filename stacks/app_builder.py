@@ -17,6 +17,12 @@ from stacks.personalize_stack import PersonalizeStack
 from stacks.storage_stack import StorageStack
 
 
+UNTAGGABLE_IN_PLACE = [
+    "AWS::Personalize::DatasetGroup",
+    "AWS::Personalize::Schema",
+    "AWS::Personalize::Dataset",
+    "AWS::Personalize::EventTracker",
+]
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
 
@@ -65,7 +71,10 @@ def add_environment(
         )
     for stack in stacks:
         for key, value in sorted(config.tags.items()):
-            cdk.Tags.of(stack).add(key, value)
+            # CloudFormation treats Tags of the native Personalize types as create-only: a tag
+            # change would replace a custom-named dataset group, which it refuses. Recommenders
+            # (the billed part) are tagged by their handler, which updates tags in place.
+            cdk.Tags.of(stack).add(key, value, exclude_resource_types=UNTAGGABLE_IN_PLACE)
         drop_redundant_depends_on(stack)
         drop_function_version_grants(stack)
     return stacks

@@ -75,6 +75,16 @@ def test_dataset_group_schemas_and_datasets_reproduce_the_blog(template):
         assert text(dataset["DatasetGroupArn"]) == f"<{DATASET_GROUP}.DatasetGroupArn>"
 
 
+def test_native_personalize_resources_carry_no_tags(template):
+    # Their Tags are create-only in CloudFormation: a tag change would force a replacement that
+    # CloudFormation refuses for custom-named resources.
+    for resource in template["Resources"].values():
+        if resource["Type"].startswith("AWS::Personalize::"):
+            assert "Tags" not in resource["Properties"], resource["Type"]
+    tagged = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert all({"Key": "project", "Value": "personalize-impact"} in r["Properties"]["Tags"] for r in tagged)
+
+
 def test_event_tracker_tracking_id_is_an_output_and_an_ssm_parameter(template):
     tracker_id, tracker = only(template, "AWS::Personalize::EventTracker")
     assert tracker["Properties"]["Name"] == "pimpact-default-retail-tracker"
