@@ -12,10 +12,9 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.configuration import AppConfig
 from stacks.dashboard_stack import DashboardStack
 from stacks.nag import acknowledge_allowed_wildcards
-from stacks.tidy import drop_function_version_grants, drop_redundant_depends_on
 from stacks.personalize_stack import PersonalizeStack
 from stacks.storage_stack import StorageStack
-
+from stacks.tidy import drop_function_version_grants, drop_redundant_depends_on
 
 UNTAGGABLE_IN_PLACE = [
     "AWS::Personalize::DatasetGroup",

@@ -12,8 +12,13 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from stacks.configuration import AppConfig
+from stacks.constructs.dashboard import (
+    AttributionAlarms,
+    charted_groups,
+    group_section,
+    intro_text,
+)
 from stacks.deployment import StackSettings
-from stacks.constructs.dashboard import AttributionAlarms, charted_groups, group_section, intro_text
 from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
 
 DEFAULT_INTERVAL = Duration.days(7)

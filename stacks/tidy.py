@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 import jsii
-from aws_cdk import CfnResource, IResolvable, IResolveContext, IStableListProducer, Lazy, Stack
+from aws_cdk import (
+    CfnResource,
+    IResolvable,
+    IResolveContext,
+    IStableListProducer,
+    Lazy,
+    Stack,
+)
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 

@@ -20,6 +20,7 @@ from stacks.configuration import AppConfig, DatasetGroup, Recommender
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import personalize_arn
 from stacks.deployment import RecommenderSwitch
+from stacks.storage_stack import IMPORT_PREFIX, import_location
 
 
 def short_hash(*parts: object, length: int = 10) -> str:
@@ -60,6 +61,23 @@ class GroupNames:
             "dataset-import-job": [personalize_arn(scope, "dataset-import-job", self.import_job(t)) for t in self.imported_datasets()],
             "recommender": [personalize_arn(scope, "recommender", self.recommender(r)) for r in self.group.recommenders],
         }
+
+
+def import_locations(group: DatasetGroup, bucket_name: str, sample_locations: dict[str, str]) -> dict[str, str]:
+    """S3 URI of each imported dataset: the sample files, the user's own URI, or a key under
+    the data bucket's import prefix."""
+    locations = {}
+    for dataset_type, dataset in group.datasets.present().items():
+        if dataset.data_import is None:
+            continue
+        location = dataset.data_import.location
+        if location == "sample":
+            locations[dataset_type] = sample_locations[dataset_type]
+        elif location.startswith("s3://"):
+            locations[dataset_type] = location
+        else:
+            locations[dataset_type] = import_location(bucket_name, IMPORT_PREFIX + location)
+    return locations
 
 
 @dataclass

@@ -36,9 +36,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.deployment import alarm_email_subscription
 from stacks.configuration import Alarm, AppConfig, DatasetGroup, DerivedMetric, Metric
 from stacks.constructs.handlers import personalize_arn
+from stacks.deployment import alarm_email_subscription
 
 NAMESPACE = "AWS/Personalize"
 GROUP_DIMENSION = "DatasetGroupArn"

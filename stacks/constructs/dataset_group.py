@@ -11,7 +11,12 @@ from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.configuration import DATASET_TYPE_NAMES, AppConfig, DatasetGroup, DatasetSchema
+from stacks.configuration import (
+    DATASET_TYPE_NAMES,
+    AppConfig,
+    DatasetGroup,
+    DatasetSchema,
+)
 
 SCHEMA_NAMESPACE = "com.amazonaws.personalize.schema"
 
