@@ -64,10 +64,11 @@ METRIC_NAME_IN_EXPRESSION = re.compile(r"(?<![\w.])[A-Za-z_][A-Za-z0-9_]*")
 
 
 # --- documented schema requirements, per domain and dataset type ---------------------------------
-# One table, read by `_schema_issues`. Developer Guide pages (docs.aws.amazon.com/personalize/
-# latest/dg/...), read on the dates this table was written:
+# One table, read by `_schema_issues`; every entry names the Developer Guide page it was read
+# from (pages read in November 2026):
 DG = "https://docs.aws.amazon.com/personalize/latest/dg/"
 ECOMMERCE_PAGE = DG + "ECOMMERCE-datasets-and-schemas.html"  # required fields + reserved keywords, all three types
+ECOMMERCE_ITEMS_PAGE = DG + "ECOMMERCE-items-dataset.html"  # ITEM_ID, PRICE (float), CATEGORY_L1 (categorical) + reserved
 ECOMMERCE_USERS_PAGE = DG + "ECOMMERCE-users-dataset.html"  # USER_ID + 1 metadata field (categorical string or numerical)
 VOD_PAGE = DG + "VIDEO-ON-DEMAND-datasets-and-schemas.html"  # table incl. EVENT_ATTRIBUTION_SOURCE, SUBSCRIPTION_MODEL
 VOD_INTERACTIONS_PAGE = DG + "VIDEO-ON-DEMAND-interactions-dataset.html"  # USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE
@@ -84,10 +85,11 @@ class FieldRule:
     types: tuple[str, ...]  # Avro types allowed (more than one only where the docs leave it open)
     categorical: bool | None = None  # True: must be categorical; False: must not be; None: not stated
     textual: bool = False  # must be `textual: true`
+    label: str | None = None  # how messages name the type, when not simply `types`
 
     def describe(self) -> str:
         kind = "categorical " if self.categorical else "textual " if self.textual else ""
-        return kind + " or ".join(self.types)
+        return self.label or kind + " or ".join(self.types)
 
     def example(self, name: str) -> str:
         flags = ", categorical: true" if self.categorical else ", textual: true" if self.textual else ""
@@ -109,9 +111,9 @@ CATEGORICAL = FieldRule(("string",), categorical=True)  # "reserved categorical 
 TEXTUAL = FieldRule(("string",), textual=True)
 LONG = FieldRule(("long",))
 FLOAT = FieldRule(("float",))
-# "Unix epoch time format": the default schemas use long; int is accepted here as well because
-# the pages do not exclude it (unconfirmed, so lenient).
-EPOCH = FieldRule(("int", "long"))
+# CREATION_TIMESTAMP: VOD_ITEMS_PAGE says "in Unix epoch time format", ECOMMERCE_ITEMS_PAGE says
+# float; which Avro types CreateSchema accepts is unconfirmed, so any number passes (lenient).
+EPOCH = FieldRule(("int", "float", "double", "long"), label="number (epoch seconds; long in the default schemas)")
 DOMAIN_INTERACTIONS_REQUIRED = {"USER_ID": STRING, "ITEM_ID": STRING, "TIMESTAMP": LONG, "EVENT_TYPE": STRING}
 DOMAIN_INTERACTIONS_RESERVED = {
     "EVENT_VALUE": FLOAT,
@@ -121,10 +123,11 @@ DOMAIN_INTERACTIONS_RESERVED = {
 }
 
 SCHEMA_RULES: dict[tuple[str | None, str], DatasetRules] = {
-    # ECOMMERCE: every rule from ECOMMERCE_PAGE's table; Users also from ECOMMERCE_USERS_PAGE.
+    # ECOMMERCE: Interactions from ECOMMERCE_PAGE's table, Items from ECOMMERCE_ITEMS_PAGE, Users
+    # from ECOMMERCE_USERS_PAGE.
     ("ECOMMERCE", "interactions"): DatasetRules(ECOMMERCE_PAGE, DOMAIN_INTERACTIONS_REQUIRED, DOMAIN_INTERACTIONS_RESERVED),
     ("ECOMMERCE", "items"): DatasetRules(
-        ECOMMERCE_PAGE,
+        ECOMMERCE_ITEMS_PAGE,
         {"ITEM_ID": STRING, "PRICE": FLOAT, "CATEGORY_L1": CATEGORICAL},
         {
             "CATEGORY_L2": CATEGORICAL,

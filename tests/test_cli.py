@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.iam_wildcards import count as count_wildcards
 from stacks.nag import acknowledged_rules
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,3 +67,21 @@ def test_cli_and_python_app_synthesize_identical_templates(tmp_path):
     assert acknowledged["cli"] == acknowledged["app"]
     assert 0 < len(acknowledged["cli"]) <= MAX_ACKNOWLEDGED_DEFAULT, acknowledged["cli"]
     assert not [rule for rule in acknowledged["cli"] if "AwsSolutions-SF2" in rule]  # the waiters are traced instead
+
+    # The README's least-privilege figure, recounted: unconditioned wildcard statements / all.
+    wildcards = count_wildcards(cli_out)
+    assert wildcards == count_wildcards(app_out)
+    assert wildcards["pimpact-default-storage"] == (0, 0) and wildcards["pimpact-default-dashboard"] == (0, 0)
+    unconditioned, statements = wildcards["pimpact-default-personalize"]
+    assert unconditioned <= 7 and statements > 20, wildcards
+
+
+def test_wildcard_count_reads_statements_like_cdk_nag():
+    from benchmarks.iam_wildcards import is_unconditioned_wildcard
+
+    joined = {"Fn::Join": ["", [{"Fn::GetAtt": ["Data", "Arn"]}, "/imports/*"]]}
+    assert is_unconditioned_wildcard({"Effect": "Allow", "Action": "s3:GetObject", "Resource": joined})
+    assert is_unconditioned_wildcard({"Effect": "Allow", "Action": ["a:B"], "Resource": ["arn:x", "*"]})
+    assert not is_unconditioned_wildcard({"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": "AWS/Personalize"}}})
+    assert not is_unconditioned_wildcard({"Effect": "Deny", "Action": "s3:*", "Resource": "*"})
+    assert not is_unconditioned_wildcard({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": {"Fn::GetAtt": ["Data", "Arn"]}})

@@ -262,13 +262,13 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
     ("ecommerce-PRICE-double", lambda raw: fields(raw, "items")[1].update(type="double"), f"{ITEMS}.schema.fields[1].type", "`PRICE` must be a non-nullable float"),
     ("ecommerce-PRICE-nullable", lambda raw: fields(raw, "items")[1].update(nullable=True), f"{ITEMS}.schema.fields[1].type", "`PRICE` must be a non-nullable float"),
     ("ecommerce-CATEGORY_L1-not-categorical", lambda raw: fields(raw, "items")[2].update(categorical=False), f"{ITEMS}.schema.fields[2].categorical",
-     "`CATEGORY_L1` must be a categorical string (ECOMMERCE domain, https://docs.aws.amazon.com/personalize/latest/dg/ECOMMERCE-datasets-and-schemas.html); add `categorical: true`"),
+     "`CATEGORY_L1` must be a categorical string (ECOMMERCE domain, https://docs.aws.amazon.com/personalize/latest/dg/ECOMMERCE-items-dataset.html); add `categorical: true`"),
     ("ecommerce-reserved-CATEGORY_L2-not-categorical", lambda raw: fields(raw, "items")[3].update(categorical=False), f"{ITEMS}.schema.fields[3].categorical",
      "`CATEGORY_L2` is a reserved name in Items schemas (ECOMMERCE domain"),
     ("ecommerce-reserved-PRODUCT_DESCRIPTION-not-textual", lambda raw: fields(raw, "items").append({"name": "PRODUCT_DESCRIPTION", "type": "string"}),
      f"{ITEMS}.schema.fields[5].textual", "it must be a textual string; add `textual: true`"),
     ("ecommerce-reserved-CREATION_TIMESTAMP-string", lambda raw: fields(raw, "items").append({"name": "CREATION_TIMESTAMP", "type": "string"}),
-     f"{ITEMS}.schema.fields[5].type", "`CREATION_TIMESTAMP` is a reserved name in Items schemas"),
+     f"{ITEMS}.schema.fields[5].type", "`CREATION_TIMESTAMP` is a reserved name in Items schemas (ECOMMERCE domain, https://docs.aws.amazon.com/personalize/latest/dg/ECOMMERCE-items-dataset.html)"),
     ("ecommerce-reserved-EVENT_VALUE-int", lambda raw: fields(raw, "interactions").append({"name": "EVENT_VALUE", "type": "int"}),
      f"{INTERACTIONS}.schema.fields[4].type", "it must be a float (null allowed); write `- {name: EVENT_VALUE, type: float}` or rename the field"),
     ("ecommerce-reserved-IMPRESSION-categorical", lambda raw: fields(raw, "interactions").append({"name": "IMPRESSION", "type": "string", "categorical": True, "nullable": True}),
@@ -277,7 +277,7 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
      "the Users schema needs at least one metadata field besides USER_ID (a categorical string or a number; ECOMMERCE domain"),
     ("ecommerce-users-plain-string-is-not-metadata", add_users(extra=[{"name": "NICKNAME", "type": "string"}]), f"{G0}.datasets.users.schema.fields", "at least one metadata field"),
     ("vod-items-without-GENRES", chain(video_group, drop_field("items", "GENRES")), f"{ITEMS}.schema.fields", "needs a `GENRES` field of type categorical string (VIDEO_ON_DEMAND domain"),
-    ("vod-items-without-CREATION_TIMESTAMP", chain(video_group, drop_field("items", "CREATION_TIMESTAMP")), f"{ITEMS}.schema.fields", "needs a `CREATION_TIMESTAMP` field of type int or long"),
+    ("vod-items-without-CREATION_TIMESTAMP", chain(video_group, drop_field("items", "CREATION_TIMESTAMP")), f"{ITEMS}.schema.fields", "needs a `CREATION_TIMESTAMP` field of type number (epoch seconds; long in the default schemas)"),
     ("vod-items-GENRES-not-categorical", chain(video_group, lambda raw: fields(raw, "items")[1].update(categorical=False)), f"{ITEMS}.schema.fields[1].categorical", "`GENRES` must be a categorical string"),
     ("vod-reserved-DURATION-long", chain(video_group, lambda raw: fields(raw, "items").append({"name": "DURATION", "type": "long"})),
      f"{ITEMS}.schema.fields[4].type", "`DURATION` is a reserved name in Items schemas (VIDEO_ON_DEMAND domain"),
@@ -489,7 +489,7 @@ def test_documented_domain_schemas_pass() -> None:
         [
             {"name": "CATEGORY_L3", "type": "string", "categorical": True, "nullable": True},
             {"name": "PRODUCT_DESCRIPTION", "type": "string", "textual": True, "nullable": True},
-            {"name": "CREATION_TIMESTAMP", "type": "long"},
+            {"name": "CREATION_TIMESTAMP", "type": "float"},  # the ECOMMERCE Items page's type; long passes too
             {"name": "GENDER", "type": "string", "categorical": True, "nullable": True},
         ]
     )
