@@ -38,6 +38,7 @@ class DeployedGroup:
     recommender_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN
     campaign_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN (no campaigns yet)
     recommender_sources: dict[str, str] = field(default_factory=dict)  # config name -> its attribution source
+    recommender_recipes: dict[str, str] = field(default_factory=dict)  # config name -> recipe ARN
 
 
 def tracking_id_parameter_name(config: AppConfig, group: DatasetGroup) -> str:
@@ -85,13 +86,18 @@ def find_group(config: AppConfig, group_name: str) -> DatasetGroup:
     raise CliError(f"--group {group_name!r} is not in config {config.name!r}; its dataset groups: {valid}")
 
 
-def resolve_group(config_path: str | Path, group_name: str, *, client_factory: ClientFactory) -> DeployedGroup:
-    """Load and validate the config and name every deployed resource of one dataset group."""
+def load_group(config_path: str | Path, group_name: str) -> tuple[AppConfig, DatasetGroup]:
+    """The validated config and one of its dataset groups (no AWS call)."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
-    group = find_group(config, group_name)
+    return config, find_group(config, group_name)
+
+
+def resolve_group(config_path: str | Path, group_name: str, *, client_factory: ClientFactory) -> DeployedGroup:
+    """Load and validate the config and name every deployed resource of one dataset group."""
+    config, group = load_group(config_path, group_name)
     account, region, partition = _caller(client_factory)
     bucket, report_prefix = _stack_names(config, account, region)
 
@@ -116,19 +122,24 @@ def resolve_group(config_path: str | Path, group_name: str, *, client_factory: C
         },
         campaign_arns={},
         recommender_sources={r.name: r.source_name for r in group.recommenders},
+        recommender_recipes={r.name: r.recipe_arn for r in group.recommenders},
     )
 
 
 def check_sources(deployed: DeployedGroup, names: Any) -> list[str]:
     """Warnings for source names the config does not know (compared case-insensitively:
     CloudWatch upper-cases them, so `Recommended_For_You` is the same source)."""
-    known = {source.upper() for source in deployed.sources}
-    warnings = []
-    for name in names:
-        if name.upper() not in known:
-            listed = ", ".join(deployed.sources) or "none"
-            warnings.append(
-                f"source {name!r} is not configured for dataset group {deployed.group_name!r} "
-                f"(configured: {listed}); its events still count, under that name"
-            )
-    return warnings
+    return unknown_source_warnings(deployed.group_name, deployed.sources, names)
+
+
+def unknown_source_warnings(group_name: str, configured: Any, names: Any) -> list[str]:
+    """`check_sources` for a group known only from the config (no AWS call, e.g. a dry run)."""
+    configured = list(configured)
+    known = {source.upper() for source in configured}
+    listed = ", ".join(configured) or "none"
+    return [
+        f"source {name!r} is not configured for dataset group {group_name!r} "
+        f"(configured: {listed}); its events still count, under that name"
+        for name in names
+        if name.upper() not in known
+    ]
