@@ -137,9 +137,11 @@ def test_a_source_missing_from_the_config_is_warned_about(deployed_clients):
 def test_config_in_a_dry_run_needs_no_credentials(monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    code, out, err = run_cli(["--dry-run", "--json", "--config", DEFAULT_CONFIG, "--group", "retail", "--source", "nope=0.1"])
+    argv = ["--dry-run", "--json", "--config", DEFAULT_CONFIG, "--group", "retail", "--source", "nope=0.1", "--recommendation-ids"]
+    code, out, err = run_cli(argv)
     assert code == 0, err
     assert "'nope' is not configured" in err
+    assert "a dry run asks no recommender" in err
     assert set(json.loads(out)["by_source"]) == {"nope", "SOURCE_NAME_UNDEFINED"}
 
 
@@ -152,14 +154,28 @@ def test_config_in_a_dry_run_needs_no_credentials(monkeypatch):
         (["--backdate-hours", "1e12"], "reaches back before 1970-01-01"),
         (["--backdate-hours", "1", "--end-time", "1e20"], "outside the dates this tool can represent"),
         (["--rate", "1e-9"], "--rate must be"),
-        (["--recommendation-ids", "--source", "a=0.5"], "no source has a recommender"),
         (["--recommender-arn", "arn:aws:personalize:us-east-1:1:recommender/x"], "expected SOURCE=ARN"),
         (["--recommender-arn", "a=arn:aws:personalize:us-east-1:1:campaign/x", "--source", "a=0.5"], "is not a recommender ARN"),
-        (["--campaign-arn", "b=arn:aws:personalize:us-east-1:1:campaign/x", "--source", "a=0.5"], "add --source b=SHARE"),
     ],
 )
 def test_bad_input_is_a_one_line_error(argv, message):
     code, _, err = run_cli(["--dry-run", *argv])
+    assert code == 2
+    assert message in err and err.startswith("send_events: error:") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--recommendation-ids", "--source", "a=0.5"], "no source has a recommender"),
+        (["--campaign-arn", "b=arn:aws:personalize:us-east-1:1:campaign/x", "--source", "a=0.5"], "add --source b=SHARE"),
+    ],
+)
+def test_recommendation_sources_are_checked_before_anything_is_sent(argv, message):
+    def no_client(service, **kwargs):
+        raise AssertionError(f"no {service} client is needed to reject the options")
+
+    code, _, err = run_cli(["--tracking-id", TRACKING_ID, *argv], client_factory=no_client)
     assert code == 2
     assert message in err and err.startswith("send_events: error:") and "Traceback" not in err
 

@@ -322,7 +322,7 @@ def _run(
     if args.config:
         if factory is None:
             # A dry run needs no credentials: the config alone gives the sources.
-            config, group = load_group(args.config, args.group)
+            _, group = load_group(args.config, args.group)
             configured = list(dict.fromkeys(group.all_sources()))
         else:
             deployed = resolve_group(args.config, args.group, client_factory=factory)
@@ -347,7 +347,13 @@ def _run(
         raise CliError(f"--impressions {args.impressions} is more than the {len(items)} items available")
 
     fetch_recommendations = args.recommendation_ids or args.recommender_arn or args.campaign_arn
-    targets = _targets(args, deployed, sources, stderr) if fetch_recommendations else []
+    targets: list[Target] = []
+    if fetch_recommendations and args.dry_run:
+        for spec, kind in [(s, "recommender") for s in args.recommender_arn] + [(s, "campaign") for s in args.campaign_arn]:
+            parse_target(spec, kind)  # still checked, so the real run does not fail on a typo
+        _warn(stderr, "a dry run asks no recommender: events are validated without recommendation ids")
+    elif fetch_recommendations:
+        targets = _targets(args, deployed, sources, stderr)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**63)
 
     limiter = RateLimiter(args.rate, clock=clock, sleep=sleep) if args.rate and not args.dry_run else None
