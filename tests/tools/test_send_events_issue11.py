@@ -15,11 +15,14 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from lambdas.personalize_resources import sample_data
-from tests.tools.conftest import REGION
+from tests.tools.conftest import REGION, FakeClock
 from tools import send_events
+from tools.events.rate_limit import RateLimiter
 from tools.events.recommendations import RecommendationFetcher, Target
 from tools.events.traffic import EventBatch, Item, event_source
 
@@ -324,3 +327,27 @@ def test_json_into_a_closed_pipe_has_no_traceback():
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 1
     assert re.fullmatch(r"send_events: error: output closed before [^\n]* \(broken pipe\)\n", stderr)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rate=st.floats(0.2, 500),
+    batches=st.lists(st.integers(1, 10), min_size=1, max_size=80),
+    idle=st.lists(st.floats(0, 3), min_size=1, max_size=80),
+)
+def test_no_window_ever_holds_more_than_the_rate(rate, batches, idle):
+    """Any rate, any batch sizes, any pauses between batches: every call carries 1..wanted events
+    and no window [t, t + W) holds more than rate * W events (W = 1 s, or 1 / rate below 1/s)."""
+    clock = FakeClock()
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    calls = []
+    for number, size in enumerate(batches):
+        clock.now += idle[number % len(idle)]
+        while size:
+            allowed, _ = limiter.acquire(size)
+            assert 1 <= allowed <= size
+            calls.append((clock.now, allowed))
+            size -= allowed
+    window = max(1.0, 1.0 / rate)
+    for start, _ in calls:
+        assert sum(n for t, n in calls if start <= t < start + window) <= rate * window + 1e-9
