@@ -72,7 +72,7 @@ def _caller(client_factory: ClientFactory) -> tuple[str, str, str]:
         # STS falls back to its global endpoint without a region; a regional service does not.
         region = client_factory("personalize").meta.region_name
     except botocore.exceptions.NoRegionError:
-        raise CliError("no AWS region configured: pass --region or set AWS_REGION") from None
+        raise CliError("no AWS region configured: pass --region or set AWS_DEFAULT_REGION") from None
     identity = client_factory("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
     return identity["Account"], region, partition
