@@ -7,6 +7,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from tools._cli import format_number, format_table
 from tools.impact.statistics import Analysis, Interval, MetricReport, SourceFigures
 
@@ -132,6 +134,8 @@ def _encode(value: Any) -> Any:
         return {key: _encode(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_encode(item) for item in value]
+    if isinstance(value, np.generic):  # numpy scalars from the arrays
+        return value.item()
     return value
 
 

@@ -326,7 +326,7 @@ def _metric_report(
                 per_hour=per_hour,
                 exposure=served,
                 per_1000=per_1000,
-                is_baseline=index == baseline_index,
+                is_baseline=bool(index == baseline_index),
             )
         )
         if baseline_index is not None and index != baseline_index:
