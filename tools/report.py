@@ -222,8 +222,7 @@ def _aggregates(args: Any, factory: ClientFactory, start: datetime | None, end: 
             fetched.rows = []
             store.load.add(fetched)
             noun = "metric series"
-        queries = named_queries(reports.TABLE, file_column=reports.FILE_COLUMN, start=start_epoch, end=end_epoch)
-        results = {name: store.query(queries[name]) for name in ANALYSIS_QUERIES}
+        results = store.aggregates(ANALYSIS_QUERIES, start=start_epoch, end=end_epoch)
         load = store.load
         summary = {
             "input": noun,

@@ -8,7 +8,8 @@ metric, source and 15-minute bucket, TIMESTAMP in epoch seconds.
 Each file is loaded by DuckDB's CSV reader (fast, no Python per row) and checked with SQL;
 only a file that fails that check is parsed again row by row in Python, which names the file
 and line of every problem (and skips or, with --strict, rejects those rows). The rows land in
-table `report_rows` with the columns of sql.REPORT_COLUMNS plus `source_file`, so the same
+table `loaded_reports` with the columns of sql.REPORT_COLUMNS plus `file_id` (the file's number
+in `file_names`; a small integer keeps memory down), so the same
 queries run here and on Athena.
 """
 
@@ -29,11 +30,11 @@ import duckdb
 import numpy as np
 
 from tools._cli import CliError
-from tools.impact.sql import REPORT_COLUMNS
+from tools.impact.sql import FINAL_SELECTS, REPORT_COLUMNS, dedup_steps
 
 CSV_COLUMNS = ("METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP")
-TABLE = "report_rows"
-FILE_COLUMN = "source_file"
+TABLE = "loaded_reports"
+FILE_COLUMN = "file_id"
 # Plausible epoch seconds (2000-01-01 .. 2100-01-01): catches milliseconds and cut-off digits.
 MIN_TIMESTAMP, MAX_TIMESTAMP = 946_684_800, 4_102_444_800
 WARNINGS_PER_FILE = 10
@@ -192,9 +193,11 @@ class ReportStore:
 
     def __init__(self) -> None:
         self.connection = duckdb.connect(config={"threads": DUCKDB_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT})
+        self.connection.execute("SET enable_progress_bar = false")  # it would print into our stdout
         columns = ", ".join(f'"{name}" {_duckdb_type(kind)}' for name, kind in REPORT_COLUMNS)
-        self.connection.execute(f"CREATE TABLE {TABLE} ({columns}, {FILE_COLUMN} VARCHAR)")
+        self.connection.execute(f"CREATE TABLE {TABLE} ({columns}, {FILE_COLUMN} INTEGER)")
         self.load = LoadResult()
+        self.file_names: list[str] = []
 
     def close(self) -> None:
         self.connection.close()
@@ -202,14 +205,19 @@ class ReportStore:
     def add_file(self, path: Path, name: str, *, lenient: bool = False, strict: bool = False) -> None:
         """Load one report file; `name` (a path or s3:// URL) is what messages call it."""
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                first_line = handle.readline()
         except OSError as exc:
             raise CliError(f"{name}: cannot read: {exc}") from None
-        header = _valid_header(data)
+        header = _valid_header(first_line)
         if header is not None and self._load_with_duckdb(path, name, header):
             self.load.files_read += 1
             return
         # Anything DuckDB's reader or the SQL check did not accept: parse in Python for exact messages.
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CliError(f"{name}: cannot read: {exc}") from None
         parsed = parse_report(data, name, lenient=lenient, strict=strict)
         self.add_rows(parsed.rows, name)
         parsed.rows = []
@@ -226,7 +234,7 @@ class ReportStore:
             "math_function": np.array([r.math_function for r in rows], dtype=object),
             "event_attribution_source": np.array([r.source for r in rows], dtype=object),
             "timestamp": np.array([r.timestamp for r in rows], dtype=np.int64),
-            FILE_COLUMN: np.full(len(rows), name, dtype=object),
+            FILE_COLUMN: np.full(len(rows), self._file_id(name), dtype=np.int32),
         }
         self.connection.register("parsed_rows", parsed_rows)
         try:
@@ -234,50 +242,73 @@ class ReportStore:
         finally:
             self.connection.unregister("parsed_rows")
 
+    def _file_id(self, name: str) -> int:
+        if name not in self.file_names:
+            self.file_names.append(name)
+        return self.file_names.index(name)
+
     def row_count(self) -> int:
         return int(self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+
+    def aggregates(self, names: Iterable[str], *, start: int | None = None, end: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """The named queries' results: each deduplication step materialized once, then the final SELECTs."""
+        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end)
+        [(files,)] = self.connection.execute(f"SELECT count(DISTINCT {FILE_COLUMN}) FROM {TABLE}").fetchall()
+        if files <= 1:
+            # One file cannot repeat another: the same result as the steps, without their two GROUP BYs.
+            steps["copies_per_file"] = "SELECT *, 1 AS copies FROM report_rows"
+            steps["deduplicated"] = "SELECT metric, source, event_type, math_function, value, ts, value AS total, 1 AS files FROM report_rows"
+        kinds = {step: "TABLE" if files > 1 and step != "report_rows" else "VIEW" for step in steps}
+        for step, body in steps.items():
+            self.connection.execute(f"CREATE OR REPLACE TEMP {kinds[step]} {step} AS {body}")
+        try:
+            results = {name: self.query(FINAL_SELECTS[name]) for name in names}
+        finally:
+            for step in reversed(list(steps)):
+                self.connection.execute(f"DROP {kinds[step]} IF EXISTS {step}")
+        if "duplicate_rows" in results:  # file numbers back to names
+            ids = results["duplicate_rows"]["source_file"]
+            results["duplicate_rows"]["source_file"] = np.array([self.file_names[int(i)] for i in ids], dtype=object)
+        return results
 
     def query(self, sql: str) -> dict[str, np.ndarray]:
         """Run a query; the result as one numpy array per column."""
         return {name: np.asarray(values) for name, values in self.connection.execute(sql).fetchnumpy().items()}
 
     def _load_with_duckdb(self, path: Path, name: str, header: list[str]) -> bool:
+        """Typed CSV read, then one SQL check; False (nothing loaded) if any row would need a message."""
         position = {cell.strip().upper(): index for index, cell in enumerate(header)}
-        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+        types = {position["VALUE"]: "DOUBLE", position["TIMESTAMP"]: "BIGINT"}
+        columns = "{" + ", ".join(f"'c{i}': '{types.get(i, 'VARCHAR')}'" for i in range(len(header))) + "}"
 
         def column(csv_name: str) -> str:
-            return f"trim(c{position[csv_name]})"
+            return f"c{position[csv_name]}"
 
+        file_id = self._file_id(name)
         try:
             self.connection.execute(
-                f"""CREATE OR REPLACE TEMP TABLE staged AS
-                SELECT {column('METRIC_NAME')} AS metric_name, {column('EVENT_TYPE')} AS event_type,
-                       TRY_CAST({column('VALUE')} AS DOUBLE) AS value, {column('MATH_FUNCTION')} AS math_function,
-                       {column('EVENT_ATTRIBUTION_SOURCE')} AS event_attribution_source,
-                       TRY_CAST({column('TIMESTAMP')} AS DOUBLE) AS ts
+                f"""INSERT INTO {TABLE}
+                SELECT trim({column('METRIC_NAME')}), coalesce(trim({column('EVENT_TYPE')}), ''), {column('VALUE')},
+                       coalesce(trim({column('MATH_FUNCTION')}), ''), trim({column('EVENT_ATTRIBUTION_SOURCE')}),
+                       {column('TIMESTAMP')}, {file_id}
                 FROM read_csv(?, header = true, columns = {columns}, delim = ',', quote = '"', escape = '"',
                               auto_detect = false, strict_mode = true)""",
                 [str(path)],
             )
-            [(bad,)] = self.connection.execute(
-                f"""SELECT count(*) FROM staged
-                WHERE metric_name IS NULL OR metric_name = '' OR event_attribution_source IS NULL
-                   OR event_attribution_source = '' OR value IS NULL OR NOT isfinite(value)
-                   OR ts IS NULL OR ts <> floor(ts) OR ts < {MIN_TIMESTAMP} OR ts > {MAX_TIMESTAMP}"""
-            ).fetchall()
-            if bad:
-                return False
-            self.connection.execute(
-                f"""INSERT INTO {TABLE} SELECT metric_name, coalesce(event_type, ''), value,
-                       coalesce(math_function, ''), event_attribution_source, CAST(ts AS BIGINT), ?
-                FROM staged""",
-                [name],
-            )
-            return True
         except duckdb.Error:
             return False
-        finally:
-            self.connection.execute("DROP TABLE IF EXISTS staged")
+        # Rows are appended in file order, so DuckDB's min/max per row group skips other files here.
+        [(bad,)] = self.connection.execute(
+            f"""SELECT count(*) FROM {TABLE}
+            WHERE {FILE_COLUMN} = {file_id} AND (
+                  metric_name IS NULL OR metric_name = '' OR event_attribution_source IS NULL
+               OR event_attribution_source = '' OR value IS NULL OR NOT isfinite(value)
+               OR "timestamp" IS NULL OR "timestamp" NOT BETWEEN {MIN_TIMESTAMP} AND {MAX_TIMESTAMP})"""
+        ).fetchall()
+        if bad:
+            self.connection.execute(f"DELETE FROM {TABLE} WHERE {FILE_COLUMN} = {file_id}")
+            return False
+        return True
 
 
 def _duckdb_type(athena_type: str) -> str:

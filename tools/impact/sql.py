@@ -8,7 +8,7 @@ BIGINT, double-quoted lower-case identifiers (`timestamp` is reserved in Trino).
 
 Every query deduplicates first: a row (metric, source, event type, math function, value,
 timestamp) that appears in more than one file (a re-import, a re-downloaded copy) is counted
-from one file only: the file with the most copies of it, then the first by name. Repeats
+as often as the one file with the most copies of it has it, not once per file. Repeats
 inside one file are kept (the documented example adds several rows into one bucket).
 Source and metric names are upper-cased, as CloudWatch does, so `recommended_for_you` and
 `RECOMMENDED_FOR_YOU` are one source.
@@ -33,14 +33,23 @@ HOUR_SECONDS = 3600
 ANALYSIS_QUERIES = ("hourly_by_source", "traffic_by_hour", "metric_details", "duplicate_rows")
 
 
-def _deduplicated_rows(table: str, file_column: str, start: int | None, end: int | None) -> str:
+KEY = "metric, source, event_type, math_function, value, ts"
+
+
+def dedup_steps(
+    table: str, *, file_column: str = ATHENA_FILE_COLUMN, start: int | None = None, end: int | None = None
+) -> dict[str, str]:
+    """The deduplication, as named steps in order (name -> SELECT over the steps before it).
+
+    Athena runs them as the CTEs of each query; DuckDB materializes each once as a table.
+    """
     time_filter = ""
     if start is not None:
         time_filter += f' AND "timestamp" >= {int(start)}'
     if end is not None:
         time_filter += f' AND "timestamp" < {int(end)}'
-    return f"""WITH report_rows AS (
-  SELECT upper(trim(metric_name)) AS metric,
+    return {
+        "report_rows": f"""SELECT upper(trim(metric_name)) AS metric,
          upper(trim(event_attribution_source)) AS source,
          coalesce(trim(event_type), '') AS event_type,
          coalesce(trim(math_function), '') AS math_function,
@@ -48,25 +57,57 @@ def _deduplicated_rows(table: str, file_column: str, start: int | None, end: int
          CAST("timestamp" AS BIGINT) AS ts,
          {file_column} AS source_file
   FROM {table}
-  WHERE value IS NOT NULL AND "timestamp" IS NOT NULL{time_filter}
-),
-copies_per_file AS (
-  SELECT metric, source, event_type, math_function, value, ts, source_file, count(*) AS copies
+  WHERE value IS NOT NULL AND "timestamp" IS NOT NULL{time_filter}""",
+        "copies_per_file": f"""SELECT {KEY}, source_file, count(*) AS copies
   FROM report_rows
-  GROUP BY metric, source, event_type, math_function, value, ts, source_file
-),
-ranked AS (
-  SELECT *, row_number() OVER (
-           PARTITION BY metric, source, event_type, math_function, value, ts
-           ORDER BY copies DESC, source_file) AS file_rank
+  GROUP BY {KEY}, source_file""",
+        # Each distinct row once, with the most copies any one file has of it.
+        "deduplicated": f"""SELECT {KEY}, value * max(copies) AS total, count(*) AS files
   FROM copies_per_file
-),
-deduplicated AS (
-  SELECT metric, source, event_type, math_function, value * copies AS value, ts
-  FROM ranked
-  WHERE file_rank = 1
-)
-"""
+  GROUP BY {KEY}""",
+    }
+
+
+FINAL_SELECTS = {
+    # Per metric, source and UTC hour: the total and the 15-minute buckets with data.
+    "hourly_by_source": f"""SELECT metric, source, bucket - bucket % {HOUR_SECONDS} AS hour_start, sum(total) AS total,
+       count(*) AS buckets
+FROM (SELECT metric, source, ts - ts % {BUCKET_SECONDS} AS bucket, sum(total) AS total
+      FROM deduplicated
+      GROUP BY metric, source, ts - ts % {BUCKET_SECONDS}) AS per_bucket
+GROUP BY metric, source, bucket - bucket % {HOUR_SECONDS}
+ORDER BY metric, source, hour_start""",
+    # Per UTC hour: the 15-minute buckets in which any metric of any source has a row, i.e.
+    # when traffic flowed. Rates divide by this time, not by one metric's buckets.
+    "traffic_by_hour": f"""SELECT ts - ts % {HOUR_SECONDS} AS hour_start, count(DISTINCT ts - ts % {BUCKET_SECONDS}) AS buckets
+FROM deduplicated
+GROUP BY ts - ts % {HOUR_SECONDS}
+ORDER BY hour_start""",
+    "metric_details": """SELECT metric, event_type, math_function, count(*) AS row_count
+FROM deduplicated
+GROUP BY metric, event_type, math_function
+ORDER BY metric, event_type, math_function""",
+    # Files whose rows repeat rows of another file (all but the first file by name), and how
+    # many of their rows were not counted.
+    "duplicate_rows": """SELECT source_file, sum(copies) AS duplicate_rows
+FROM (SELECT c.source_file, c.copies,
+             row_number() OVER (PARTITION BY c.metric, c.source, c.event_type, c.math_function, c.value, c.ts
+                                ORDER BY c.copies DESC, c.source_file) AS file_rank
+      FROM copies_per_file c
+      JOIN (SELECT * FROM deduplicated WHERE files > 1) d
+        ON c.metric = d.metric AND c.source = d.source AND c.event_type = d.event_type
+       AND c.math_function = d.math_function AND c.value = d.value AND c.ts = d.ts) AS repeated
+WHERE file_rank > 1
+GROUP BY source_file
+ORDER BY source_file""",
+    # For the Athena console: totals and volume share per metric and source.
+    "totals_by_source": """SELECT metric, source, sum(total) AS total,
+       sum(total) / sum(sum(total)) OVER (PARTITION BY metric) AS volume_share,
+       min(ts) AS first_timestamp, max(ts) AS last_timestamp
+FROM deduplicated
+GROUP BY metric, source
+ORDER BY metric, total DESC""",
+}
 
 
 def named_queries(
@@ -77,42 +118,6 @@ def named_queries(
     `file_column` is the expression naming each row's file (Athena: "$path"); `start`/`end`
     (epoch seconds, end exclusive) restrict the rows by TIMESTAMP.
     """
-    rows = _deduplicated_rows(table, file_column, start, end)
-    hour = f"ts - ts % {HOUR_SECONDS}"
-    bucket = f"ts - ts % {BUCKET_SECONDS}"
-    return {
-        # Per metric, source and UTC hour: the total and the 15-minute buckets with data.
-        "hourly_by_source": rows
-        + f"""SELECT metric, source, {hour} AS hour_start, sum(value) AS total,
-       count(DISTINCT {bucket}) AS buckets
-FROM deduplicated
-GROUP BY metric, source, {hour}
-ORDER BY metric, source, hour_start""",
-        # Per UTC hour: the 15-minute buckets in which any metric of any source has a row,
-        # i.e. when traffic flowed. Rates divide by this time, not by one metric's buckets.
-        "traffic_by_hour": rows
-        + f"""SELECT {hour} AS hour_start, count(DISTINCT {bucket}) AS buckets
-FROM deduplicated
-GROUP BY {hour}
-ORDER BY hour_start""",
-        "metric_details": rows
-        + """SELECT metric, event_type, math_function, count(*) AS row_count
-FROM deduplicated
-GROUP BY metric, event_type, math_function
-ORDER BY metric, event_type, math_function""",
-        # Files whose rows repeat rows of another file, and how many rows were not counted.
-        "duplicate_rows": rows
-        + """SELECT source_file, sum(copies) AS duplicate_rows
-FROM ranked
-WHERE file_rank > 1
-GROUP BY source_file
-ORDER BY source_file""",
-        # For the Athena console: totals and volume share per metric and source.
-        "totals_by_source": rows
-        + """SELECT metric, source, sum(value) AS total,
-       sum(value) / sum(sum(value)) OVER (PARTITION BY metric) AS volume_share,
-       min(ts) AS first_timestamp, max(ts) AS last_timestamp
-FROM deduplicated
-GROUP BY metric, source
-ORDER BY metric, total DESC""",
-    }
+    steps = dedup_steps(table, file_column=file_column, start=start, end=end)
+    with_clause = "WITH " + ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in steps.items()) + "\n"
+    return {name: with_clause + select for name, select in FINAL_SELECTS.items()}

@@ -162,24 +162,21 @@ class HourlyData:
         self.hour_starts = self.first + HOUR * np.arange(self.hours, dtype=np.int64)
         self.traffic_hours = np.zeros(self.hours)
         self.traffic_hours[(hour_starts - self.first) // HOUR] = np.asarray(traffic["buckets"]) / BUCKETS_PER_HOUR
-        metric_names = np.asarray(hourly["metric"]).astype(str)
-        source_names = np.asarray(hourly["source"]).astype(str)
-        self.sources = sorted(set(source_names.tolist()))
-        source_index = {name: i for i, name in enumerate(self.sources)}
-        rows_source = np.array([source_index[name] for name in source_names], dtype=np.int64)
+        metrics, rows_metric = np.unique(np.asarray(hourly["metric"], dtype=object), return_inverse=True)
+        sources, rows_source = np.unique(np.asarray(hourly["source"], dtype=object), return_inverse=True)
+        self.sources = [str(name) for name in sources]
         rows_hour = (np.asarray(hourly["hour_start"], dtype=np.int64) - self.first) // HOUR
         totals = np.asarray(hourly["total"], dtype=np.float64)
         buckets = np.asarray(hourly["buckets"], dtype=np.int64)
         self.values: dict[str, np.ndarray] = {}
         self.buckets: dict[str, np.ndarray] = {}
-        for metric in sorted(set(metric_names.tolist())):
-            rows = metric_names == metric
-            values = np.zeros((len(self.sources), self.hours))
-            counts = np.zeros((len(self.sources), self.hours), dtype=np.int64)
-            np.add.at(values, (rows_source[rows], rows_hour[rows]), totals[rows])
-            np.add.at(counts, (rows_source[rows], rows_hour[rows]), buckets[rows])
-            self.values[metric] = values
-            self.buckets[metric] = counts
+        shape = (len(self.sources), self.hours)
+        for position, metric in enumerate(metrics):
+            rows = rows_metric == position
+            cells = np.ravel_multi_index((rows_source[rows], rows_hour[rows]), shape)
+            size = shape[0] * shape[1]
+            self.values[str(metric)] = np.bincount(cells, weights=totals[rows], minlength=size).reshape(shape)
+            self.buckets[str(metric)] = np.bincount(cells, weights=buckets[rows], minlength=size).reshape(shape).astype(np.int64)
         # Live period of each source: first to last hour with a row of any metric.
         any_row = np.zeros((len(self.sources), self.hours), dtype=bool)
         any_row[rows_source, rows_hour] = True
