@@ -154,9 +154,12 @@ def _pairs(values: Sequence[str], option: str, *, upper: bool = True) -> dict[st
     return pairs
 
 
-def _time_range(args: Any, now: datetime | None) -> tuple[datetime | None, datetime]:
-    end = parse_timestamp(args.end, "--end") if args.end else (now or datetime.now(UTC))
+def _time_range(args: Any, now: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """(start, end) of the rows to read; report files without --days/--end are read whole."""
     days = args.days if args.days is not None else (CLOUDWATCH_DEFAULT_DAYS if args.cloudwatch else None)
+    end = parse_timestamp(args.end, "--end") if args.end else None
+    if end is None and days is not None:
+        end = now or datetime.now(UTC)
     if days is None:
         return None, end
     try:
@@ -191,9 +194,9 @@ def _validate(args: Any) -> None:
         raise CliError(f"--png {args.png}: folder {args.png.parent} does not exist")
 
 
-def _aggregates(args: Any, factory: ClientFactory, start: datetime | None, end: datetime, sleep: Any) -> Aggregates:
+def _aggregates(args: Any, factory: ClientFactory, start: datetime | None, end: datetime | None, sleep: Any) -> Aggregates:
     start_epoch = int(start.timestamp()) if start else None
-    end_epoch = int(end.timestamp())
+    end_epoch = int(end.timestamp()) if end else None
     if args.athena:
         queries = named_queries(f'"{args.table}"', start=start_epoch, end=end_epoch)
         results = athena_queries.run_queries(
@@ -263,8 +266,8 @@ def _run(
         load = aggregates.load
         skipped = load.get("rows_skipped") or load.get("files_skipped")
         detail = f" ({load['rows_skipped']} malformed rows, {load['files_skipped']} files skipped)" if skipped else ""
-        window = f" from {start:%Y-%m-%d %H:%M}" if start else ""
-        raise CliError(f"no usable metric rows{window} before {end:%Y-%m-%d %H:%M} UTC{detail}")
+        window = (f" from {start:%Y-%m-%d %H:%M}" if start else "") + (f" before {end:%Y-%m-%d %H:%M} UTC" if end else "")
+        raise CliError(f"no usable metric rows{window}{detail}")
     for warning in warnings:
         print(f"{PROG}: warning: {warning}", file=stderr)
 
