@@ -227,12 +227,13 @@ class ReportStore:
         rows = list(rows)
         if not rows:
             return
+        # Fixed-width numpy strings: DuckDB scans object arrays value by value (slowly).
         parsed_rows = {
-            "metric_name": np.array([r.metric for r in rows], dtype=object),
-            "event_type": np.array([r.event_type for r in rows], dtype=object),
+            "metric_name": np.array([r.metric for r in rows], dtype=str),
+            "event_type": np.array([r.event_type for r in rows], dtype=str),
             "value": np.array([r.value for r in rows], dtype=np.float64),
-            "math_function": np.array([r.math_function for r in rows], dtype=object),
-            "event_attribution_source": np.array([r.source for r in rows], dtype=object),
+            "math_function": np.array([r.math_function for r in rows], dtype=str),
+            "event_attribution_source": np.array([r.source for r in rows], dtype=str),
             "timestamp": np.array([r.timestamp for r in rows], dtype=np.int64),
             FILE_COLUMN: np.full(len(rows), self._file_id(name), dtype=np.int32),
         }
