@@ -57,14 +57,21 @@ def build_parser() -> ArgumentParser:
         ),
         epilog="Example: python -m tools.report --s3 s3://my-bucket/metric-reports/retail/ --png impact.png",
     )
-    inputs = parser.add_argument_group("input (one of)")
-    choice = inputs.add_mutually_exclusive_group(required=True)
+    inputs = parser.add_argument_group("input (one of, or --config with --group)")
+    choice = inputs.add_mutually_exclusive_group()
     choice.add_argument("--s3", metavar="S3_URL", help="read every *.csv report under s3://bucket/prefix/")
     choice.add_argument("--dir", type=Path, metavar="PATH", help="read every *.csv report under a folder (or one file)")
     choice.add_argument(
         "--cloudwatch", action="store_true", help="read the AWS/Personalize metric attribution metrics (needs --dataset-group-arn)"
     )
     choice.add_argument("--athena", action="store_true", help="run the queries on Amazon Athena (needs --database, --table, --workgroup)")
+    inputs.add_argument(
+        "--config", metavar="YAML",
+        help="the app's config: bucket, report prefix, dataset group, recommenders (exposure), derived metrics "
+        "and sources of --group (account and region from your credentials); reads the group's S3 reports "
+        "unless --cloudwatch or --dir is given",
+    )
+    inputs.add_argument("--group", metavar="NAME", help="dataset group of --config")
     inputs.add_argument("--dataset-group-arn", metavar="ARN", help="dataset group of the metric attribution (CloudWatch)")
     inputs.add_argument("--database", help="Athena: Glue database of the report table")
     inputs.add_argument("--table", help="Athena: Glue table over the report CSVs")
@@ -177,8 +184,12 @@ def _validate(args: Any) -> None:
         raise CliError("--seed must be a whole number from 0 to 2**63-1")
     if args.days is not None and not (math.isfinite(args.days) and 0 < args.days <= MAX_DAYS):
         raise CliError(f"--days must be above 0 and at most {MAX_DAYS:g}")
-    if args.cloudwatch and not args.dataset_group_arn:
-        raise CliError("--cloudwatch needs --dataset-group-arn")
+    if bool(args.config) != bool(args.group):
+        raise CliError("--config and --group go together: --config config/default.yaml --group retail")
+    if not (args.s3 or args.dir or args.cloudwatch or args.athena or args.config):
+        raise CliError("give one input: --s3, --dir, --cloudwatch, --athena, or --config with --group")
+    if args.cloudwatch and not (args.dataset_group_arn or args.config):
+        raise CliError("--cloudwatch needs --dataset-group-arn (or --config with --group)")
     if args.dataset_group_arn and not args.cloudwatch:
         raise CliError("--dataset-group-arn only applies with --cloudwatch")
     athena_options = {"--database": args.database, "--table": args.table, "--workgroup": args.workgroup}
@@ -255,6 +266,22 @@ def _run(
             raise CliError(f"--impressions {source}={count}: expected a count of 0 or more") from None
     start, end = _time_range(args, now)
     factory = client_factory or (lambda service, **kw: boto3_client_factory(args.profile, args.region)(service, **kw))
+    deployed = None
+    config_exposure: dict[str, str] = {}
+    if args.config:
+        from tools.deployment_lookup import resolve_group  # loads the app's config model only when asked
+
+        deployed = resolve_group(args.config, args.group, client_factory=factory)
+        if not (args.s3 or args.dir or args.cloudwatch or args.athena):
+            args.s3 = deployed.report_url
+        if args.cloudwatch and not args.dataset_group_arn:
+            args.dataset_group_arn = deployed.dataset_group_arn
+        names = {item.name for item in derived}
+        derived += [
+            statistics.DerivedMetric(name, expression) for name, expression in deployed.derived_metrics.items() if name not in names
+        ]
+        for name, arn in deployed.recommender_arns.items():  # exposure: what each recommender served
+            config_exposure.setdefault(deployed.recommender_sources[name].upper(), arn)
 
     aggregates = _aggregates(args, factory, start, end, sleep)
     results = aggregates.results
@@ -272,10 +299,18 @@ def _run(
         print(f"{PROG}: warning: {warning}", file=stderr)
 
     data = statistics.HourlyData(results["hourly_by_source"], results["traffic_by_hour"])
-    unknown = sorted(set(exposure_arns) | set(impressions) - set(data.sources))
+    if deployed is not None:
+        from tools.deployment_lookup import check_sources
+
+        for warning in check_sources(deployed, [s for s in data.sources if s != statistics.UNDEFINED_SOURCE]):
+            print(f"{PROG}: warning: {warning}", file=stderr)
+    unknown = sorted((set(exposure_arns) | set(impressions)) - set(data.sources))
     for source in unknown:
         print(f"{PROG}: warning: exposure given for {source}, which has no report rows", file=stderr)
     exposure = {source: statistics.Exposure("--impressions", total=float(count)) for source, count in impressions.items()}
+    for source, arn in config_exposure.items():
+        if source in data.sources and source not in impressions:
+            exposure_arns.setdefault(source, arn)
     if exposure_arns:
         first = datetime.fromtimestamp(int(data.hour_starts[0]), tz=UTC)
         last = datetime.fromtimestamp(int(data.hour_starts[-1]) + 3600, tz=UTC)
