@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tools._cli import (
+    EXIT_FAILURE,
     EXIT_OK,
     ArgumentParser,
     ClientFactory,
@@ -140,7 +142,15 @@ def main(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
-    return run_main(PROG, lambda: _run(argv, client_factory, stdout, stderr, now, sleep), stderr)
+    try:
+        return run_main(PROG, lambda: _run(argv, client_factory, stdout, stderr, now, sleep), stderr)
+    except BrokenPipeError:
+        # The reader went away (`--json | head`): point stdout at /dev/null so the flush at exit
+        # raises nothing (Python's own recipe), and say so in one line.
+        if stdout is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{PROG}: error: output closed before everything was written (broken pipe)", file=stderr)
+        return EXIT_FAILURE
 
 
 @dataclass
@@ -164,7 +174,10 @@ def _pairs(values: Sequence[str], option: str, *, upper: bool = True) -> dict[st
 def _time_range(args: Any, now: datetime | None) -> tuple[datetime | None, datetime | None]:
     """(start, end) of the rows to read; report files without --days/--end are read whole."""
     days = args.days if args.days is not None else (CLOUDWATCH_DEFAULT_DAYS if args.cloudwatch else None)
-    end = parse_timestamp(args.end, "--end") if args.end else None
+    try:
+        end = parse_timestamp(args.end, "--end") if args.end else None
+    except (OverflowError, OSError, ValueError):
+        raise CliError(f"--end {args.end!r} is outside the dates this tool can represent") from None
     if end is None and days is not None:
         end = now or datetime.now(UTC)
     if days is None:

@@ -158,7 +158,7 @@ def test_cli_input_errors_exit_2_without_traceback(tmp_path, setup, argv, messag
 
 def test_cli_needs_exactly_one_input():
     code, _, err = run_cli([])
-    assert code == 2 and "one of the arguments --s3 --dir --cloudwatch --athena is required" in err
+    assert code == 2 and "give one input: --s3, --dir, --cloudwatch, --athena, or --config with --group" in err
     code, _, err = run_cli(["--cloudwatch"])
     assert code == 2 and "--cloudwatch needs --dataset-group-arn" in err
     code, _, err = run_cli(["--s3", "bucket/prefix"])
@@ -374,7 +374,7 @@ def test_help_names_the_interval_method(capsys):
         (["--seed", "-1"], "--seed must be a whole number from 0"),
         (["--days", "1e9"], "--days must be above 0 and at most 36500"),
         (["--days", "nan"], "--days must be above 0"),
-        (["--end", "1e20"], "--end: '1e20' is out of range for epoch seconds"),
+        (["--end", "1e20"], "--end '1e20' is outside the dates this tool can represent"),
         (["--exposure", "a"], "--exposure 'a': expected NAME=VALUE"),
         (["--impressions", "a=-3"], "--impressions A=-3: expected a count of 0 or more"),
         (["--table", "t"], "only apply with --athena"),
