@@ -87,13 +87,15 @@ def run(datasets: int, seed: int = 2024) -> list[dict]:
     rows = []
     details = {"metric": np.array([], dtype=object), "event_type": np.array([]), "math_function": np.array([])}
     for scenario, label in SCENARIOS.items():
-        for method in ("delta", "bootstrap"):
+        # (b) once more with hours as the independent units: what ignoring day effects costs.
+        variants = [("delta", "day"), ("bootstrap", "day")] + ([("delta", "hour")] if scenario == "b" else [])
+        for method, block in variants:
             covered, estimates, widths, rate_ratio, warned = 0, [], [], [], 0
             inner = np.random.default_rng(seed + ord(scenario))  # same data sets for both methods
             for index in range(datasets):
                 hourly, traffic, true_rate, metric = simulate(scenario, inner)
                 data = HourlyData(hourly, traffic)
-                settings = Settings(baseline="BASE", ci=method, resamples=1000, seed=index, metrics=[metric])
+                settings = Settings(baseline="BASE", ci=method, block=block, resamples=1000, seed=index, metrics=[metric])
                 [report] = analyse(data, details, settings).metrics
                 rec = next(s for s in report.sources if s.source == "REC")
                 lift = rec.lift.rate_lift
@@ -106,7 +108,7 @@ def run(datasets: int, seed: int = 2024) -> list[dict]:
             rows.append(
                 {
                     "scenario": f"({scenario}) {label}",
-                    "method": method,
+                    "method": f"{method}, {block}s",
                     "coverage": covered / datasets,
                     "mean_lift": float(np.mean(estimates)),
                     "median_width": float(np.nanmedian(widths)),

@@ -12,6 +12,7 @@ and the peak RSS of the child (getrusage of the waited-for children). Target: <=
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -43,28 +44,35 @@ print(f"{time.perf_counter() - started:.3f} {store.row_count()}")
 """
 
 
-def write_report(path: Path) -> int:
+def write_reports(folder: Path, files: int) -> int:
+    """The rows split by time into `files` report files (as import jobs write them)."""
     rng = np.random.default_rng(7)
     sources = np.array(["SOURCE_NAME_UNDEFINED"] + [f"source_{i:03d}" for i in range(SOURCES - 1)])
     timestamps = T0 + 900 * np.arange(BUCKETS)
-    with path.open("w") as handle:
+    handles = [(folder / f"AggregatedAttributionMetrics - INCREMENTAL - {n}.csv").open("w") for n in range(files)]
+    for handle in handles:
         handle.write("METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n")
-        for metric in METRICS:
-            for source in sources:
-                values = rng.poisson(20, BUCKETS) + 1
-                kind, function = ("View", "samplecount") if metric == "COUNTVIEWS" else ("Purchase", "sum")
-                lines = [f"{metric},{kind},{v},{function},{source},{t}\n" for v, t in zip(values, timestamps)]
-                handle.writelines(lines)
+    part = -(-BUCKETS // files)
+    for metric in METRICS:
+        kind, function = ("View", "samplecount") if metric == "COUNTVIEWS" else ("Purchase", "sum")
+        for source in sources:
+            values = rng.poisson(20, BUCKETS) + 1
+            for n, handle in enumerate(handles):
+                chunk = slice(n * part, (n + 1) * part)
+                handle.writelines(f"{metric},{kind},{v},{function},{source},{t}\n" for v, t in zip(values[chunk], timestamps[chunk]))
+    for handle in handles:
+        handle.close()
     return SOURCES * BUCKETS * len(METRICS)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--files", type=int, default=1, help="split the rows into this many report files (default 1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        report = Path(folder) / "AggregatedAttributionMetrics - BULK - 1.csv"
-        rows = write_report(report)
+        report = Path(folder)
+        rows = write_reports(report, args.files)
         walls, inner = [], []
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -77,13 +85,13 @@ def main() -> int:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         peak_mib = children.ru_maxrss / 1024  # Linux: KiB
         cpu = (children.ru_utime + children.ru_stime) / args.runs
-    size = report.stat().st_size if report.exists() else None
-    print(f"{rows:,} rows ({SOURCES} sources x {BUCKETS:,} buckets x {len(METRICS)} metrics), {args.runs} runs")
+    print(f"{rows:,} rows ({SOURCES} sources x {BUCKETS:,} buckets x {len(METRICS)} metrics) in {args.files} file(s), "
+          f"{args.runs} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"wall, child process incl. interpreter and imports: median {statistics.median(walls):.2f} s "
           f"(min {min(walls):.2f} s)")
     print(f"inside the child, load + SQL + statistics: median {statistics.median(inner):.2f} s")
     print(f"CPU time of the child (user + system, both cores): mean {cpu:.2f} s")
-    print(f"peak RSS of the child: {peak_mib:.0f} MiB" + (f"; CSV {size / 1e6:.0f} MB" if size else ""))
+    print(f"peak RSS of the child: {peak_mib:.0f} MiB")
     return 0
 
 
