@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+import botocore.exceptions
+
 from tools._cli import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -33,6 +35,7 @@ from tools._cli import (
     ClientFactory,
     CliError,
     add_aws_arguments,
+    aws_error_code,
     boto3_client_factory,
     parse_timestamp,
     run_main,
@@ -79,6 +82,10 @@ def build_parser() -> ArgumentParser:
     inputs.add_argument("--table", help="Athena: Glue table over the report CSVs")
     inputs.add_argument("--workgroup", help="Athena: workgroup to run in")
     inputs.add_argument("--output", metavar="S3_URL", help="Athena: result location (default: the workgroup's)")
+    inputs.add_argument(
+        "--dataset-group", metavar="NAME",
+        help="Athena: only this dataset group's reports (the table's partition; default with --config: --group)",
+    )
     inputs.add_argument(
         "--metric", action="append", default=[], metavar="NAME", help="metric name (e.g. countViews), repeatable; default: all"
     )
@@ -208,21 +215,44 @@ def _validate(args: Any) -> None:
     athena_options = {"--database": args.database, "--table": args.table, "--workgroup": args.workgroup}
     if args.athena:
         missing = [option for option, value in athena_options.items() if not value]
-        if missing:
-            raise CliError(f"--athena needs {', '.join(missing)}")
-        athena_queries.check_identifier(args.database, "--database")
-        athena_queries.check_identifier(args.table, "--table")
-    elif any(athena_options.values()) or args.output:
-        raise CliError("--database, --table, --workgroup and --output only apply with --athena")
+        if missing and not args.config:
+            raise CliError(f"--athena needs {', '.join(missing)} (or --config with --group)")
+        for option, value in athena_options.items():
+            if value and option != "--workgroup":
+                athena_queries.check_identifier(value, option)
+        if args.dataset_group:
+            athena_queries.check_identifier(args.dataset_group.replace("-", "_"), "--dataset-group")
+    elif any(athena_options.values()) or args.output or args.dataset_group:
+        raise CliError("--database, --table, --workgroup, --output and --dataset-group only apply with --athena")
     if args.png is not None and not args.png.parent.is_dir():
         raise CliError(f"--png {args.png}: folder {args.png.parent} does not exist")
+
+
+ATHENA_PARAMETERS = {"database": "glue-database", "table": "glue-table", "workgroup": "athena-work-group"}
+
+
+def _athena_names_from_stack(args: Any, config_name: str, factory: ClientFactory) -> None:
+    """Glue database, table and workgroup the dashboard stack publishes in SSM, for names not given."""
+    ssm = factory("ssm")
+    for attribute, leaf in ATHENA_PARAMETERS.items():
+        if not getattr(args, attribute):
+            name = f"/{config_name}/reports/{leaf}"
+            try:
+                value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+            except botocore.exceptions.ClientError as exc:
+                if aws_error_code(exc) == "ParameterNotFound":
+                    raise CliError(f"SSM parameter {name} not found: is the dashboard stack of {config_name} deployed?") from None
+                raise
+            setattr(args, attribute, athena_queries.check_identifier(value, name) if attribute != "workgroup" else value)
+    if not args.dataset_group:
+        args.dataset_group = args.group
 
 
 def _aggregates(args: Any, factory: ClientFactory, start: datetime | None, end: datetime | None, sleep: Any) -> Aggregates:
     start_epoch = int(start.timestamp()) if start else None
     end_epoch = int(end.timestamp()) if end else None
     if args.athena:
-        queries = named_queries(f'"{args.table}"', start=start_epoch, end=end_epoch)
+        queries = named_queries(f'"{args.table}"', start=start_epoch, end=end_epoch, dataset_group=args.dataset_group)
         results = athena_queries.run_queries(
             factory("athena"),
             {name: queries[name] for name in ANALYSIS_QUERIES},
@@ -289,6 +319,8 @@ def _run(
             args.s3 = deployed.report_url
         if args.cloudwatch and not args.dataset_group_arn:
             args.dataset_group_arn = deployed.dataset_group_arn
+        if args.athena:
+            _athena_names_from_stack(args, deployed.config_name, factory)
         names = {item.name for item in derived}
         derived += [
             statistics.DerivedMetric(name, expression) for name, expression in deployed.derived_metrics.items() if name not in names

@@ -64,3 +64,37 @@ def test_config_needs_its_group():
     stderr = io.StringIO()
     code = report.main(["--config", str(DEFAULT_CONFIG)], stdout=io.StringIO(), stderr=stderr)
     assert code == 2 and "--config and --group go together" in stderr.getvalue()
+
+
+def test_config_with_athena_takes_names_from_the_stack_parameters_and_filters_the_group():
+    from botocore.stub import ANY, Stubber
+
+    from tools.impact.sql import ANALYSIS_QUERIES, named_queries
+
+    with mock_aws():
+        factory = boto3_client_factory(None, "eu-west-1")
+        ssm = factory("ssm")
+        for leaf, value in {"glue-database": "pimpact_default_reports", "glue-table": "metric_reports", "athena-work-group": "pimpact-default-reports"}.items():
+            ssm.put_parameter(Name=f"/pimpact-default/reports/{leaf}", Value=value, Type="String")
+        athena = factory("athena")
+        with Stubber(athena) as stubber:
+            queries = named_queries('"metric_reports"', dataset_group="retail")
+            for position, name in enumerate(ANALYSIS_QUERIES):
+                stubber.add_response(
+                    "start_query_execution", {"QueryExecutionId": f"id-{position}"},
+                    {"QueryString": queries[name], "QueryExecutionContext": {"Database": "pimpact_default_reports"}, "WorkGroup": "pimpact-default-reports"},
+                )  # fmt: skip
+            stubber.add_response(
+                "get_query_execution", {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "stop here"}}}, {"QueryExecutionId": ANY}
+            )
+            stderr = io.StringIO()
+            code = report.main(
+                ["--config", str(DEFAULT_CONFIG), "--group", "retail", "--athena"],
+                client_factory=lambda service, **kw: athena if service == "athena" else factory(service), stdout=io.StringIO(), stderr=stderr,
+            )  # fmt: skip
+        missing = io.StringIO()
+        ssm.delete_parameter(Name="/pimpact-default/reports/glue-table")
+        missing_code = report.main(["--config", str(DEFAULT_CONFIG), "--group", "retail", "--athena"], client_factory=factory, stdout=io.StringIO(), stderr=missing)
+    assert code == 2 and "Athena query hourly_by_source (id-0) failed: stop here" in stderr.getvalue()
+    assert "AND dataset_group = 'retail'" in queries["hourly_by_source"]
+    assert missing_code == 2 and "SSM parameter /pimpact-default/reports/glue-table not found" in missing.getvalue()

@@ -16,6 +16,8 @@ Source and metric names are upper-cased, as CloudWatch does, so `recommended_for
 
 from __future__ import annotations
 
+import re
+
 # (column, Athena/Hive type) of the report CSV in file order; Glue stores names lower-case.
 REPORT_COLUMNS: list[tuple[str, str]] = [
     ("metric_name", "string"),
@@ -26,6 +28,9 @@ REPORT_COLUMNS: list[tuple[str, str]] = [
     ("timestamp", "bigint"),
 ]
 ATHENA_FILE_COLUMN = '"$path"'  # Athena's pseudo-column naming the S3 object of each row
+# The Glue table spans every dataset group's folder, partitioned by this column (the stack's
+# report table); `report --athena` filters on it, the saved queries read all groups.
+PARTITION_COLUMN = "dataset_group"
 BUCKET_SECONDS = 900  # metric attribution aggregates into 15-minute buckets
 HOUR_SECONDS = 3600
 
@@ -37,7 +42,12 @@ KEY = "metric, source, event_type, math_function, value, ts"
 
 
 def dedup_steps(
-    table: str, *, file_column: str = ATHENA_FILE_COLUMN, start: int | None = None, end: int | None = None
+    table: str,
+    *,
+    file_column: str = ATHENA_FILE_COLUMN,
+    start: int | None = None,
+    end: int | None = None,
+    dataset_group: str | None = None,
 ) -> dict[str, str]:
     """The deduplication, as named steps in order (name -> SELECT over the steps before it).
 
@@ -48,6 +58,10 @@ def dedup_steps(
         time_filter += f' AND "timestamp" >= {int(start)}'
     if end is not None:
         time_filter += f' AND "timestamp" < {int(end)}'
+    if dataset_group is not None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset_group):
+            raise ValueError(f"dataset group name {dataset_group!r} cannot be a partition value")
+        time_filter += f" AND {PARTITION_COLUMN} = '{dataset_group}'"
     return {
         "report_rows": f"""SELECT upper(trim(metric_name)) AS metric,
          upper(trim(event_attribution_source)) AS source,
@@ -111,13 +125,19 @@ ORDER BY metric, total DESC""",
 
 
 def named_queries(
-    table: str, *, file_column: str = ATHENA_FILE_COLUMN, start: int | None = None, end: int | None = None
+    table: str,
+    *,
+    file_column: str = ATHENA_FILE_COLUMN,
+    start: int | None = None,
+    end: int | None = None,
+    dataset_group: str | None = None,
 ) -> dict[str, str]:
     """Query name -> SQL reading the report rows in `table`, valid on Athena and DuckDB.
 
     `file_column` is the expression naming each row's file (Athena: "$path"); `start`/`end`
-    (epoch seconds, end exclusive) restrict the rows by TIMESTAMP.
+    (epoch seconds, end exclusive) restrict the rows by TIMESTAMP; `dataset_group` by the
+    table's partition column.
     """
-    steps = dedup_steps(table, file_column=file_column, start=start, end=end)
+    steps = dedup_steps(table, file_column=file_column, start=start, end=end, dataset_group=dataset_group)
     with_clause = "WITH " + ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in steps.items()) + "\n"
     return {name: with_clause + select for name, select in FINAL_SELECTS.items()}
