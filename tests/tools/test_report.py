@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
-import numpy as np
 import pytest
 from moto import mock_aws
 

@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 from moto import mock_aws
 
 from tools import report

@@ -21,7 +21,7 @@ import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,9 +393,3 @@ def load_s3(store: ReportStore, s3_client: Any, url: str, *, lenient: bool = Fal
             finally:
                 body.close()
             store.add_file(local, f"s3://{bucket}/{key}", lenient=lenient, strict=strict)
-
-
-def iter_local_reports(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, content) of every report file under a folder, for callers that parse in Python."""
-    for csv_path in local_report_files(path):
-        yield str(csv_path), csv_path.read_bytes()
