@@ -69,10 +69,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=1, help="split the rows into this many report files (default 1)")
+    parser.add_argument(
+        "--copy", action="store_true", help="add a re-downloaded copy of the first file (the deduplication has work to do)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder)
         rows = write_reports(report, args.files)
+        if args.copy:
+            first = report / "AggregatedAttributionMetrics - INCREMENTAL - 0.csv"
+            (report / "copy of the first report.csv").write_bytes(first.read_bytes())
+            rows += rows // args.files
         walls, inner = [], []
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -85,7 +92,8 @@ def main() -> int:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         peak_mib = children.ru_maxrss / 1024  # Linux: KiB
         cpu = (children.ru_utime + children.ru_stime) / args.runs
-    print(f"{rows:,} rows ({SOURCES} sources x {BUCKETS:,} buckets x {len(METRICS)} metrics) in {args.files} file(s), "
+    copy = " + a copy of the first" if args.copy else ""
+    print(f"{rows:,} rows ({SOURCES} sources x {BUCKETS:,} buckets x {len(METRICS)} metrics) in {args.files} file(s){copy}, "
           f"{args.runs} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"wall, child process incl. interpreter and imports: median {statistics.median(walls):.2f} s "
           f"(min {min(walls):.2f} s)")

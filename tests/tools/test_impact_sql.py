@@ -131,3 +131,24 @@ def test_header_in_another_column_order_is_read_by_name(tmp_path):
     finally:
         store.close()
     assert as_dict(results["hourly_by_source"]) == {("M", "A", 1704067200): (4.0, 1)}
+
+
+def test_files_from_successive_imports_skip_the_deduplication_with_the_same_result(tmp_path):
+    files = {
+        "first.csv": (HEADER + "M,V,1,sum,a,1704067224\nM,V,1,sum,a,1704067224\nM,V,2,sum,b,1704068124\n").encode(),
+        "second.csv": (HEADER + "M,V,1,sum,a,1704069024\nm,V,4,sum,B,1704072624\n").encode(),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    store = ReportStore()
+    try:
+        load_local(store, tmp_path)
+        assert not store._files_overlap()  # the shortcut: no GROUP BY over every row
+        results = store.aggregates(ANALYSIS_QUERIES)
+        (tmp_path / "copy.csv").write_bytes(files["second.csv"])
+        store.add_file(tmp_path / "copy.csv", "copy.csv")
+        assert store._files_overlap()
+    finally:
+        store.close()
+    assert as_dict(results["hourly_by_source"]) == python_reference(files)
+    assert len(results["duplicate_rows"]["source_file"]) == 0

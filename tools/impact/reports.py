@@ -261,12 +261,13 @@ class ReportStore:
     def aggregates(self, names: Iterable[str], *, start: int | None = None, end: int | None = None) -> dict[str, dict[str, np.ndarray]]:
         """The named queries' results: each deduplication step materialized once, then the final SELECTs."""
         steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end)
-        [(files,)] = self.connection.execute(f"SELECT count(DISTINCT {FILE_COLUMN}) FROM {TABLE}").fetchall()
-        if files <= 1:
-            # One file cannot repeat another: the same result as the steps, without their two GROUP BYs.
+        overlap = self._files_overlap()
+        if not overlap:
+            # Files that share no timestamp cannot repeat each other's rows (the usual case: one
+            # import job after another): the same result as the steps, without their two GROUP BYs.
             steps["copies_per_file"] = "SELECT *, 1 AS copies FROM report_rows"
             steps["deduplicated"] = "SELECT metric, source, event_type, math_function, value, ts, value AS total, 1 AS files FROM report_rows"
-        kinds = {step: "TABLE" if files > 1 and step != "report_rows" else "VIEW" for step in steps}
+        kinds = {step: "TABLE" if overlap and step != "report_rows" else "VIEW" for step in steps}
         for step, body in steps.items():
             self.connection.execute(f"CREATE OR REPLACE TEMP {kinds[step]} {step} AS {body}")
         try:
@@ -278,6 +279,16 @@ class ReportStore:
             ids = results["duplicate_rows"]["source_file"]
             results["duplicate_rows"]["source_file"] = np.array([self.file_names[int(i)] for i in ids], dtype=object)
         return results
+
+    def _files_overlap(self) -> bool:
+        """Whether the TIMESTAMP ranges of any two loaded files overlap."""
+        ranges = self.connection.execute(
+            f'SELECT min("timestamp"), max("timestamp") FROM {TABLE} GROUP BY {FILE_COLUMN} ORDER BY 1'
+        ).fetchall()
+        for (_, previous_end), (next_start, _) in zip(ranges, ranges[1:]):
+            if next_start <= previous_end:
+                return True
+        return False
 
     def query(self, sql: str) -> dict[str, np.ndarray]:
         """Run a query; the result as one numpy array per column."""
