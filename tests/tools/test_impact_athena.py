@@ -1,4 +1,4 @@
-"""report --athena: requests validated against botocore's Athena model (Stubber), results as arrays."""
+"""report --athena and exposure: requests validated against botocore's Athena and CloudWatch models (Stubber)."""
 
 from __future__ import annotations
 
@@ -121,3 +121,40 @@ def test_waiting_gives_up_after_the_timeout_with_growing_delays():
         with pytest.raises(report.CliError, match=r"Athena query q \(slow\) still queued; gave up waiting"):
             run_queries(athena, {"q": "SELECT 1"}, database="d", workgroup="w", sleep=sleep, clock=lambda: now[0], timeout=40)
     assert sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0]  # capped at 8 s, 39.5 s in all
+
+
+def test_exposure_requests_are_valid_getmetricdata_calls_per_recommender_or_campaign():
+    from datetime import UTC, datetime
+
+    from tools.impact.cloudwatch import fetch_exposure
+
+    recommender = "arn:aws:personalize:us-east-1:123456789012:recommender/shop-rfy"
+    campaign = "arn:aws:personalize:us-east-1:123456789012:campaign/shop-sims"
+    start, end = datetime(2024, 1, 1, 0, 20, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+
+    def query(position, dimension, arn):
+        return {
+            "Id": f"e{position}",
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/Personalize", "MetricName": "GetRecommendations", "Dimensions": [{"Name": dimension, "Value": arn}]},
+                "Period": 3600,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+
+    hour = datetime(2024, 1, 1, tzinfo=UTC)
+    with Stubber(cloudwatch) as stubber:
+        stubber.add_response(
+            "get_metric_data",
+            {"MetricDataResults": [{"Id": "e0", "Timestamps": [hour], "Values": [1500.0]}, {"Id": "e1", "Timestamps": [hour], "Values": [300.0]}]},
+            {
+                "MetricDataQueries": [query(0, "RecommenderArn", recommender), query(1, "CampaignArn", campaign)],
+                "StartTime": hour,  # floored to the hour
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
+            },
+        )
+        exposure = fetch_exposure(cloudwatch, {"REC": recommender, "SIMS": campaign}, start, end)
+    assert exposure["REC"].hourly == {1704067200: 1500.0} and exposure["SIMS"].hourly == {1704067200: 300.0}

@@ -67,12 +67,13 @@ def _lift_panel(axis, report: MetricReport, confidence: float) -> None:
         xerr=[estimates[has_interval] - lows[has_interval], highs[has_interval] - estimates[has_interval]],
         fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3,
     )
-    axis.plot(estimates[~has_interval], rows[~has_interval], "o", color="tab:gray", label="no interval")
+    axis.plot(estimates[~has_interval], rows[~has_interval], "o", color="tab:gray")
     axis.axvline(1.0, color="black", linewidth=1, linestyle="--")
     labels = []
     for source in compared:
         days = (source.lift.window_end - source.lift.window_start).total_seconds() / 86_400
-        labels.append(f"{source.source}  ({days:.1f} d window)")
+        caveat = ", no interval" if source.lift.rate_lift.low is None else ""
+        labels.append(f"{source.source}  ({days:.1f} d window{caveat})")
     axis.set_yticks(rows, labels, fontsize="small")
     positive = np.concatenate([estimates, lows[has_interval], highs[has_interval]])
     positive = positive[positive > 0]
