@@ -9,6 +9,7 @@ outside the plotting area so they never cover data.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +72,10 @@ def _lift_panel(axis, report: MetricReport, confidence: float) -> None:
     axis.axvline(1.0, color="black", linewidth=1, linestyle="--")
     labels = []
     for source in compared:
-        days = (source.lift.window_end - source.lift.window_start).total_seconds() / 86_400
+        hours = (source.lift.window_end - source.lift.window_start).total_seconds() / 3600
+        span = f"{hours / 24:.1f} d" if hours >= 24 else f"{hours:.0f} h"
         caveat = ", no interval" if source.lift.rate_lift.low is None else ""
-        labels.append(f"{source.source}  ({days:.1f} d window{caveat})")
+        labels.append(f"{source.source}  ({span} window{caveat})")
     axis.set_yticks(rows, labels, fontsize="small")
     positive = np.concatenate([estimates, lows[has_interval], highs[has_interval]])
     positive = positive[positive > 0]
@@ -117,6 +119,9 @@ def _rates_panel(axis, report: MetricReport, mdates) -> None:
         other = np.where(live.any(axis=0), np.nansum(stacked, axis=0) / np.maximum(live.sum(axis=0), 1), np.nan)
         axis.plot(starts, other, marker="o", markersize=3, color="gray", label=f"other: mean of {len(rest)} sources")
     axis.set_title(f"{report.metric}: per hour, by {over_time.period} (UTC); gaps: not live or no traffic", fontsize="medium", loc="left")
+    if len(starts) == 1:  # one period: without limits the date axis would span years
+        step = timedelta(days=1) if over_time.period == "day" else timedelta(hours=1)
+        axis.set_xlim(starts[0] - step, starts[0] + step)
     axis.set_ylabel("per hour")
     axis.set_ylim(bottom=0)
     axis.grid(True, alpha=0.3)
