@@ -371,7 +371,11 @@ def start_delete(api: PersonalizeApi, event: Mapping[str, Any], *, resource_type
 
 
 def is_complete_result(done: bool, data: Mapping[str, Any] | None = None) -> dict:
-    return {"IsComplete": done, "Data": dict(data or {})}
+    """The isComplete answer. ``Data`` only when done: the CDK framework throws
+    ``"Data" is not allowed if "IsComplete" is "False"`` (a failure, not a retry) otherwise."""
+    if not done:
+        return {"IsComplete": False}
+    return {"IsComplete": True, "Data": dict(data or {})}
 
 
 Route = Callable[[Mapping[str, Any], Any], dict]

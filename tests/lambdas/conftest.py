@@ -33,6 +33,11 @@ def make_lambda_context() -> types.SimpleNamespace:
     return types.SimpleNamespace(invoked_function_arn=FUNCTION_ARN, aws_request_id=str(uuid.uuid4()))
 
 
+def assert_incomplete_without_data(outcome: Mapping[str, Any]) -> None:
+    """The CDK framework throws '"Data" is not allowed if "IsComplete" is "False"' (fatal)."""
+    assert outcome["IsComplete"] is False and not outcome.get("Data"), f"incomplete answer carries Data: {outcome}"
+
+
 class OperationRecorder:
     def __init__(self) -> None:
         self.by_handler: dict[str, set[str]] = defaultdict(set)
@@ -113,6 +118,7 @@ class CustomResource:
             outcome = self.is_complete(merged)
             if outcome["IsComplete"]:
                 return physical_id, {**merged.get("Data", {}), **outcome.get("Data", {})}
+            assert_incomplete_without_data(outcome)
         raise AssertionError(f"{self.handler.__name__} {event['RequestType']} incomplete after {MAX_POLLS} polls")
 
 
