@@ -70,7 +70,7 @@ class PersonalizeStack(Stack):
                 config=config,
                 resources=resources,
                 tokens=tokens,
-                service_role_arn=self.service_role.role_arn,
+                service_role=self.service_role,
                 report_location=import_location(bucket_name, REPORT_PREFIX),
                 import_locations=import_locations(resources.group, bucket_name, sample_locations),
                 switch=switch,

@@ -235,7 +235,9 @@ def create_client():
     # Cached: a warm Lambda reuses it. botocore's own retries cover transient
     # network errors; PersonalizeApi adds longer, bounded backoff on throttling
     # because Personalize's control-plane rate limits are low.
-    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    # Connect/read timeouts far below the shortest Lambda timeout here (60 s for the poll step):
+    # botocore's default 60 s read timeout would let one hung call outlive the function.
+    config = Config(connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 3})
     return boto3.client("personalize", config=config)
 
 

@@ -38,6 +38,8 @@ API_OPERATIONS: tuple[str, ...] = (
     "CreateDatasetImportJob",
     "DescribeDatasetImportJob",
 )
+# is_complete runs under its own role: exactly these.
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob",)
 
 RESOURCE_TYPE = "dataset-import-job"
 FULL = "FULL"

@@ -43,6 +43,8 @@ API_OPERATIONS: tuple[str, ...] = (
     "UpdateMetricAttribution",
     "DeleteMetricAttribution",
 )
+# is_complete runs under its own role: exactly these.
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = API_OPERATIONS
 
 RESOURCE_TYPE = "metric-attribution"
 MAX_METRICS = 10

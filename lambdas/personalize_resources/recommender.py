@@ -70,24 +70,39 @@ API_OPERATIONS: tuple[str, ...] = (
     "DeleteRecommender",
     "states:StartExecution",
 )
+# is_complete runs under its own role: exactly these.
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeRecommender", "DeleteRecommender")
 POLLER_API_OPERATIONS: tuple[str, ...] = (
     "DescribeRecommender",
     "UpdateRecommender",
     "StopRecommender",
     "StartRecommender",
+    "DeleteRecommender",
+    "cloudformation:DescribeStackResource",
 )
+# The poller's catch-all step (a poll Lambda that timed out or failed): only signals FAILURE.
+POLL_FAILED_API_OPERATIONS: tuple[str, ...] = ("cloudformation:DescribeStackResource",)
 
 RESOURCE_TYPE = "recommender"
 INACTIVE = "INACTIVE"
 DESIRED_STATES = (ACTIVE, INACTIVE)
+# The poller's goal when a Delete finds the recommender still training: Personalize refuses
+# DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (and offers no way to cut training
+# short for recommenders), so the poller deletes it as soon as training ends, even when this
+# stack's Delete has long given up at the Provider's one-hour limit. Nothing is left to bill.
+DELETED = "DELETED"
+BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
+# Top-level key of an on_event answer whose poller did not start; is_complete fails with it.
+POLLER_START_ERROR = "PollerStartError"
 STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
 POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
 # An hour past the longest WaitCondition timeout (12 h): by then nobody is waiting any more.
 DEFAULT_POLLER_TIMEOUT_SECONDS = 13 * 3600
 REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
 
-# The wait-condition signal; tests replace it with a recording fake.
+# The wait-condition signal and the handle's URL lookup; tests replace both with fakes.
 send_signal = wait_condition.signal
+handle_url = wait_condition.handle_url
 
 
 def now() -> float:
@@ -108,6 +123,10 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
+    if event.get(POLLER_START_ERROR):
+        # Failing here (not in on_event) keeps the real ARN as physical id: CloudFormation's
+        # rollback then sends a Delete for it instead of the framework's ignored placeholder.
+        raise HandlerError(f"recommender {arn} was created but its poller did not start: {event[POLLER_START_ERROR]}")
     if event["RequestType"] != "Delete":
         # Creation and training are watched by the poller and the WaitCondition.
         return is_complete_result(True, {"RecommenderArn": arn})
@@ -124,8 +143,18 @@ def _on_create(event: Mapping[str, Any], context: Any) -> dict:
     check_poller_settings(event)
     api = PersonalizeApi(API_OPERATIONS)
     arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
-    start_poller(event, arn, config_update_requested=False)
-    return on_event_result(arn, {"RecommenderArn": arn})
+    return _created(event, arn)
+
+
+def _created(event: Mapping[str, Any], arn: str) -> dict:
+    """Answer for a recommender this request created: its real ARN even when the poller fails."""
+    result = on_event_result(arn, {"RecommenderArn": arn})
+    try:
+        start_poller(event, arn, config_update_requested=False)
+    except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN for the rollback's Delete
+        log_action("poller_start_failed", recommender_arn=arn, reason=str(exc))
+        result[POLLER_START_ERROR] = f"{type(exc).__name__}: {exc}"
+    return result
 
 
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
@@ -142,8 +171,7 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
                 " CloudFormation deletes only afterwards. Give the recommender a new name too."
             )
         arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
-        start_poller(event, arn, config_update_requested=False)
-        return on_event_result(arn, {"RecommenderArn": arn})
+        return _created(event, arn)
 
     arn = event.get("PhysicalResourceId")
     if not is_personalize_arn(arn, RESOURCE_TYPE):
@@ -169,14 +197,21 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     # ResourceInUseException (mid-transition) is not a failure: is_complete asks again.
-    return start_delete(
-        PersonalizeApi(API_OPERATIONS),
+    api = PersonalizeApi(API_OPERATIONS)
+    result = start_delete(
+        api,
         event,
         resource_type=RESOURCE_TYPE,
         operation="DeleteRecommender",
         arn_parameter="recommenderArn",
         data_key="RecommenderArn",
     )
+    arn = event.get("PhysicalResourceId")
+    if is_personalize_arn(arn, RESOURCE_TYPE):
+        recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
+        if recommender is not None and recommender.get("status") in BUSY_CREATING:
+            start_delete_poller(event, arn)
+    return result
 
 
 # --- desired state ------------------------------------------------------------------------------
@@ -245,9 +280,25 @@ def check_poller_settings(event: Mapping[str, Any]) -> None:
     desired_state(event)
     if not os.environ.get(STATE_MACHINE_ENV):
         raise HandlerError(f"environment variable {STATE_MACHINE_ENV} is not set")
-    url = str(event.get("ResourceProperties", {}).get("SignalUrl") or "")
+    signal_target(event)
+
+
+def signal_target(event: Mapping[str, Any]) -> dict:
+    """Where the poller signals: ``{"signalHandle": {StackId, LogicalResourceId}}`` (a reference;
+    the URL itself never enters logs or execution input), the legacy ``{"signalUrl": ...}`` of
+    stacks deployed before, or ``{}`` for no signal."""
+    props = event.get("ResourceProperties", {})
+    handle = props.get("SignalHandle")
+    if handle is not None:
+        if not isinstance(handle, Mapping) or not all(
+            isinstance(handle.get(key), str) and handle.get(key) for key in ("StackId", "LogicalResourceId")
+        ):
+            raise HandlerError(f"SignalHandle must be {{StackId, LogicalResourceId}} of a WaitConditionHandle, got {handle!r}")
+        return {"signalHandle": {"StackId": handle["StackId"], "LogicalResourceId": handle["LogicalResourceId"]}}
+    url = str(props.get("SignalUrl") or "")
     if url and not url.startswith("https://"):
         raise HandlerError(f"SignalUrl must be the WaitConditionHandle's https URL, got {url!r}")
+    return {"signalUrl": url} if url else {}
 
 
 def execution_name(request_id: str, arn: str) -> str:
@@ -262,7 +313,7 @@ def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested:
     state = {
         "recommenderArn": arn,
         "desiredState": desired_state(event),
-        "signalUrl": str(event.get("ResourceProperties", {}).get("SignalUrl") or ""),
+        **signal_target(event),
         "uniqueId": event.get("LogicalResourceId") or arn.rsplit("/", 1)[-1],
         # Only an update this deployment asked for may fail it (an old failed update may linger).
         "configUpdateRequested": config_update_requested,
@@ -291,6 +342,20 @@ def start_poller(event: Mapping[str, Any], arn: str, *, config_update_requested:
                desired_state=state["desiredState"], pending_config=pending_config is not None)
 
 
+def start_delete_poller(event: Mapping[str, Any], arn: str) -> None:
+    """Hand the delete of a still-training recommender to the poller (see ``DELETED``)."""
+    state = {"recommenderArn": arn, "desiredState": DELETED, "uniqueId": event.get("LogicalResourceId") or arn}
+    name = execution_name(event["RequestId"], arn)
+    try:
+        create_states_client().start_execution(
+            stateMachineArn=os.environ[STATE_MACHINE_ENV], name=name, input=json.dumps(state, sort_keys=True)
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise
+    log_action("delete_handed_to_poller", recommender_arn=arn, execution_name=name)
+
+
 # --- the poller's step ---------------------------------------------------------------------------
 
 def poll_step(event: Mapping[str, Any], context: Any) -> dict:
@@ -316,6 +381,8 @@ def poll_step(event: Mapping[str, Any], context: Any) -> dict:
 
 def _poll(api: PersonalizeApi, state: dict, arn: str) -> dict:
     recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
+    if state.get("desiredState") == DELETED:
+        return _poll_delete(api, state, arn, recommender)
     if recommender is None:
         return _finish(state, "NOT_FOUND", wait_condition.FAILURE, f"recommender {arn} does not exist",
                        tolerate_signal_errors=True)
@@ -365,6 +432,33 @@ def _poll(api: PersonalizeApi, state: dict, arn: str) -> dict:
     return _act(api, state, status, "StartRecommender", recommenderArn=arn)
 
 
+def _poll_delete(api: PersonalizeApi, state: dict, arn: str, recommender: Mapping[str, Any] | None) -> dict:
+    if recommender is None:
+        return _finish(state, "DELETED", wait_condition.SUCCESS, f"recommender {arn} is deleted")
+    status = recommender["status"]
+    if is_deleting(recommender) or status in BUSY_CREATING or status.endswith(("PENDING", "IN_PROGRESS")):
+        return _waiting(state, status)
+    # ACTIVE, INACTIVE or FAILED: Personalize accepts the delete now.
+    return _act(api, state, status, "DeleteRecommender", recommenderArn=arn)
+
+
+def poll_failed(event: Mapping[str, Any], context: Any) -> dict:
+    """The poller's catch-all: a poll step that failed or timed out (Lambda timeout, unhandled
+    error, network timeouts past botocore's retries) ends in a FAILURE signal with the reason,
+    instead of leaving the deploy waiting for the WaitCondition's hours-long timeout."""
+    state = {key: value for key, value in dict(event).items() if key != "error"}
+    error = event.get("error") or {}
+    cause = str(error.get("Cause") or "")
+    try:
+        cause = json.loads(cause).get("errorMessage") or cause
+    except (ValueError, AttributeError):
+        pass
+    reason = f"the poller's step failed ({error.get('Error') or 'unknown error'}): {cause[:500]}"
+    state.setdefault("startedAt", int(now()))
+    return _finish(state, state.get("status", "UNKNOWN"), wait_condition.FAILURE,
+                   f"recommender {state.get('recommenderArn')}: {reason}", tolerate_signal_errors=True)
+
+
 def config_applied(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
     """True when every value asked for is in place (Personalize may fill in defaults)."""
     for key, value in desired.items():
@@ -412,10 +506,10 @@ def _finish(state: dict, status: str, outcome: str, reason: str, *, data: str = 
             tolerate_signal_errors: bool = False) -> dict:
     state.pop("lastAction", None)
     state.pop("signalError", None)
-    url = state.get("signalUrl")
     log_action("poller_finished", recommender_arn=state["recommenderArn"], outcome=outcome, reason=reason)
-    if url:
+    if state.get("signalUrl") or state.get("signalHandle"):
         try:
+            url = state.get("signalUrl") or handle_url(state["signalHandle"])
             send_signal(url, outcome, reason, state.get("uniqueId") or state["recommenderArn"], data)
         except wait_condition.SignalError as exc:
             if exc.retryable and not tolerate_signal_errors and _elapsed(state) <= poller_timeout_seconds():

@@ -12,7 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource
+from aws_cdk import Aws, Stack, CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Fn
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -42,12 +43,20 @@ class GroupNames:
     def metric_attribution(self) -> str:
         return self.config.physical_name(self.group.name, "attribution")
 
-    def import_job(self, dataset_type: str) -> str:
+    def import_job(self, dataset_type: str, stack_token: str = "0123abcd") -> str:
+        """`<name>-<group>-<type>-<digest>-<stack token>`.
+
+        The digest changes, hence a new job, whenever location, mode, version or the publishing of
+        attribution reports to S3 change (jobs are immutable). The stack token (`stack_token`,
+        eight hex digits of the stack's id at deploy time) makes names unique per stack: a
+        redeploy after a destroy must start its own job, not adopt an old ACTIVE one and import
+        nothing. Same length as the `...-import-<10>` bound the config validation checks."""
         data_import = self.group.datasets.present()[dataset_type].data_import
         assert data_import is not None
-        # A new name, hence a new job, whenever location, mode or version change.
-        digest = short_hash(data_import.location, data_import.mode.value, data_import.version)
-        return self.config.physical_name(self.group.name, dataset_type, "import", digest)
+        attribution = self.group.metric_attribution
+        publish_to_s3 = bool(attribution and attribution.s3_output)
+        digest = short_hash(data_import.location, data_import.mode.value, data_import.version, publish_to_s3, length=8)
+        return self.config.physical_name(self.group.name, dataset_type, digest, stack_token)
 
     def imported_datasets(self) -> list[str]:
         return [t for t, d in self.group.datasets.present().items() if d.data_import is not None]
@@ -56,11 +65,27 @@ class GroupNames:
         return self.config.recommender_name(self.group, recommender)
 
     def arns(self, scope: Construct) -> dict[str, list[str]]:
+        """ARNs of the current config's resources, by type (which Providers a stack needs)."""
         return {
             "metric-attribution": [personalize_arn(scope, "metric-attribution", self.metric_attribution)] if self.group.metric_attribution else [],
             "dataset-import-job": [personalize_arn(scope, "dataset-import-job", self.import_job(t)) for t in self.imported_datasets()],
             "recommender": [personalize_arn(scope, "recommender", self.recommender(r)) for r in self.group.recommenders],
         }
+
+
+def role_policy(role: iam.IRole) -> Construct:
+    """The role's default policy: what Personalize may do with the role is only in place once it
+    exists (the role's ARN, already referenced, orders only after the role itself)."""
+    policy = role.node.try_find_child("DefaultPolicy")
+    assert policy is not None, "the service role has statements, hence a DefaultPolicy"
+    return policy
+
+
+def stack_token() -> str:
+    """First eight hex digits of the stack id's UUID (`arn:...:stack/<name>/<uuid>`), resolved by
+    CloudFormation at deploy time: deterministic at synth, different for every stack instance."""
+    uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+    return Fn.select(0, Fn.split("-", uuid))
 
 
 def import_locations(group: DatasetGroup, bucket_name: str, sample_locations: dict[str, str]) -> dict[str, str]:
@@ -98,7 +123,7 @@ class GroupCustomResources(Construct):
         config: AppConfig,
         resources: DatasetGroupResources,
         tokens: ServiceTokens,
-        service_role_arn: str,
+        service_role: iam.IRole,
         report_location: str,
         import_locations: dict[str, str],
         switch: RecommenderSwitch | None = None,
@@ -106,9 +131,44 @@ class GroupCustomResources(Construct):
         super().__init__(scope, construct_id)
         group = resources.group
         names = GroupNames(config, group)
+        service_role_arn = service_role.role_arn
+        token = stack_token()
+        # Imports before the attribution: item metadata that SUM(ITEMS.col) needs; interactions
+        # after it, since Personalize does not report data imported before the attribution.
+        first_imports = [t for t in names.imported_datasets() if t != "interactions"]
 
         self.metric_attribution: CustomResource | None = None
         attribution = group.metric_attribution
+        self.import_jobs: list[CustomResource] = []
+        publish_to_s3 = bool(attribution and attribution.s3_output)
+
+        def import_job(dataset_type: str) -> CustomResource:
+            data_import = group.datasets.present()[dataset_type].data_import
+            assert data_import is not None
+            after_attribution = dataset_type == "interactions" and self.metric_attribution is not None
+            job = CustomResource(
+                self,
+                f"{dataset_type.title()}Import",
+                service_token=tokens.import_job,
+                resource_type="Custom::PersonalizeDatasetImportJob",
+                properties={
+                    "Request": {
+                        "jobName": names.import_job(dataset_type, token),
+                        "datasetArn": resources.datasets[dataset_type].attr_dataset_arn,
+                        "dataSource": {"dataLocation": import_locations[dataset_type]},
+                        "roleArn": service_role_arn,
+                        "importMode": data_import.mode.value,
+                        "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
+                    },
+                    **({"MetricAttributionArn": self.metric_attribution.ref} if after_attribution else {}),
+                },
+            )
+            # Personalize reads the data with the role's permissions: wait for its policy.
+            job.node.add_dependency(role_policy(service_role))
+            self.import_jobs.append(job)
+            return job
+
+        first_jobs = [import_job(t) for t in first_imports]
         if attribution is not None:
             output_config: dict = {"roleArn": service_role_arn}
             if attribution.s3_output:
@@ -130,34 +190,13 @@ class GroupCustomResources(Construct):
                     }
                 },
             )
-            for dataset in resources.datasets.values():
-                self.metric_attribution.node.add_dependency(dataset)
+            for dependency in [*resources.datasets.values(), *first_jobs, role_policy(service_role)]:
+                self.metric_attribution.node.add_dependency(dependency)
             CfnOutput(self, "MetricAttributionArn", value=self.metric_attribution.get_att_string("MetricAttributionArn"))
 
-        self.import_jobs: list[CustomResource] = []
-        publish_to_s3 = bool(attribution and attribution.s3_output)
         for dataset_type in names.imported_datasets():
-            data_import = group.datasets.present()[dataset_type].data_import
-            assert data_import is not None
-            job = CustomResource(
-                self,
-                f"{dataset_type.title()}Import",
-                service_token=tokens.import_job,
-                resource_type="Custom::PersonalizeDatasetImportJob",
-                properties={
-                    "Request": {
-                        "jobName": names.import_job(dataset_type),
-                        "datasetArn": resources.datasets[dataset_type].attr_dataset_arn,
-                        "dataSource": {"dataLocation": import_locations[dataset_type]},
-                        "roleArn": service_role_arn,
-                        "importMode": data_import.mode.value,
-                        "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
-                    },
-                    **({"MetricAttributionArn": self.metric_attribution.ref} if self.metric_attribution else {}),
-                },
-            )
-            # The dataset ARN and the attribution's Ref already order the job after both.
-            self.import_jobs.append(job)
+            if dataset_type not in first_imports:
+                import_job(dataset_type)
 
         for recommender in group.recommenders:
             resource = RecommenderResource(
@@ -207,15 +246,25 @@ class RecommenderResource(Construct):
         if config.tags:
             # Stack tags do not reach resources a custom resource creates; the handler applies them.
             request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(config.tags.items())]
-        digest = short_hash(group.name, recommender.model_dump(mode="json", by_alias=True))
+        timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+        # Everything an update may change goes into the hash, so that each change brings a fresh
+        # handle (a satisfied WaitCondition never waits again) and the update is awaited. A
+        # deploy-time TPS parameter (release templates) cannot be hashed at synth: such a change
+        # is applied by the poller but not awaited.
+        digest = short_hash(group.name, recommender.model_dump(mode="json", by_alias=True), config.tags, timeout)
         handle = CfnWaitConditionHandle(self, f"ReadyHandle{digest}")
+        # The handle's URL is a bearer credential for the signal: the Provider framework logs the
+        # properties and Step Functions shows execution input, so only a reference travels; the
+        # poller reads the URL with cloudformation:DescribeStackResource when it signals.
+        signal_handle = {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(self).get_logical_id(handle)}
         self.resource = CustomResource(
             self,
             "Recommender",
             service_token=service_token,
             resource_type="Custom::PersonalizeRecommender",
-            properties={"Request": request, "DesiredState": recommender.state, "SignalUrl": handle.ref},
+            properties={"Request": request, "DesiredState": recommender.state, "SignalHandle": signal_handle},
         )
+        self.resource.node.add_dependency(handle)
         for dependency in after:
             self.resource.node.add_dependency(dependency)
         ready = CfnWaitCondition(
@@ -223,7 +272,7 @@ class RecommenderResource(Construct):
             f"Ready{digest}",
             handle=handle.ref,
             count=1,
-            timeout=str(int(config.recommender_ready_timeout_hours * 3600)),
+            timeout=timeout,
         )
         ready.node.add_dependency(self.resource)
         self.arn = self.resource.get_att_string("RecommenderArn")

@@ -135,6 +135,7 @@ HANDLERS = {
     "personalize_resources.import_job.on_event": import_job.API_OPERATIONS,
     "personalize_resources.recommender.on_event": recommender.API_OPERATIONS,
     "personalize_resources.recommender.poll_step": recommender.POLLER_API_OPERATIONS,
+    "personalize_resources.recommender.poll_failed": recommender.POLL_FAILED_API_OPERATIONS,
     "personalize_resources.sample_data.on_event": sample_data.API_OPERATIONS,
 }
 
@@ -153,23 +154,133 @@ def test_each_handler_role_allows_exactly_its_declared_operations(template, hand
     assert actions == expected
 
 
-def test_handler_permissions_name_exact_arns(template):
+PREFIX_ARN = f"{ARN_PREFIX}:*/pimpact-default-*"
+
+
+def test_handler_permissions_reach_every_resource_under_the_name_prefix(template):
+    # Cleanup (replaced/removed resources) and rollbacks run under the NEW policy: resources of
+    # earlier configs must stay reachable, so Personalize grants are by the environment's prefix.
     role = role_of_function(template, function_by_handler(template, "personalize_resources.metric_attribution.on_event"))
     pairs = granted(template, role)
-    attribution = f"{ARN_PREFIX}:metric-attribution/pimpact-default-retail-attribution"
-    assert ("personalize:DescribeMetricAttribution", attribution) in pairs
-    assert ("personalize:CreateMetricAttribution", f"<{DATASET_GROUP}.DatasetGroupArn>") in pairs
+    assert ("personalize:DescribeMetricAttribution", PREFIX_ARN) in pairs
+    assert ("personalize:CreateMetricAttribution", PREFIX_ARN) in pairs
     assert ("iam:PassRole", "<ServiceRoleD777F2A1.Arn>") in pairs
-    assert all("*" not in resource for action, resource in pairs if action.startswith(("personalize:", "iam:")))
+    for handler in HANDLERS:
+        role = role_of_function(template, function_by_handler(template, handler))
+        for action, resource in granted(template, role):
+            if action.startswith("personalize:"):
+                assert resource == PREFIX_ARN, (handler, action, resource)
     recommender_role = role_of_function(template, function_by_handler(template, "personalize_resources.recommender.on_event"))
-    recommender_resources = {r for a, r in granted(template, recommender_role) if a == "personalize:DescribeRecommender"}
-    assert recommender_resources == {
-        f"{ARN_PREFIX}:recommender/pimpact-default-retail-recommended-for-you-43eb",
-        f"{ARN_PREFIX}:recommender/pimpact-default-retail-viewed-x-also-viewed-48fa",
-    }
     assert ("states:StartExecution", "<RecommenderPollerStateMachine6C076D58>") in granted(template, recommender_role)
     for function in resources(template, "AWS::Lambda::Function").values():
         assert "ManagedPolicyArns" not in template["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+
+
+IS_COMPLETE = {
+    "personalize_resources.metric_attribution.is_complete": (metric_attribution.IS_COMPLETE_API_OPERATIONS, True),
+    "personalize_resources.import_job.is_complete": (import_job.IS_COMPLETE_API_OPERATIONS, False),
+    "personalize_resources.recommender.is_complete": (recommender.IS_COMPLETE_API_OPERATIONS, False),
+    "personalize_resources.recommender.poll_failed": (recommender.POLL_FAILED_API_OPERATIONS, False),
+}
+
+
+@pytest.mark.parametrize("handler", sorted(IS_COMPLETE))
+def test_is_complete_functions_have_their_own_exact_roles(template, handler):
+    operations, passes_role = IS_COMPLETE[handler]
+    role = role_of_function(template, function_by_handler(template, handler))
+    on_event = role_of_function(template, function_by_handler(template, handler.rsplit(".", 1)[0] + ".on_event"))
+    assert role != on_event
+    actions = {a for a, _ in granted(template, role) if not a.startswith("logs:")}
+    assert actions == {iam_action(op) for op in operations} | ({"iam:PassRole"} if passes_role else set())
+
+
+def test_provider_waiter_roles_write_no_log_streams_anywhere(template):
+    waiter_roles = [k for k, v in resources(template, "AWS::IAM::Role").items() if "waiterstatemachine" in k]
+    assert len(waiter_roles) == 3
+    for role in waiter_roles:
+        pairs = granted(template, role)
+        assert not {("logs:CreateLogStream", "*"), ("logs:PutLogEvents", "*")} & pairs, role
+        assert ("logs:CreateLogDelivery", "*") in pairs  # vended log delivery still works
+
+
+def test_every_log_group_is_removed_with_the_stack(template):
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) >= 5
+    for logical_id, group in groups.items():
+        assert group.get("DeletionPolicy") == "Delete", logical_id
+
+
+def test_the_signal_url_reaches_no_property_that_is_logged(template):
+    # The handle's Ref is the presigned URL: only the WaitCondition may hold it. Custom resource
+    # properties are logged by the Provider framework and become the poller's execution input.
+    handles = set(resources(template, "AWS::CloudFormation::WaitConditionHandle"))
+    assert handles
+    for logical_id, resource in template["Resources"].items():
+        for handle in handles:
+            if handle in json.dumps(resource.get("Properties", {})):
+                if resource["Type"] == "AWS::CloudFormation::WaitCondition":
+                    assert resource["Properties"]["Handle"] == {"Ref": handle}
+                else:
+                    # Only the handle's logical id as a string, never a Ref/GetAtt to it.
+                    assert {"Ref": handle} != resource["Properties"].get("SignalHandle")
+                    assert f'{{"Ref": "{handle}"}}' not in json.dumps(resource["Properties"]), logical_id
+    for recommender_id, resource in custom(template, "Custom::PersonalizeRecommender").items():
+        props = resource["Properties"]
+        assert "SignalUrl" not in props
+        assert props["SignalHandle"]["StackId"] == {"Ref": "AWS::StackId"}
+        assert props["SignalHandle"]["LogicalResourceId"] in handles
+        assert props["SignalHandle"]["LogicalResourceId"] in dependencies(template, recommender_id)
+    poll_role = role_of_function(template, function_by_handler(template, "personalize_resources.recommender.poll_step"))
+    assert ("cloudformation:DescribeStackResource", "<AWS::StackId>") in granted(template, poll_role)
+
+
+def test_imports_items_then_attribution_then_interactions_each_after_the_role_policy(template):
+    attribution_id, _ = only(template, "Custom::PersonalizeMetricAttribution")
+    jobs = {j["Properties"]["Request"]["jobName"]["Fn::Join"][1][0]: k for k, j in custom(template, "Custom::PersonalizeDatasetImportJob").items()}
+    items = next(k for name, k in jobs.items() if "-items-" in name)
+    interactions = next(k for name, k in jobs.items() if "-interactions-" in name)
+    assert items in dependencies(template, attribution_id)
+    assert attribution_id in dependencies(template, interactions)
+    assert attribution_id not in dependencies(template, items)
+    for logical_id in (items, interactions, attribution_id):
+        assert "ServiceRoleDefaultPolicy1928D448" in dependencies(template, logical_id)
+
+
+def test_kms_dataset_groups_wait_for_the_service_role_policy(synthesized):
+    multi = synthesized.template("multi", "personalize")
+    for logical_id, group in resources(multi, "AWS::Personalize::DatasetGroup").items():
+        assert "KmsKeyArn" in group["Properties"]
+        assert "ServiceRoleDefaultPolicy1928D448" in dependencies(multi, logical_id)
+
+
+def test_import_job_names_are_unique_per_stack_and_change_with_s3_output(template):
+    from stacks.configuration import load_config
+    from stacks.constructs.attribution import GroupNames
+
+    for job in custom(template, "Custom::PersonalizeDatasetImportJob").values():
+        name = job["Properties"]["Request"]["jobName"]
+        # "<name>-<group>-<type>-<digest>-" + first group of the stack id's UUID, at deploy time.
+        assert name["Fn::Join"][1][0].startswith("pimpact-default-retail-")
+        assert "AWS::StackId" in json.dumps(name["Fn::Join"][1][1])
+    config = load_config("config/default.yaml")
+    group = config.dataset_groups[0]
+    without_s3 = group.model_copy(update={"metric_attribution": group.metric_attribution.model_copy(update={"s3_output": False})})
+    assert GroupNames(config, group).import_job("interactions") != GroupNames(config, without_s3).import_job("interactions")
+    assert len(GroupNames(config, group).import_job("interactions")) <= 63
+
+
+def test_wait_condition_handles_change_with_tags_and_timeout(template):
+    from stacks.configuration import load_config
+    from stacks.constructs.attribution import short_hash
+
+    handles = set(resources(template, "AWS::CloudFormation::WaitConditionHandle"))
+    config = load_config("config/default.yaml")
+    group = config.dataset_groups[0]
+    recommender_config = group.recommenders[0]
+    digest = short_hash(group.name, recommender_config.model_dump(mode="json", by_alias=True), config.tags, str(8 * 3600))
+    assert any(digest in handle for handle in handles)
+    assert digest != short_hash(group.name, recommender_config.model_dump(mode="json", by_alias=True), {}, str(8 * 3600))
+    assert digest != short_hash(group.name, recommender_config.model_dump(mode="json", by_alias=True), config.tags, str(9 * 3600))
 
 
 def test_handlers_run_on_the_latest_python_with_json_logs(template):
@@ -195,18 +306,18 @@ def test_metric_attribution_has_the_blog_metrics_and_comes_after_the_datasets(te
     assert attribution.get("DeletionPolicy", "Delete") == "Delete"
 
 
-def test_every_import_job_runs_after_the_attribution_and_publishes_to_s3(template):
+def test_every_import_job_publishes_to_s3(template):
     attribution_id, _ = only(template, "Custom::PersonalizeMetricAttribution")
     jobs = custom(template, "Custom::PersonalizeDatasetImportJob")
     assert len(jobs) == 2
     names = set()
     for job_id, job in jobs.items():
         request = job["Properties"]["Request"]
-        assert attribution_id in dependencies(template, job_id)
+        assert (attribution_id in dependencies(template, job_id)) == ("-interactions-" in text(request["jobName"]))
         assert request["importMode"] == "FULL" and request["publishAttributionMetricsToS3"] == "true"
         assert text(request["dataSource"]["dataLocation"]).startswith("<SampleDataFiles")
-        names.add(request["jobName"])
-    assert len(names) == 2 and all(len(n) <= 63 for n in names)
+        names.add(json.dumps(request["jobName"]))
+    assert len(names) == 2
 
 
 def test_sample_data_is_written_to_the_sample_prefix(template):
@@ -232,7 +343,7 @@ def test_recommenders_wait_for_imports_and_are_awaited_by_a_wait_condition(templ
         assert props["DesiredState"] == "ACTIVE"
         assert props["Request"]["recommenderConfig"] == {"minRecommendationRequestsPerSecond": 1}
         assert {"tagKey": "project", "tagValue": "personalize-impact"} in props["Request"]["tags"]
-        [wait] = [w for w in waits.values() if w["Properties"]["Handle"] == props["SignalUrl"]]
+        [wait] = [w for w in waits.values() if w["Properties"]["Handle"] == {"Ref": props["SignalHandle"]["LogicalResourceId"]}]
         assert recommender_id in wait["DependsOn"]
         assert wait["Properties"]["Timeout"] == str(8 * 3600) and wait["Properties"]["Count"] == 1
 
@@ -284,7 +395,7 @@ def test_stopped_recommender_and_config_are_passed_through(synthesized):
     attributions = {a["Properties"]["Request"]["name"]: a["Properties"]["Request"] for a in resources(multi, "Custom::PersonalizeMetricAttribution").values()}
     assert "s3DataDestination" not in attributions["pimpact-multi-video-attribution"]["metricsOutputConfig"]
     jobs = [j["Properties"]["Request"] for j in resources(multi, "Custom::PersonalizeDatasetImportJob").values()]
-    video = [j for j in jobs if j["jobName"].startswith("pimpact-multi-video-")]
+    video = [j for j in jobs if text(j["jobName"]).startswith("pimpact-multi-video-")]
     assert {j["publishAttributionMetricsToS3"] for j in video} == {"false"}
     locations = {text(j["dataSource"]["dataLocation"]) for j in video}
     assert locations == {
