@@ -37,11 +37,13 @@ from .core import coerce as coerce_request
 API_OPERATIONS: tuple[str, ...] = (
     "CreateDatasetImportJob",
     "DescribeDatasetImportJob",
+    "ListDatasetImportJobs",
 )
 # is_complete runs under its own role: exactly these.
-IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob",)
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob", "ListDatasetImportJobs")
 
 RESOURCE_TYPE = "dataset-import-job"
+RUNNING_STATUSES = ("CREATE PENDING", "CREATE IN_PROGRESS")
 FULL = "FULL"
 # A change to any of these means different data imported, hence a new job.
 JOB_DEFINING_KEYS = ("jobName", "datasetArn", "dataSource", "importMode", "publishAttributionMetricsToS3")
@@ -54,7 +56,7 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
     if event["RequestType"] == "Delete":
-        return is_complete_result(True)
+        return is_complete_result(no_import_running(PersonalizeApi(API_OPERATIONS), event))
     if event["RequestType"] == "Update" and not needs_new_job(
         desired_job(properties(event, old=True)), desired_job(properties(event))
     ):
@@ -98,6 +100,29 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
         )
     arn = start_job(PersonalizeApi(API_OPERATIONS), context, new)
     return on_event_result(arn, {"DatasetImportJobArn": arn})
+
+
+def no_import_running(api: PersonalizeApi, event: Mapping[str, Any]) -> bool:
+    """The Delete completes once no import on the dataset is CREATE PENDING/IN_PROGRESS.
+
+    Jobs cannot be deleted or stopped, and Personalize refuses DeleteDataset while one runs; this
+    resource is deleted before its dataset, so waiting here lets the dataset's delete (in a
+    rollback or destroy) succeed. Every job of the dataset counts: a replaced job's successor too.
+    """
+    request = (event.get("ResourceProperties") or {}).get("Request") or {}
+    dataset = request.get("datasetArn")
+    if not isinstance(dataset, str) or not dataset:
+        return True
+    try:
+        jobs = api.collect("ListDatasetImportJobs", "datasetImportJobs", datasetArn=dataset)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return True  # the dataset is gone, and its jobs with it
+        raise
+    running = [job["datasetImportJobArn"] for job in jobs if job.get("status") in RUNNING_STATUSES]
+    if running:
+        log_action("delete_waits_for_imports", dataset_arn=dataset, running=running)
+    return not running
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:

@@ -422,6 +422,23 @@ class FakePersonalize:
     def describe_dataset_import_job(self, params: dict) -> dict:
         return {"datasetImportJob": self.observe(params["datasetImportJobArn"]).view()}
 
+    @operation("ListDatasetImportJobs")
+    def list_dataset_import_jobs(self, params: dict) -> dict:
+        dataset = params.get("datasetArn")
+        if dataset is not None and dataset not in self.datasets:
+            raise FakeError("ResourceNotFoundException", f"Could not find dataset {dataset}")
+        jobs = [job for job in self._of_type("dataset-import-job") if dataset in (None, job.attributes["datasetArn"])]
+        summaries = []
+        for job in jobs:
+            seen = self.observe(job.arn)  # time passes for the listed jobs as for a Describe
+            summaries.append({
+                "datasetImportJobArn": seen.arn,
+                "jobName": seen.attributes["jobName"],
+                "status": seen.status,
+                "importMode": seen.attributes["importMode"],
+            })
+        return {"datasetImportJobs": summaries}
+
 
 def _check_metric_names(metrics: list[dict]) -> None:
     names = [m["metricName"] for m in metrics]

@@ -132,14 +132,37 @@ def throttling_is_retried(world):
 
 
 @scenario
-def delete_is_a_no_op(world):
+def delete_deletes_nothing_once_no_import_runs(world):
     resource = world.resource(import_job)
     arn = resource.create(job(world))
     calls = len(world.fake.calls)
     resource.delete()
     resource.send(resource.event("Delete", job(world), physical_id="5f0f6a7c-request-id"))
-    assert world.fake.calls[calls:] == []
+    assert {call.operation for call in world.fake.calls[calls:]} == {"ListDatasetImportJobs"}
     assert resource.polls >= 2 and arn in world.fake.resources
+
+
+@scenario
+def delete_waits_until_no_import_on_the_dataset_runs(world):
+    # A rollback while the import runs: Personalize refuses DeleteDataset until it ends, and the
+    # dataset is deleted right after this resource, so the Delete must wait for the job.
+    resource = world.resource(import_job)
+    event = resource.event("Create", job(world))
+    arn = resource.on_event(event)["PhysicalResourceId"]
+    assert world.fake.resources[arn].status == "CREATE PENDING"
+    resource.physical_id, resource.properties = arn, job(world)
+    polls = resource.polls
+    resource.delete()
+    assert resource.polls - polls >= 2, "waited over more than one poll"
+    assert world.fake.resources[arn].status in ("ACTIVE", "CREATE FAILED")
+
+
+@scenario
+def delete_after_the_dataset_is_gone_completes(world):
+    resource = world.resource(import_job)
+    resource.create(job(world))
+    world.fake.datasets.discard(world.dataset_arn)
+    resource.delete()
 
 
 @pytest.mark.parametrize("lifecycle", SCENARIOS, ids=lambda function: function.__name__)
@@ -294,7 +317,14 @@ def test_stubbed_is_complete_reads_the_job(stubbed, lambda_context):
     assert import_job.is_complete(event, lambda_context) == {"IsComplete": True, "Data": {"DatasetImportJobArn": ARN}}
 
 
-def test_stubbed_delete_calls_nothing(stubbed, lambda_context):
+def test_stubbed_delete_deletes_nothing_and_waits_for_running_imports(stubbed, lambda_context):
     event = stub_event("Delete", PhysicalResourceId=ARN)
+    dataset = PROPERTIES["Request"]["datasetArn"]
+    running = {"datasetImportJobArn": ARN, "jobName": "j", "status": "CREATE IN_PROGRESS"}
+    stubbed.add_response("list_dataset_import_jobs", {"datasetImportJobs": [running]}, {"datasetArn": dataset})
+    stubbed.add_response(
+        "list_dataset_import_jobs", {"datasetImportJobs": [{**running, "status": "ACTIVE"}]}, {"datasetArn": dataset}
+    )
     assert import_job.on_event(event, lambda_context) == {"PhysicalResourceId": ARN, "Data": {}}
+    assert import_job.is_complete(event, lambda_context) == {"IsComplete": False}
     assert import_job.is_complete(event, lambda_context) == {"IsComplete": True, "Data": {}}

@@ -376,6 +376,11 @@ def test_poller_state_machine_loops_without_a_sleeping_lambda(template):
     assert definition["StartAt"] == "WaitBeforePoll"
     assert states["WaitBeforePoll"] == {"Type": "Wait", "Seconds": 300, "Next": "Poll"}
     assert states["Poll"]["Next"] == "Finished"
+    # Catch-all: any failure of the poll step (Lambda timeout, error) signals FAILURE, then fails.
+    [catch] = states["Poll"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+    assert catch["Next"] == "SignalPollFailure" and states["SignalPollFailure"]["Next"] == "PollFailed"
+    assert states["PollFailed"]["Type"] == "Fail"
     choice = states["Finished"]
     assert choice["Choices"][0]["Variable"] == "$.finished" and choice["Default"] == "WaitBeforePoll"
     assert definition["TimeoutSeconds"] == 8 * 3600
