@@ -1,8 +1,9 @@
 """Custom resources of one dataset group: the metric attribution, import jobs, recommenders.
 
-Order is carried by the template: attribution after the datasets (data imported before it exists
-is not reported), every import job after the attribution, every recommender after the imports,
-each recommender's readiness awaited by a WaitCondition (training may outlast a custom
+Order is carried by the template: Items (and Users) imports, then the attribution (SUM(ITEMS.col)
+needs item metadata), then the Interactions import (interactions imported before the attribution
+are not reported), then the recommenders. Each import and each recommender is awaited by a
+WaitCondition that the shared poller signals (imports and training may outlast a custom
 resource's one-hour limit).
 """
 
@@ -142,10 +143,18 @@ class GroupCustomResources(Construct):
         self.import_jobs: list[CustomResource] = []
         publish_to_s3 = bool(attribution and attribution.s3_output)
 
-        def import_job(dataset_type: str) -> CustomResource:
+        wait_timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+        self.imported: list[CfnWaitCondition] = []
+
+        def import_job(dataset_type: str) -> CfnWaitCondition:
+            """The job's custom resource and the WaitCondition the poller signals once it is
+            ACTIVE (imports may outlast the custom resource's hour). Dependents wait for the latter."""
             data_import = group.datasets.present()[dataset_type].data_import
             assert data_import is not None
             after_attribution = dataset_type == "interactions" and self.metric_attribution is not None
+            # A new job (see GroupNames.import_job) means a new handle, hence a new wait.
+            digest = short_hash(group.name, dataset_type, data_import.location, data_import.mode.value, data_import.version, publish_to_s3, wait_timeout)
+            handle = CfnWaitConditionHandle(self, f"{dataset_type.title()}ImportHandle{digest}")
             job = CustomResource(
                 self,
                 f"{dataset_type.title()}Import",
@@ -161,12 +170,18 @@ class GroupCustomResources(Construct):
                         "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
                     },
                     **({"MetricAttributionArn": self.metric_attribution.ref} if after_attribution else {}),
+                    # A reference to the handle, never its URL (see RecommenderResource).
+                    "SignalHandle": {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(self).get_logical_id(handle)},
                 },
             )
             # Personalize reads the data with the role's permissions: wait for its policy.
             job.node.add_dependency(role_policy(service_role))
+            job.node.add_dependency(handle)
             self.import_jobs.append(job)
-            return job
+            imported = CfnWaitCondition(self, f"{dataset_type.title()}Imported{digest}", handle=handle.ref, count=1, timeout=wait_timeout)
+            imported.node.add_dependency(job)
+            self.imported.append(imported)
+            return imported
 
         first_jobs = [import_job(t) for t in first_imports]
         if attribution is not None:
@@ -208,7 +223,7 @@ class GroupCustomResources(Construct):
                 name=names.recommender(recommender),
                 dataset_group_arn=resources.arn,
                 service_token=tokens.recommender,
-                after=self.import_jobs,
+                after=self.imported,
                 min_tps=switch.min_tps.value_as_string if switch else None,
             )
             if switch is not None:
@@ -233,7 +248,7 @@ class RecommenderResource(Construct):
         name: str,
         dataset_group_arn: str,
         service_token: str,
-        after: list[CustomResource],
+        after: list[Construct],
         min_tps: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)

@@ -122,7 +122,7 @@ class CustomResourceProvider(Construct):
             handler=f"personalize_resources.{module}.on_event",
             description=description,
             operations=operations,
-            resources_by_operation=resources_by_operation,
+            resources_by_operation={op: resources_by_operation[op] for op in operations},
             environment=environment,
             passes_role=passes_role,
         )

@@ -1,4 +1,4 @@
-"""The custom-resource handlers of the Personalize stack and the recommender poller."""
+"""The custom-resource handlers of the Personalize stack and the poller for long waits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.personalize_resources import import_job, metric_attribution, recommender
+from lambdas.personalize_resources import import_job, metric_attribution, poller, recommender
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupNames, ServiceTokens
 from stacks.constructs.dataset_group import DatasetGroupResources
@@ -35,7 +35,7 @@ def build_providers(
     tokens = ServiceTokens()
 
     def provider(construct_id: str, module, other: dict | None = None, **options) -> str:
-        resources = {op: personalize for op in module.API_OPERATIONS if ":" not in op}
+        resources = {op: personalize for op in (*module.API_OPERATIONS, *module.IS_COMPLETE_API_OPERATIONS) if ":" not in op}
         resources.update(other or {})
         name = module.__name__.rsplit(".", 1)[1]
         return CustomResourceProvider(
@@ -55,24 +55,34 @@ def build_providers(
         tokens.metric_attribution = provider(
             "MetricAttributionProvider", metric_attribution, passes_role=service_role.role_arn, is_complete_passes_role=True
         )
+    if not {"dataset-import-job", "recommender"} & used:
+        return tokens
+    # One poller for every long wait (imports, recommenders): it outlasts the custom-resource hour.
+    state_machine_arn = Poller(stack, "Poller", config=config, personalize_resources=personalize).state_machine.state_machine_arn
+    start_poller = {"states:StartExecution": [state_machine_arn]}
     if "dataset-import-job" in used:
-        tokens.import_job = provider("ImportJobProvider", import_job, passes_role=service_role.role_arn)
+        tokens.import_job = provider(
+            "ImportJobProvider", import_job, passes_role=service_role.role_arn, other=start_poller,
+            environment={poller.STATE_MACHINE_ENV: state_machine_arn},
+        )
     if "recommender" in used:
-        poller = RecommenderPoller(stack, "RecommenderPoller", config=config, personalize_resources=personalize)
-        state_machine_arn = poller.state_machine.state_machine_arn
         tokens.recommender = provider(
-            "RecommenderProvider", recommender,
-            other={"states:StartExecution": [state_machine_arn]},
-            environment={"POLLER_STATE_MACHINE_ARN": state_machine_arn},
+            "RecommenderProvider", recommender, other=start_poller,
+            environment={
+                poller.STATE_MACHINE_ENV: state_machine_arn,
+                recommender.WAIT_SECONDS_ENV: str(config.recommender_poll_minutes * 60),
+            },
         )
     return tokens
 
 
-class RecommenderPoller(Construct):
-    """Step Functions loop that waits for recommenders without a Lambda sleeping.
+class Poller(Construct):
+    """The Step Functions loop that follows import jobs and recommenders without a Lambda sleeping.
 
-    Wait → one `poll_step` (describe; stop/start toward the desired state; signal the
-    WaitCondition on success or failure) → Choice(finished?) → Wait again.
+    Wait(`$.waitSeconds`, set per execution: a minute for imports, the config's poll interval for
+    recommenders) → one `poll_step` (describe; act toward the goal; signal the WaitCondition on
+    success or failure) → Choice(finished?) → Wait again. Any failure of the step is caught:
+    `poll_failed` signals FAILURE with the error, then the execution fails.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, personalize_resources: list[str]) -> None:
@@ -80,18 +90,18 @@ class RecommenderPoller(Construct):
         self.step = HandlerFunction(
             self,
             "PollStep",
-            handler="personalize_resources.recommender.poll_step",
-            description="One poll of a recommender toward its desired state",
-            operations=recommender.POLLER_API_OPERATIONS,
+            handler="personalize_resources.poller.poll_step",
+            description="One poll of an import job or recommender; signals its WaitCondition when done",
+            operations=poller.poller_api_operations(),
             resources_by_operation={
-                **{op: personalize_resources for op in recommender.POLLER_API_OPERATIONS if ":" not in op},
+                **{op: personalize_resources for op in poller.poller_api_operations() if ":" not in op},
                 # Reads the WaitConditionHandle's URL from this stack only (the URL never travels).
                 "cloudformation:DescribeStackResource": [Aws.STACK_ID],
             },
             timeout=Duration.minutes(1),
             environment={"POLLER_TIMEOUT_SECONDS": str(int(config.recommender_ready_timeout_hours * 3600))},
         )
-        wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.duration(Duration.minutes(config.recommender_poll_minutes)))
+        wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
         poll = tasks.LambdaInvoke(
             self, "Poll", lambda_function=self.step.function, payload_response_only=True, retry_on_service_exceptions=True
         )
@@ -100,9 +110,9 @@ class RecommenderPoller(Construct):
         self.failure = HandlerFunction(
             self,
             "SignalFailure",
-            handler="personalize_resources.recommender.poll_failed",
-            description="Signals FAILURE when a recommender poll step failed or timed out",
-            operations=recommender.POLL_FAILED_API_OPERATIONS,
+            handler="personalize_resources.poller.poll_failed",
+            description="Signals FAILURE when a poll step failed or timed out",
+            operations=poller.POLL_FAILED_API_OPERATIONS,
             resources_by_operation={"cloudformation:DescribeStackResource": [Aws.STACK_ID]},
             timeout=Duration.minutes(1),
         )

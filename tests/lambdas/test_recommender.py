@@ -22,6 +22,7 @@ from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lambdas.personalize_resources import poller
 from lambdas.personalize_resources import core, recommender
 from lambdas.personalize_resources.core import HandlerError
 from tests.lambdas.conftest import ACCOUNT, REGION, make_lambda_context, new_client
@@ -133,10 +134,10 @@ class Stack:
         self.data: dict = {}
         monkeypatch.setattr(core, "create_client", lambda: self.client)
         monkeypatch.setattr(core, "sleep", self.sleeps.append)
-        monkeypatch.setattr(recommender, "create_states_client", lambda: self.states_client)
-        monkeypatch.setattr(recommender, "send_signal", self.signals)
-        monkeypatch.setattr(recommender, "handle_url", self.handle_url)
-        monkeypatch.setattr(recommender, "now", self.clock.epoch)
+        monkeypatch.setattr(poller, "create_states_client", lambda: self.states_client)
+        monkeypatch.setattr(poller, "send_signal", self.signals)
+        monkeypatch.setattr(poller, "handle_url", self.handle_url)
+        monkeypatch.setattr(poller, "now", self.clock.epoch)
         monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
         monkeypatch.delenv(recommender.POLLER_TIMEOUT_ENV, raising=False)
         self.machine = PollerStateMachine(self.sfn, self.clock, self.poll_step, make_lambda_context())
@@ -244,6 +245,8 @@ def test_create_returns_at_once_and_the_poller_signals_after_six_hours_of_traini
         "desiredState": "ACTIVE",
         "signalHandle": handle_of(SIGNAL_URL),
         "uniqueId": LOGICAL_ID,
+        "kind": "recommender",
+        "waitSeconds": 60,
         "configUpdateRequested": False,
     }
     assert SIGNAL_URL not in json.dumps(execution.state), "the signal URL stays out of execution input"
@@ -749,7 +752,7 @@ def test_execution_names_are_valid_and_stable_per_request():
 
 def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
     states_client = new_states_client()
-    monkeypatch.setattr(recommender, "create_states_client", lambda: states_client)
+    monkeypatch.setattr(poller, "create_states_client", lambda: states_client)
     monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
     stubbed.add_response("create_recommender", {"recommenderArn": ARN}, expected_params={
         "name": NAME,
@@ -766,7 +769,7 @@ def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
     )
     expected_input = json.dumps({
         "configUpdateRequested": False, "desiredState": "INACTIVE", "recommenderArn": ARN,
-        "signalHandle": handle_of(SIGNAL_URL), "uniqueId": LOGICAL_ID,
+        "signalHandle": handle_of(SIGNAL_URL), "uniqueId": LOGICAL_ID, "kind": "recommender", "waitSeconds": 60,
     }, sort_keys=True)
     with Stubber(states_client) as sfn_stubber:
         sfn_stubber.add_response(
@@ -782,8 +785,8 @@ def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
 
 def test_exact_poller_requests(stubbed, monkeypatch):
     signals = RecordingSignals()
-    monkeypatch.setattr(recommender, "send_signal", signals)
-    monkeypatch.setattr(recommender, "now", lambda: 1_700_000_000)
+    monkeypatch.setattr(poller, "send_signal", signals)
+    monkeypatch.setattr(poller, "now", lambda: 1_700_000_000)
     described = {"recommender": {"recommenderArn": ARN, "name": NAME, "status": "ACTIVE",
                                  "recommenderConfig": {"minRecommendationRequestsPerSecond": 1}}}
     stubbed.add_response("describe_recommender", described, expected_params={"recommenderArn": ARN})
@@ -794,7 +797,7 @@ def test_exact_poller_requests(stubbed, monkeypatch):
     result = recommender.poll_step(state, make_lambda_context())
 
     assert result == {**state, "finished": False, "status": "ACTIVE", "polls": 1, "startedAt": 1_700_000_000,
-                      "lastAction": "StopRecommender"}
+                      "lastAction": "StopRecommender", "kind": "recommender", "waitSeconds": 60}
     assert signals.sent == []
 
 
@@ -853,7 +856,7 @@ def test_the_catch_all_step_signals_failure_with_a_readable_reason(stack):
     stack.create(properties())
     [execution] = stack.sfn.executions
     error = {"Error": "Sandbox.Timedout", "Cause": json.dumps({"errorMessage": "Task timed out after 60.00 seconds"})}
-    result = recommender.poll_failed({**execution.state, "polls": 3, "error": error}, make_lambda_context())
+    result = poller.poll_failed({**execution.state, "polls": 3, "error": error}, make_lambda_context())
     assert result["finished"] is True and result["outcome"] == "FAILURE"
     [signal] = stack.signals.sent
     assert signal.status == "FAILURE" and signal.url == SIGNAL_URL
@@ -895,5 +898,5 @@ def test_recorded_operations_are_exactly_the_declared_ones(stack):
 
     assert stack.handler_operations == set(recommender.API_OPERATIONS)
     assert stack.is_complete_operations == set(recommender.IS_COMPLETE_API_OPERATIONS)
-    assert stack.poller_operations == set(recommender.POLLER_API_OPERATIONS)
+    assert stack.poller_operations == set(recommender.POLL_API_OPERATIONS) | set(poller.SIGNAL_ONLY_OPERATIONS)
     assert len(recommender.API_OPERATIONS) == len(set(recommender.API_OPERATIONS))

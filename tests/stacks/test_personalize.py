@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambdas.personalize_resources import import_job, metric_attribution, recommender, sample_data
+from lambdas.personalize_resources import import_job, metric_attribution, poller, recommender, sample_data
 from stacks.constructs.handlers import iam_action
 from tests.stacks.templates import (
     dependencies,
@@ -33,6 +33,7 @@ PINNED_PERSONALIZE_IDS = {
     "CustomretailMetricAttributionF6B93E00": "Custom::PersonalizeMetricAttribution",
 }
 DATASET_GROUP = "GroupretailDatasetGroupE24FB8EA"
+POLLER_STATE_MACHINE = "PollerStateMachineFE4D36AE"
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +135,8 @@ HANDLERS = {
     "personalize_resources.metric_attribution.on_event": metric_attribution.API_OPERATIONS,
     "personalize_resources.import_job.on_event": import_job.API_OPERATIONS,
     "personalize_resources.recommender.on_event": recommender.API_OPERATIONS,
-    "personalize_resources.recommender.poll_step": recommender.POLLER_API_OPERATIONS,
-    "personalize_resources.recommender.poll_failed": recommender.POLL_FAILED_API_OPERATIONS,
+    "personalize_resources.poller.poll_step": poller.poller_api_operations(),
+    "personalize_resources.poller.poll_failed": poller.POLL_FAILED_API_OPERATIONS,
     "personalize_resources.sample_data.on_event": sample_data.API_OPERATIONS,
 }
 
@@ -171,7 +172,7 @@ def test_handler_permissions_reach_every_resource_under_the_name_prefix(template
             if action.startswith("personalize:"):
                 assert resource == PREFIX_ARN, (handler, action, resource)
     recommender_role = role_of_function(template, function_by_handler(template, "personalize_resources.recommender.on_event"))
-    assert ("states:StartExecution", "<RecommenderPollerStateMachine6C076D58>") in granted(template, recommender_role)
+    assert ("states:StartExecution", f"<{POLLER_STATE_MACHINE}>") in granted(template, recommender_role)
     for function in resources(template, "AWS::Lambda::Function").values():
         assert "ManagedPolicyArns" not in template["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
 
@@ -180,7 +181,6 @@ IS_COMPLETE = {
     "personalize_resources.metric_attribution.is_complete": (metric_attribution.IS_COMPLETE_API_OPERATIONS, True),
     "personalize_resources.import_job.is_complete": (import_job.IS_COMPLETE_API_OPERATIONS, False),
     "personalize_resources.recommender.is_complete": (recommender.IS_COMPLETE_API_OPERATIONS, False),
-    "personalize_resources.recommender.poll_failed": (recommender.POLL_FAILED_API_OPERATIONS, False),
 }
 
 
@@ -230,7 +230,7 @@ def test_the_signal_url_reaches_no_property_that_is_logged(template):
         assert props["SignalHandle"]["StackId"] == {"Ref": "AWS::StackId"}
         assert props["SignalHandle"]["LogicalResourceId"] in handles
         assert props["SignalHandle"]["LogicalResourceId"] in dependencies(template, recommender_id)
-    poll_role = role_of_function(template, function_by_handler(template, "personalize_resources.recommender.poll_step"))
+    poll_role = role_of_function(template, function_by_handler(template, "personalize_resources.poller.poll_step"))
     assert ("cloudformation:DescribeStackResource", "<AWS::StackId>") in granted(template, poll_role)
 
 
@@ -239,7 +239,8 @@ def test_imports_items_then_attribution_then_interactions_each_after_the_role_po
     jobs = {j["Properties"]["Request"]["jobName"]["Fn::Join"][1][0]: k for k, j in custom(template, "Custom::PersonalizeDatasetImportJob").items()}
     items = next(k for name, k in jobs.items() if "-items-" in name)
     interactions = next(k for name, k in jobs.items() if "-interactions-" in name)
-    assert items in dependencies(template, attribution_id)
+    # The attribution waits for the items import to be ACTIVE (its WaitCondition), not just started.
+    assert awaiting(template, "Custom::PersonalizeDatasetImportJob")[items] in dependencies(template, attribution_id)
     assert attribution_id in dependencies(template, interactions)
     assert attribution_id not in dependencies(template, items)
     for logical_id in (items, interactions, attribution_id):
@@ -328,15 +329,35 @@ def test_sample_data_is_written_to_the_sample_prefix(template):
     assert int(props["Interactions"]) >= 1000
 
 
+def awaiting(template: dict, resource_type: str) -> dict[str, str]:
+    """Custom resource logical id → the WaitCondition whose handle it names."""
+    waits = resources(template, "AWS::CloudFormation::WaitCondition")
+    return {
+        logical_id: next(w for w, wait in waits.items() if wait["Properties"]["Handle"] == {"Ref": r["Properties"]["SignalHandle"]["LogicalResourceId"]})
+        for logical_id, r in custom(template, resource_type).items()
+    }
+
+
+def test_imports_are_awaited_by_wait_conditions_past_the_custom_resource_hour(template):
+    waits = resources(template, "AWS::CloudFormation::WaitCondition")
+    imports = awaiting(template, "Custom::PersonalizeDatasetImportJob")
+    assert len(imports) == 2 and len(waits) == 4
+    for job_id, wait_id in imports.items():
+        assert job_id in waits[wait_id]["DependsOn"]
+        assert waits[wait_id]["Properties"]["Timeout"] == str(8 * 3600)
+    handler = template["Resources"][function_by_handler(template, "personalize_resources.import_job.on_event")]["Properties"]
+    assert handler["Environment"]["Variables"]["POLLER_STATE_MACHINE_ARN"] == {"Ref": POLLER_STATE_MACHINE}
+
+
 def test_recommenders_wait_for_imports_and_are_awaited_by_a_wait_condition(template):
-    jobs = set(custom(template, "Custom::PersonalizeDatasetImportJob"))
+    jobs = set(awaiting(template, "Custom::PersonalizeDatasetImportJob").values())
     recommenders = custom(template, "Custom::PersonalizeRecommender")
     assert {r["Properties"]["Request"]["recipeArn"] for r in recommenders.values()} == {
         "arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you",
         "arn:aws:personalize:::recipe/aws-ecomm-customers-who-viewed-x-also-viewed",
     }
     waits = resources(template, "AWS::CloudFormation::WaitCondition")
-    assert len(waits) == len(recommenders) == 2
+    assert len(awaiting(template, "Custom::PersonalizeRecommender")) == len(recommenders) == 2
     for recommender_id, resource in recommenders.items():
         assert jobs <= dependencies(template, recommender_id)
         props = resource["Properties"]
@@ -370,11 +391,14 @@ def test_recommender_arns_and_sources_are_published(template):
 
 
 def test_poller_state_machine_loops_without_a_sleeping_lambda(template):
-    state_machine = template["Resources"]["RecommenderPollerStateMachine6C076D58"]["Properties"]
+    state_machine = template["Resources"][POLLER_STATE_MACHINE]["Properties"]
     definition = json.loads("".join(p if isinstance(p, str) else "POLL" for p in state_machine["DefinitionString"]["Fn::Join"][1]))
     states = definition["States"]
     assert definition["StartAt"] == "WaitBeforePoll"
-    assert states["WaitBeforePoll"] == {"Type": "Wait", "Seconds": 300, "Next": "Poll"}
+    # Each execution sets its interval: a minute for imports, recommenderPollMinutes for recommenders.
+    assert states["WaitBeforePoll"] == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Poll"}
+    handler = template["Resources"][function_by_handler(template, "personalize_resources.recommender.on_event")]["Properties"]
+    assert handler["Environment"]["Variables"]["POLLER_WAIT_SECONDS"] == "300"
     assert states["Poll"]["Next"] == "Finished"
     # Catch-all: any failure of the poll step (Lambda timeout, error) signals FAILURE, then fails.
     [catch] = states["Poll"]["Catch"]

@@ -152,6 +152,7 @@ def test_dependency_graph_creates_and_deletes_in_personalize_order(synthesized, 
     assert checked > 10
     groups = resources(template, "AWS::Personalize::DatasetGroup")
     assert len(groups) == (2 if config == "multi" else 1)
-    # Recommenders are awaited by WaitConditions, which therefore go before them on delete.
+    # Imports and recommenders are awaited by WaitConditions, which therefore go before them on delete.
+    awaited = {"Custom::PersonalizeRecommender", "Custom::PersonalizeDatasetImportJob"}
     for wait_id in resources(template, "AWS::CloudFormation::WaitCondition"):
-        assert any(template["Resources"][d]["Type"] == "Custom::PersonalizeRecommender" for d in graph[wait_id])
+        assert any(template["Resources"][d]["Type"] in awaited for d in graph[wait_id])
