@@ -30,9 +30,9 @@ class WildcardAllowance:
 
 WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
     WildcardAllowance(
-        r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports)/\*",
+        r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports|exports)/\*",
         "Object keys under one prefix of the stack's own data bucket: Personalize imports a whole "
-        "prefix and names its metric reports itself, and the sample writer owns imports/sample/.",
+        "prefix and names its metric reports and dataset exports itself, and the sample writer owns imports/sample/.",
     ),
     WildcardAllowance(
         r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.\-]+/[^*<>]*\*",

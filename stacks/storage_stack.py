@@ -18,6 +18,8 @@ from stacks.deployment import StackSettings
 IMPORT_PREFIX = "imports/"
 REPORT_PREFIX = "metric-reports/"
 SAMPLE_PREFIX = IMPORT_PREFIX + "sample/"
+# Recorded events exported before a dataset is deleted (removalPolicy RETAIN).
+EXPORT_PREFIX = "exports/"
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
 
@@ -107,6 +109,15 @@ class StorageStack(Stack):
                 principals=[principal],
                 actions=["s3:PutObject"],
                 resources=[self.data_bucket.arn_for_objects(REPORT_PREFIX + "*")],
+                conditions=same_account,
+            )
+        )
+        self.data_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeWritesEventExports",
+                principals=[principal],
+                actions=["s3:PutObject"],
+                resources=[self.data_bucket.arn_for_objects(EXPORT_PREFIX + "*")],
                 conditions=same_account,
             )
         )

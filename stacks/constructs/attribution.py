@@ -113,6 +113,13 @@ class ServiceTokens:
     metric_attribution: str | None = None
     import_job: str | None = None
     recommender: str | None = None
+    dataset_export: str | None = None
+
+
+def keeps_recorded_events(config: AppConfig, group: DatasetGroup) -> bool:
+    """Events recorded with PutEvents exist only in the Interactions dataset: with RETAIN they are
+    exported to the data bucket before the dataset is deleted."""
+    return config.removal_policy == "RETAIN" and group.event_tracker and "interactions" in group.datasets.present()
 
 
 class GroupCustomResources(Construct):
@@ -126,6 +133,8 @@ class GroupCustomResources(Construct):
         tokens: ServiceTokens,
         service_role: iam.IRole,
         report_location: str,
+        export_location: str,
+        key_arn: str | None,
         import_locations: dict[str, str],
         switch: RecommenderSwitch | None = None,
     ) -> None:
@@ -141,6 +150,25 @@ class GroupCustomResources(Construct):
         self.metric_attribution: CustomResource | None = None
         attribution = group.metric_attribution
         self.import_jobs: list[CustomResource] = []
+        self.events_export: CustomResource | None = None
+        if keeps_recorded_events(config, group):
+            self.events_export = CustomResource(
+                self,
+                "KeepRecordedEvents",
+                service_token=tokens.dataset_export,
+                resource_type="Custom::PersonalizeInteractionsExport",
+                properties={
+                    "Request": {
+                        "datasetArn": resources.datasets["interactions"].attr_dataset_arn,
+                        "roleArn": service_role_arn,
+                        "exportPrefix": f"{export_location}{group.name}/",
+                        "jobNamePrefix": config.physical_name(group.name, "export"),
+                        **({"kmsKeyArn": key_arn} if key_arn else {}),
+                    }
+                },
+            )
+            # Deleted after the imports (which wait for running jobs) and before the dataset.
+            self.events_export.node.add_dependency(role_policy(service_role))
         publish_to_s3 = bool(attribution and attribution.s3_output)
 
         wait_timeout = str(int(config.recommender_ready_timeout_hours * 3600))
@@ -177,6 +205,8 @@ class GroupCustomResources(Construct):
             # Personalize reads the data with the role's permissions: wait for its policy.
             job.node.add_dependency(role_policy(service_role))
             job.node.add_dependency(handle)
+            if self.events_export is not None:
+                job.node.add_dependency(self.events_export)
             self.import_jobs.append(job)
             imported = CfnWaitCondition(self, f"{dataset_type.title()}Imported{digest}", handle=handle.ref, count=1, timeout=wait_timeout)
             imported.node.add_dependency(job)

@@ -9,9 +9,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.personalize_resources import import_job, metric_attribution, poller, recommender
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender
 from stacks.configuration import AppConfig
-from stacks.constructs.attribution import GroupNames, ServiceTokens
+from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import (
     LOG_RETENTION,
@@ -55,6 +55,8 @@ def build_providers(
         tokens.metric_attribution = provider(
             "MetricAttributionProvider", metric_attribution, passes_role=service_role.role_arn, is_complete_passes_role=True
         )
+    if any(keeps_recorded_events(config, resources.group) for resources in groups):
+        tokens.dataset_export = provider("DatasetExportProvider", dataset_export, passes_role=service_role.role_arn)
     if not {"dataset-import-job", "recommender"} & used:
         return tokens
     # One poller for every long wait (imports, recommenders): it outlasts the custom-resource hour.

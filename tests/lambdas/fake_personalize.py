@@ -422,6 +422,34 @@ class FakePersonalize:
     def describe_dataset_import_job(self, params: dict) -> dict:
         return {"datasetImportJob": self.observe(params["datasetImportJobArn"]).view()}
 
+    @operation("DescribeDataset")
+    def describe_dataset(self, params: dict) -> dict:
+        arn = params["datasetArn"]
+        if arn not in self.datasets:
+            raise FakeError("ResourceNotFoundException", f"Could not find dataset {arn}")
+        name = arn.split(":dataset/", 1)[1]
+        return {"dataset": {"datasetArn": arn, "name": name.replace("/", "-"), "datasetType": name.rsplit("/", 1)[1], "status": "ACTIVE"}}
+
+    @operation("CreateDatasetExportJob")
+    def create_dataset_export_job(self, params: dict) -> dict:
+        arn = self.arn("dataset-export-job", params["jobName"])
+        if params["datasetArn"] not in self.datasets:
+            raise FakeError("ResourceNotFoundException", f"Could not find dataset {params['datasetArn']}")
+        self.require_absent(arn)
+        self.add_resource(arn, "dataset-export-job", {
+            "jobName": params["jobName"],
+            "datasetExportJobArn": arn,
+            "datasetArn": params["datasetArn"],
+            "ingestionMode": params.get("ingestionMode", "PUT"),
+            "roleArn": params["roleArn"],
+            "jobOutput": params["jobOutput"],
+        })
+        return {"datasetExportJobArn": arn}
+
+    @operation("DescribeDatasetExportJob")
+    def describe_dataset_export_job(self, params: dict) -> dict:
+        return {"datasetExportJob": self.observe(params["datasetExportJobArn"]).view()}
+
     @operation("ListDatasetImportJobs")
     def list_dataset_import_jobs(self, params: dict) -> dict:
         dataset = params.get("datasetArn")

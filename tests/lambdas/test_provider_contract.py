@@ -14,8 +14,8 @@ import pkgutil
 import pytest
 
 import lambdas.personalize_resources as package
-from lambdas.personalize_resources import import_job, metric_attribution, recommender
-from tests.lambdas import test_import_job, test_metric_attribution, test_recommender
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, recommender
+from tests.lambdas import test_dataset_export, test_import_job, test_metric_attribution, test_recommender
 
 
 def modules_with_is_complete() -> set[str]:
@@ -52,6 +52,7 @@ def run_scenarios(scenarios):
 
 
 LIFECYCLES = {
+    dataset_export.__name__: lambda monkeypatch, factory: run_scenarios(test_dataset_export.SCENARIOS)(monkeypatch, factory),
     import_job.__name__: lambda monkeypatch, factory: run_scenarios(test_import_job.SCENARIOS)(monkeypatch, factory),
     metric_attribution.__name__: lambda monkeypatch, factory: run_scenarios(test_metric_attribution.SCENARIOS)(monkeypatch, factory),
     recommender.__name__: lambda monkeypatch, factory: recommender_lifecycles(monkeypatch),

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambdas.personalize_resources import import_job, metric_attribution, poller, recommender, sample_data
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, sample_data
 from stacks.constructs.handlers import iam_action
 from tests.stacks.templates import (
     dependencies,
@@ -111,6 +111,7 @@ def test_service_role_is_least_privilege(template):
         ("s3:ListBucket", bucket),
         ("s3:GetObject", f"{bucket}/imports/*"),
         ("s3:PutObject", f"{bucket}/metric-reports/*"),
+        ("s3:PutObject", f"{bucket}/exports/*"),
         ("cloudwatch:PutMetricData", "*"),
     }
     [policy] = policies_of_role(template, "ServiceRoleD777F2A1")
@@ -137,12 +138,17 @@ HANDLERS = {
     "personalize_resources.recommender.on_event": recommender.API_OPERATIONS,
     "personalize_resources.poller.poll_step": poller.poller_api_operations(),
     "personalize_resources.poller.poll_failed": poller.POLL_FAILED_API_OPERATIONS,
+    "personalize_resources.dataset_export.on_event": dataset_export.API_OPERATIONS,
     "personalize_resources.sample_data.on_event": sample_data.API_OPERATIONS,
 }
 
 
 # Their Create requests name the Personalize service role (roleArn).
-PASSES_SERVICE_ROLE = {"personalize_resources.metric_attribution.on_event", "personalize_resources.import_job.on_event"}
+PASSES_SERVICE_ROLE = {
+    "personalize_resources.metric_attribution.on_event",
+    "personalize_resources.import_job.on_event",
+    "personalize_resources.dataset_export.on_event",
+}
 
 
 @pytest.mark.parametrize("handler", sorted(HANDLERS))
@@ -181,6 +187,7 @@ IS_COMPLETE = {
     "personalize_resources.metric_attribution.is_complete": (metric_attribution.IS_COMPLETE_API_OPERATIONS, True),
     "personalize_resources.import_job.is_complete": (import_job.IS_COMPLETE_API_OPERATIONS, False),
     "personalize_resources.recommender.is_complete": (recommender.IS_COMPLETE_API_OPERATIONS, False),
+    "personalize_resources.dataset_export.is_complete": (dataset_export.IS_COMPLETE_API_OPERATIONS, False),
 }
 
 
@@ -196,7 +203,7 @@ def test_is_complete_functions_have_their_own_exact_roles(template, handler):
 
 def test_provider_waiter_roles_write_no_log_streams_anywhere(template):
     waiter_roles = [k for k, v in resources(template, "AWS::IAM::Role").items() if "waiterstatemachine" in k]
-    assert len(waiter_roles) == 3
+    assert len(waiter_roles) == 4  # attribution, imports, recommenders, event export
     for role in waiter_roles:
         pairs = granted(template, role)
         assert not {("logs:CreateLogStream", "*"), ("logs:PutLogEvents", "*")} & pairs, role
@@ -439,3 +446,30 @@ def test_a_config_without_custom_resources_deploys_no_handlers(synthesized):
     assert not any(t.startswith("Custom::") for t in types)
     assert "AWS::Lambda::Function" not in types and "AWS::Personalize::EventTracker" not in types
     assert "AWS::Personalize::DatasetGroup" in types
+
+
+def test_recorded_events_are_exported_before_the_interactions_dataset_is_deleted(synthesized, template):
+    # removalPolicy RETAIN (the default): PutEvents data lives only in the dataset.
+    export_id, export = only(template, "Custom::PersonalizeInteractionsExport")
+    request = export["Properties"]["Request"]
+    assert text(request["datasetArn"]) == "<GroupretailInteractionsDatasetB286AA99.DatasetArn>"
+    assert text(request["exportPrefix"]) == "s3://pimpact-default-data-<AWS::AccountId>-<AWS::Region>/exports/retail/"
+    assert request["jobNamePrefix"] == "pimpact-default-retail-export"
+    assert text(request["roleArn"]) == "<ServiceRoleD777F2A1.Arn>"
+    # Created before the imports, so deleted after them (they wait for running jobs) and before
+    # the dataset (which it references).
+    for job_id in custom(template, "Custom::PersonalizeDatasetImportJob"):
+        assert export_id in dependencies(template, job_id)
+    bucket = "arn:<AWS::Partition>:s3:::pimpact-default-data-<AWS::AccountId>-<AWS::Region>"
+    assert ("s3:PutObject", f"{bucket}/exports/*") in granted(template, "ServiceRoleD777F2A1")
+    storage = synthesized.template("default", "storage")
+    policy = next(p for p in resources(storage, "AWS::S3::BucketPolicy").values() if "PersonalizeWritesEventExports" in json.dumps(p))
+    [writes] = [s for s in statements(policy) if s.get("Sid") == "PersonalizeWritesEventExports"]
+    assert writes["Action"] == "s3:PutObject" and text(writes["Resource"]) == "<Data666C94C7.Arn>/exports/*"
+    assert writes["Principal"] == {"Service": "personalize.amazonaws.com"}
+
+
+def test_no_export_when_the_config_destroys_data_or_records_no_events(synthesized):
+    # multi-group: removalPolicy DESTROY; minimal: no event tracker, so no recorded events.
+    for config in ("multi", "minimal"):
+        assert not resources(synthesized.template(config, "personalize"), "Custom::PersonalizeInteractionsExport")

@@ -54,7 +54,7 @@ def test_access_log_bucket_is_private_and_expires_logs(storage):
 def test_bucket_policy_enforces_tls_and_scopes_personalize_to_prefixes(storage):
     policy = next(p for p in resources(storage, "AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": "Data666C94C7"})
     by_sid = {s.get("Sid", "tls"): s for s in statements(policy)}
-    assert set(by_sid) == {"tls", "PersonalizeReadsImports", "PersonalizeWritesMetricReports"}
+    assert set(by_sid) == {"tls", "PersonalizeReadsImports", "PersonalizeWritesMetricReports", "PersonalizeWritesEventExports"}
     tls = by_sid["tls"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     read = by_sid["PersonalizeReadsImports"]
