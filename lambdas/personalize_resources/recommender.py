@@ -119,7 +119,7 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
         return is_complete_result(True, {"RecommenderArn": arn})
     if not is_personalize_arn(arn, RESOURCE_TYPE):
         return is_complete_result(True)
-    api = PersonalizeApi(API_OPERATIONS)
+    api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     return is_complete_result(
         api.converge_deleted("DescribeRecommender", "recommender", "DeleteRecommender", recommenderArn=arn)
     )
@@ -197,7 +197,10 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     if is_personalize_arn(arn, RESOURCE_TYPE):
         recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
         if recommender is not None and recommender.get("status") in BUSY_CREATING:
-            start_delete_poller(event, arn)
+            try:
+                start_delete_poller(event, arn)
+            except Exception as exc:  # noqa: BLE001 - a safety net; is_complete keeps deleting meanwhile
+                log_action("delete_poller_not_started", recommender_arn=arn, reason=str(exc))
     return result
 
 
