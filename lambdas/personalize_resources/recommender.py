@@ -84,9 +84,12 @@ RESOURCE_TYPE = "recommender"
 INACTIVE = "INACTIVE"
 DESIRED_STATES = (ACTIVE, INACTIVE)
 # The poller's goal when a Delete finds the recommender still training: Personalize refuses
-# DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (and offers no way to cut training
-# short for recommenders), so the poller deletes it as soon as training ends, even when this
-# stack's Delete has long given up at the Provider's one-hour limit. Nothing is left to bill.
+# DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (ResourceInUseException; the botocore
+# model's DeleteRecommender doc does not say so, the facts file's sources do), and offers no way
+# to cut a recommender's training short (the model's StopRecommender is for ACTIVE recommenders,
+# StopSolutionVersionCreation for solution versions only). So the poller deletes it as soon as
+# training ends, even when this stack's Delete has given up at the Provider's one-hour limit:
+# nothing is left to bill.
 DELETED = "DELETED"
 BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
 # Top-level key of an on_event answer whose poller did not start; is_complete fails with it.
