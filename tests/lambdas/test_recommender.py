@@ -900,3 +900,24 @@ def test_recorded_operations_are_exactly_the_declared_ones(stack):
     assert stack.is_complete_operations == set(recommender.IS_COMPLETE_API_OPERATIONS)
     assert stack.poller_operations == set(recommender.POLL_API_OPERATIONS) | set(poller.SIGNAL_ONLY_OPERATIONS)
     assert len(recommender.API_OPERATIONS) == len(set(recommender.API_OPERATIONS))
+
+
+def test_a_network_timeout_escapes_the_step_for_the_catch_all_which_signals_it(stack):
+    from botocore.exceptions import ReadTimeoutError
+
+    stack.create(properties())
+    [execution] = stack.sfn.executions
+
+    def time_out(**_):
+        raise ReadTimeoutError(endpoint_url="https://personalize.us-east-1.amazonaws.com/")
+
+    stack.client.meta.events.register("before-parameter-build.personalize.DescribeRecommender", time_out)
+    # Not swallowed as "still waiting": the Lambda fails, and Step Functions' Catch takes over.
+    with pytest.raises(ReadTimeoutError):
+        recommender.poll_step(execution.state, make_lambda_context())
+    cause = json.dumps({"errorMessage": 'Read timeout on endpoint URL: "https://personalize.us-east-1.amazonaws.com/"',
+                        "errorType": "ReadTimeoutError"})
+    result = poller.poll_failed({**execution.state, "error": {"Error": "ReadTimeoutError", "Cause": cause}}, make_lambda_context())
+    [signal] = stack.signals.sent
+    assert result["outcome"] == "FAILURE" and signal.status == "FAILURE"
+    assert "ReadTimeoutError" in signal.reason and "Read timeout on endpoint URL" in signal.reason
