@@ -237,7 +237,7 @@ def create_client():
     # because Personalize's control-plane rate limits are low.
     # Connect/read timeouts far below the shortest Lambda timeout here (60 s for the poll step):
     # botocore's default 60 s read timeout would let one hung call outlive the function.
-    config = Config(connect_timeout=3, read_timeout=15, retries={"mode": "standard", "total_max_attempts": 3})
+    config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 3})
     return boto3.client("personalize", config=config)
 
 
