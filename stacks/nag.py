@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
 
@@ -70,10 +72,9 @@ RESOURCE_STAR_ACTIONS = {
     "logs:DescribeLogGroups",
 }
 
-PROVIDER_WAITER_TRACING_REASON = (
-    "The CDK Provider framework's waiter state machine only loops on isComplete; it offers no "
-    "X-Ray switch, and its executions are logged (level ALL) to the providers' log group."
-)
+# What AWS X-Ray asks of a traced state machine's role (Step Functions developer guide, "X-Ray
+# and Step Functions"); these actions take no resource, like CDK's own `tracing_enabled` grant.
+XRAY_TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
 
 
 def flatten_reference(node: Any) -> str:
@@ -156,5 +157,30 @@ def acknowledge_allowed_wildcards(scope: IConstruct) -> list[str]:
     return acknowledged
 
 
-def acknowledge_provider_waiter(provider: Construct) -> None:
-    Validations.of(provider).acknowledge(Acknowledgment(id="AwsSolutions-SF2", reason=PROVIDER_WAITER_TRACING_REASON))
+def trace_provider_waiter(provider: Construct) -> None:
+    """Answer AwsSolutions-SF2 for a CDK Provider's waiter state machine by fixing it, not by
+    acknowledging it: the Provider construct offers no tracing switch, so X-Ray is turned on
+    in its CfnStateMachine and the role gets the X-Ray actions (on "*", inside the statement
+    that already holds the log-delivery actions, so no new finding either)."""
+    waiter = provider.node.find_child("waiter-state-machine")
+    state_machine = waiter.node.default_child
+    assert isinstance(state_machine, sfn.CfnStateMachine), state_machine
+    state_machine.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
+    role = waiter.node.find_child("Role")
+    assert isinstance(role, iam.Role), role
+    role.add_to_principal_policy(iam.PolicyStatement(actions=XRAY_TRACING_ACTIONS, resources=["*"]))
+
+
+def acknowledged_rules(assembly: Path) -> list[str]:
+    """Every cdk-nag acknowledgement recorded in a cloud assembly, as "<construct path>: <rule>".
+
+    Read from the stacks' metadata files (`aws:cdk:acknowledged-rules`), the same way for an
+    assembly written by `cdk synth`, `python app.py`, the release or the tests.
+    """
+    found: list[str] = []
+    for metadata_file in sorted(assembly.glob("*.metadata.json")):
+        for path, entries in json.loads(metadata_file.read_text()).items():
+            for entry in entries:
+                if entry.get("type") == "aws:cdk:acknowledged-rules":
+                    found += [f"{path.lstrip('/')}: {rule.removeprefix('Annotation::')}" for rule in entry["data"]]
+    return found

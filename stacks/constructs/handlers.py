@@ -19,7 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.nag import acknowledge_provider_waiter
+from stacks.nag import trace_provider_waiter
 from stacks.tidy import without_stream_writes_on_any_log_group
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambdas"
@@ -158,7 +158,7 @@ class CustomResourceProvider(Construct):
             else None,
         )
         if waits:
-            acknowledge_provider_waiter(self.provider)
+            trace_provider_waiter(self.provider)
             without_stream_writes_on_any_log_group(self.provider)
 
     @property
