@@ -32,14 +32,21 @@ class WildcardAllowance:
 
 WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
     WildcardAllowance(
-        r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports)/\*",
+        r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports|exports)/\*",
         "Object keys under one prefix of the stack's own data bucket: Personalize imports a whole "
-        "prefix and names its metric reports itself, and the sample writer owns imports/sample/.",
+        "prefix and names its metric reports and dataset exports itself, and the sample writer owns imports/sample/.",
     ),
     WildcardAllowance(
         r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.\-]+/[^*<>]*\*",
         "Objects under the one prefix a config names as a dataset's import location in the user's "
         "own bucket: Personalize reads every file under that prefix.",
+    ),
+    WildcardAllowance(
+        r"Resource::arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:\*/(?:[a-z0-9-]+|<NamePrefix>)-\*",
+        "Personalize resources named under this app's environment prefix, for the custom-resource "
+        "handlers' exact operations only: CloudFormation deletes resources of earlier configs "
+        "(replaced or removed recommenders, attributions, dataset groups) in its cleanup phase under "
+        "the new policy, so exact ARNs of the current config would leave them behind, billing.",
     ),
     WildcardAllowance(
         r"Resource::\*",
@@ -55,9 +62,6 @@ RESOURCE_STAR_ACTIONS = {
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
-    # The log-delivery statement CDK writes for a state machine also names these two.
-    "logs:CreateLogStream",
-    "logs:PutLogEvents",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -124,20 +128,32 @@ def allowance_for(finding: str, actions: list[str]) -> WildcardAllowance | None:
 def acknowledge_allowed_wildcards(scope: IConstruct) -> list[str]:
     """Acknowledge every allowed IAM5 finding under `scope`; return the acknowledged IDs.
 
-    Call once the construct tree is complete (policies are read as they are rendered).
+    A finding allowed wherever it occurs in a stack is one reviewed exception, acknowledged once
+    on the stack (entry "<stack>/* (N policies): rule"); if any occurrence in that stack is not
+    allowed, the allowed ones are acknowledged one by one and the others stay findings. Call once
+    the construct tree is complete (policies are read as they are rendered).
     """
-    acknowledged: list[str] = []
+    occurrences: dict[tuple[Stack, str], list[tuple[IConstruct, WildcardAllowance | None]]] = {}
     for construct in scope.node.find_all():
         if not isinstance(construct, iam.CfnPolicy):
             continue
-        document = Stack.of(construct).resolve(construct.policy_document)
+        stack = Stack.of(construct)
+        document = stack.resolve(construct.policy_document)
         for finding, actions in wildcard_findings(document):
-            allowance = allowance_for(finding, actions)
-            if allowance is None:
-                continue
-            rule = f"AwsSolutions-IAM5[{finding}]"
-            Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
-            acknowledged.append(f"{construct.node.path}: {rule}")
+            occurrences.setdefault((stack, finding), []).append((construct, allowance_for(finding, actions)))
+    acknowledged: list[str] = []
+    for (stack, finding), found in occurrences.items():
+        rule = f"AwsSolutions-IAM5[{finding}]"
+        allowances = {allowance for _, allowance in found}
+        if None not in allowances and len(allowances) == 1:
+            [allowance] = allowances
+            Validations.of(stack).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
+            acknowledged.append(f"{stack.node.path}/* ({len(found)} policies): {rule}")
+            continue
+        for construct, allowance in found:
+            if allowance is not None:
+                Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
+                acknowledged.append(f"{construct.node.path}: {rule}")
     return acknowledged
 
 

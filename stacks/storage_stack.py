@@ -19,6 +19,8 @@ from stacks.deployment import StackSettings
 IMPORT_PREFIX = "imports/"
 REPORT_PREFIX = "metric-reports/"
 SAMPLE_PREFIX = IMPORT_PREFIX + "sample/"
+# Recorded events exported before a dataset is deleted (removalPolicy RETAIN).
+EXPORT_PREFIX = "exports/"
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 # The singleton CDK adds to a stack for `auto_delete_objects` (aws-cdk-lib 2.275).
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
@@ -150,6 +152,15 @@ class StorageStack(Stack):
                 principals=[principal],
                 actions=["s3:PutObject"],
                 resources=[self.data_bucket.arn_for_objects(REPORT_PREFIX + "*")],
+                conditions=conditions,
+            )
+        )
+        self.data_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeWritesEventExports",
+                principals=[principal],
+                actions=["s3:PutObject"],
+                resources=[self.data_bucket.arn_for_objects(EXPORT_PREFIX + "*")],
                 conditions=conditions,
             )
         )

@@ -105,7 +105,8 @@ def test_per_account_settings_are_parameters(releases):
     personalize = by_role["personalize"]
     assert set(personalize["Parameters"]) >= {"NamePrefix", "RecommendersEnabled", "MinRecommendationRequestsPerSecond"}
     recommenders = {k: v for k, v in personalize["Resources"].items() if v["Type"] == "Custom::PersonalizeRecommender"}
-    waits = {k: v for k, v in personalize["Resources"].items() if v["Type"] == "AWS::CloudFormation::WaitCondition"}
+    # The recommenders' WaitConditions (imports have their own, created in every account).
+    waits = {k: v for k, v in personalize["Resources"].items() if v["Type"] == "AWS::CloudFormation::WaitCondition" and set(v["DependsOn"]) & set(recommenders)}
     assert recommenders and all(v.get("Condition") == "CreateRecommenders" for v in {**recommenders, **waits}.values())
     for recommender in recommenders.values():
         tps = recommender["Properties"]["Request"]["recommenderConfig"]["minRecommendationRequestsPerSecond"]

@@ -75,7 +75,7 @@ def test_access_log_bucket_is_private_acl_free_and_expires_logs(storage):
 
 def test_bucket_policy_enforces_tls_and_scopes_personalize_to_prefixes(storage):
     by_sid = {s.get("Sid", "tls"): s for s in statements(bucket_policy(storage, "Data666C94C7"))}
-    assert set(by_sid) == {"tls", "PersonalizeListsImports", "PersonalizeReadsImports", "PersonalizeWritesMetricReports"}
+    assert set(by_sid) == {"tls", "PersonalizeListsImports", "PersonalizeReadsImports", "PersonalizeWritesMetricReports", "PersonalizeWritesEventExports"}
     tls = by_sid["tls"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     listing = by_sid["PersonalizeListsImports"]
