@@ -83,6 +83,8 @@ DEFAULT_AUTO_TRAINING_CONFIG = {"schedulingExpression": "rate(7 days)"}
 TRAINING_STATUSES = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
 STOPPING_STATUSES = frozenset({"CREATE STOPPING"})
 UPDATE_IN_PROGRESS = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
+# Never with Data: the Provider framework fails a resource whose isComplete returns Data while false.
+NOT_COMPLETE: dict = {"IsComplete": False}
 
 
 # --- Provider handlers ---------------------------------------------------------------------------
@@ -95,15 +97,15 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
     api = PersonalizeApi(API_OPERATIONS)
     if event["RequestType"] == "Delete":
-        if not is_personalize_arn(arn, RESOURCE_TYPE):
+        if not is_personalize_arn(arn, RESOURCE_TYPE) or converge_deleted(api, arn):
             return is_complete_result(True)
-        return is_complete_result(converge_deleted(api, arn))
+        return NOT_COMPLETE
     desired = desired_solution(properties(event))
     update = None
     if event["RequestType"] == "Update" and not _replaced(event):
         update = update_request(desired, desired_solution(properties(event, old=True)))
     if not converge_ready(api, arn, desired, update):
-        return {"IsComplete": False}  # never Data here: the framework rejects it
+        return NOT_COMPLETE
     return is_complete_result(True, {"SolutionArn": arn, "SolutionName": arn.rsplit("/", 1)[-1]})
 
 
