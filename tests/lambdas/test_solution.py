@@ -45,9 +45,9 @@ def arn_for(world, properties) -> str:
     return world.fake.arn("solution", solution.physical_name(typed(world, properties)))
 
 
-@pytest.fixture
-def solutions_world(world_factory):
-    """``world_factory`` whose worlds run FakeSolutions; ``.recorder`` is kept for the IAM proof."""
+def solutions_world_factory(world_factory):
+    """Wraps ``world_factory`` so its worlds run FakeSolutions; keeps ``.recorder`` for the IAM
+    proof. Module-level so a cross-handler contract test can run SCENARIOS the same way."""
 
     def make():
         world = world_factory()
@@ -60,7 +60,7 @@ def solutions_world(world_factory):
             result = invoke(function, handler, event)
             if function is solution.is_complete and not result["IsComplete"]:
                 # The CDK Provider framework fails the resource on Data with IsComplete false.
-                assert not result.get("Data"), result
+                assert result == {"IsComplete": False}, result
             return result
 
         world.invoke = checked_invoke
@@ -68,6 +68,11 @@ def solutions_world(world_factory):
 
     make.recorder = world_factory.recorder
     return make
+
+
+@pytest.fixture
+def solutions_world(world_factory):
+    return solutions_world_factory(world_factory)
 
 
 SCENARIOS = Scenarios()
