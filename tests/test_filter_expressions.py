@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import botocore.session
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stacks.filter_expressions import (
     MAX_EXPRESSION_LENGTH,
@@ -193,3 +195,62 @@ def test_column_problems_are_named():
         "at character 152: CurrentUser.AGE: the dataset group has no Users dataset; add it or drop this condition",
         "at character 106: Items.GENRE > compares numbers, but the field is string; use IN/NOT IN for strings or a numeric field",
     ]
+
+
+# --- properties: no input ends in a traceback; generated valid filters parse to what was built ---
+
+TOKENS = ["INCLUDE", "EXCLUDE", "ItemID", "UserID", "WHERE", "AND", "OR", "NOT", "IN", "IF", "Items.GENRE",
+          "Interactions.EVENT_TYPE", "CurrentItem.PRICE", "CurrentUser.AGE", "Users.AGE", "(", ")", ",", "|", "=",
+          "<", ">=", "!=", '"a"', "'b'", '"', "3", "-2.5", "$P", "$", "*", ".", ";", "Items.", "é"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.one_of(st.text(max_size=60), st.lists(st.sampled_from(TOKENS), max_size=14).map(" ".join)))
+def test_any_text_parses_or_fails_with_a_position(text):
+    try:
+        parse_filter(text)
+    except FilterExpressionError as error:
+        assert error.position is None or 1 <= error.position <= len(text) + 1
+        assert str(error)
+
+
+COLUMN = st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True)
+PARAM = st.from_regex(r"[A-Za-z0-9_]{1,8}", fullmatch=True)
+STRING = st.from_regex(r'[a-z0-9 ,|()]{0,6}', fullmatch=True)
+
+
+@st.composite
+def item_conditions(draw):
+    column = draw(COLUMN)
+    if draw(st.booleans()):
+        values = draw(st.lists(STRING, min_size=1, max_size=3))
+        negated = draw(st.booleans())
+        rendered = ", ".join(f'"{value}"' for value in values)
+        return f"Items.{column} {'NOT IN' if negated else 'IN'} ({rendered})", column, None
+    param = draw(PARAM)
+    operator = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">=", "IN"]))
+    value = f"(${param})" if operator == "IN" else f"${param}"
+    return f"Items.{column} {operator} {value}", column, param
+
+
+@st.composite
+def item_filters(draw):
+    conditions = draw(st.lists(item_conditions(), min_size=1, max_size=3))
+    connectors = draw(st.lists(st.sampled_from(["AND", "OR"]), min_size=len(conditions) - 1, max_size=len(conditions) - 1))
+    text = f"{draw(st.sampled_from(['INCLUDE', 'EXCLUDE']))} ItemID WHERE {conditions[0][0]}"
+    for connector, (condition, _, _) in zip(connectors, conditions[1:], strict=True):
+        text += f" {connector} {condition}"
+    if draw(st.booleans()):
+        text += ' | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click")'
+    return text, conditions
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(item_filters())
+def test_generated_filters_parse_to_their_parts(case):
+    text, conditions = case
+    parsed = parse_filter(text)
+    columns = list(dict.fromkeys(column for _, column, _ in conditions))
+    assert [ref.name for ref in parsed.fields if ref.dataset == "Items"] == columns
+    assert parsed.placeholders == tuple(dict.fromkeys(p for _, _, p in conditions if p))
+    assert len(parsed.expressions[0].conditions) == len(conditions)
