@@ -11,6 +11,9 @@ Semantic-Similarity). Entries with ``confirmed=False`` rest on a page we could r
 their flags are set leniently (an option is allowed unless a page forbids it), so being wrong
 costs a refusal by Personalize at deploy time, never a wrong refusal at synth.
 
+No recipe needs an EVENT_VALUE column by itself: ``solutionConfig.eventValueThreshold`` and the
+thresholds of ``eventsConfig`` do, whatever the recipe, and ``solution_issues`` checks exactly that.
+
 ``RECIPES`` (by name), ``recipe(name_or_arn)``, ``domain_recipe_names(domain)`` and
 ``solution_issues(...)`` (the synth-time checks of one solution's settings against its recipe
 and the dataset group; returns ``(field, message)`` pairs in the style of stacks/configuration.py).
