@@ -1,0 +1,526 @@
+"""Parse and check Amazon Personalize filter expressions at synth time.
+
+The grammar is the documented one (Developer Guide, "Filter expression structure and elements",
+"Guidelines and requirements", "Filter expression examples"; https://docs.aws.amazon.com/
+personalize/latest/dg/creating-filter-expressions.html)::
+
+    filter      := expression ( "|" expression )*
+    expression  := (INCLUDE | EXCLUDE) (ItemID | UserID | ActionID)
+                   WHERE condition ( (AND | OR) condition )*
+                   [ IF user_cond ( AND user_cond )* ]          -- once, at the end
+    condition   := Dataset.FIELD IN list | Dataset.FIELD NOT IN list
+                 | Dataset.FIELD (= | != | < | <= | > | >=) scalar
+    user_cond   := CurrentUser.FIELD <same operators> ...
+    list        := "(" item ( "," item )* ")" | "(" $PARAM ")" | CurrentItem.FIELD
+    scalar      := number | $PARAM | "(" $PARAM ")" | CurrentItem.FIELD
+    item        := "string" | number | $PARAM | "*"             -- "*" only for EVENT_TYPE
+
+Rules enforced beyond the grammar (each documented on those pages): conditions chained with
+AND/OR use the dataset of the first condition only (so Items and Interactions are combined
+with ``|``); interactions are filtered by ``EVENT_TYPE`` only; ``CurrentUser`` only in the IF
+condition; no placeholder with ``NOT IN``; ``*`` only on ``EVENT_TYPE``. Limits: 2,500
+characters (botocore ``FilterExpression``); at most 25 placeholders, each ``[A-Za-z0-9_]{1,50}``
+(botocore ``personalize-runtime`` ``FilterValues``); distinct dataset fields per filter: the
+pages disagree (5 on the HTML guide, 10 on a newer one), so the larger is enforced here.
+
+Keywords, ``ItemID``-style targets and dataset names are matched case-insensitively; field
+names and placeholders keep their case (placeholder names are case-sensitive in requests).
+
+``parse_filter(text)`` returns a ``FilterExpression`` (its expressions, ``fields`` and
+``placeholders``) or raises ``FilterExpressionError`` naming the 1-based character position and
+the fix. ``column_issues(parsed, columns)`` checks the referenced fields against the dataset
+group's schemas and returns messages (empty when fine).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+MAX_EXPRESSION_LENGTH = 2500  # botocore personalize FilterExpression max
+MAX_PLACEHOLDERS = 25  # botocore personalize-runtime FilterValues map max
+MAX_PLACEHOLDER_NAME = 50  # botocore personalize-runtime FilterAttributeName max
+MAX_DISTINCT_FIELDS = 10  # documented as 5 or 10 per filter: the lenient figure
+
+PLACEHOLDER_NAME = re.compile(r"[A-Za-z0-9_]+")
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+ACTIONS = ("INCLUDE", "EXCLUDE")
+TARGETS = {"itemid": "ItemID", "userid": "UserID", "actionid": "ActionID"}
+# Which datasets a WHERE condition may name, per target.
+TARGET_DATASETS = {
+    "ItemID": ("Items", "Interactions"),
+    "UserID": ("Users", "Interactions"),
+    "ActionID": ("Actions", "Action_Interactions"),
+}
+DATASETS = {name.lower(): name for name in ("Items", "Interactions", "Users", "Actions", "Action_Interactions")}
+INTERACTION_DATASETS = ("Interactions", "Action_Interactions")
+# CurrentItem / CurrentUser name fields of these datasets.
+CONTEXT_DATASETS = {"currentitem": ("CurrentItem", "Items"), "currentuser": ("CurrentUser", "Users")}
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+NUMERIC_TYPES = frozenset({"int", "long", "float", "double"})
+
+
+class FilterExpressionError(ValueError):
+    """A filter expression that Personalize would refuse; ``position`` is 1-based."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        self.problem = message
+        self.position = position
+        super().__init__(f"at character {position}: {message}" if position else message)
+
+
+# --- result types -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FieldRef:
+    """``Items.GENRE``; ``CurrentItem.GENRE`` has ``context="CurrentItem"`` and dataset Items."""
+
+    dataset: str
+    name: str
+    position: int = field(compare=False)
+    context: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.context or self.dataset}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    name: str
+    position: int = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: str | int | float | None  # None stands for "*" (all event types)
+    position: int = field(compare=False)
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.value is None
+
+
+Value = Literal | Placeholder | FieldRef
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: FieldRef
+    operator: str  # IN, NOT IN, =, !=, <, <=, >, >=
+    values: tuple[Value, ...]
+    connector: str | None = None  # AND / OR joining it to the previous condition
+
+
+@dataclass(frozen=True)
+class Expression:
+    action: str  # INCLUDE / EXCLUDE
+    target: str  # ItemID / UserID / ActionID
+    conditions: tuple[Condition, ...]
+    user_conditions: tuple[Condition, ...] = ()
+
+    @property
+    def dataset(self) -> str:
+        return self.conditions[0].field.dataset
+
+
+@dataclass(frozen=True)
+class FilterExpression:
+    text: str
+    expressions: tuple[Expression, ...]
+
+    def _all_conditions(self):
+        for expression in self.expressions:
+            yield from expression.conditions
+            yield from expression.user_conditions
+
+    @property
+    def fields(self) -> tuple[FieldRef, ...]:
+        """Every dataset field referenced (conditions and CurrentItem/CurrentUser), first use first."""
+        seen: dict[tuple[str, str], FieldRef] = {}
+        for condition in self._all_conditions():
+            for ref in (condition.field, *[v for v in condition.values if isinstance(v, FieldRef)]):
+                seen.setdefault((ref.dataset, ref.name), ref)
+        return tuple(seen.values())
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        names: dict[str, None] = {}
+        for condition in self._all_conditions():
+            for value in condition.values:
+                if isinstance(value, Placeholder):
+                    names.setdefault(value.name)
+        return tuple(names)
+
+    @property
+    def uses_current_item(self) -> bool:
+        """Only related-items recipes and use cases accept such a filter."""
+        return any(
+            isinstance(value, FieldRef) and value.context == "CurrentItem"
+            for condition in self._all_conditions()
+            for value in condition.values
+        )
+
+    @property
+    def datasets(self) -> frozenset[str]:
+        return frozenset(ref.dataset for ref in self.fields)
+
+
+# --- tokenizer ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # WORD, STRING, NUMBER, PARAM, OP, PUNCT, END
+    text: str
+    position: int  # 1-based
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<STRING>"[^"]*")
+  | (?P<unterminated>"[^"]*$)
+  | (?P<single>'[^']*'?)
+  | (?P<NUMBER>-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_]))
+  | (?P<PARAM>\$[A-Za-z0-9_]*)
+  | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<OP><=|>=|!=|<>|=|<|>)
+  | (?P<PUNCT>[().,|*])
+    """,
+    re.VERBOSE,
+)
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    index = 0
+    while index < len(text):
+        match = _TOKEN.match(text, index)
+        if match is None:
+            raise FilterExpressionError(
+                f"unexpected character {text[index]!r}; filter expressions use words, double-quoted"
+                " strings, numbers, $PLACEHOLDERS, parentheses, commas, comparison operators and |",
+                index + 1,
+            )
+        kind, value = match.lastgroup, match.group()
+        if kind == "unterminated":
+            raise FilterExpressionError("string is not closed; end it with a double quote (\")", index + 1)
+        if kind == "single":
+            raise FilterExpressionError(
+                f"{value} uses single quotes; write string values in double quotes, e.g. \"{value.strip(chr(39))}\"",
+                index + 1,
+            )
+        if kind == "OP" and value == "<>":
+            raise FilterExpressionError("<> is not an operator here; use != (or NOT IN for strings)", index + 1)
+        if kind != "space":
+            tokens.append(Token(kind, value, index + 1))
+        index = match.end()
+    tokens.append(Token("END", "", len(text) + 1))
+    return tokens
+
+
+# --- parser ---------------------------------------------------------------------------------------
+
+def _describe(token: Token) -> str:
+    return "the end of the expression" if token.kind == "END" else repr(token.text)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.index = 0
+
+    # helpers
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> Token:
+        token = self.token
+        self.index += 1
+        return token
+
+    def word_is(self, *words: str) -> bool:
+        return self.token.kind == "WORD" and self.token.text.upper() in words
+
+    def expect_word(self, *words: str, fix: str) -> str:
+        if not self.word_is(*words):
+            raise FilterExpressionError(f"expected {' or '.join(words)}, found {_describe(self.token)}; {fix}",
+                                        self.token.position)
+        return self.advance().text.upper()
+
+    def expect_punct(self, punct: str, fix: str) -> Token:
+        if not (self.token.kind == "PUNCT" and self.token.text == punct):
+            raise FilterExpressionError(f"expected {punct!r}, found {_describe(self.token)}; {fix}", self.token.position)
+        return self.advance()
+
+    # grammar
+    def parse(self) -> FilterExpression:
+        expressions = [self.expression()]
+        while self.token.kind == "PUNCT" and self.token.text == "|":
+            self.advance()
+            expressions.append(self.expression())
+        if self.token.kind != "END":
+            raise FilterExpressionError(
+                f"unexpected {_describe(self.token)}; join conditions with AND or OR, add an IF condition"
+                " only at the end, and combine whole expressions with |",
+                self.token.position,
+            )
+        return FilterExpression(self.text, tuple(expressions))
+
+    def expression(self) -> Expression:
+        action = self.expect_word(*ACTIONS, fix="every expression starts with INCLUDE or EXCLUDE")
+        if self.token.kind != "WORD" or self.token.text.lower() not in TARGETS:
+            raise FilterExpressionError(
+                f"expected ItemID, UserID or ActionID after {action}, found {_describe(self.token)}",
+                self.token.position,
+            )
+        target = TARGETS[self.advance().text.lower()]
+        self.expect_word("WHERE", fix=f"write {action} {target} WHERE Dataset.FIELD ...")
+        conditions = [self.condition(target, None)]
+        while self.word_is("AND", "OR"):
+            connector = self.advance().text.upper()
+            conditions.append(self.condition(target, connector, first=conditions[0]))
+        user_conditions: list[Condition] = []
+        if self.word_is("IF"):
+            self.advance()
+            user_conditions.append(self.user_condition(None))
+            while self.word_is("AND", "OR"):
+                connector_token = self.advance()
+                if connector_token.text.upper() == "OR":
+                    raise FilterExpressionError(
+                        "an IF condition can be extended with AND only; use a second expression joined with | instead",
+                        connector_token.position,
+                    )
+                user_conditions.append(self.user_condition("AND"))
+            if self.word_is("IF"):
+                raise FilterExpressionError("IF may appear only once, at the end of an expression; join conditions with AND",
+                                            self.token.position)
+        return Expression(action, target, tuple(conditions), tuple(user_conditions))
+
+    def field_ref(self) -> FieldRef:
+        start = self.token
+        if start.kind != "WORD":
+            raise FilterExpressionError(
+                f"expected a field such as Items.GENRE, found {_describe(start)}", start.position)
+        self.advance()
+        if not (self.token.kind == "PUNCT" and self.token.text == "."):
+            raise FilterExpressionError(
+                f"{start.text!r} is not a Dataset.FIELD reference; write it as Items.{start.text},"
+                f" Interactions.EVENT_TYPE, Users.{start.text} or CurrentItem.{start.text}",
+                start.position,
+            )
+        self.advance()
+        name_token = self.token
+        if name_token.kind != "WORD":
+            raise FilterExpressionError(f"expected a field name after '{start.text}.', found {_describe(name_token)}",
+                                        name_token.position)
+        self.advance()
+        key = start.text.lower()
+        if key in CONTEXT_DATASETS:
+            context, dataset = CONTEXT_DATASETS[key]
+            return FieldRef(dataset, name_token.text, start.position, context)
+        if key not in DATASETS:
+            raise FilterExpressionError(
+                f"unknown dataset {start.text!r}; use Items, Interactions, Users, Actions, Action_Interactions,"
+                " CurrentItem or CurrentUser",
+                start.position,
+            )
+        return FieldRef(DATASETS[key], name_token.text, start.position)
+
+    def condition(self, target: str, connector: str | None, first: Condition | None = None) -> Condition:
+        ref = self.field_ref()
+        if ref.context == "CurrentUser":
+            raise FilterExpressionError(
+                f"{ref} may be used only in the IF condition at the end: ... IF {ref} = $VALUE", ref.position)
+        if ref.context == "CurrentItem":
+            raise FilterExpressionError(
+                f"{ref} is a value, not a condition's subject: write Items.{ref.name} = {ref}", ref.position)
+        allowed = TARGET_DATASETS[target]
+        if ref.dataset not in allowed:
+            raise FilterExpressionError(
+                f"{target} filters use {' or '.join(allowed)}, not {ref.dataset}", ref.position)
+        if first is not None and ref.dataset != first.field.dataset:
+            raise FilterExpressionError(
+                f"{ref} uses the {ref.dataset} dataset, but this expression filters on {first.field.dataset}:"
+                " conditions joined with AND/OR must use the first condition's dataset; put it in a second"
+                f" expression joined with |, e.g. ... | {'INCLUDE'} {target} WHERE {ref} ...",
+                ref.position,
+            )
+        if ref.dataset in INTERACTION_DATASETS and ref.name.upper() != "EVENT_TYPE":
+            raise FilterExpressionError(
+                f"{ref}: interactions can be filtered by EVENT_TYPE only, e.g. {ref.dataset}.EVENT_TYPE IN (\"click\")",
+                ref.position,
+            )
+        operator, values = self.predicate(ref)
+        return Condition(ref, operator, values, connector)
+
+    def user_condition(self, connector: str | None) -> Condition:
+        ref = self.field_ref()
+        if ref.context != "CurrentUser":
+            raise FilterExpressionError(
+                f"an IF condition checks the current user only: write IF CurrentUser.{ref.name} ...", ref.position)
+        operator, values = self.predicate(ref)
+        return Condition(ref, operator, values, connector)
+
+    def predicate(self, ref: FieldRef) -> tuple[str, tuple[Value, ...]]:
+        token = self.token
+        if self.word_is("NOT"):
+            self.advance()
+            self.expect_word("IN", fix="the negated operator is NOT IN")
+            values = self.in_values(ref)
+            for value in values:
+                if isinstance(value, Placeholder):
+                    raise FilterExpressionError(
+                        f"${value.name}: NOT IN cannot take a placeholder; use IN with the opposite action"
+                        " (EXCLUDE instead of INCLUDE, or the reverse)",
+                        value.position,
+                    )
+            return "NOT IN", values
+        if self.word_is("IN"):
+            self.advance()
+            return "IN", self.in_values(ref)
+        if token.kind == "OP":
+            self.advance()
+            return token.text, (self.scalar(),)
+        raise FilterExpressionError(
+            f"expected IN, NOT IN or a comparison (=, !=, <, <=, >, >=) after {ref}, found {_describe(token)}",
+            token.position,
+        )
+
+    def in_values(self, ref: FieldRef) -> tuple[Value, ...]:
+        if self.word_is("CURRENTITEM"):
+            value = self.field_ref()
+            return (value,)
+        self.expect_punct("(", fix=f'put the values in parentheses, e.g. {ref} IN ("a", "b") or IN ($VALUES)')
+        values = [self.item(ref)]
+        while self.token.kind == "PUNCT" and self.token.text == ",":
+            self.advance()
+            values.append(self.item(ref))
+        self.expect_punct(")", fix='separate values with commas and close the list with ")"')
+        return tuple(values)
+
+    def item(self, ref: FieldRef) -> Value:
+        token = self.token
+        if token.kind == "STRING":
+            self.advance()
+            if token.text == '"*"':
+                return self._wildcard(ref, token)
+            return Literal(token.text[1:-1], token.position)
+        if token.kind == "PUNCT" and token.text == "*":
+            self.advance()
+            return self._wildcard(ref, token)
+        if token.kind in ("NUMBER", "PARAM"):
+            return self.scalar()
+        raise FilterExpressionError(
+            f"expected a double-quoted value, a number or a $PLACEHOLDER, found {_describe(token)}"
+            + ("; quote strings with double quotes" if token.kind == "WORD" else ""),
+            token.position,
+        )
+
+    def _wildcard(self, ref: FieldRef, token: Token) -> Literal:
+        if ref.name.upper() != "EVENT_TYPE" or ref.dataset not in INTERACTION_DATASETS:
+            raise FilterExpressionError(
+                f"* (all event types) is allowed only with Interactions.EVENT_TYPE, not {ref}", token.position)
+        return Literal(None, token.position)
+
+    def scalar(self) -> Value:
+        token = self.token
+        if token.kind == "NUMBER":
+            self.advance()
+            number = float(token.text)
+            return Literal(int(number) if re.fullmatch(r"-?\d+", token.text) else number, token.position)
+        if token.kind == "PARAM":
+            self.advance()
+            name = token.text[1:]
+            if not name:
+                raise FilterExpressionError("$ must be followed by a placeholder name, e.g. $GENRE", token.position)
+            if len(name) > MAX_PLACEHOLDER_NAME:
+                raise FilterExpressionError(
+                    f"placeholder ${name[:20]}... is {len(name)} characters; at most {MAX_PLACEHOLDER_NAME}",
+                    token.position)
+            return Placeholder(name, token.position)
+        if token.kind == "PUNCT" and token.text == "(":
+            # The guide writes "Actions.VALUE > ($VALUE)": one parenthesised value.
+            self.advance()
+            value = self.scalar()
+            self.expect_punct(")", fix="a comparison takes one value")
+            return value
+        if self.word_is("CURRENTITEM"):
+            return self.field_ref()
+        if token.kind == "STRING":
+            raise FilterExpressionError(
+                f"{token.text} is a string, but =, !=, <, <=, >, >= compare numbers; use IN ({token.text}) for strings",
+                token.position)
+        raise FilterExpressionError(
+            f"expected a number, a $PLACEHOLDER or CurrentItem.FIELD, found {_describe(token)}", token.position)
+
+
+def parse_filter(text: str) -> FilterExpression:
+    """Parse one filter's expression (several joined by ``|``); raise FilterExpressionError."""
+    if not isinstance(text, str) or not text.strip():
+        raise FilterExpressionError("the filter expression is empty; write e.g. EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"Purchase\")")
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise FilterExpressionError(
+            f"the expression is {len(text)} characters; Personalize takes at most {MAX_EXPRESSION_LENGTH}:"
+            " use placeholders instead of long value lists")
+    parsed = _Parser(text).parse()
+    placeholders = parsed.placeholders
+    if len(placeholders) > MAX_PLACEHOLDERS:
+        raise FilterExpressionError(
+            f"{len(placeholders)} placeholders; a request can pass at most {MAX_PLACEHOLDERS} filter values:"
+            " merge placeholders or split the filter")
+    fields = parsed.fields
+    if len(fields) > MAX_DISTINCT_FIELDS:
+        raise FilterExpressionError(
+            f"{len(fields)} distinct dataset fields ({', '.join(f'{f.dataset}.{f.name}' for f in fields)});"
+            f" a filter may use at most {MAX_DISTINCT_FIELDS}: split it into several filters")
+    return parsed
+
+
+# --- checks against the dataset group's schemas ------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    """What a schema says about one field (Avro type name, textual flag)."""
+
+    type: str
+    textual: bool = False
+
+
+def column_issues(parsed: FilterExpression, columns: Mapping[str, Mapping[str, Column]]) -> list[str]:
+    """Messages for fields the schemas lack or cannot filter on.
+
+    ``columns`` maps a dataset name (``Items``, ``Interactions``, ``Users``...) to its fields;
+    a dataset missing from it is reported as absent from the dataset group.
+    """
+    issues: list[str] = []
+    for ref in parsed.fields:
+        dataset_columns = columns.get(ref.dataset)
+        where = f"at character {ref.position}: {ref}"
+        if dataset_columns is None:
+            issues.append(f"{where}: the dataset group has no {ref.dataset} dataset; add it or drop this condition")
+            continue
+        column = dataset_columns.get(ref.name)
+        if column is None:
+            close = [name for name in dataset_columns if name.upper() == ref.name.upper()]
+            hint = f"; did you mean {ref.dataset}.{close[0]} (field names are case-sensitive)?" if close else (
+                f"; its fields are {', '.join(sorted(dataset_columns))}")
+            issues.append(f"{where}: the {ref.dataset} schema has no field {ref.name}{hint}")
+            continue
+        if column.type == "boolean":
+            issues.append(f"{where} is boolean, which filters cannot use; store it as a string (\"True\"/\"False\") or an int (0/1)")
+        if column.textual:
+            issues.append(f"{where} is textual (unstructured text), which filters cannot use; filter on a categorical field")
+    for expression in parsed.expressions:
+        for condition in (*expression.conditions, *expression.user_conditions):
+            if condition.operator in ("IN", "NOT IN"):
+                continue
+            column = columns.get(condition.field.dataset, {}).get(condition.field.name)
+            if column is not None and column.type not in NUMERIC_TYPES:
+                issues.append(
+                    f"at character {condition.field.position}: {condition.field} {condition.operator} compares"
+                    f" numbers, but the field is {column.type}; use IN/NOT IN for strings or a numeric field")
+    return issues
