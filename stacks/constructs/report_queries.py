@@ -47,6 +47,17 @@ def workgroup_name(config: AppConfig) -> str:
     return f"{config.name}-reports"
 
 
+def results_encryption(config: AppConfig) -> tuple[str, str | None]:
+    """(EncryptionOption, KmsKey) of the query results.
+
+    The config's own key when it names one. A key the storage stack creates is not known to this
+    stack (no cross-stack reference, by design), so results then use SSE-S3, still encrypted.
+    """
+    if config.encryption.mode == "KMS" and config.encryption.kms_key_arn:
+        return "SSE_KMS", config.encryption.kms_key_arn
+    return "SSE_S3", None
+
+
 def reporting_groups(config: AppConfig) -> list[DatasetGroup]:
     """Groups whose metric attribution writes report files to S3: the table's partitions."""
     return [g for g in config.dataset_groups if g.metric_attribution is not None and g.metric_attribution.s3_output]
@@ -101,9 +112,8 @@ class ReportQueries(Construct):
         )
         self.table.add_resource_dependency(self.database)
 
-        encryption = athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option="SSE_S3")
-        if config.encryption.mode == "KMS" and config.encryption.kms_key_arn:
-            encryption = athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option="SSE_KMS", kms_key=config.encryption.kms_key_arn)
+        option, key = results_encryption(config)
+        encryption = athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option=option, kms_key=key)
         self.workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",
