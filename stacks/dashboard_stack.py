@@ -20,7 +20,7 @@ from stacks.configuration import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
 from stacks.constructs.dashboard import alarm_status_row, charted_groups, group_section, intro_text
 from stacks.constructs.operator_widgets import operator_section
-from stacks.constructs.report_queries import ReportQueries, reporting_groups
+from stacks.constructs.report_queries import TABLE_NAME, ReportQueries, database_name, reporting_groups
 from stacks.deployment import StackSettings
 from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
 
@@ -36,6 +36,8 @@ class DashboardStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         config = StackSettings.of(self, config, parameterized).config
         bucket = data_bucket_name(config)
+        with_queries = config.dashboard.report_queries and bool(reporting_groups(config))
+        athena_table = f"{database_name(config)}.{TABLE_NAME}" if with_queries else None
 
         self.alarms: DashboardAlarms | None = None
         if config.dashboard.any_alarms():
@@ -50,7 +52,9 @@ class DashboardStack(Stack):
         )
         self.dashboard.add_widgets(intro_text(config, charted_groups(config)))
         for group in config.dataset_groups:
-            data, rows = group_section(self, config=config, group=group, report_bucket=bucket, report_prefix=REPORT_PREFIX)
+            data, rows = group_section(
+                self, config=config, group=group, report_bucket=bucket, report_prefix=REPORT_PREFIX, athena_table=athena_table
+            )
             rows += operator_section(self, config, group, data)
             if data is None and len(rows) == 1:
                 continue  # nothing charted and nothing operated: no section
@@ -59,5 +63,5 @@ class DashboardStack(Stack):
                 self.dashboard.add_widgets(*row)
 
         self.report_queries: ReportQueries | None = None
-        if config.dashboard.report_queries and reporting_groups(config):
+        if with_queries:
             self.report_queries = ReportQueries(self, "ReportQueries", config=config, bucket_name=bucket, report_prefix=REPORT_PREFIX)

@@ -122,11 +122,12 @@ def group_section(
     group: DatasetGroup,
     report_bucket: str,
     report_prefix: str,
+    athena_table: str | None = None,
 ) -> tuple[GroupMetrics | None, list[list[cw.IWidget]]]:
     """The group's attribution metrics (None when it charts none) and its rows of widgets (each
     row left to right): a text header, then per metric and per derived metric its widgets."""
     attribution = group.metric_attribution
-    rows: list[list[cw.IWidget]] = [[group_text(config, group, report_bucket, report_prefix)]]
+    rows: list[list[cw.IWidget]] = [[group_text(config, group, report_bucket, report_prefix, athena_table)]]
     if attribution is None or not attribution.cloudwatch:
         return None, rows
     data = GroupMetrics(dataset_group_arn(scope, config, group), tuple(group.all_sources()), tuple(attribution.metrics))
@@ -237,7 +238,8 @@ def derived_row(group: DatasetGroup, data: GroupMetrics, derived: DerivedMetric)
     return [over_time, over_range]
 
 
-def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, report_prefix: str) -> cw.TextWidget:
+def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, report_prefix: str, athena_table: str | None = None) -> cw.TextWidget:
+    """``athena_table``: ``database.table`` of the report queries, when the stack defines them."""
     attribution = group.metric_attribution
     header = f"## Dataset group `{group.name}` (`{config.physical_name(group.name)}`)"
     if attribution is None or not attribution.cloudwatch:
@@ -277,6 +279,7 @@ def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, repor
         lines.append(
             f"**S3 reports**: `s3://{report_bucket}/{report_prefix}{group.name}/` (one CSV per bulk import job that "
             "publishes attribution metrics)."
+            + (f" On Athena: `{athena_table}` `WHERE dataset_group = '{group.name}'`." if athena_table else "")
         )
     else:
         lines.append("**S3 reports**: off for this group (`metricAttribution.s3Output: false`).")

@@ -37,6 +37,7 @@ from stacks.constructs.dashboard import (
     PERIOD,
     GroupMetrics,
     dataset_group_arn,
+    text_height,
 )
 from stacks.constructs.handlers import personalize_arn
 
@@ -230,7 +231,7 @@ def operator_text(group: DatasetGroup, endpoints: list[ServingEndpoint]) -> cw.T
             f"**Outcomes per {EXPOSURE_SCALE:,} calls** divide a recommender's source by that recommender's calls: "
             "a fair comparison of sources that are shown unequally often (other sources have no call count)."
         )
-    return cw.TextWidget(markdown="\n\n".join(lines), width=DASHBOARD_WIDTH, height=2 + len(lines))
+    return cw.TextWidget(markdown="\n\n".join(lines), width=DASHBOARD_WIDTH, height=text_height([*lines, *[""] * (len(lines) - 1)]))
 
 
 def operator_section(scope: Construct, config: AppConfig, group: DatasetGroup, data: GroupMetrics | None) -> list[list[cw.IWidget]]:

@@ -289,6 +289,7 @@ def test_text_names_sources_to_send_and_report_location(case):
         location = f"s3://{cfg.name}-data-<AWS::AccountId>-<AWS::Region>/metric-reports/{group.name}/"
         if group.metric_attribution.s3_output:
             assert location in text
+            assert f"On Athena: `{cfg.name.replace('-', '_')}_reports.metric_reports` `WHERE dataset_group = '{group.name}'`" in text
         else:
             assert "s3://" not in text and "s3Output: false" in text
 
@@ -403,6 +404,8 @@ def test_ingestion_health_searches_by_dataset_group_and_by_event_tracker(case):
             assert {(m, d, v, stat) for m, d, v, stat, _ in found} == {(m, d, v, stat) for m, stat in metrics for d, v in keys}
             assert {period for *_, period in found} == {300} and widget["properties"]["period"] == 300
             assert len({e["label"] for e in expressions(widget)}) == len(found)  # each line tells which guess it is
+        (operations,) = [t for t in text_widgets(dashboard) if t.startswith(f"### `{group.name}`: operations")]
+        assert "by dataset group ARN *and* by event tracker ARN" in operations  # the reader learns why a line may be empty
 
 
 def test_recommendation_traffic_and_latency_per_recommender(case):
