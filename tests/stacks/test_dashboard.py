@@ -425,6 +425,7 @@ def test_recommendation_traffic_and_latency_per_recommender(case):
             assert {(line["namespace"], line["name"]) for line in lines} == {(NAMESPACE, metric)}
             assert all(line["options"].get("stat", "Average") == statistic for line in lines)
             assert [line["options"]["label"] for line in lines] == [f"recommender {r.name}" for r in group.recommenders]
+            assert widget["properties"]["period"] == 300
 
 
 def test_outcomes_per_1000_calls_divide_each_recommender_source_by_its_calls(case):
