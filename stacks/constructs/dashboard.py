@@ -10,7 +10,8 @@ The namespace and dimension names come from an AWS sample notebook, not the deve
 they were ever wrong, only the constants below change (and the dashboard shows "no data"
 meanwhile; nothing else depends on them).
 
-One section per dataset group whose metric attribution publishes to CloudWatch:
+The attribution segment of each dataset group whose metric attribution publishes to CloudWatch
+(groups without get only a text header here; their operator segment comes from operator_widgets.py):
 
 * a text widget: what the section shows, the exact source strings to send, where S3 reports land;
 * per metric: a SEARCH graph (every source that ever reported, including ones added later), a
@@ -18,7 +19,8 @@ One section per dataset group whose metric attribution publishes to CloudWatch:
   and each one's share of the configured total;
 * per derived metric (``dashboard.derivedMetrics``) whose inputs the group has: metric math per
   source, over time and over the whole time range;
-* the status of the group's alarms, if any.
+* the status of the group's alarms, if any (``alarm_status_row``, placed by the stack after the
+  operator segment).
 """
 
 from __future__ import annotations
