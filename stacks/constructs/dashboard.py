@@ -1,4 +1,4 @@
-"""CloudWatch widgets and alarms for Personalize metric attribution.
+"""CloudWatch widgets for Personalize metric attribution (the alarms live in alarms.py).
 
 What Personalize publishes (see /work/shared/personalize-facts.md, "Metric attribution output"):
 namespace ``AWS/Personalize``, metric name = the configured ``metricName`` upper-cased, dimensions
