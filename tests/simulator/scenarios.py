@@ -1,0 +1,222 @@
+"""The scenarios: steps over config variants, failures injected, and what must hold after."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.simulator.aws import Aws, FrameworkBridge
+from tests.simulator.cloudformation import Outcome, Stack, dependencies
+from tests.simulator.fake_service import StackFakePersonalize, Timings
+from tests.simulator.iam import Iam
+from tests.simulator.kernel import Clock, Kernel
+from tests.simulator.synth import load_template
+
+
+@dataclass
+class Step:
+    action: str                 # deploy | destroy | record-events | cancel-after
+    variant: str = ""
+    expect: str = ""            # the stack status this step must end in
+    minutes: float = 0          # cancel-after: minutes into this deploy
+    events: int = 0
+
+
+def deploy(variant: str, expect: str = "", cancel_after: float = 0) -> Step:
+    return Step("deploy", variant, expect, minutes=cancel_after)
+
+
+def destroy() -> Step:
+    return Step("destroy", expect="DELETE_COMPLETE")
+
+
+@dataclass
+class Scenario:
+    name: str
+    steps: list[Step]
+    timings: Timings = field(default_factory=Timings)
+    setup: Callable[[Aws], None] | None = None
+    check: Callable[[Aws, list[Outcome]], list[str]] | None = None
+
+
+def _fail_creation(kind: str, reason: str) -> Callable[[Aws], None]:
+    return lambda aws: aws.personalize.fail_next_creation(kind, reason)
+
+
+def _faults(**values: int) -> Callable[[Aws], None]:
+    def setup(aws: Aws) -> None:
+        for key, value in values.items():
+            setattr(aws.faults, key, value)
+    return setup
+
+
+def _events_survive(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    recorded = sum(aws.personalize.events_recorded.values())
+    exported = sum(aws.personalize.exported_events.values())
+    if exported < recorded:
+        return [f"{recorded} events were recorded with PutEvents, {exported} survive the destroy (RETAIN config)"]
+    return []
+
+
+def _recommenders_inactive(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    return []
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("default-create-destroy", [deploy("default"), destroy()]),
+    Scenario("multi-group-create-destroy", [deploy("multi"), destroy()]),
+    Scenario("metric-change", [deploy("default"), deploy("metric-changed"), deploy("default"), destroy()]),
+    Scenario("s3-output-off-on", [deploy("default"), deploy("s3-output-off"), deploy("default"), destroy()]),
+    Scenario("recipe-change", [deploy("default"), deploy("recipe-changed"), destroy()]),
+    Scenario("recommender-removed", [deploy("default"), deploy("recommender-removed"), destroy()]),
+    Scenario("dataset-group-removed", [deploy("multi"), deploy("group-removed"), destroy()]),
+    Scenario("recommender-config-change", [deploy("default"), deploy("config-changed"), destroy()]),
+    Scenario("state-active-inactive-active", [deploy("default"), deploy("inactive"), deploy("default"), destroy()]),
+    Scenario("import-change", [deploy("default"), deploy("import-changed"), destroy()]),
+    Scenario("tag-change", [deploy("default"), deploy("tags-changed"), destroy()]),
+    Scenario("import-create-failed", [deploy("default", "ROLLBACK_COMPLETE")],
+             setup=_fail_creation("dataset-import-job", "Input CSV is missing column EVENT_TYPE")),
+    Scenario("recommender-create-failed", [deploy("default", "ROLLBACK_COMPLETE")],
+             setup=_fail_creation("recommender", "Not enough interactions to train")),
+    Scenario("wait-condition-timeout", [deploy("default", "ROLLBACK_COMPLETE")],
+             timings=Timings(recommender_training=9 * 60)),
+    Scenario("cancel-while-training", [deploy("default"), deploy("recipe-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30),
+                                       destroy()]),
+    Scenario("throttling-burst", [deploy("default"), destroy()], setup=_faults(throttle_burst=3)),
+    Scenario("poll-lambda-timeout", [deploy("default"), destroy()], setup=_faults(poll_lambda_timeouts=1)),
+    Scenario("start-execution-fails", [deploy("default", "ROLLBACK_COMPLETE")], setup=_faults(start_execution_errors=1)),
+    Scenario("import-3-hours", [deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
+    Scenario("destroy-retain-events", [deploy("default"), Step("record-events", events=5000), destroy()],
+             check=_events_survive),
+]
+
+
+# --- the critical path ----------------------------------------------------------------------
+
+def critical_path_minutes(template: dict, timings: Timings) -> float:
+    """Longest path through the template's dependency graph, each resource weighted with the
+    modelled duration of what it waits for (the lower bound of any deploy)."""
+    resources = template["Resources"]
+    graph = dependencies(template)
+
+    def weight(logical_id: str) -> float:
+        resource = resources[logical_id]
+        kind = resource["Type"]
+        if kind == "AWS::Personalize::DatasetGroup":
+            return timings.dataset_group
+        if kind == "AWS::Personalize::Dataset":
+            return timings.dataset
+        if kind == "AWS::Personalize::EventTracker":
+            return timings.event_tracker
+        if kind == "Custom::PersonalizeMetricAttribution":
+            return timings.metric_attribution
+        if kind == "Custom::PersonalizeDatasetImportJob":
+            return timings.dataset_import_job
+        if kind == "AWS::CloudFormation::WaitCondition":
+            recommender = next((resources[d] for d in graph[logical_id] if resources[d]["Type"] == "Custom::PersonalizeRecommender"), None)
+            stop = 10 if recommender and recommender["Properties"].get("DesiredState") == "INACTIVE" else 0
+            return timings.recommender_training + stop
+        return 0
+
+    finish: dict[str, float] = {}
+
+    def end(logical_id: str) -> float:
+        if logical_id not in finish:
+            finish[logical_id] = max((end(d) for d in graph[logical_id]), default=0) + weight(logical_id)
+        return finish[logical_id]
+
+    return max((end(r) for r in resources), default=0)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    name: str
+    passed: bool
+    left: list[str]
+    denied: list[str]
+    deploy_minutes: float
+    bound_minutes: float
+    problems: list[str]
+    events: list[str]
+
+    def line(self) -> str:
+        return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} denied={len(self.denied)}"
+                f" deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
+
+
+def handler_modules(assets: Path) -> dict[str, Any]:
+    python_assets = sorted(p.parent.parent for p in assets.glob("asset.*/personalize_resources/__init__.py"))
+    if str(python_assets[0]) not in sys.path:
+        sys.path.insert(0, str(python_assets[0]))
+    return {name: importlib.import_module(f"personalize_resources.{name}") for name in ("core", "recommender")}
+
+
+def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: FrameworkBridge) -> Result:
+    clock = Clock()
+    kernel = Kernel(clock)
+    personalize = StackFakePersonalize(clock, scenario.timings)
+    aws = Aws(kernel, personalize, Iam(), bridge)
+    first = variants[next(s.variant for s in scenario.steps if s.action == "deploy")]
+    stack = Stack(kernel, aws, first["stack"], Path(first["assets"]))
+    modules = handler_modules(Path(first["assets"]))
+    if scenario.setup:
+        scenario.setup(aws)
+    problems: list[str] = []
+    outcomes: list[Outcome] = []
+    deploy_minutes = 0.0
+    bound = critical_path_minutes(load_template(first["template"]), scenario.timings)
+    ended_clean = False
+    with aws.patched(modules):
+        for index, step in enumerate(scenario.steps):
+            if step.action == "record-events":
+                for dataset in [a for a in personalize.datasets if a.endswith("/INTERACTIONS")]:
+                    personalize.record_events(dataset, step.events)
+                continue
+            if step.action == "deploy":
+                variant = variants[step.variant]
+                stack.asset_root = Path(variant["assets"])
+                stack.cancel = type(stack.cancel)("cancel")
+                if step.minutes:
+                    kernel.after(step.minutes * 60, stack.cancel.resolve)
+                process = stack.deploy(load_template(variant["template"]))
+                expected = step.expect or ("CREATE_COMPLETE" if index == 0 else "UPDATE_COMPLETE")
+            else:
+                process = stack.destroy()
+                expected = step.expect
+            finished = kernel.spawn(process)
+            try:
+                kernel.run_until(finished, limit_hours=30)
+            except RuntimeError as exc:
+                problems.append(f"step {index + 1} ({step.action} {step.variant}): {exc}")
+                break
+            outcome: Outcome = finished.value
+            outcomes.append(outcome)
+            if index == 0:
+                deploy_minutes = outcome.minutes
+            label = f"step {index + 1} ({step.action} {step.variant})".replace(" )", ")")
+            if outcome.status != expected:
+                problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
+            elif outcome.failures and expected.endswith("COMPLETE") and not expected.startswith(("ROLLBACK", "UPDATE_ROLLBACK")):
+                problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
+            for leak in outcome.leaks:
+                problems.append(f"{label}: {leak[:800]}")
+            ended_clean = outcome.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE")
+        # Let what the last step started finish (deletes still in progress count as left).
+        left = personalize.left()
+    if scenario.check:
+        problems += scenario.check(aws, outcomes)
+    if ended_clean and left:
+        problems.append(f"left after the last step: {', '.join(a.split(':', 5)[-1] for a in left)}")
+    if aws.denied_calls:
+        problems.append(f"IAM denied: {'; '.join(sorted(set(aws.denied_calls)))[:1500]}")
+    if aws.iam.unknown_conditions:
+        problems.append(f"unknown IAM condition keys (denied): {sorted(aws.iam.unknown_conditions)}")
+    if not ended_clean and not problems:
+        problems.append("the scenario does not end in a destroy or rollback")
+    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events)
