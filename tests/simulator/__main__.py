@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.simulator", description=__doc__)
     parser.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="print why a scenario failed, and its stack events")
+    parser.add_argument("--events", action="store_true", help="print every scenario's stack events")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.verbose and not result.passed:
                     for problem in result.problems:
                         print(f"    {problem}")
-                if args.verbose == 2:
+                if args.events:
                     print("\n".join(result.events))
         finally:
             bridge.close()

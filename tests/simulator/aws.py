@@ -118,6 +118,7 @@ class Aws:
         self.calls: Counter[str] = Counter()
         self.handler_errors: list[str] = []
         self.denied_calls: list[str] = []
+        self.stack_outputs: dict[str, dict[str, Any]] = {}
 
     # --- the boto3 side -----------------------------------------------------------------------
 

@@ -90,8 +90,11 @@ def dependencies(template: Mapping) -> dict[str, set[str]]:
 
 
 class Stack:
-    def __init__(self, kernel: Kernel, aws: Aws, name: str, asset_root: Path) -> None:
+    def __init__(self, kernel: Kernel, aws: Aws, name: str, asset_root: Path, *, custom_resources: bool = True) -> None:
         self.kernel, self.aws, self.name, self.asset_root = kernel, aws, name, asset_root
+        # False for a stack whose custom resources are outside this project (the storage stack's
+        # S3 auto-delete): they are recorded, not run.
+        self.custom_resources = custom_resources
         self.template: dict = {"Resources": {}}
         self.resources: dict[str, Resource] = {}
         self.cancel = Future("cancel")
@@ -117,7 +120,18 @@ class Stack:
                 raise TemplateError(f"{logical_id} ({resource.type}) has no attribute {attribute}")
             return resource.attributes[attribute]
 
-        return Resolver(template, self.name, {}, ref, get_att)
+        def stack_output(stack_name: str, output_name: str) -> Any:
+            outputs = self.aws.stack_outputs.get(stack_name)
+            if outputs is None or output_name not in outputs:
+                raise TemplateError(f"stack {stack_name} has no output {output_name} (deployed: {sorted(self.aws.stack_outputs)})")
+            return outputs[output_name]
+
+        return Resolver(template, self.name, {}, ref, get_att, stack_output=stack_output)
+
+    def publish_outputs(self) -> None:
+        resolver = self.resolver(self.template)
+        self.aws.stack_outputs[self.name] = {
+            name: resolver.resolve(output["Value"]) for name, output in (self.template.get("Outputs") or {}).items()}
 
     def _asset_dir(self, code: Mapping) -> Path:
         key = code.get("S3Key", "")
@@ -171,10 +185,16 @@ class Stack:
             if request == "Update":
                 raise ResourceFailed(f"{logical_id}: CloudFormation cannot update a stack when a custom-named resource requires replacing")
             return (yield from self._native_create(kind, properties))
-        if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+        if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and self.custom_resources:
             return (yield from self._custom(logical_id, kind, request, properties, old, old_properties))
         if kind == "AWS::SSM::Parameter":
             return properties.get("Name") or short, {"Type": "String", "Value": properties.get("Value")}
+        if kind == "AWS::KMS::Key":
+            key_arn = arn("kms", f"key/{abs(hash(short)) % 10**12:012d}-sim")
+            return key_arn.rsplit("/", 1)[-1], {"Arn": key_arn, "KeyId": key_arn.rsplit("/", 1)[-1]}
+        if kind == "AWS::S3::Bucket":
+            bucket = properties.get("BucketName") or short.lower()
+            return bucket, {"Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
         return short, {"Arn": arn(kind.split("::")[1].lower(), short)}
 
     def _wait_condition(self, logical_id: str, properties: Mapping):
@@ -291,7 +311,7 @@ class Stack:
                 handle.deleted = True
         elif kind in NATIVE_PERSONALIZE:
             yield from self._native_delete(kind, resource.physical_id)
-        elif kind.startswith("Custom::"):
+        elif kind.startswith("Custom::") and self.custom_resources:
             yield from self._custom(resource.logical_id, kind, "Delete", resource.properties, resource, None)
         if False:  # pragma: no cover - keeps this a generator for every type
             yield
@@ -357,6 +377,7 @@ class Stack:
 
         failures = yield from self._walk(graph, graph, create)
         if not failures:
+            self.publish_outputs()
             return Outcome("CREATE_COMPLETE")
         # Rollback: delete what was created, and send the failed custom resources their Delete.
         for logical_id in failures:

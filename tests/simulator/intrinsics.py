@@ -21,13 +21,15 @@ class Resolver:
 
     def __init__(self, template: Mapping, stack_name: str, parameters: Mapping[str, str],
                  ref: Callable[[str], Any], get_att: Callable[[str, str], Any],
-                 import_value: Callable[[str], Any] | None = None) -> None:
+                 import_value: Callable[[str], Any] | None = None,
+                 stack_output: Callable[[str, str], Any] | None = None) -> None:
         self.template, self.stack_name = template, stack_name
         self.parameters = {
             name: parameters.get(name, spec.get("Default"))
             for name, spec in (template.get("Parameters") or {}).items()
         }
         self._ref, self._get_att, self._import_value = ref, get_att, import_value
+        self._stack_output = stack_output
         self.pseudo = {
             "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION,
             "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack_name,
@@ -125,6 +127,13 @@ def _import_value(resolver: Resolver, arg: Any) -> Any:
     return resolver._import_value(resolver.resolve(arg))
 
 
+def _get_stack_output(resolver: Resolver, arg: Any) -> Any:
+    spec = resolver.resolve(arg)
+    if resolver._stack_output is None:
+        raise TemplateError("Fn::GetStackOutput used but no other stack was deployed")
+    return resolver._stack_output(spec["StackName"], spec["OutputName"])
+
+
 _FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
     "Ref": _ref,
     "Fn::GetAtt": _get_att,
@@ -139,6 +148,7 @@ _FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
     "Fn::Not": lambda r, arg: not r.resolve(arg[0]),
     "Condition": lambda r, name: r.condition(name),
     "Fn::ImportValue": _import_value,
+    "Fn::GetStackOutput": _get_stack_output,
 }
 
 

@@ -173,6 +173,13 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
     bound = critical_path_minutes(load_template(first["template"]), scenario.timings)
     ended_clean = False
     with aws.patched(modules):
+        # The storage stack (buckets, key) first: the personalize stack reads its outputs.
+        storage = Stack(kernel, aws, first["storage_stack"], Path(first["assets"]), custom_resources=False)
+        created = kernel.spawn(storage.deploy(load_template(first["storage_template"])))
+        kernel.run_until(created)
+        if created.value.status != "CREATE_COMPLETE":
+            problems.append(f"storage stack: {created.value.status}: {created.value.failures}")
+        clock.now = type(clock)().now  # the personalize stack's deploy is what is timed
         for index, step in enumerate(scenario.steps):
             if step.action == "record-events":
                 for dataset in [a for a in personalize.datasets if a.endswith("/INTERACTIONS")]:

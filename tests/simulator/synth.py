@@ -73,7 +73,9 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
         add_environment(app, config)
         app.synth()
         variants[name] = {"template": str(folder / f"{config.name}-personalize.template.json"), "assets": str(folder),
-                          "stack": f"{config.name}-personalize"}
+                          "stack": f"{config.name}-personalize",
+                          "storage_template": str(folder / f"{config.name}-storage.template.json"),
+                          "storage_stack": f"{config.name}-storage"}
     return {"variants": variants, "seconds": round(time.perf_counter() - started, 2)}
 
 
