@@ -24,10 +24,11 @@ class Step:
     expect: str = ""            # the stack status this step must end in
     minutes: float = 0          # cancel-after: minutes into this deploy
     events: int = 0
+    reason: str = ""            # a failure expected by the scenario must carry this text
 
 
-def deploy(variant: str, expect: str = "", cancel_after: float = 0) -> Step:
-    return Step("deploy", variant, expect, minutes=cancel_after)
+def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "") -> Step:
+    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason)
 
 
 def destroy() -> Step:
@@ -78,17 +79,18 @@ SCENARIOS: list[Scenario] = [
     Scenario("state-active-inactive-active", [deploy("default"), deploy("inactive"), deploy("default"), destroy()]),
     Scenario("import-change", [deploy("default"), deploy("import-changed"), destroy()]),
     Scenario("tag-change", [deploy("default"), deploy("tags-changed"), destroy()]),
-    Scenario("import-create-failed", [deploy("default", "ROLLBACK_COMPLETE")],
+    Scenario("import-create-failed", [deploy("default", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
              setup=_fail_creation("dataset-import-job", "Input CSV is missing column EVENT_TYPE")),
-    Scenario("recommender-create-failed", [deploy("default", "ROLLBACK_COMPLETE")],
+    Scenario("recommender-create-failed", [deploy("default", "ROLLBACK_COMPLETE", reason="Not enough interactions")],
              setup=_fail_creation("recommender", "Not enough interactions to train")),
-    Scenario("wait-condition-timeout", [deploy("default", "ROLLBACK_COMPLETE")],
+    Scenario("wait-condition-timeout", [deploy("default", "ROLLBACK_COMPLETE", reason="Ready")],
              timings=Timings(recommender_training=9 * 60)),
-    Scenario("cancel-while-training", [deploy("default"), deploy("recipe-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30),
+    Scenario("cancel-while-training", [deploy("default"), deploy("recipe-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30,
+                                                                             reason="cancelled"),
                                        destroy()]),
     Scenario("throttling-burst", [deploy("default"), destroy()], setup=_faults(throttle_burst=3)),
     Scenario("poll-lambda-timeout", [deploy("default"), destroy()], setup=_faults(poll_lambda_timeouts=1)),
-    Scenario("start-execution-fails", [deploy("default", "ROLLBACK_COMPLETE")], setup=_faults(start_execution_errors=1)),
+    Scenario("start-execution-fails", [deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
     Scenario("import-3-hours", [deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
     Scenario("destroy-retain-events", [deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
@@ -211,6 +213,8 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
             elif outcome.failures and expected.endswith("COMPLETE") and not expected.startswith(("ROLLBACK", "UPDATE_ROLLBACK")):
                 problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
+            if step.reason and not any(step.reason in failure for failure in outcome.failures[:2]):
+                problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")
             for leak in outcome.leaks:
                 problems.append(f"{label}: {leak[:800]}")
             ended_clean = outcome.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE")

@@ -1,0 +1,44 @@
+"""The whole-stack simulator (tests/simulator) as part of the test suite: every scenario must
+pass. It runs in the background from session start (tests/conftest.py); this only reads its
+result, one test per scenario so a failure names its scenario and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.simulator.scenarios import SCENARIOS
+
+
+@pytest.mark.parametrize("name", [scenario.name for scenario in SCENARIOS])
+def test_scenario_passes(simulation: dict, name: str) -> None:
+    results = {result["name"]: result for result in simulation["results"]}
+    assert name in results, f"the simulator did not run {name}"
+    result = results[name]
+    assert result["passed"], result["line"] + "\n" + "\n".join(result["problems"])
+
+
+def _figures(line: str) -> dict[str, str]:
+    name, verdict, *pairs = line.split(" ")
+    return {"name": name, "verdict": verdict, **dict(pair.split("=", 1) for pair in pairs)}
+
+
+def test_every_scenario_reported_in_the_documented_format(simulation: dict) -> None:
+    assert [result["name"] for result in simulation["results"]] == [scenario.name for scenario in SCENARIOS]
+    for result in simulation["results"]:
+        figures = _figures(result["line"])
+        assert figures["verdict"] in ("PASS", "FAIL")
+        assert set(figures) == {"name", "verdict", "left", "denied", "deploy", "bound"}
+        assert int(figures["left"]) >= 0 and int(figures["denied"]) >= 0
+
+
+def test_a_successful_create_never_beats_its_critical_path(simulation: dict) -> None:
+    # The bound is a lower bound: a deploy faster than it means the model or the engine is wrong.
+    for result, scenario in zip(simulation["results"], SCENARIOS):
+        if scenario.steps[0].expect == "" and result["passed"]:
+            figures = _figures(result["line"])
+            assert float(figures["deploy"]) >= float(figures["bound"]), result["line"]
+
+
+def test_default_deploy_overhead_within_3_percent(simulation: dict) -> None:
+    figures = _figures(next(r["line"] for r in simulation["results"] if r["name"] == "default-create-destroy"))
+    assert float(figures["deploy"]) / float(figures["bound"]) <= 1.03, figures
