@@ -67,6 +67,7 @@ class StackFakePersonalize(FakeRecommenders):
         self.events_recorded: dict[str, int] = {}  # dataset ARN → events sent with PutEvents
         self.exported_events: dict[str, int] = {}  # s3 path → events a dataset export job wrote
         self.import_minutes: dict[str, float] = {}  # dataLocation substring → duration override
+        self.active_at: dict[str, dt.datetime] = {}  # ARN → when it first became ACTIVE
 
     # --- simulated time for every type ----------------------------------------------------
 
@@ -105,6 +106,8 @@ class StackFakePersonalize(FakeRecommenders):
                 self._remove_resource(resource)
             else:
                 resource.status, resource.updated = status, self.clock.now
+                if status == "ACTIVE":
+                    self.active_at.setdefault(resource.arn, self.clock.now)
         return change
 
     def begin_transition(self, resource: FakeResource, statuses: Any) -> None:
@@ -306,3 +309,26 @@ class StackFakePersonalize(FakeRecommenders):
 
     def record_events(self, dataset_arn: str, count: int) -> None:
         self.events_recorded[dataset_arn] = self.events_recorded.get(dataset_arn, 0) + count
+
+
+def attribution_order_problems(fake: StackFakePersonalize) -> list[str]:
+    """Personalize reports only on data imported after the metric attribution exists, and
+    SUM(ITEMS.col) needs item metadata: Items import → attribution → Interactions import."""
+    problems = []
+    jobs = [r for r in fake.resources.values() if r.resource_type == "dataset-import-job"]
+    for attribution in [r for r in fake.resources.values() if r.resource_type == "metric-attribution"]:
+        group = attribution.attributes["datasetGroupArn"]
+        attribution_active = fake.active_at.get(attribution.arn)
+        for job in jobs:
+            if not job.attributes["datasetArn"].startswith(group.replace(":dataset-group/", ":dataset/") + "/"):
+                continue
+            dataset_type = job.attributes["datasetArn"].rsplit("/", 1)[-1]
+            if dataset_type == "INTERACTIONS" and (attribution_active is None or job.created < attribution_active):
+                problems.append(f"{job.arn.rsplit('/', 1)[-1]} started before the attribution of {group.rsplit('/', 1)[-1]}"
+                                " was ACTIVE: its interactions are not reported")
+            uses_items = any("ITEMS." in m["expression"].upper() for m in attribution.attributes["metrics"])
+            job_active = fake.active_at.get(job.arn)
+            if dataset_type == "ITEMS" and uses_items and (job_active is None or attribution.created < job_active):
+                problems.append(f"the attribution of {group.rsplit('/', 1)[-1]} (SUM(ITEMS.…)) was created before its"
+                                " Items import finished")
+    return problems

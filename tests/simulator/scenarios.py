@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.simulator.aws import Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, dependencies
-from tests.simulator.fake_service import StackFakePersonalize, Timings
+from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems
 from tests.simulator.iam import Iam
 from tests.simulator.kernel import Clock, Kernel
 from tests.simulator.synth import load_template
@@ -208,6 +208,8 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             outcomes.append(outcome)
             if index == 0:
                 deploy_minutes = outcome.minutes
+                if outcome.status == "CREATE_COMPLETE":
+                    problems += attribution_order_problems(personalize)
             label = f"step {index + 1} ({step.action} {step.variant})".replace(" )", ")")
             if outcome.status != expected:
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
