@@ -119,6 +119,7 @@ class Aws:
         self.handler_errors: list[str] = []
         self.denied_calls: list[str] = []
         self.stack_outputs: dict[str, dict[str, Any]] = {}
+        self.service_role_refusals: list[str] = []
 
     # --- the boto3 side -----------------------------------------------------------------------
 
@@ -158,6 +159,8 @@ class Aws:
             if role is not None and (denial := self.iam.check(role, action, resources, condition)):
                 self.denied_calls.append(f"{model.name}: {denial}")
                 return self._error("AccessDeniedException", f"User: {role} is not authorized: {denial}")
+        if service == "personalize" and (refusal := self._service_role_refusal(model.name, params)):
+            return self._error("InvalidInputException", refusal)
         if service == "personalize":
             if self.faults.throttle_burst and role is not None:
                 self._throttled = getattr(self, "_throttled", 0) + 1
@@ -171,6 +174,24 @@ class Aws:
             self.s3_objects[f"s3://{params['Bucket']}/{params['Key']}"] = len(body) if hasattr(body, "__len__") else 0
             return AWSResponse(None, 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
         raise NotImplementedError(f"the simulator has no fake for {service}:{model.name}")
+
+    def _service_role_refusal(self, operation: str, params: Mapping) -> str | None:
+        """Personalize checks at once that the role it is handed can do what it will do with it."""
+        role_arn = params.get("roleArn")
+        if not role_arn:
+            return None
+        role = role_arn.rsplit("/", 1)[-1]
+        needs: list[tuple[str, str]] = []
+        if operation == "CreateDatasetGroup" and params.get("kmsKeyArn"):
+            needs += [("kms:Decrypt", params["kmsKeyArn"]), ("kms:GenerateDataKey", params["kmsKeyArn"])]
+        if operation == "CreateDatasetImportJob":
+            location = params["dataSource"]["dataLocation"].removeprefix("s3://")
+            needs.append(("s3:GetObject", f"arn:aws:s3:::{location}{'part-0.csv' if location.endswith('/') else ''}"))
+        for action, resource in needs:
+            if not self.iam.evaluate(role, action, [resource], {}).allowed:
+                self.service_role_refusals.append(f"{operation}: {role} cannot {action} {resource}")
+                return f"Amazon Personalize cannot {action} {resource} with role {role_arn}"
+        return None
 
     def _authorizations(self, service: str, operation: str, params: Mapping) -> list[tuple[str, list[str], dict]]:
         if service == "states":

@@ -95,6 +95,7 @@ class Stack:
         # False for a stack whose custom resources are outside this project (the storage stack's
         # S3 auto-delete): they are recorded, not run.
         self.custom_resources = custom_resources
+        self.timings = aws.personalize.timings
         self.template: dict = {"Resources": {}}
         self.resources: dict[str, Resource] = {}
         self.cancel = Future("cancel")
@@ -156,8 +157,9 @@ class Stack:
         short = f"{self.name}-{logical_id}"[:64]
         arn = lambda service, resource: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"  # noqa: E731
         if kind == "AWS::IAM::Role":
-            return short, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{short}", "RoleId": f"AROA{abs(hash(short)) % 10**12}"}
+            return short, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{short}", "RoleId": f"AROASIM{logical_id.upper()[:16]}"}
         if kind == "AWS::IAM::Policy":
+            yield Sleep(self.timings.iam_policy * 60)
             for role in properties.get("Roles", []):
                 if old is not None:
                     for old_role in old.properties.get("Roles", []):
@@ -190,7 +192,7 @@ class Stack:
         if kind == "AWS::SSM::Parameter":
             return properties.get("Name") or short, {"Type": "String", "Value": properties.get("Value")}
         if kind == "AWS::KMS::Key":
-            key_arn = arn("kms", f"key/{abs(hash(short)) % 10**12:012d}-sim")
+            key_arn = arn("kms", f"key/sim-{logical_id.lower()}")
             return key_arn.rsplit("/", 1)[-1], {"Arn": key_arn, "KeyId": key_arn.rsplit("/", 1)[-1]}
         if kind == "AWS::S3::Bucket":
             bucket = properties.get("BucketName") or short.lower()

@@ -37,6 +37,7 @@ class Timings:
     dataset_import_job: float = 15
     dataset_export_job: float = 10
     recommender_training: float = 90
+    iam_policy: float = 0.25  # an inline policy until it is in force (IAM is eventually consistent)
     transition_step: float = 1  # each step of an update or delete (PENDING → IN_PROGRESS → ...)
 
     def create_minutes(self, resource_type: str) -> float:

@@ -110,6 +110,8 @@ def critical_path_minutes(template: dict, timings: Timings) -> float:
         kind = resource["Type"]
         if kind == "AWS::Personalize::DatasetGroup":
             return timings.dataset_group
+        if kind == "AWS::IAM::Policy":
+            return timings.iam_policy
         if kind == "AWS::Personalize::Dataset":
             return timings.dataset
         if kind == "AWS::Personalize::EventTracker":
