@@ -44,6 +44,14 @@ CREATING_OPERATIONS = {
 NOT_AUTHORIZED_ARNS = {"roleArn", "recipeArn", "kmsKeyArn", "schemaArn"}
 
 
+def _stack_name(name_or_arn: str) -> str:
+    return name_or_arn.split(":stack/", 1)[1].split("/", 1)[0] if ":stack/" in name_or_arn else name_or_arn
+
+
+def _stack_arn(name: str) -> str:
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/sim"
+
+
 @dataclass
 class LambdaFunction:
     arn: str
@@ -120,6 +128,7 @@ class Aws:
         self.denied_calls: list[str] = []
         self.stack_outputs: dict[str, dict[str, Any]] = {}
         self.service_role_refusals: list[str] = []
+        self.stacks: dict[str, Any] = {}  # stack name → cloudformation.Stack
 
     # --- the boto3 side -----------------------------------------------------------------------
 
@@ -129,7 +138,10 @@ class Aws:
         session.events.register("before-parameter-build.*.*", self._remember_params)
         session.events.register("before-call.*.*", self._respond)
         core, recommender = modules["core"], modules["recommender"]
-        core.create_client.cache_clear()
+        # Cached clients (a warm Lambda's) belong to the previous scenario's world: drop them.
+        caches = [value for module in modules.values() for value in vars(module).values() if hasattr(value, "cache_clear")]
+        for cache in caches:
+            cache.cache_clear()
         with contextlib.ExitStack() as stack:
             stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", session))
             stack.enter_context(mock.patch.object(core, "sleep", lambda seconds: None))
@@ -139,7 +151,8 @@ class Aws:
             try:
                 yield
             finally:
-                core.create_client.cache_clear()
+                for cache in caches:
+                    cache.cache_clear()
 
     @staticmethod
     def _remember_params(params: dict, context: dict, **_: Any) -> None:
@@ -173,7 +186,20 @@ class Aws:
             body = params.get("Body", b"")
             self.s3_objects[f"s3://{params['Bucket']}/{params['Key']}"] = len(body) if hasattr(body, "__len__") else 0
             return AWSResponse(None, 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        if service == "cloudformation" and model.name == "DescribeStackResource":
+            return self._describe_stack_resource(params)
         raise NotImplementedError(f"the simulator has no fake for {service}:{model.name}")
+
+    def _describe_stack_resource(self, params: Mapping) -> tuple[AWSResponse, dict]:
+        name = _stack_name(params["StackName"])
+        stack = self.stacks.get(name)
+        resource = stack.resources.get(params["LogicalResourceId"]) if stack else None
+        if resource is None:
+            return self._error("ValidationError", f"Resource {params['LogicalResourceId']} does not exist for stack {params['StackName']}")
+        detail = {"StackName": name, "StackId": _stack_arn(name), "LogicalResourceId": resource.logical_id,
+                  "PhysicalResourceId": resource.physical_id, "ResourceType": resource.type,
+                  "LastUpdatedTimestamp": self.kernel.clock.now, "ResourceStatus": "CREATE_COMPLETE"}
+        return AWSResponse(None, 200, {}, None), {"StackResourceDetail": detail, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def _service_role_refusal(self, operation: str, params: Mapping) -> str | None:
         """Personalize checks at once that the role it is handed can do what it will do with it."""
@@ -196,6 +222,8 @@ class Aws:
     def _authorizations(self, service: str, operation: str, params: Mapping) -> list[tuple[str, list[str], dict]]:
         if service == "states":
             return [(f"states:{operation}", [params.get("stateMachineArn", "*")], {})]
+        if service == "cloudformation":
+            return [(f"cloudformation:{operation}", [_stack_arn(_stack_name(params.get("StackName", "")))], {})]
         if service == "s3":
             return [(f"s3:{operation}", [f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key')}"], {})]
         if service != "personalize":

@@ -102,6 +102,7 @@ class Stack:
         self._request_ids = itertools.count(1)
         self.events: list[str] = []
         self._failed_physical: dict[str, str] = {}
+        aws.stacks[name] = self
 
     # --- resolution ---------------------------------------------------------------------------
 
@@ -329,10 +330,18 @@ class Stack:
         failures: dict[str, str] = {}
 
         def run(node: str):
+            blocked_by = []
             for dependency in depends.get(node, ()):
                 if dependency in done:
-                    yield done[dependency]
+                    if not (yield done[dependency]):
+                        blocked_by.append(dependency)
             if failures and stop_on_failure:
+                done[node].resolve(False)
+                return
+            if blocked_by:
+                # What a resource that could not be deleted still uses is kept (CloudFormation
+                # does not delete a dependency of a resource it failed to delete).
+                failures[node] = f"kept: {', '.join(sorted(blocked_by))} could not be deleted"
                 done[node].resolve(False)
                 return
             try:
@@ -390,7 +399,7 @@ class Stack:
                                                       physical, {}, {})
         rollback_failures = yield from self._delete_all(template)
         status = "ROLLBACK_COMPLETE" if not rollback_failures else "ROLLBACK_FAILED"
-        return Outcome(status, [*failures.values(), *rollback_failures.values()])
+        return Outcome(status, _roots([*failures.values(), *rollback_failures.values()]))
 
     def _safe_resolved(self, template: Mapping, logical_id: str) -> Any:
         try:
@@ -411,13 +420,14 @@ class Stack:
             yield from self._delete(self.resources[logical_id])
             self.resources.pop(logical_id, None)
 
-        return (yield from self._walk(targets, reverse, delete, stop_on_failure=False))
+        failures = yield from self._walk(targets, reverse, delete, stop_on_failure=False)
+        return failures
 
     def destroy(self):
         started = self.kernel.clock.minutes
         failures = yield from self._delete_all(self.template)
         status = "DELETE_COMPLETE" if not failures else "DELETE_FAILED"
-        return Outcome(status, list(failures.values()), minutes=self.kernel.clock.minutes - started)
+        return Outcome(status, _roots(failures.values()), minutes=self.kernel.clock.minutes - started)
 
     def _update_stack(self, new_template: dict):
         old_template = self.template
@@ -481,7 +491,7 @@ class Stack:
             self.resources[logical_id] = previous
         leaks = yield from self._cleanup(new_template, [], {}, extra=doomed)
         status = "UPDATE_ROLLBACK_COMPLETE" if not rollback_failures and not leaks else "UPDATE_ROLLBACK_FAILED"
-        return Outcome(status, [*failures.values(), *rollback_failures], leaks=leaks)
+        return Outcome(status, _roots([*failures.values(), *rollback_failures]), leaks=leaks)
 
     def _cleanup(self, template: Mapping, removed: list[str], replaced: Mapping[str, Resource], *, extra: Mapping[str, Resource] | None = None):
         """Cleanup phase: delete removed and replaced resources; a failed delete is a leak."""
@@ -503,7 +513,12 @@ class Stack:
         for name in removed:
             if name not in failures:
                 self.resources.pop(name, None)
-        return [f"cleanup of {name} failed (left behind): {error}" for name, error in failures.items()]
+        return [f"cleanup of {name} failed (left behind): {error}" for name, error in failures.items() if not error.startswith("kept:")]
+
+
+def _roots(failures: Iterable[str]) -> list[str]:
+    """The failures themselves, without the resources kept because of them."""
+    return [failure for failure in failures if not failure.startswith("kept:")]
 
 
 def _snake(name: str) -> str:

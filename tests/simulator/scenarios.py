@@ -89,7 +89,10 @@ SCENARIOS: list[Scenario] = [
                                                                              reason="cancelled"),
                                        destroy()]),
     Scenario("throttling-burst", [deploy("default"), destroy()], setup=_faults(throttle_burst=3)),
-    Scenario("poll-lambda-timeout", [deploy("default"), destroy()], setup=_faults(poll_lambda_timeouts=1)),
+    # Either the poller survives the timeout, or it signals the failure at once: never the
+    # WaitCondition's hours-long timeout (that failure would not carry the poll's error).
+    Scenario("poll-lambda-timeout", [deploy("default", "CREATE_COMPLETE|ROLLBACK_COMPLETE", reason="Sandbox.Timedout"), destroy()],
+             setup=_faults(poll_lambda_timeouts=1)),
     Scenario("start-execution-fails", [deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
     Scenario("import-3-hours", [deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
     Scenario("destroy-retain-events", [deploy("default"), Step("record-events", events=5000), destroy()],
@@ -158,7 +161,9 @@ def handler_modules(assets: Path) -> dict[str, Any]:
     python_assets = sorted(p.parent.parent for p in assets.glob("asset.*/personalize_resources/__init__.py"))
     if str(python_assets[0]) not in sys.path:
         sys.path.insert(0, str(python_assets[0]))
-    return {name: importlib.import_module(f"personalize_resources.{name}") for name in ("core", "recommender")}
+    package = python_assets[0] / "personalize_resources"
+    names = sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__")
+    return {name: importlib.import_module(f"personalize_resources.{name}") for name in names}
 
 
 def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: FrameworkBridge) -> Result:
@@ -213,11 +218,11 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 if outcome.status == "CREATE_COMPLETE":
                     problems += attribution_order_problems(personalize)
             label = f"step {index + 1} ({step.action} {step.variant})".replace(" )", ")")
-            if outcome.status != expected:
+            if outcome.status not in expected.split("|"):
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
-            elif outcome.failures and expected.endswith("COMPLETE") and not expected.startswith(("ROLLBACK", "UPDATE_ROLLBACK")):
+            elif outcome.failures and outcome.status.endswith("COMPLETE") and "ROLLBACK" not in outcome.status:
                 problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
-            if step.reason and not any(step.reason in failure for failure in outcome.failures[:2]):
+            if step.reason and "ROLLBACK" in outcome.status and not any(step.reason in failure for failure in outcome.failures[:2]):
                 problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")
             for leak in outcome.leaks:
                 problems.append(f"{label}: {leak[:800]}")

@@ -14,6 +14,8 @@ from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
 # invoke(function_arn, input) → (output, None) or (None, (error_name, cause_json))
 Invoke = Callable[[str, Any], tuple[Any, tuple[str, str] | None]]
 SUPPORTED = {"Task", "Wait", "Choice", "Succeed", "Fail", "Pass"}
+UNSUPPORTED_FIELDS = {"InputPath", "OutputPath", "Parameters", "ResultSelector", "Arguments", "Output", "Assign",
+                      "TimeoutSecondsPath", "HeartbeatSeconds", "SecondsPath", "Timestamp", "TimestampPath"}
 
 
 class DefinitionError(Exception):
@@ -31,6 +33,21 @@ def _path(document: Any, path: str) -> Any:
     for part in [p for p in path[1:].split(".") if p]:
         value = value.get(part) if isinstance(value, Mapping) else None
     return value
+
+
+def _with_result(document: Any, path: Any, result: Any) -> Any:
+    """Where ResultPath puts a result: "$" (default) replaces, "$.a.b" sets, null keeps the input."""
+    if path is None:
+        return document
+    if path == "$":
+        return result
+    parts = [p for p in path.removeprefix("$").split(".") if p]
+    updated = json.loads(json.dumps(document)) if isinstance(document, Mapping) else {}
+    target = updated
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = result
+    return updated
 
 
 def _choice_holds(rule: Mapping, document: Any) -> bool:
@@ -61,6 +78,9 @@ class Execution:
         for name, state in definition["States"].items():
             if state["Type"] not in SUPPORTED:
                 raise DefinitionError(f"state {name}: type {state['Type']} unsupported")
+            unsupported = UNSUPPORTED_FIELDS & set(state)
+            if unsupported:
+                raise DefinitionError(f"state {name}: {sorted(unsupported)} not interpreted by the simulator")
 
 
 def run(kernel: Kernel, execution: Execution, invoke: Invoke, *, task_fault: Callable[[str], str | None] | None = None):
@@ -115,7 +135,7 @@ def _states(kernel: Kernel, execution: Execution, invoke: Invoke, task_fault):
                 fault = task_fault(state["Resource"]) if task_fault else None
                 output, error = (None, (fault, json.dumps({"errorMessage": fault}))) if fault else invoke(state["Resource"], document)
                 if error is None:
-                    document = output
+                    document = _with_result(document, state.get("ResultPath", "$"), output)
                     break
                 retry_index = next((i for i, r in enumerate(state.get("Retry", [])) if _matches(r["ErrorEquals"], error[0])), None)
                 if retry_index is not None:
@@ -130,7 +150,7 @@ def _states(kernel: Kernel, execution: Execution, invoke: Invoke, task_fault):
                     execution.status, execution.error = "FAILED", error
                     execution.history.append(f"FAILED {error[0]}")
                     return
-                document = {"Error": error[0], "Cause": error[1]}
+                document = _with_result(document, catch.get("ResultPath", "$"), {"Error": error[0], "Cause": error[1]})
                 name = catch["Next"]
                 break
             if error is not None:
