@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="print why a scenario failed, and its stack events")
     parser.add_argument("--events", action="store_true", help="print every scenario's stack events")
+    parser.add_argument("--markdown", action="store_true", help="also print the README's scenario table")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             bridge.close()
     passed = sum(r.passed for r in results)
     print(f"simulate: {len(results)} scenarios, {passed} passed")
+    if args.markdown:
+        about = {s.name: s.about for s in chosen}
+        print("\n| Scenario | What it plays | Result | left | denied | deploy (min) | bound (min) |\n|---|---|---|---|---|---|---|")
+        for r in results:
+            print(f"| `{r.name}` | {about[r.name]} | {'PASS' if r.passed else 'FAIL'} | {len(r.left)} | {len(r.denied)}"
+                  f" | {r.deploy_minutes:.1f} | {r.bound_minutes:.1f} |")
     seconds = round(time.perf_counter() - started, 1)
     print(f"(synthesis of {len(needed)} variants {synthesis['seconds']} s, total {seconds} s)", file=sys.stderr)
     if args.json:

@@ -42,6 +42,7 @@ class Scenario:
     timings: Timings = field(default_factory=Timings)
     setup: Callable[[Aws], None] | None = None
     check: Callable[[Aws, list[Outcome]], list[str]] | None = None
+    about: str = ""
 
 
 def _fail_creation(kind: str, reason: str) -> Callable[[Aws], None]:
@@ -68,34 +69,34 @@ def _recommenders_inactive(aws: Aws, outcomes: list[Outcome]) -> list[str]:
 
 
 SCENARIOS: list[Scenario] = [
-    Scenario("default-create-destroy", [deploy("default"), destroy()]),
-    Scenario("multi-group-create-destroy", [deploy("multi"), destroy()]),
-    Scenario("metric-change", [deploy("default"), deploy("metric-changed"), deploy("default"), destroy()]),
-    Scenario("s3-output-off-on", [deploy("default"), deploy("s3-output-off"), deploy("default"), destroy()]),
-    Scenario("recipe-change", [deploy("default"), deploy("recipe-changed"), destroy()]),
-    Scenario("recommender-removed", [deploy("default"), deploy("recommender-removed"), destroy()]),
-    Scenario("dataset-group-removed", [deploy("multi"), deploy("group-removed"), destroy()]),
-    Scenario("recommender-config-change", [deploy("default"), deploy("config-changed"), destroy()]),
-    Scenario("state-active-inactive-active", [deploy("default"), deploy("inactive"), deploy("default"), destroy()]),
-    Scenario("import-change", [deploy("default"), deploy("import-changed"), destroy()]),
-    Scenario("tag-change", [deploy("default"), deploy("tags-changed"), destroy()]),
-    Scenario("import-create-failed", [deploy("default", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
+    Scenario("default-create-destroy", about="config/default.yaml: create, then destroy", steps=[deploy("default"), destroy()]),
+    Scenario("multi-group-create-destroy", about="config/multi-group.yaml (KMS, two groups, an INACTIVE recommender): create, destroy", steps=[deploy("multi"), destroy()]),
+    Scenario("metric-change", about="a metric changed and one added, then back; destroy", steps=[deploy("default"), deploy("metric-changed"), deploy("default"), destroy()]),
+    Scenario("s3-output-off-on", about="`metricAttribution.s3Output` off, then on again; destroy", steps=[deploy("default"), deploy("s3-output-off"), deploy("default"), destroy()]),
+    Scenario("recipe-change", about="a recommender's recipe changed (replacement; the old one deleted in cleanup); destroy", steps=[deploy("default"), deploy("recipe-changed"), destroy()]),
+    Scenario("recommender-removed", about="a recommender removed from the config; destroy", steps=[deploy("default"), deploy("recommender-removed"), destroy()]),
+    Scenario("dataset-group-removed", about="the multi config's second dataset group removed; destroy", steps=[deploy("multi"), deploy("group-removed"), destroy()]),
+    Scenario("recommender-config-change", about="`recommenderConfig` changed (UpdateRecommender in place); destroy", steps=[deploy("default"), deploy("config-changed"), destroy()]),
+    Scenario("state-active-inactive-active", about="every recommender INACTIVE, then ACTIVE again; destroy", steps=[deploy("default"), deploy("inactive"), deploy("default"), destroy()]),
+    Scenario("import-change", about="interactions import location and version changed (a new import job); destroy", steps=[deploy("default"), deploy("import-changed"), destroy()]),
+    Scenario("tag-change", about="tags changed and added; destroy", steps=[deploy("default"), deploy("tags-changed"), destroy()]),
+    Scenario("import-create-failed", about="the first import job ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
              setup=_fail_creation("dataset-import-job", "Input CSV is missing column EVENT_TYPE")),
-    Scenario("recommender-create-failed", [deploy("default", "ROLLBACK_COMPLETE", reason="Not enough interactions")],
+    Scenario("recommender-create-failed", about="a recommender ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Not enough interactions")],
              setup=_fail_creation("recommender", "Not enough interactions to train")),
-    Scenario("wait-condition-timeout", [deploy("default", "ROLLBACK_COMPLETE", reason="Ready")],
+    Scenario("wait-condition-timeout", about="training takes 9 h, longer than the 8 h WaitCondition: rollback while training", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Ready")],
              timings=Timings(recommender_training=9 * 60)),
-    Scenario("cancel-while-training", [deploy("default"), deploy("recipe-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30,
+    Scenario("cancel-while-training", about="update with a new recipe cancelled 30 min in (new recommender training): rollback; destroy", steps=[deploy("default"), deploy("recipe-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30,
                                                                              reason="cancelled"),
                                        destroy()]),
-    Scenario("throttling-burst", [deploy("default"), destroy()], setup=_faults(throttle_burst=3)),
+    Scenario("throttling-burst", about="every handler call to Personalize throttled 3 times before it succeeds; destroy", steps=[deploy("default"), destroy()], setup=_faults(throttle_burst=3)),
     # Either the poller survives the timeout, or it signals the failure at once: never the
     # WaitCondition's hours-long timeout (that failure would not carry the poll's error).
-    Scenario("poll-lambda-timeout", [deploy("default", "CREATE_COMPLETE|ROLLBACK_COMPLETE", reason="Sandbox.Timedout"), destroy()],
+    Scenario("poll-lambda-timeout", about="the poller's Lambda times out once: complete, or fail at once with the error; destroy", steps=[deploy("default", "CREATE_COMPLETE|ROLLBACK_COMPLETE", reason="Sandbox.Timedout"), destroy()],
              setup=_faults(poll_lambda_timeouts=1)),
-    Scenario("start-execution-fails", [deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
-    Scenario("import-3-hours", [deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
-    Scenario("destroy-retain-events", [deploy("default"), Step("record-events", events=5000), destroy()],
+    Scenario("start-execution-fails", about="StartExecution fails after CreateRecommender: rollback must not orphan the recommender", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
+    Scenario("import-3-hours", about="an import job takes 3 hours; destroy", steps=[deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
+    Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
 ]
 
