@@ -210,6 +210,9 @@ class Aws:
         needs: list[tuple[str, str]] = []
         if operation == "CreateDatasetGroup" and params.get("kmsKeyArn"):
             needs += [("kms:Decrypt", params["kmsKeyArn"]), ("kms:GenerateDataKey", params["kmsKeyArn"])]
+        if operation == "CreateDatasetExportJob":
+            path = params["jobOutput"]["s3DataDestination"]["path"].removeprefix("s3://")
+            needs.append(("s3:PutObject", f"arn:aws:s3:::{path.rstrip('/')}/part-0.csv"))
         if operation == "CreateDatasetImportJob":
             location = params["dataSource"]["dataLocation"].removeprefix("s3://")
             needs.append(("s3:GetObject", f"arn:aws:s3:::{location}{'part-0.csv' if location.endswith('/') else ''}"))

@@ -24,6 +24,7 @@ from tests.lambdas.fake_recommenders import Durations, FakeRecommenders
 from tests.simulator.kernel import Clock
 
 MINUTE = dt.timedelta(minutes=1)
+JOB_TYPES = ("dataset-import-job", "dataset-export-job")
 
 
 @dataclass
@@ -130,15 +131,14 @@ class StackFakePersonalize(FakeRecommenders):
         self.resources.pop(resource.arn, None)
         self.dataset_groups.discard(resource.arn)
         self.datasets.discard(resource.arn)
-        if resource.resource_type == "dataset":
-            # Import and export jobs go with their dataset.
-            for job in [r for r in self.resources.values() if r.attributes.get("datasetArn") == resource.arn]:
-                self.resources.pop(job.arn, None)
+        # Import and export jobs are kept after their dataset is deleted: whether the service
+        # frees their names is unconfirmed, so the conservative model keeps the names taken.
 
     def left(self) -> list[str]:
-        """Every Personalize resource that still exists (jobs go with their dataset)."""
+        """Every Personalize resource that still exists, except finished jobs (records, not billed)."""
         self._settle()
-        return sorted(self.resources)
+        return sorted(arn for arn, r in self.resources.items()
+                      if not (r.resource_type in JOB_TYPES and r.status not in CREATING))
 
     def _children(self, group_arn: str) -> list[FakeResource]:
         return [r for r in self.resources.values() if r.attributes.get("datasetGroupArn") == group_arn and r.arn != group_arn]
@@ -323,6 +323,9 @@ def attribution_order_problems(fake: StackFakePersonalize) -> list[str]:
         for job in jobs:
             if not job.attributes["datasetArn"].startswith(group.replace(":dataset-group/", ":dataset/") + "/"):
                 continue
+            dataset = fake.resources.get(job.attributes["datasetArn"])
+            if dataset is None or job.created < dataset.created:
+                continue  # a job of an earlier dataset of that name (see stale_import_problems)
             dataset_type = job.attributes["datasetArn"].rsplit("/", 1)[-1]
             if dataset_type == "INTERACTIONS" and (attribution_active is None or job.created < attribution_active):
                 problems.append(f"{job.arn.rsplit('/', 1)[-1]} started before the attribution of {group.rsplit('/', 1)[-1]}"
@@ -332,4 +335,18 @@ def attribution_order_problems(fake: StackFakePersonalize) -> list[str]:
             if dataset_type == "ITEMS" and uses_items and (job_active is None or attribution.created < job_active):
                 problems.append(f"the attribution of {group.rsplit('/', 1)[-1]} (SUM(ITEMS.…)) was created before its"
                                 " Items import finished")
+    return problems
+
+
+def stale_import_problems(fake: StackFakePersonalize) -> list[str]:
+    """Every dataset that has import jobs must have one started after the dataset itself was
+    created: a job of an earlier dataset of the same name (a redeploy after destroy) imported
+    nothing into this one."""
+    problems = []
+    for dataset in [r for r in fake.resources.values() if r.resource_type == "dataset"]:
+        jobs = [r for r in fake.resources.values()
+                if r.resource_type == "dataset-import-job" and r.attributes["datasetArn"] == dataset.arn]
+        if jobs and not any(job.created >= dataset.created for job in jobs):
+            problems.append(f"{dataset.arn.split(':', 5)[-1]}: no import job ran into this dataset; the stack adopted"
+                            f" {', '.join(sorted(j.arn.rsplit('/', 1)[-1] for j in jobs))} of an earlier dataset of that name")
     return problems

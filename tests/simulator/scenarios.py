@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.simulator.aws import Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, dependencies
-from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems
+from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems, stale_import_problems
 from tests.simulator.iam import Iam
 from tests.simulator.kernel import Clock, Kernel
 from tests.simulator.synth import load_template
@@ -96,6 +96,8 @@ SCENARIOS: list[Scenario] = [
              setup=_faults(poll_lambda_timeouts=1)),
     Scenario("start-execution-fails", about="StartExecution fails after CreateRecommender: rollback must not orphan the recommender", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
     Scenario("import-3-hours", about="an import job takes 3 hours; destroy", steps=[deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
+    Scenario("redeploy-after-destroy", about="create, destroy, create again under the same names; destroy",
+             steps=[deploy("default"), destroy(), deploy("default"), destroy()]),
     Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
 ]
@@ -202,7 +204,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 if step.minutes:
                     kernel.after(step.minutes * 60, stack.cancel.resolve)
                 process = stack.deploy(load_template(variant["template"]))
-                expected = step.expect or ("CREATE_COMPLETE" if index == 0 else "UPDATE_COMPLETE")
+                expected = step.expect or ("UPDATE_COMPLETE" if stack.resources else "CREATE_COMPLETE")
             else:
                 process = stack.destroy()
                 expected = step.expect
@@ -216,8 +218,9 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             outcomes.append(outcome)
             if index == 0:
                 deploy_minutes = outcome.minutes
-                if outcome.status == "CREATE_COMPLETE":
-                    problems += attribution_order_problems(personalize)
+            if outcome.status == "CREATE_COMPLETE":
+                problems += attribution_order_problems(personalize)
+                problems += stale_import_problems(personalize)
             label = f"step {index + 1} ({step.action} {step.variant})".replace(" )", ")")
             if outcome.status not in expected.split("|"):
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
