@@ -30,7 +30,7 @@ _SIMULATOR = pytest.StashKey[subprocess.Popen]()
 SIMULATE_RESULT = "simulate.json"
 
 
-TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration")
+TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration", REPO / "tests" / "simulator")
 
 
 def _needs_templates(config: pytest.Config) -> bool:
