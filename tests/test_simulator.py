@@ -9,7 +9,17 @@ import pytest
 from tests.simulator.scenarios import SCENARIOS
 
 
-@pytest.mark.parametrize("name", [scenario.name for scenario in SCENARIOS])
+# Scenarios the simulator shows failing because of the handlers or constructs (not the
+# simulator), with the failing step: strict, so a fix makes the test fail until it is removed here.
+KNOWN_HANDLER_FAILURES: dict[str, str] = {}
+
+
+def _scenario_param(name: str):
+    reason = KNOWN_HANDLER_FAILURES.get(name)
+    return pytest.param(name, marks=pytest.mark.xfail(reason=reason, strict=True)) if reason else name
+
+
+@pytest.mark.parametrize("name", [_scenario_param(scenario.name) for scenario in SCENARIOS])
 def test_scenario_passes(simulation: dict, name: str) -> None:
     results = {result["name"]: result for result in simulation["results"]}
     assert name in results, f"the simulator did not run {name}"
