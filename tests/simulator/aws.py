@@ -48,8 +48,6 @@ def _stack_name(name_or_arn: str) -> str:
     return name_or_arn.split(":stack/", 1)[1].split("/", 1)[0] if ":stack/" in name_or_arn else name_or_arn
 
 
-def _stack_arn(name: str) -> str:
-    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/sim"
 
 
 @dataclass
@@ -108,7 +106,8 @@ class FrameworkBridge:
 class Faults:
     """Failures a scenario injects."""
 
-    start_execution_errors: int = 0          # StartExecution of the recommender poller refused
+    start_execution_errors: int = 0          # StartExecution refused (for an input that mentions:)
+    start_execution_match: str = "recommender"
     poll_lambda_timeouts: int = 0            # the poller's Lambda times out
     throttle_burst: int = 0                  # every Personalize operation throttled this many times in a row
 
@@ -137,7 +136,7 @@ class Aws:
         session = boto3.Session(aws_access_key_id="simulated", aws_secret_access_key="simulated", region_name=REGION)
         session.events.register("before-parameter-build.*.*", self._remember_params)
         session.events.register("before-call.*.*", self._respond)
-        core, recommender = modules["core"], modules["recommender"]
+        core = modules["core"]
         # Cached clients (a warm Lambda's) belong to the previous scenario's world: drop them.
         caches = [value for module in modules.values() for value in vars(module).values() if hasattr(value, "cache_clear")]
         for cache in caches:
@@ -145,7 +144,10 @@ class Aws:
         with contextlib.ExitStack() as stack:
             stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", session))
             stack.enter_context(mock.patch.object(core, "sleep", lambda seconds: None))
-            stack.enter_context(mock.patch.object(recommender, "now", self.kernel.clock.epoch))
+            for module in modules.values():
+                if callable(getattr(module, "now", None)):
+                    # The handlers' wall clock ("now()", replaceable by design) is the simulated one.
+                    stack.enter_context(mock.patch.object(module, "now", self.kernel.clock.epoch))
             stack.enter_context(mock.patch("urllib.request.urlopen", self._urlopen))
             stack.enter_context(mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}))
             try:
@@ -196,7 +198,7 @@ class Aws:
         resource = stack.resources.get(params["LogicalResourceId"]) if stack else None
         if resource is None:
             return self._error("ValidationError", f"Resource {params['LogicalResourceId']} does not exist for stack {params['StackName']}")
-        detail = {"StackName": name, "StackId": _stack_arn(name), "LogicalResourceId": resource.logical_id,
+        detail = {"StackName": name, "StackId": stack.stack_id, "LogicalResourceId": resource.logical_id,
                   "PhysicalResourceId": resource.physical_id, "ResourceType": resource.type,
                   "LastUpdatedTimestamp": self.kernel.clock.now, "ResourceStatus": "CREATE_COMPLETE"}
         return AWSResponse(None, 200, {}, None), {"StackResourceDetail": detail, "ResponseMetadata": {"HTTPStatusCode": 200}}
@@ -226,7 +228,8 @@ class Aws:
         if service == "states":
             return [(f"states:{operation}", [params.get("stateMachineArn", "*")], {})]
         if service == "cloudformation":
-            return [(f"cloudformation:{operation}", [_stack_arn(_stack_name(params.get("StackName", "")))], {})]
+            stack = self.stacks.get(_stack_name(params.get("StackName", "")))
+            return [(f"cloudformation:{operation}", [stack.stack_id if stack else params.get("StackName", "*")], {})]
         if service == "s3":
             return [(f"s3:{operation}", [f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key')}"], {})]
         if service != "personalize":
@@ -260,7 +263,7 @@ class Aws:
     # --- Step Functions -------------------------------------------------------------------------
 
     def _start_execution(self, params: Mapping) -> tuple[AWSResponse, dict]:
-        if self.faults.start_execution_errors:
+        if self.faults.start_execution_errors and self.faults.start_execution_match in params.get("input", ""):
             self.faults.start_execution_errors -= 1
             return self._error("ServiceUnavailable", "injected: StartExecution failed", 503)
         machine = params["stateMachineArn"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from tests.simulator.aws import HANDLE_HOST, RESPONSE_HOST, Aws, LambdaFunction, WaitHandle
 from tests.simulator.intrinsics import ACCOUNT, REGION, Resolver, TemplateError, references
 from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
+from tests.simulator.states import check_definition
 
 CUSTOM_RESOURCE_TIMEOUT_SECONDS = 3600  # no ServiceTimeout in the templates: CloudFormation's default
 NATIVE_POLL_SECONDS = 10
@@ -103,6 +105,8 @@ class Stack:
         self.events: list[str] = []
         self._failed_physical: dict[str, str] = {}
         aws.stacks[name] = self
+        self._creations = 0
+        self.stack_id = ""
 
     # --- resolution ---------------------------------------------------------------------------
 
@@ -128,7 +132,7 @@ class Stack:
                 raise TemplateError(f"stack {stack_name} has no output {output_name} (deployed: {sorted(self.aws.stack_outputs)})")
             return outputs[output_name]
 
-        return Resolver(template, self.name, {}, ref, get_att, stack_output=stack_output)
+        return Resolver(template, self.name, {}, ref, get_att, stack_output=stack_output, stack_id=self.stack_id)
 
     def publish_outputs(self) -> None:
         resolver = self.resolver(self.template)
@@ -176,7 +180,9 @@ class Stack:
             return short, {"Arn": function_arn}
         if kind == "AWS::StepFunctions::StateMachine":
             machine_arn = arn("states", f"stateMachine:{short}")
-            self.aws.state_machines[machine_arn] = json.loads(properties["DefinitionString"])
+            definition = json.loads(properties["DefinitionString"])
+            check_definition(definition)  # a definition the simulator cannot run stops the scenario
+            self.aws.state_machines[machine_arn] = definition
             return machine_arn, {"Arn": machine_arn, "Name": short}
         if kind == "AWS::CloudFormation::WaitConditionHandle":
             url = f"https://{HANDLE_HOST}/{self.name}/{logical_id}"
@@ -269,7 +275,7 @@ class Stack:
         event = {
             "RequestType": request, "ServiceToken": token,
             "ResponseURL": f"https://{RESPONSE_HOST}/{request_id}?X-Amz-Signature=simulated",
-            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.name}/sim",
+            "StackId": self.stack_id,
             "RequestId": request_id, "LogicalResourceId": logical_id, "ResourceType": kind,
             "ResourceProperties": _stringify(properties),
         }
@@ -367,6 +373,10 @@ class Stack:
         started = self.kernel.clock.minutes
         self._failed_physical: dict[str, str] = {}
         if not self.resources:
+            # Every creation of a stack gets a new id (CloudFormation's UUID), deterministic here.
+            self._creations += 1
+            unique = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}#{self._creations}")
+            self.stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.name}/{unique}"
             outcome = yield from self._create_stack(template)
         else:
             outcome = yield from self._update_stack(template)

@@ -22,7 +22,7 @@ class Resolver:
     def __init__(self, template: Mapping, stack_name: str, parameters: Mapping[str, str],
                  ref: Callable[[str], Any], get_att: Callable[[str, str], Any],
                  import_value: Callable[[str], Any] | None = None,
-                 stack_output: Callable[[str, str], Any] | None = None) -> None:
+                 stack_output: Callable[[str, str], Any] | None = None, stack_id: str | None = None) -> None:
         self.template, self.stack_name = template, stack_name
         self.parameters = {
             name: parameters.get(name, spec.get("Default"))
@@ -33,7 +33,7 @@ class Resolver:
         self.pseudo = {
             "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION,
             "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack_name,
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/sim",
+            "AWS::StackId": stack_id or f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/sim",
             "AWS::NoValue": NO_VALUE,
         }
         self._conditions: dict[str, bool] = {}

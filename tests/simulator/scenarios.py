@@ -111,6 +111,18 @@ def critical_path_minutes(template: dict, timings: Timings) -> float:
     resources = template["Resources"]
     graph = dependencies(template)
 
+    awaited = {d for logical_id, r in resources.items() if r["Type"] == "AWS::CloudFormation::WaitCondition"
+               for d in graph[logical_id]}
+
+    def work(resource: dict) -> float:
+        kind = resource["Type"]
+        if kind == "Custom::PersonalizeDatasetImportJob":
+            return timings.dataset_import_job
+        if kind == "Custom::PersonalizeRecommender":
+            stop = 10 if resource["Properties"].get("DesiredState") == "INACTIVE" else 0
+            return timings.recommender_training + stop
+        return 0
+
     def weight(logical_id: str) -> float:
         resource = resources[logical_id]
         kind = resource["Type"]
@@ -125,11 +137,10 @@ def critical_path_minutes(template: dict, timings: Timings) -> float:
         if kind == "Custom::PersonalizeMetricAttribution":
             return timings.metric_attribution
         if kind == "Custom::PersonalizeDatasetImportJob":
-            return timings.dataset_import_job
+            # Waited for inside the custom resource, or (when a WaitCondition follows it) there.
+            return 0 if logical_id in awaited else work(resource)
         if kind == "AWS::CloudFormation::WaitCondition":
-            recommender = next((resources[d] for d in graph[logical_id] if resources[d]["Type"] == "Custom::PersonalizeRecommender"), None)
-            stop = 10 if recommender and recommender["Properties"].get("DesiredState") == "INACTIVE" else 0
-            return timings.recommender_training + stop
+            return max((work(resources[d]) for d in graph[logical_id]), default=0)
         return 0
 
     finish: dict[str, float] = {}
@@ -211,8 +222,8 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             finished = kernel.spawn(process)
             try:
                 kernel.run_until(finished, limit_hours=30)
-            except RuntimeError as exc:
-                problems.append(f"step {index + 1} ({step.action} {step.variant}): {exc}")
+            except Exception as exc:  # the simulator could not go on: reported, the scenario fails
+                problems.append(f"step {index + 1} ({step.action} {step.variant}): simulator stopped: {type(exc).__name__}: {exc}")
                 break
             outcome: Outcome = finished.value
             outcomes.append(outcome)

@@ -15,7 +15,7 @@ from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
 Invoke = Callable[[str, Any], tuple[Any, tuple[str, str] | None]]
 SUPPORTED = {"Task", "Wait", "Choice", "Succeed", "Fail", "Pass"}
 UNSUPPORTED_FIELDS = {"InputPath", "OutputPath", "Parameters", "ResultSelector", "Arguments", "Output", "Assign",
-                      "TimeoutSecondsPath", "HeartbeatSeconds", "SecondsPath", "Timestamp", "TimestampPath"}
+                      "TimeoutSecondsPath", "HeartbeatSeconds", "Timestamp", "TimestampPath"}
 
 
 class DefinitionError(Exception):
@@ -69,18 +69,22 @@ def _choice_holds(rule: Mapping, document: Any) -> bool:
     raise DefinitionError(f"Choice rule without operator: {rule}")
 
 
+def check_definition(definition: Mapping) -> None:
+    """Raises DefinitionError for anything this interpreter would not run faithfully."""
+    for name, state in definition["States"].items():
+            if state["Type"] not in SUPPORTED:
+                raise DefinitionError(f"state {name}: type {state['Type']} unsupported")
+            unsupported = UNSUPPORTED_FIELDS & set(state)
+            if unsupported:
+                raise DefinitionError(f"state {name}: {sorted(unsupported)} not interpreted by the simulator")
+
+
 class Execution:
     def __init__(self, arn: str, definition: Mapping, document: Any) -> None:
         self.arn, self.definition, self.input = arn, definition, document
         self.status = "RUNNING"
         self.error: tuple[str, str] | None = None
         self.history: list[str] = []
-        for name, state in definition["States"].items():
-            if state["Type"] not in SUPPORTED:
-                raise DefinitionError(f"state {name}: type {state['Type']} unsupported")
-            unsupported = UNSUPPORTED_FIELDS & set(state)
-            if unsupported:
-                raise DefinitionError(f"state {name}: {sorted(unsupported)} not interpreted by the simulator")
 
 
 def run(kernel: Kernel, execution: Execution, invoke: Invoke, *, task_fault: Callable[[str], str | None] | None = None):
@@ -112,7 +116,11 @@ def _states(kernel: Kernel, execution: Execution, invoke: Invoke, task_fault):
         execution.history.append(name)
         kind = state["Type"]
         if kind == "Wait":
-            yield Sleep(float(state["Seconds"]))
+            seconds = state["Seconds"] if "Seconds" in state else _path(document, state["SecondsPath"])
+            if not isinstance(seconds, (int, float)) or seconds < 0:
+                execution.status, execution.error = "FAILED", ("States.Runtime", f"{name}: SecondsPath gave {seconds!r}")
+                return
+            yield Sleep(float(seconds))
         elif kind == "Pass":
             document = state.get("Result", document)
         elif kind == "Choice":
