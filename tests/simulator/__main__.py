@@ -63,5 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if passed == len(results) else 1
 
 
+def _main_reporting_crashes() -> int:
+    """A crash is written to --json too, so the test session fails at once with it."""
+    try:
+        return main()
+    except Exception:
+        import traceback
+
+        if "--json" in sys.argv:
+            Path(sys.argv[sys.argv.index("--json") + 1]).write_text(json.dumps({"error": traceback.format_exc()}))
+        raise
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_reporting_crashes())
