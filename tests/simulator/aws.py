@@ -29,7 +29,7 @@ from botocore.awsrequest import AWSResponse
 from tests.simulator import states
 from tests.simulator.fake_service import StackFakePersonalize
 from tests.simulator.iam import Iam
-from tests.simulator.intrinsics import ACCOUNT, REGION
+from tests.simulator.intrinsics import REGION
 from tests.simulator.kernel import Future, Kernel
 
 BRIDGE = Path(__file__).with_name("bridge.js")

@@ -5,7 +5,6 @@ create or update, and delete in reverse order honouring DeletionPolicy/UpdateRep
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import uuid

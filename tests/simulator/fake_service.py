@@ -16,7 +16,7 @@ import copy
 import datetime as dt
 import heapq
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tests.lambdas.fake_personalize import CREATING, DELETING, GONE, UPDATING, FakeError, FakeResource, operation

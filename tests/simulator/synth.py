@@ -60,7 +60,6 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
     template path and the asset root, plus the seconds it took."""
     import sys
     sys.path.insert(0, str(REPO))
-    import aws_cdk as cdk  # noqa: F401 - the jsii start-up, measured below
     from stacks.app_builder import add_environment, new_app
     from stacks.configuration import parse_config
 
