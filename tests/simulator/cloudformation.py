@@ -188,6 +188,10 @@ class Stack:
             self.aws.handles[url] = WaitHandle(url)
             return url + "?X-Amz-Signature=simulated", {}
         if kind == "AWS::CloudFormation::WaitCondition":
+            if request == "Update":
+                # The resource reference says "Updates are not supported" (whether CloudFormation
+                # fails or ignores such an update is unconfirmed; failing is the safe model).
+                raise ResourceFailed(f"{logical_id}: AWS::CloudFormation::WaitCondition does not support updates")
             return (yield from self._wait_condition(logical_id, properties))
         if kind in NATIVE_PERSONALIZE:
             if request == "Update":
@@ -484,6 +488,8 @@ class Stack:
             current = self.resources[logical_id]
             if logical_id in replaced:
                 return  # the old physical resource comes back; the new one goes in the cleanup
+            if current is previous and current.type == "AWS::CloudFormation::WaitCondition":
+                return  # its update was refused: nothing changed to roll back
             self._log(f"ROLLBACK UPDATE {logical_id}")
             physical, attributes = yield from self._provision(previous.type, logical_id, "Update", previous.properties, current, current.properties)
             self.resources[logical_id] = Resource(logical_id, previous.type, previous.properties, physical, attributes, previous.policies)

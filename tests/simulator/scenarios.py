@@ -80,6 +80,8 @@ SCENARIOS: list[Scenario] = [
     Scenario("state-active-inactive-active", about="every recommender INACTIVE, then ACTIVE again; destroy", steps=[deploy("default"), deploy("inactive"), deploy("default"), destroy()]),
     Scenario("import-change", about="interactions import location and version changed (a new import job); destroy", steps=[deploy("default"), deploy("import-changed"), destroy()]),
     Scenario("tag-change", about="tags changed and added; destroy", steps=[deploy("default"), deploy("tags-changed"), destroy()]),
+    Scenario("timeout-change", about="`recommenderReadyTimeoutHours` 8 → 10; destroy",
+             steps=[deploy("default"), deploy("timeout-changed"), destroy()]),
     Scenario("import-create-failed", about="the first import job ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
              setup=_fail_creation("dataset-import-job", "Input CSV is missing column EVENT_TYPE")),
     Scenario("recommender-create-failed", about="a recommender ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Not enough interactions")],
