@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import importlib
 import io
 import json
@@ -146,8 +147,11 @@ class Aws:
             stack.enter_context(mock.patch.object(core, "sleep", lambda seconds: None))
             for module in modules.values():
                 if callable(getattr(module, "now", None)):
-                    # The handlers' wall clock ("now()", replaceable by design) is the simulated one.
-                    stack.enter_context(mock.patch.object(module, "now", self.kernel.clock.epoch))
+                    # The handlers' wall clock ("now()", replaceable by design) is the simulated
+                    # one, in the type each module's now() returns (epoch seconds or a datetime).
+                    clock = self.kernel.clock
+                    simulated = (lambda: clock.now) if isinstance(module.now(), dt.datetime) else clock.epoch
+                    stack.enter_context(mock.patch.object(module, "now", simulated))
             stack.enter_context(mock.patch("urllib.request.urlopen", self._urlopen))
             stack.enter_context(mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}))
             try:
