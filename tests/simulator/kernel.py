@@ -101,6 +101,17 @@ class Kernel:
             action()
 
 
+def drain(kernel: "Kernel", limit_hours: float = 24) -> None:
+    """Let what is still running (pollers, timers) finish, up to ``limit_hours`` from now."""
+    done = Future("drain")
+    kernel.after(limit_hours * 3600, done.resolve)
+    while kernel._queue and not done.done:
+        when, _, action = heapq.heappop(kernel._queue)
+        if when > kernel.clock.now:
+            kernel.clock.now = when
+        action()
+
+
 def wait_any(kernel: Kernel, *futures: Future) -> Future:
     first = Future()
     for future in futures:

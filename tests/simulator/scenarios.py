@@ -13,7 +13,7 @@ from tests.simulator.aws import Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, dependencies
 from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems, stale_import_problems
 from tests.simulator.iam import Iam
-from tests.simulator.kernel import Clock, Kernel
+from tests.simulator.kernel import Clock, Kernel, drain
 from tests.simulator.synth import load_template
 
 
@@ -244,7 +244,9 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             for leak in outcome.leaks:
                 problems.append(f"{label}: {leak[:800]}")
             ended_clean = outcome.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE")
-        # Let what the last step started finish (deletes still in progress count as left).
+        # What the last step left running (pollers finishing a delete, timers) runs to its end
+        # first: only what is still there a day later counts as left.
+        drain(kernel, limit_hours=24)
         left = personalize.left()
     if scenario.check:
         problems += scenario.check(aws, outcomes)
