@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """CDK entry point: `cdk synth -c config=config/other.yaml` (default: config/default.yaml).
 
-The only place that reads the environment. A config problem or a cdk-nag finding ends the
-process with a readable message and a non-zero exit, not a traceback.
+`python app.py` gives the same templates as the CLI: the app starts from cdk.json's context
+merged the way the CLI merges it (stacks/app_builder.py, `new_app`), and the CLI's own context
+(`-c` values, via CDK_CONTEXT_JSON) is applied over it. The only place that reads the
+environment. A config problem or a cdk-nag finding ends the process with a readable message
+and a non-zero exit, not a traceback.
 """
 
 from __future__ import annotations
@@ -12,16 +15,14 @@ import sys
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-import aws_cdk as cdk  # noqa: E402
-
-from stacks.app_builder import build_app  # noqa: E402
+from stacks.app_builder import build_app, new_app  # noqa: E402
 from stacks.configuration import ConfigError, load_config  # noqa: E402
 
 DEFAULT_CONFIG = "config/default.yaml"
 
 
 def main() -> int:
-    app = cdk.App()  # under the CDK CLI, cdk.json context arrives through the environment
+    app = new_app()
     config_path = app.node.try_get_context("config") or os.environ.get("PERSONALIZE_IMPACT_CONFIG") or DEFAULT_CONFIG
     try:
         config = load_config(config_path)

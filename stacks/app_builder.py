@@ -26,12 +26,26 @@ CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
 
 def cdk_json_context() -> dict[str, Any]:
-    """Feature flags from cdk.json, for apps built outside the CDK CLI (tests, benchmarks)."""
-    return json.loads(CDK_JSON.read_text())["context"]
+    """The context the CDK CLI hands an app for this repository's cdk.json.
+
+    The CLI sends cdk.json's `context` plus four keys derived from its top-level settings (read
+    from CDK_CONTEXT_JSON of CLI 2.1148). Apps built outside the CLI (`python app.py`, the
+    release, benchmarks, tests) start from the same dict, so every path gives the same templates.
+    """
+    settings = json.loads(CDK_JSON.read_text())
+    return {
+        **settings.get("context", {}),
+        "aws:cdk:enable-path-metadata": settings.get("pathMetadata", True),
+        "aws:cdk:enable-asset-metadata": settings.get("assetMetadata", True),
+        "aws:cdk:disable-version-reporting": not settings.get("versionReporting", True),
+        "aws:cdk:bundling-stacks": ["**"],
+    }
 
 
-def new_app(outdir: str | None = None, extra_context: dict[str, Any] | None = None) -> cdk.App:
-    return cdk.App(outdir=outdir, context={**cdk_json_context(), **(extra_context or {})})
+def new_app(outdir: str | None = None, overrides: dict[str, Any] | None = None) -> cdk.App:
+    """An app with context merged in the CLI's order: cdk.json, then the CLI's `-c` values
+    (CDK_CONTEXT_JSON, which the App reads itself), then `overrides`."""
+    return cdk.App(outdir=outdir, context=cdk_json_context(), post_cli_context=overrides or None)
 
 
 def add_environment(
@@ -86,7 +100,7 @@ def enable_nag(app: cdk.App) -> None:
 
 
 def build_app(config: AppConfig, app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
-    app = app or cdk.App()
+    app = app or new_app()
     add_environment(app, config)
     if nag:
         enable_nag(app)

@@ -15,6 +15,7 @@ import enum
 import hashlib
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from botocore.session import get_session
 from botocore.validate import ParamValidator
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 # Personalize resource names (botocore shape `Name`): 1-63 chars.
 PERSONALIZE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
@@ -55,17 +56,130 @@ DOMAIN_RECIPES: dict[str, tuple[str, ...]] = {
 }
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
-REQUIRED_FIELDS: dict[str, dict[str, str]] = {
-    "interactions": {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"},
-    "items": {"ITEM_ID": "string"},
-    "users": {"USER_ID": "string"},
-}
 NUMERIC_TYPES = {"int", "long", "float", "double"}
 DATASET_TYPE_NAMES = {"interactions": "Interactions", "items": "Items", "users": "Users"}
+# Metric names in a derived-metric expression: identifiers not inside a number (the `e3` of
+# `1e3`) or after a dot. stacks/constructs/dashboard.py's IDENTIFIER must stay equal to it.
+METRIC_NAME_IN_EXPRESSION = re.compile(r"(?<![\w.])[A-Za-z_][A-Za-z0-9_]*")
+
+
+# --- documented schema requirements, per domain and dataset type ---------------------------------
+# One table, read by `_schema_issues`; every entry names the Developer Guide page it was read
+# from (pages read in November 2026):
+DG = "https://docs.aws.amazon.com/personalize/latest/dg/"
+ECOMMERCE_PAGE = DG + "ECOMMERCE-datasets-and-schemas.html"  # required fields + reserved keywords, all three types
+ECOMMERCE_ITEMS_PAGE = DG + "ECOMMERCE-items-dataset.html"  # ITEM_ID, PRICE (float), CATEGORY_L1 (categorical) + reserved
+ECOMMERCE_USERS_PAGE = DG + "ECOMMERCE-users-dataset.html"  # USER_ID + 1 metadata field (categorical string or numerical)
+VOD_PAGE = DG + "VIDEO-ON-DEMAND-datasets-and-schemas.html"  # table incl. EVENT_ATTRIBUTION_SOURCE, SUBSCRIPTION_MODEL
+VOD_INTERACTIONS_PAGE = DG + "VIDEO-ON-DEMAND-interactions-dataset.html"  # USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE
+VOD_ITEMS_PAGE = DG + "VIDEO-ON-DEMAND-items-dataset.html"  # ITEM_ID, GENRES, CREATION_TIMESTAMP + reserved
+VOD_USERS_PAGE = DG + "VIDEO-ON-DEMAND-users-dataset.html"  # USER_ID + 1 metadata field; SUBSCRIPTION_MODEL reserved
+CUSTOM_USERS_PAGE = DG + "user-dataset-requirements.html"  # "minimum one metadata field"
+CUSTOM_SCHEMA_PAGE = DG + "how-it-works-dataset-schema.html"  # custom Interactions/Items (project facts file)
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What the documentation fixes about one field name."""
+
+    types: tuple[str, ...]  # Avro types allowed (more than one only where the docs leave it open)
+    categorical: bool | None = None  # True: must be categorical; False: must not be; None: not stated
+    textual: bool = False  # must be `textual: true`
+    label: str | None = None  # how messages name the type, when not simply `types`
+
+    def describe(self) -> str:
+        kind = "categorical " if self.categorical else "textual " if self.textual else ""
+        return self.label or kind + " or ".join(self.types)
+
+    def example(self, name: str) -> str:
+        flags = ", categorical: true" if self.categorical else ", textual: true" if self.textual else ""
+        return f"- {{name: {name}, type: {self.types[-1]}{flags}}}"
+
+
+@dataclass(frozen=True)
+class DatasetRules:
+    source: str  # the page the rules below are read from
+    required: dict[str, FieldRule]  # must be present, non-nullable, of this type
+    reserved: dict[str, FieldRule] = dataclass_field(default_factory=dict)  # optional; if present, of this type (null allowed)
+    # Users: "1 metadata field (categorical string or numerical)"; None = no such requirement.
+    metadata_field: str | None = None
+
+
+STRING = FieldRule(("string",))
+PLAIN_STRING = FieldRule(("string",), categorical=False)  # "reserved string fields can't be categorical"
+CATEGORICAL = FieldRule(("string",), categorical=True)  # "reserved categorical string fields must have categorical set to true"
+TEXTUAL = FieldRule(("string",), textual=True)
+LONG = FieldRule(("long",))
+FLOAT = FieldRule(("float",))
+# CREATION_TIMESTAMP: VOD_ITEMS_PAGE says "in Unix epoch time format", ECOMMERCE_ITEMS_PAGE says
+# float; which Avro types CreateSchema accepts is unconfirmed, so any number passes (lenient).
+EPOCH = FieldRule(("int", "float", "double", "long"), label="number (epoch seconds; long in the default schemas)")
+DOMAIN_INTERACTIONS_REQUIRED = {"USER_ID": STRING, "ITEM_ID": STRING, "TIMESTAMP": LONG, "EVENT_TYPE": STRING}
+DOMAIN_INTERACTIONS_RESERVED = {
+    "EVENT_VALUE": FLOAT,
+    "IMPRESSION": PLAIN_STRING,
+    "RECOMMENDATION_ID": PLAIN_STRING,
+    "EVENT_ATTRIBUTION_SOURCE": PLAIN_STRING,
+}
+
+SCHEMA_RULES: dict[tuple[str | None, str], DatasetRules] = {
+    # ECOMMERCE: Interactions from ECOMMERCE_PAGE's table, Items from ECOMMERCE_ITEMS_PAGE, Users
+    # from ECOMMERCE_USERS_PAGE.
+    ("ECOMMERCE", "interactions"): DatasetRules(ECOMMERCE_PAGE, DOMAIN_INTERACTIONS_REQUIRED, DOMAIN_INTERACTIONS_RESERVED),
+    ("ECOMMERCE", "items"): DatasetRules(
+        ECOMMERCE_ITEMS_PAGE,
+        {"ITEM_ID": STRING, "PRICE": FLOAT, "CATEGORY_L1": CATEGORICAL},
+        {
+            "CATEGORY_L2": CATEGORICAL,
+            "CATEGORY_L3": CATEGORICAL,
+            "PRODUCT_DESCRIPTION": TEXTUAL,
+            "CREATION_TIMESTAMP": EPOCH,
+            "AGE_GROUP": CATEGORICAL,
+            "ADULT": CATEGORICAL,
+            "GENDER": CATEGORICAL,
+        },
+    ),
+    ("ECOMMERCE", "users"): DatasetRules(ECOMMERCE_USERS_PAGE, {"USER_ID": STRING}, metadata_field="a categorical string or a number"),
+    # VIDEO_ON_DEMAND: Interactions from VOD_INTERACTIONS_PAGE (+ EVENT_ATTRIBUTION_SOURCE from
+    # VOD_PAGE's table), Items from VOD_ITEMS_PAGE, Users from VOD_USERS_PAGE.
+    ("VIDEO_ON_DEMAND", "interactions"): DatasetRules(VOD_INTERACTIONS_PAGE, DOMAIN_INTERACTIONS_REQUIRED, DOMAIN_INTERACTIONS_RESERVED),
+    ("VIDEO_ON_DEMAND", "items"): DatasetRules(
+        VOD_ITEMS_PAGE,
+        {"ITEM_ID": STRING, "GENRES": CATEGORICAL, "CREATION_TIMESTAMP": EPOCH},
+        {
+            "PRICE": FLOAT,
+            "DURATION": FLOAT,
+            "GENRE_L2": CATEGORICAL,
+            "GENRE_L3": CATEGORICAL,
+            "AVERAGE_RATING": FLOAT,
+            "PRODUCT_DESCRIPTION": TEXTUAL,
+            "CONTENT_OWNER": CATEGORICAL,
+            "CONTENT_CLASSIFICATION": CATEGORICAL,
+        },
+    ),
+    ("VIDEO_ON_DEMAND", "users"): DatasetRules(
+        VOD_USERS_PAGE, {"USER_ID": STRING}, {"SUBSCRIPTION_MODEL": CATEGORICAL}, metadata_field="a categorical string or a number"
+    ),
+    # Custom dataset groups: the general schema page (facts file: EVENT_TYPE "must be a string and
+    # cannot be categorical"); Users from CUSTOM_USERS_PAGE ("minimum one metadata field", of
+    # any type). Reserved keywords of custom Interactions are not re-checked here (unconfirmed).
+    (None, "interactions"): DatasetRules(CUSTOM_SCHEMA_PAGE, {"USER_ID": STRING, "ITEM_ID": STRING, "TIMESTAMP": LONG}, {"EVENT_TYPE": PLAIN_STRING}),
+    (None, "items"): DatasetRules(CUSTOM_SCHEMA_PAGE, {"ITEM_ID": STRING}),
+    (None, "users"): DatasetRules(CUSTOM_USERS_PAGE, {"USER_ID": STRING}, metadata_field="any field"),
+}
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic reads `true` as 1 for int and float fields; a YAML boolean there is a mistake."""
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(value, bool) and annotation in (int, float):
+            raise ValueError(f"must be a number, but YAML read {str(value).lower()} as a boolean; write a number")
+        return value
 
 
 class AvroType(str, enum.Enum):
@@ -138,6 +252,17 @@ class Metric(Strict):
     metric_name: str = Field(alias="metricName", min_length=1, max_length=256, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     event_type: str = Field(alias="eventType", min_length=1, max_length=256)
     expression: str = Field(min_length=1, max_length=256)
+
+    @field_validator("expression")
+    @classmethod
+    def _dataset_name_upper_case(cls, expression: str) -> str:
+        """The API reference writes `SUM(Items.PRICE)`: dataset names are read case-insensitively
+        and sent upper-cased, so the API and the change detection of the handler see one form."""
+        match = METRIC_EXPRESSION.match(expression)
+        if match is None or match["dataset"] is None:
+            return expression
+        start, end = match.span("dataset")
+        return expression[:start] + expression[start:end].upper() + expression[end:]
 
     @property
     def cloudwatch_name(self) -> str:
@@ -391,8 +516,11 @@ def _shape_issues(value: Any, shape_name: str, path: str) -> list[ConfigIssue]:
 
 
 def _length_issues(value: Any, shape: Any, path: str) -> list[ConfigIssue]:
-    """botocore checks types and minimums; maximum sizes and key patterns are checked here."""
+    """botocore checks types and minimums; maximum sizes, key patterns and booleans given for
+    numbers (botocore takes `true` as an integer, as Python does) are checked here."""
     issues: list[ConfigIssue] = []
+    if isinstance(value, bool) and shape.type_name in {"integer", "long", "float", "double"}:
+        issues.append(ConfigIssue(path, f"must be a number, but YAML read {str(value).lower()} as a boolean; write a number (per the Personalize API model, a {shape.type_name})"))
     maximum = shape.metadata.get("max")
     if maximum is not None and isinstance(value, (str, list, dict)) and len(value) > maximum:
         issues.append(ConfigIssue(path, f"has {len(value)} entries/characters; the API allows at most {maximum}"))
@@ -497,13 +625,51 @@ def _schema_issues(schema: DatasetSchema, dataset_type: str, path: str, domain: 
             issues.append(ConfigIssue(f"{fpath}.categorical", f"only string fields can be categorical ({field.name} is {field.type.value}); drop `categorical` or make it a string"))
         if field.textual and field.type is not AvroType.STRING:
             issues.append(ConfigIssue(f"{fpath}.textual", f"only string fields can be textual ({field.name} is {field.type.value})"))
-    for required, avro_type in REQUIRED_FIELDS[dataset_type].items():
-        field = schema.field(required)
+    rules = SCHEMA_RULES[(domain, dataset_type)]
+    type_name = DATASET_TYPE_NAMES[dataset_type]
+    where = f"{domain} domain" if domain else "custom dataset group"
+    for name, rule in rules.required.items():
+        field = schema.field(name)
         if field is None:
-            issues.append(ConfigIssue(f"{path}.fields", f"the {DATASET_TYPE_NAMES[dataset_type]} schema needs a `{required}` field of type {avro_type}; add `- {{name: {required}, type: {avro_type}}}`"))
-        elif field.type.value != avro_type or field.nullable:
-            issues.append(ConfigIssue(f"{path}.fields[{names.index(required)}].type", f"`{required}` must be a non-nullable {avro_type}"))
+            issues.append(ConfigIssue(f"{path}.fields", f"the {type_name} schema needs a `{name}` field of type {rule.describe()} ({where}, {rules.source}); add `{rule.example(name)}`"))
+            continue
+        fpath = f"{path}.fields[{names.index(name)}]"
+        if field.type.value not in rule.types or field.nullable:
+            issues.append(ConfigIssue(f"{fpath}.type", f"`{name}` must be a non-nullable {rule.describe()} ({where}, {rules.source}); write `{rule.example(name)}`"))
+        issues += _flag_issues(field, rule, fpath, f"`{name}` must be a {rule.describe()} ({where}, {rules.source})")
+    for name, rule in rules.reserved.items():
+        field = schema.field(name)
+        if field is None:
+            continue
+        fpath = f"{path}.fields[{names.index(name)}]"
+        reserved = f"`{name}` is a reserved name in {type_name} schemas ({where}, {rules.source})"
+        if field.type.value not in rule.types:
+            issues.append(ConfigIssue(f"{fpath}.type", f"{reserved}: it must be a {rule.describe()} (null allowed); write `{rule.example(name)}` or rename the field"))
+        issues += _flag_issues(field, rule, fpath, f"{reserved}: it must be a {rule.describe()}")
+    if rules.metadata_field is not None:
+        metadata = [f for f in schema.fields if f.name not in rules.required and _is_user_metadata(f, rules)]
+        if not metadata:
+            issues.append(ConfigIssue(f"{path}.fields", f"the {type_name} schema needs at least one metadata field besides USER_ID ({rules.metadata_field}; {where}, {rules.source}); add e.g. `- {{name: MEMBERSHIP, type: string, categorical: true}}`"))
     return issues
+
+
+def _flag_issues(field: SchemaField, rule: FieldRule, fpath: str, requirement: str) -> list[ConfigIssue]:
+    """`categorical` / `textual` as the documentation fixes them for a required or reserved name."""
+    if field.type is not AvroType.STRING:
+        return []  # the type issue says it all
+    if rule.categorical is True and not field.categorical:
+        return [ConfigIssue(f"{fpath}.categorical", f"{requirement}; add `categorical: true`")]
+    if rule.categorical is False and field.categorical:
+        return [ConfigIssue(f"{fpath}.categorical", f"{requirement} that is not categorical; drop `categorical`")]
+    if rule.textual and not field.textual:
+        return [ConfigIssue(f"{fpath}.textual", f"{requirement}; add `textual: true`")]
+    return []
+
+
+def _is_user_metadata(field: SchemaField, rules: DatasetRules) -> bool:
+    if rules.metadata_field == "any field":
+        return True
+    return field.type.value in NUMERIC_TYPES or (field.type is AvroType.STRING and field.categorical)
 
 
 def _import_issues(data_import: DataImport, dataset_type: str, path: str) -> list[ConfigIssue]:
@@ -532,7 +698,9 @@ def _metric_issues(group: DatasetGroup, path: str) -> list[ConfigIssue]:
         issues.append(ConfigIssue(f"{path}.metrics", f"metric name {name!r} appears twice (CloudWatch upper-cases names); make them unique"))
     interactions = group.datasets.interactions.schema_
     event_type = interactions.field("EVENT_TYPE")
-    if event_type is None:
+    if "EVENT_TYPE" in SCHEMA_RULES[(group.domain, "interactions")].required:
+        pass  # domain groups require it anyway; `_schema_issues` reports it
+    elif event_type is None:
         issues.append(ConfigIssue(f"{group_path(path)}.datasets.interactions.schema.fields", "a metric attribution needs an `EVENT_TYPE` string field in the Interactions schema; add `- {name: EVENT_TYPE, type: string}`"))
     elif event_type.type is not AvroType.STRING:
         index = interactions.fields.index(event_type)
@@ -546,7 +714,7 @@ def _metric_issues(group: DatasetGroup, path: str) -> list[ConfigIssue]:
             continue
         if match["count"]:
             continue
-        dataset_name, column = match["dataset"], match["column"]
+        dataset_name, column = match["dataset"].upper(), match["column"]  # the model normalised it already
         if dataset_name not in schemas:
             issues.append(ConfigIssue(mpath, f"{dataset_name!r} is not a dataset a metric can read; use INTERACTIONS or ITEMS"))
             continue
@@ -570,9 +738,8 @@ def group_path(metric_attribution_path: str) -> str:
 def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     metric_names = {m.metric_name for g in config.dataset_groups if g.metric_attribution for m in g.metric_attribution.metrics}
-    identifier = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
     for index, derived in enumerate(config.dashboard.derived_metrics):
-        unknown = sorted(set(identifier.findall(derived.expression)) - metric_names)
+        unknown = sorted(set(METRIC_NAME_IN_EXPRESSION.findall(derived.expression)) - metric_names)
         if unknown:
             issues.append(ConfigIssue(f"dashboard.derivedMetrics[{index}].expression", f"refers to {', '.join(unknown)}, which no metric attribution defines; use metric names from {sorted(metric_names)}"))
         if not re.fullmatch(r"[A-Za-z0-9_+\-*/(). ]+", derived.expression):

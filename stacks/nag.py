@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
 
@@ -30,14 +32,21 @@ class WildcardAllowance:
 
 WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
     WildcardAllowance(
-        r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports)/\*",
+        r"Resource::arn:<AWS::Partition>:s3:::(?:[a-z0-9-]+|<NamePrefix>)-data-<AWS::AccountId>-<AWS::Region>/(imports|imports/sample|metric-reports|exports)/\*",
         "Object keys under one prefix of the stack's own data bucket: Personalize imports a whole "
-        "prefix and names its metric reports itself, and the sample writer owns imports/sample/.",
+        "prefix and names its metric reports and dataset exports itself, and the sample writer owns imports/sample/.",
     ),
     WildcardAllowance(
         r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.\-]+/[^*<>]*\*",
         "Objects under the one prefix a config names as a dataset's import location in the user's "
         "own bucket: Personalize reads every file under that prefix.",
+    ),
+    WildcardAllowance(
+        r"Resource::arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:\*/(?:[a-z0-9-]+|<NamePrefix>)-\*",
+        "Personalize resources named under this app's environment prefix, for the custom-resource "
+        "handlers' exact operations only: CloudFormation deletes resources of earlier configs "
+        "(replaced or removed recommenders, attributions, dataset groups) in its cleanup phase under "
+        "the new policy, so exact ARNs of the current config would leave them behind, billing.",
     ),
     WildcardAllowance(
         r"Resource::\*",
@@ -53,9 +62,6 @@ RESOURCE_STAR_ACTIONS = {
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
-    # The log-delivery statement CDK writes for a state machine also names these two.
-    "logs:CreateLogStream",
-    "logs:PutLogEvents",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -66,10 +72,9 @@ RESOURCE_STAR_ACTIONS = {
     "logs:DescribeLogGroups",
 }
 
-PROVIDER_WAITER_TRACING_REASON = (
-    "The CDK Provider framework's waiter state machine only loops on isComplete; it offers no "
-    "X-Ray switch, and its executions are logged (level ALL) to the providers' log group."
-)
+# What AWS X-Ray asks of a traced state machine's role (Step Functions developer guide, "X-Ray
+# and Step Functions"); these actions take no resource, like CDK's own `tracing_enabled` grant.
+XRAY_TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
 
 
 def flatten_reference(node: Any) -> str:
@@ -123,22 +128,59 @@ def allowance_for(finding: str, actions: list[str]) -> WildcardAllowance | None:
 def acknowledge_allowed_wildcards(scope: IConstruct) -> list[str]:
     """Acknowledge every allowed IAM5 finding under `scope`; return the acknowledged IDs.
 
-    Call once the construct tree is complete (policies are read as they are rendered).
+    A finding allowed wherever it occurs in a stack is one reviewed exception, acknowledged once
+    on the stack (entry "<stack>/* (N policies): rule"); if any occurrence in that stack is not
+    allowed, the allowed ones are acknowledged one by one and the others stay findings. Call once
+    the construct tree is complete (policies are read as they are rendered).
     """
-    acknowledged: list[str] = []
+    occurrences: dict[tuple[Stack, str], list[tuple[IConstruct, WildcardAllowance | None]]] = {}
     for construct in scope.node.find_all():
         if not isinstance(construct, iam.CfnPolicy):
             continue
-        document = Stack.of(construct).resolve(construct.policy_document)
+        stack = Stack.of(construct)
+        document = stack.resolve(construct.policy_document)
         for finding, actions in wildcard_findings(document):
-            allowance = allowance_for(finding, actions)
-            if allowance is None:
-                continue
-            rule = f"AwsSolutions-IAM5[{finding}]"
-            Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
-            acknowledged.append(f"{construct.node.path}: {rule}")
+            occurrences.setdefault((stack, finding), []).append((construct, allowance_for(finding, actions)))
+    acknowledged: list[str] = []
+    for (stack, finding), found in occurrences.items():
+        rule = f"AwsSolutions-IAM5[{finding}]"
+        allowances = {allowance for _, allowance in found}
+        if None not in allowances and len(allowances) == 1:
+            [allowance] = allowances
+            Validations.of(stack).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
+            acknowledged.append(f"{stack.node.path}/* ({len(found)} policies): {rule}")
+            continue
+        for construct, allowance in found:
+            if allowance is not None:
+                Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=allowance.reason))
+                acknowledged.append(f"{construct.node.path}: {rule}")
     return acknowledged
 
 
-def acknowledge_provider_waiter(provider: Construct) -> None:
-    Validations.of(provider).acknowledge(Acknowledgment(id="AwsSolutions-SF2", reason=PROVIDER_WAITER_TRACING_REASON))
+def trace_provider_waiter(provider: Construct) -> None:
+    """Answer AwsSolutions-SF2 for a CDK Provider's waiter state machine by fixing it, not by
+    acknowledging it: the Provider construct offers no tracing switch, so X-Ray is turned on
+    in its CfnStateMachine and the role gets the X-Ray actions (on "*", inside the statement
+    that already holds the log-delivery actions, so no new finding either)."""
+    waiter = provider.node.find_child("waiter-state-machine")
+    state_machine = waiter.node.default_child
+    assert isinstance(state_machine, sfn.CfnStateMachine), state_machine
+    state_machine.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
+    role = waiter.node.find_child("Role")
+    assert isinstance(role, iam.Role), role
+    role.add_to_principal_policy(iam.PolicyStatement(actions=XRAY_TRACING_ACTIONS, resources=["*"]))
+
+
+def acknowledged_rules(assembly: Path) -> list[str]:
+    """Every cdk-nag acknowledgement recorded in a cloud assembly, as "<construct path>: <rule>".
+
+    Read from the stacks' metadata files (`aws:cdk:acknowledged-rules`), the same way for an
+    assembly written by `cdk synth`, `python app.py`, the release or the tests.
+    """
+    found: list[str] = []
+    for metadata_file in sorted(assembly.glob("*.metadata.json")):
+        for path, entries in json.loads(metadata_file.read_text()).items():
+            for entry in entries:
+                if entry.get("type") == "aws:cdk:acknowledged-rules":
+                    found += [f"{path.lstrip('/')}: {rule.removeprefix('Annotation::')}" for rule in entry["data"]]
+    return found

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.configuration import AppConfig
-from stacks.constructs.attribution import GroupCustomResources, import_locations
+from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import FrameworkRoles
 from stacks.constructs.providers import build_providers
@@ -15,6 +16,7 @@ from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
 from stacks.deployment import RecommenderSwitch, StackSettings
 from stacks.storage_stack import (
+    EXPORT_PREFIX,
     IMPORT_PREFIX,
     REPORT_PREFIX,
     StorageStack,
@@ -62,6 +64,11 @@ class PersonalizeStack(Stack):
             sample = SampleDataResource(self, "SampleData", bucket=bucket, key=storage.data_key, framework=framework)
             sample_locations = {"interactions": sample.interactions_location, "items": sample.items_location}
 
+        if any(keeps_recorded_events(config, g) for g in config.dataset_groups):
+            # Dataset exports of recorded events before a dataset is deleted (removalPolicy RETAIN).
+            self.service_role.add_to_principal_policy(
+                iam.PolicyStatement(sid="WriteEventExports", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(EXPORT_PREFIX + "*")])
+            )
         tokens = build_providers(self, config=config, groups=self.groups, service_role=self.service_role, framework=framework)
         for resources in self.groups:
             GroupCustomResources(
@@ -70,8 +77,10 @@ class PersonalizeStack(Stack):
                 config=config,
                 resources=resources,
                 tokens=tokens,
-                service_role_arn=self.service_role.role_arn,
+                service_role=self.service_role,
                 report_location=import_location(bucket_name, REPORT_PREFIX),
+                export_location=import_location(bucket_name, EXPORT_PREFIX),
+                key_arn=storage.data_key.key_arn if storage.data_key else None,
                 import_locations=import_locations(resources.group, bucket_name, sample_locations),
                 switch=switch,
             )

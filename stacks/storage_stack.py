@@ -6,9 +6,10 @@ the hour) never touches the data: buckets are RETAIN unless the config says DEST
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -18,7 +19,27 @@ from stacks.deployment import StackSettings
 IMPORT_PREFIX = "imports/"
 REPORT_PREFIX = "metric-reports/"
 SAMPLE_PREFIX = IMPORT_PREFIX + "sample/"
+# Recorded events exported before a dataset is deleted (removalPolicy RETAIN).
+EXPORT_PREFIX = "exports/"
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+# The singleton CDK adds to a stack for `auto_delete_objects` (aws-cdk-lib 2.275).
+AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
+AUTO_DELETE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+def personalize_source_conditions(account: str, partition: str, region: str) -> dict:
+    """Confused-deputy conditions for Personalize in a bucket or key policy.
+
+    aws:SourceAccount: as the project has always deployed it. aws:SourceArn: the Developer Guide
+    ("Cross-service confused deputy prevention") documents `arn:aws:personalize:region:account:*`
+    for the role's trust policy only; whether Personalize sends it with its S3 and KMS requests
+    is *unconfirmed*, so it is checked only when present (ArnLikeIfExists): a request that
+    carries another ARN is refused, one without the key is not.
+    """
+    return {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLikeIfExists": {"aws:SourceArn": f"arn:{partition}:personalize:{region}:{account}:*"},
+    }
 
 
 def data_bucket_name(config: AppConfig) -> str:
@@ -49,7 +70,7 @@ class StorageStack(Stack):
                     "DataKey",
                     description=f"{settings.label}: Personalize data, imports and metric reports",
                     enable_key_rotation=True,
-                    removal_policy=RemovalPolicy.RETAIN,
+                    removal_policy=removal,  # RETAIN by default; DESTROY schedules deletion (30-day window)
                 )
                 self._allow_personalize_on_key(self.data_key)
 
@@ -59,7 +80,9 @@ class StorageStack(Stack):
             encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logs cannot be written to SSE-KMS buckets
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            # ACLs off: access logs are delivered through the bucket policy CDK writes for
+            # logging.s3.amazonaws.com (cdk.json: @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy).
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
             removal_policy=removal,
             auto_delete_objects=auto_delete,
@@ -87,18 +110,40 @@ class StorageStack(Stack):
             auto_delete_objects=auto_delete,
         )
         self._allow_personalize_on_bucket()
+        if auto_delete:
+            self._auto_delete_logs_follow_removal()
+
+    def _auto_delete_logs_follow_removal(self) -> None:
+        """With DESTROY, the auto-delete function logs to a log group of this stack, so
+        `cdk destroy` removes it too (otherwise Lambda creates /aws/lambda/... which stays)."""
+        provider = self.node.find_child(AUTO_DELETE_PROVIDER_ID)
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource) and handler.cfn_resource_type == "AWS::Lambda::Function", handler
+        log_group = logs.LogGroup(self, "AutoDeleteObjectsLogs", retention=AUTO_DELETE_LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+        handler.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
 
     def _allow_personalize_on_bucket(self) -> None:
-        """Personalize needs the bucket policy as well as its role (developer guide, S3 access)."""
+        """Personalize needs the bucket policy as well as its role (developer guide, "Giving
+        Amazon Personalize access to Amazon S3 resources"): list and read the import prefix
+        only, write the report prefix only."""
         principal = iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)
-        same_account = {"StringEquals": {"aws:SourceAccount": self.account}}
+        conditions = personalize_source_conditions(self.account, self.partition, self.region)
+        self.data_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeListsImports",
+                principals=[principal],
+                actions=["s3:ListBucket"],
+                resources=[self.data_bucket.bucket_arn],
+                conditions={**conditions, "StringLike": {"s3:prefix": [IMPORT_PREFIX, IMPORT_PREFIX + "*"]}},
+            )
+        )
         self.data_bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="PersonalizeReadsImports",
                 principals=[principal],
-                actions=["s3:GetObject", "s3:ListBucket"],
-                resources=[self.data_bucket.bucket_arn, self.data_bucket.arn_for_objects(IMPORT_PREFIX + "*")],
-                conditions=same_account,
+                actions=["s3:GetObject"],
+                resources=[self.data_bucket.arn_for_objects(IMPORT_PREFIX + "*")],
+                conditions=conditions,
             )
         )
         self.data_bucket.add_to_resource_policy(
@@ -107,17 +152,28 @@ class StorageStack(Stack):
                 principals=[principal],
                 actions=["s3:PutObject"],
                 resources=[self.data_bucket.arn_for_objects(REPORT_PREFIX + "*")],
-                conditions=same_account,
+                conditions=conditions,
+            )
+        )
+        self.data_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeWritesEventExports",
+                principals=[principal],
+                actions=["s3:PutObject"],
+                resources=[self.data_bucket.arn_for_objects(EXPORT_PREFIX + "*")],
+                conditions=conditions,
             )
         )
 
     def _allow_personalize_on_key(self, key: kms.Key) -> None:
+        # The actions the developer guide lists ("Giving Amazon Personalize permission to use
+        # your AWS KMS key"); its example has no condition, the confused-deputy page asks for one.
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="PersonalizeUsesKey",
                 principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
                 resources=["*"],  # in a key policy "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+                conditions=personalize_source_conditions(self.account, self.partition, self.region),
             )
         )

@@ -114,3 +114,45 @@ def drop_function_version_grants(scope: IConstruct) -> None:
     for construct in scope.node.find_all():
         if isinstance(construct, iam.CfnPolicy):
             construct.policy_document = _InvokeWithoutVersions(construct.policy_document)
+
+
+# Step Functions delivers execution logs through CloudWatch Logs' vended log delivery
+# (logs:*LogDelivery, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups); its role
+# never writes log streams itself. CDK's own StateMachine logging grants exactly that set; the
+# Provider framework's waiter adds stream writes on "*" as well, which only widens the role.
+STREAM_WRITES = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def without_stream_writes_on_any_resource(document: dict) -> dict:
+    """Drop CreateLogStream/PutLogEvents from statements on Resource "*"."""
+    statements = []
+    for statement in document.get("Statement", []):
+        actions = statement.get("Action")
+        if statement.get("Resource") == "*" and isinstance(actions, list) and set(STREAM_WRITES) & set(actions):
+            kept = [action for action in actions if action not in STREAM_WRITES]
+            if not kept:
+                continue
+            statement = {**statement, "Action": kept if len(kept) > 1 else kept[0]}
+        statements.append(statement)
+    return {**document, "Statement": statements}
+
+
+@jsii.implements(IResolvable)
+class _WithoutStreamWrites:
+    creation_stack: list[str] = []
+
+    def __init__(self, original: Any) -> None:
+        self._original = original
+
+    def resolve(self, context: IResolveContext) -> Any:
+        return without_stream_writes_on_any_resource(context.resolve(self._original))
+
+    def to_string(self) -> str:
+        return "WithoutStreamWrites"
+
+
+def without_stream_writes_on_any_log_group(provider: IConstruct) -> None:
+    """Applied to the Provider waiter state machine's role policy (L1, so cdk-nag sees it)."""
+    for construct in provider.node.find_all():
+        if isinstance(construct, iam.CfnPolicy) and "waiter-state-machine" in construct.node.path:
+            construct.policy_document = _WithoutStreamWrites(construct.policy_document)

@@ -204,6 +204,29 @@ def extra_metrics(count: int) -> Mutation:
     return mutate
 
 
+def custom_group(raw: dict[str, Any]) -> None:
+    """Group 0 as a custom dataset group (no domain, so no recommenders)."""
+    group(raw).pop("domain")
+    group(raw).pop("recommenders")
+
+
+def video_group(raw: dict[str, Any]) -> None:
+    """Group 0 as a valid VIDEO_ON_DEMAND group, written from the VOD pages of the Developer Guide."""
+    group(raw)["domain"] = "VIDEO_ON_DEMAND"
+    group(raw)["recommenders"] = [{"name": "top-picks", "recipe": "aws-vod-top-picks"}]
+    group(raw)["datasets"]["items"]["schema"]["fields"] = [
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "GENRES", "type": "string", "categorical": True},
+        {"name": "CREATION_TIMESTAMP", "type": "long"},
+        {"name": "MARGIN", "type": "double"},
+    ]
+
+
+def without_attribution(raw: dict[str, Any]) -> None:
+    del group(raw)["metricAttribution"]
+    raw["dashboard"]["derivedMetrics"] = []
+
+
 G0 = "datasetGroups[0]"
 MA = f"{G0}.metricAttribution"
 INTERACTIONS = f"{G0}.datasets.interactions"
@@ -218,8 +241,9 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
     ("items-without-ITEM_ID", drop_field("items", "ITEM_ID"), f"{ITEMS}.schema.fields", "the Items schema needs a `ITEM_ID` field"),
     ("users-without-USER_ID", chain(add_users(extra=[{"name": "AGE", "type": "int"}]), drop_field("users", "USER_ID")),
      f"{G0}.datasets.users.schema.fields", "the Users schema needs a `USER_ID` field"),
-    ("attribution-without-EVENT_TYPE", drop_field("interactions", "EVENT_TYPE"), f"{INTERACTIONS}.schema.fields", "a metric attribution needs an `EVENT_TYPE` string field"),
-    ("EVENT_TYPE-not-a-string", lambda raw: fields(raw, "interactions")[3].update(type="int"), f"{INTERACTIONS}.schema.fields[3].type", "`EVENT_TYPE` must be a string"),
+    ("custom-attribution-without-EVENT_TYPE", chain(custom_group, drop_field("interactions", "EVENT_TYPE")), f"{INTERACTIONS}.schema.fields", "a metric attribution needs an `EVENT_TYPE` string field"),
+    ("custom-EVENT_TYPE-not-a-string", chain(custom_group, lambda raw: fields(raw, "interactions")[3].update(type="int")), f"{INTERACTIONS}.schema.fields[3].type", "`EVENT_TYPE` must be a string"),
+    ("EVENT_TYPE-not-a-string", lambda raw: fields(raw, "interactions")[3].update(type="int"), f"{INTERACTIONS}.schema.fields[3].type", "`EVENT_TYPE` must be a non-nullable string (ECOMMERCE domain"),
     ("TIMESTAMP-wrong-type", lambda raw: fields(raw, "interactions")[2].update(type="string"), f"{INTERACTIONS}.schema.fields[2].type", "`TIMESTAMP` must be a non-nullable long"),
     ("USER_ID-nullable", lambda raw: fields(raw, "interactions")[0].update(nullable=True), f"{INTERACTIONS}.schema.fields[0].type", "`USER_ID` must be a non-nullable string"),
     ("unknown-avro-type", lambda raw: fields(raw, "items")[1].update(type="decimal"), f"{ITEMS}.schema.fields[1].type", "'decimal' is not allowed; use one of"),
@@ -230,6 +254,47 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
     ("duplicate-field", lambda raw: fields(raw, "items").append({"name": "PRICE", "type": "double"}), f"{ITEMS}.schema.fields", "field 'PRICE' is declared twice"),
     ("empty-schema", lambda raw: group(raw)["datasets"]["items"]["schema"].update(fields=[]), f"{ITEMS}.schema.fields", "at least 1 item"),
     ("missing-interactions", lambda raw: group(raw)["datasets"].pop("interactions"), f"{G0}.datasets.interactions", "is required; add it"),
+    # documented domain requirements (stacks/configuration.py SCHEMA_RULES)
+    ("ecommerce-interactions-need-EVENT_TYPE-without-attribution", chain(without_attribution, drop_field("interactions", "EVENT_TYPE")),
+     f"{INTERACTIONS}.schema.fields", "the Interactions schema needs a `EVENT_TYPE` field of type string (ECOMMERCE domain"),
+    ("ecommerce-items-without-PRICE", drop_field("items", "PRICE"), f"{ITEMS}.schema.fields", "needs a `PRICE` field of type float (ECOMMERCE domain"),
+    ("ecommerce-items-without-CATEGORY_L1", drop_field("items", "CATEGORY_L1"), f"{ITEMS}.schema.fields", "add `- {name: CATEGORY_L1, type: string, categorical: true}`"),
+    ("ecommerce-PRICE-double", lambda raw: fields(raw, "items")[1].update(type="double"), f"{ITEMS}.schema.fields[1].type", "`PRICE` must be a non-nullable float"),
+    ("ecommerce-PRICE-nullable", lambda raw: fields(raw, "items")[1].update(nullable=True), f"{ITEMS}.schema.fields[1].type", "`PRICE` must be a non-nullable float"),
+    ("ecommerce-CATEGORY_L1-not-categorical", lambda raw: fields(raw, "items")[2].update(categorical=False), f"{ITEMS}.schema.fields[2].categorical",
+     "`CATEGORY_L1` must be a categorical string (ECOMMERCE domain, https://docs.aws.amazon.com/personalize/latest/dg/ECOMMERCE-items-dataset.html); add `categorical: true`"),
+    ("ecommerce-reserved-CATEGORY_L2-not-categorical", lambda raw: fields(raw, "items")[3].update(categorical=False), f"{ITEMS}.schema.fields[3].categorical",
+     "`CATEGORY_L2` is a reserved name in Items schemas (ECOMMERCE domain"),
+    ("ecommerce-reserved-PRODUCT_DESCRIPTION-not-textual", lambda raw: fields(raw, "items").append({"name": "PRODUCT_DESCRIPTION", "type": "string"}),
+     f"{ITEMS}.schema.fields[5].textual", "it must be a textual string; add `textual: true`"),
+    ("ecommerce-reserved-CREATION_TIMESTAMP-string", lambda raw: fields(raw, "items").append({"name": "CREATION_TIMESTAMP", "type": "string"}),
+     f"{ITEMS}.schema.fields[5].type", "`CREATION_TIMESTAMP` is a reserved name in Items schemas (ECOMMERCE domain, https://docs.aws.amazon.com/personalize/latest/dg/ECOMMERCE-items-dataset.html)"),
+    ("ecommerce-reserved-EVENT_VALUE-int", lambda raw: fields(raw, "interactions").append({"name": "EVENT_VALUE", "type": "int"}),
+     f"{INTERACTIONS}.schema.fields[4].type", "it must be a float (null allowed); write `- {name: EVENT_VALUE, type: float}` or rename the field"),
+    ("ecommerce-reserved-IMPRESSION-categorical", lambda raw: fields(raw, "interactions").append({"name": "IMPRESSION", "type": "string", "categorical": True, "nullable": True}),
+     f"{INTERACTIONS}.schema.fields[4].categorical", "that is not categorical; drop `categorical`"),
+    ("ecommerce-users-without-metadata", add_users(), f"{G0}.datasets.users.schema.fields",
+     "the Users schema needs at least one metadata field besides USER_ID (a categorical string or a number; ECOMMERCE domain"),
+    ("ecommerce-users-plain-string-is-not-metadata", add_users(extra=[{"name": "NICKNAME", "type": "string"}]), f"{G0}.datasets.users.schema.fields", "at least one metadata field"),
+    ("vod-items-without-GENRES", chain(video_group, drop_field("items", "GENRES")), f"{ITEMS}.schema.fields", "needs a `GENRES` field of type categorical string (VIDEO_ON_DEMAND domain"),
+    ("vod-items-without-CREATION_TIMESTAMP", chain(video_group, drop_field("items", "CREATION_TIMESTAMP")), f"{ITEMS}.schema.fields", "needs a `CREATION_TIMESTAMP` field of type number (epoch seconds; long in the default schemas)"),
+    ("vod-items-GENRES-not-categorical", chain(video_group, lambda raw: fields(raw, "items")[1].update(categorical=False)), f"{ITEMS}.schema.fields[1].categorical", "`GENRES` must be a categorical string"),
+    ("vod-reserved-DURATION-long", chain(video_group, lambda raw: fields(raw, "items").append({"name": "DURATION", "type": "long"})),
+     f"{ITEMS}.schema.fields[4].type", "`DURATION` is a reserved name in Items schemas (VIDEO_ON_DEMAND domain"),
+    ("vod-interactions-need-EVENT_TYPE", chain(video_group, without_attribution, drop_field("interactions", "EVENT_TYPE")),
+     f"{INTERACTIONS}.schema.fields", "needs a `EVENT_TYPE` field of type string (VIDEO_ON_DEMAND domain, https://docs.aws.amazon.com/personalize/latest/dg/VIDEO-ON-DEMAND-interactions-dataset.html)"),
+    ("vod-users-reserved-SUBSCRIPTION_MODEL-not-categorical", chain(video_group, add_users(extra=[{"name": "SUBSCRIPTION_MODEL", "type": "string"}])),
+     f"{G0}.datasets.users.schema.fields[1].categorical", "`SUBSCRIPTION_MODEL` is a reserved name in Users schemas"),
+    ("custom-EVENT_TYPE-categorical", chain(custom_group, lambda raw: fields(raw, "interactions")[3].update(categorical=True)),
+     f"{INTERACTIONS}.schema.fields[3].categorical", "`EVENT_TYPE` is a reserved name in Interactions schemas (custom dataset group"),
+    ("custom-users-without-metadata", chain(custom_group, add_users()), f"{G0}.datasets.users.schema.fields", "(any field; custom dataset group"),
+    # numbers: a YAML boolean is not a number, wherever a number is expected
+    ("recommender-config-min-tps-true", lambda raw: recommender_config(raw).update(minRecommendationRequestsPerSecond=True),
+     f"{G0}.recommenders[0].recommenderConfig.minRecommendationRequestsPerSecond", "must be a number, but YAML read true as a boolean"),
+    ("noncurrent-days-true", lambda raw: raw.update(noncurrentVersionDays=True), "noncurrentVersionDays", "must be a number, but YAML read true as a boolean"),
+    ("timeout-hours-false", lambda raw: raw.update(recommenderReadyTimeoutHours=False), "recommenderReadyTimeoutHours", "must be a number, but YAML read false as a boolean"),
+    ("alarm-threshold-true", lambda raw: raw["dashboard"].update(alarms=[{"name": "quiet", "datasetGroup": "retail", "metric": "countViews", "source": "third_party_widget", "threshold": True}]),
+     "dashboard.alarms[0].threshold", "must be a number"),
     # unknown keys, with a suggestion
     ("unknown-key-top-level", lambda raw: raw.update(removalPolicies="DESTROY"), "removalPolicies", "unknown field; did you mean `removalPolicy`?"),
     ("unknown-key-in-field", lambda raw: fields(raw, "items")[2].update(categorial=True), f"{ITEMS}.schema.fields[2].categorial", "did you mean `categorical`?"),
@@ -401,13 +466,84 @@ def test_valid_mutations_pass() -> None:
     assert len(config.dataset_groups[0].metric_attribution.metrics) == 10  # type: ignore[union-attr]
 
 
-def test_event_type_is_only_required_with_a_metric_attribution() -> None:
+def test_event_type_is_only_required_with_a_metric_attribution_in_a_custom_group() -> None:
     raw = default_dict()
-    drop_field("interactions", "EVENT_TYPE")(raw)
-    del group(raw)["metricAttribution"]
-    raw["dashboard"]["derivedMetrics"] = []
+    chain(custom_group, without_attribution, drop_field("interactions", "EVENT_TYPE"))(raw)
     config = parse_config(raw)
-    assert config.dataset_groups[0].metric_attribution is None
+    assert config.dataset_groups[0].metric_attribution is None and config.dataset_groups[0].domain is None
+
+
+def test_documented_domain_schemas_pass() -> None:
+    """The default schemas of the Developer Guide's domain pages, with every reserved name in
+    its documented form, and Users datasets with one metadata field."""
+    ecommerce = default_dict()
+    fields(ecommerce, "interactions").extend(
+        [
+            {"name": "EVENT_VALUE", "type": "float", "nullable": True},
+            {"name": "IMPRESSION", "type": "string", "nullable": True},
+            {"name": "RECOMMENDATION_ID", "type": "string", "nullable": True},
+            {"name": "EVENT_ATTRIBUTION_SOURCE", "type": "string", "nullable": True},
+        ]
+    )
+    fields(ecommerce, "items").extend(
+        [
+            {"name": "CATEGORY_L3", "type": "string", "categorical": True, "nullable": True},
+            {"name": "PRODUCT_DESCRIPTION", "type": "string", "textual": True, "nullable": True},
+            {"name": "CREATION_TIMESTAMP", "type": "float"},  # the ECOMMERCE Items page's type; long passes too
+            {"name": "GENDER", "type": "string", "categorical": True, "nullable": True},
+        ]
+    )
+    add_users(extra=[{"name": "MEMBERSHIP", "type": "string", "categorical": True}])(ecommerce)
+    assert parse_config(ecommerce).dataset_groups[0].datasets.users is not None
+
+    video = default_dict()
+    video_group(video)
+    fields(video, "items").extend([{"name": "DURATION", "type": "float"}, {"name": "CONTENT_OWNER", "type": "string", "categorical": True, "nullable": True}])
+    add_users(extra=[{"name": "SUBSCRIPTION_MODEL", "type": "string", "categorical": True}])(video)
+    assert parse_config(video).dataset_groups[0].domain == "VIDEO_ON_DEMAND"
+
+    custom = default_dict()
+    chain(custom_group, add_users(extra=[{"name": "NICKNAME", "type": "string"}]))(custom)  # custom Users: any metadata field
+    fields(custom, "items")[2]["categorical"] = False  # CATEGORY_L1 means nothing special without a domain
+    assert parse_config(custom).dataset_groups[0].domain is None
+
+
+def test_every_schema_rule_cites_its_page() -> None:
+    for (domain, dataset_type), rules in configuration.SCHEMA_RULES.items():
+        assert rules.source.startswith("https://docs.aws.amazon.com/personalize/latest/dg/"), (domain, dataset_type)
+        assert rules.required, (domain, dataset_type)
+    assert {key for key in configuration.SCHEMA_RULES} == {(d, t) for d in ("ECOMMERCE", "VIDEO_ON_DEMAND", None) for t in ("interactions", "items", "users")}
+
+
+@pytest.mark.parametrize("written", ["SUM(Items.MARGIN)", "SUM(items.MARGIN)", "SUM( iTeMs.MARGIN )", "SUM(ITEMS.MARGIN)"])
+def test_expression_dataset_names_are_case_insensitive_and_upper_cased(written: str) -> None:
+    raw = default_dict()
+    metrics(raw)[1]["expression"] = written
+    metric = parse_config(raw).dataset_groups[0].metric_attribution.metrics[1]  # type: ignore[union-attr]
+    assert metric.expression == written.replace("Items", "ITEMS").replace("items", "ITEMS").replace("iTeMs", "ITEMS")
+    assert "ITEMS.MARGIN" in metric.expression
+
+
+def test_column_names_stay_case_sensitive() -> None:
+    raw = default_dict()
+    metrics(raw)[1]["expression"] = "SUM(Items.margin)"
+    issues = issues_of(raw)
+    assert [issue.path for issue in issues] == [f"{MA}.metrics[1].expression"]
+    assert "no column 'margin'" in issues[0].message
+
+
+@pytest.mark.parametrize("expression", ["sumMargin * 1e3 / countViews", "1.5E-2 * sumMargin", "(sumMargin + 2) / (countViews + 1e+0)", "100*sumMargin/countViews"])
+def test_numbers_in_derived_metrics_are_not_metric_names(expression: str) -> None:
+    raw = default_dict()
+    raw["dashboard"]["derivedMetrics"][0]["expression"] = expression
+    assert parse_config(raw).dashboard.derived_metrics[0].expression == expression
+
+
+def test_dashboard_reads_metric_names_like_the_config() -> None:
+    from stacks.constructs import dashboard
+
+    assert dashboard.IDENTIFIER.pattern == configuration.METRIC_NAME_IN_EXPRESSION.pattern
+    assert configuration.METRIC_NAME_IN_EXPRESSION.findall("sumMargin * 1e3 / countViews2") == ["sumMargin", "countViews2"]
 
 
 # --- reading files ------------------------------------------------------------------------------

@@ -52,6 +52,10 @@ INTERESTING_STRINGS = [
     "SAMPLECOUNT()",
     "SUM(ITEMS.MARGIN)",
     "SUM(ITEMS.PRICE)",
+    "SUM(Items.PRICE)",
+    "GENRES",
+    "CREATION_TIMESTAMP",
+    "sumMargin * 1e3 / countViews",
     "SUM(ITEMS.CATEGORY_L1)",
     "SUM(INTERACTIONS.EVENT_VALUE)",
     "SUM(USERS.AGE)",
@@ -224,6 +228,14 @@ def valid_variations(draw: st.DrawFn) -> dict[str, Any]:
     group["attributionSources"] = draw(st.lists(st.sampled_from(["third_party_widget", "email-campaign", "SearchBox"]), unique=True, max_size=3))
     if draw(st.booleans()):
         group["domain"] = "VIDEO_ON_DEMAND"
+        # The VIDEO_ON_DEMAND Items schema requires GENRES and CREATION_TIMESTAMP; PRICE is reserved (float).
+        group["datasets"]["items"]["schema"]["fields"] = [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "GENRES", "type": "string", "categorical": True},
+            {"name": "CREATION_TIMESTAMP", "type": "long"},
+            {"name": "PRICE", "type": "float"},
+            {"name": "MARGIN", "type": "double"},
+        ]
         recipes = draw(st.lists(st.sampled_from(DOMAIN_RECIPES["VIDEO_ON_DEMAND"]), min_size=1, max_size=2, unique=True))
     else:
         recipes = draw(st.lists(st.sampled_from(DOMAIN_RECIPES["ECOMMERCE"]), min_size=1, max_size=3, unique=True))

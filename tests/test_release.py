@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -103,7 +105,8 @@ def test_per_account_settings_are_parameters(releases):
     personalize = by_role["personalize"]
     assert set(personalize["Parameters"]) >= {"NamePrefix", "RecommendersEnabled", "MinRecommendationRequestsPerSecond"}
     recommenders = {k: v for k, v in personalize["Resources"].items() if v["Type"] == "Custom::PersonalizeRecommender"}
-    waits = {k: v for k, v in personalize["Resources"].items() if v["Type"] == "AWS::CloudFormation::WaitCondition"}
+    # The recommenders' WaitConditions (imports have their own, created in every account).
+    waits = {k: v for k, v in personalize["Resources"].items() if v["Type"] == "AWS::CloudFormation::WaitCondition" and set(v["DependsOn"]) & set(recommenders)}
     assert recommenders and all(v.get("Condition") == "CreateRecommenders" for v in {**recommenders, **waits}.values())
     for recommender in recommenders.values():
         tps = recommender["Properties"]["Request"]["recommenderConfig"]["minRecommendationRequestsPerSecond"]
@@ -138,3 +141,45 @@ def test_stackset_example_deploys_every_stack_to_an_ou_in_order(releases):
 def test_release_command_rejects_bad_arguments_without_a_traceback(argv, message, capsys, tmp_path):
     assert release_main([*argv, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+FAKE_AWS = """#!/usr/bin/env bash
+echo "$*" >> "$AWS_CALLS"
+"""
+OWNER = "111122223333"
+
+
+def run_publish(folder: Path, tmp_path: Path, args: list[str], owner_env: str | None) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """publish-assets.sh with a stand-in `aws` on PATH that records its arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "aws").write_text(FAKE_AWS)
+    (bin_dir / "aws").chmod(0o755)
+    calls = tmp_path / "calls.txt"
+    calls.write_text("")
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "AWS_CALLS": str(calls)}
+    if owner_env is not None:
+        env["ASSET_BUCKET_OWNER"] = owner_env
+    result = subprocess.run([str(folder / "publish-assets.sh"), *args], env=env, capture_output=True, text=True, timeout=30)
+    return result, calls.read_text().splitlines()
+
+
+@pytest.mark.parametrize("how", ["environment", "option"])
+def test_publish_assets_only_into_buckets_of_the_expected_owner(releases, tmp_path, how):
+    folder = releases["default"]
+    args = ["eu-west-1", "us-east-1"] if how == "environment" else ["--owner", OWNER, "eu-west-1", "us-east-1"]
+    result, calls = run_publish(folder, tmp_path, args, OWNER if how == "environment" else None)
+    assert result.returncode == 0, result.stderr
+    assert len(calls) == 4  # assets and templates, per region
+    for call in calls:
+        assert f"--expected-bucket-owner {OWNER}" in call
+    assert calls[0].endswith(f"assets/ s3://{RELEASE_BUCKET}-eu-west-1/")
+    assert calls[3].endswith(f"templates/ s3://{RELEASE_BUCKET}-us-east-1/{KEY_PREFIX}templates/")
+
+
+@pytest.mark.parametrize(("args", "owner"), [(["eu-west-1"], None), (["eu-west-1"], "1234"), (["--owner", "not-an-account", "eu-west-1"], None), ([], OWNER)])
+def test_publish_assets_refuses_without_an_owner_or_region(releases, tmp_path, args, owner):
+    result, calls = run_publish(releases["default"], tmp_path, args, owner)
+    assert result.returncode == 2
+    assert "usage: ASSET_BUCKET_OWNER=ACCOUNT_ID" in result.stderr
+    assert calls == []  # nothing was copied

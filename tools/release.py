@@ -11,7 +11,9 @@ carry per-account settings as parameters (see stacks/deployment.py). The release
     templates/<stack>.template.json   deploy in the order listed in release.json
     assets/<bucket key>               file assets, laid out exactly as they go into each bucket
     release.json                      version, stacks, parameters, assets with SHA-256
-    publish-assets.sh                 copies assets/ into <asset-bucket>-<region> for given regions
+    publish-assets.sh                 copies assets/ into <asset-bucket>-<region> for given regions,
+                                      only if the bucket belongs to the given account
+                                      (ASSET_BUCKET_OWNER or --owner; --expected-bucket-owner)
     stackset-example.yaml             StackSets (service-managed) deploying to an OU
 """
 
@@ -217,13 +219,27 @@ def stackset_example(request: ReleaseRequest, stack_names: list[str], parameters
 
 PUBLISH_SCRIPT = """#!/usr/bin/env bash
 # Copies this release's assets into {bucket}-<region> for every region given.
-# Usage: ./publish-assets.sh eu-west-1 us-east-1 ...   (needs the AWS CLI and s3:PutObject there)
+#
+#   ASSET_BUCKET_OWNER=111122223333 ./publish-assets.sh eu-west-1 us-east-1 ...
+#   ./publish-assets.sh --owner 111122223333 eu-west-1 us-east-1 ...
+#
+# The owner is the account that created {bucket}-<region> in every region beforehand. Every copy
+# passes it as --expected-bucket-owner, so S3 refuses the upload when a bucket of that name
+# belongs to anyone else: the templates load Lambda code from that bucket by name.
+# Needs the AWS CLI and s3:PutObject on the buckets.
 set -euo pipefail
 cd "$(dirname "$0")"
-[ "$#" -gt 0 ] || {{ echo "usage: $0 REGION [REGION ...]" >&2; exit 2; }}
+owner="${{ASSET_BUCKET_OWNER:-}}"
+if [ "${{1:-}}" = "--owner" ]; then
+  owner="${{2:-}}"
+  shift 2 || true
+fi
+usage="usage: ASSET_BUCKET_OWNER=ACCOUNT_ID $0 REGION [REGION ...]  (or: $0 --owner ACCOUNT_ID REGION ...)"
+[[ "$owner" =~ ^[0-9]{{12}}$ ]] || {{ echo "$usage: the 12-digit account id that owns the asset buckets is required" >&2; exit 2; }}
+[ "$#" -gt 0 ] || {{ echo "$usage" >&2; exit 2; }}
 for region in "$@"; do
-  aws s3 cp --recursive --region "$region" assets/ "s3://{bucket}-$region/"
-  aws s3 cp --recursive --region "$region" templates/ "s3://{bucket}-$region/{prefix}templates/"
+  aws s3 cp --recursive --region "$region" --expected-bucket-owner "$owner" assets/ "s3://{bucket}-$region/"
+  aws s3 cp --recursive --region "$region" --expected-bucket-owner "$owner" templates/ "s3://{bucket}-$region/{prefix}templates/"
 done
 """
 

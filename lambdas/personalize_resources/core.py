@@ -235,7 +235,9 @@ def create_client():
     # Cached: a warm Lambda reuses it. botocore's own retries cover transient
     # network errors; PersonalizeApi adds longer, bounded backoff on throttling
     # because Personalize's control-plane rate limits are low.
-    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    # Connect/read timeouts far below the shortest Lambda timeout here (60 s for the poll step):
+    # botocore's default 60 s read timeout would let one hung call outlive the function.
+    config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 3})
     return boto3.client("personalize", config=config)
 
 
@@ -371,7 +373,11 @@ def start_delete(api: PersonalizeApi, event: Mapping[str, Any], *, resource_type
 
 
 def is_complete_result(done: bool, data: Mapping[str, Any] | None = None) -> dict:
-    return {"IsComplete": done, "Data": dict(data or {})}
+    """The isComplete answer. ``Data`` only when done: the CDK framework throws
+    ``"Data" is not allowed if "IsComplete" is "False"`` (a failure, not a retry) otherwise."""
+    if not done:
+        return {"IsComplete": False}
+    return {"IsComplete": True, "Data": dict(data or {})}
 
 
 Route = Callable[[Mapping[str, Any], Any], dict]

@@ -2,8 +2,12 @@
 publishAttributionMetricsToS3 (which the native inline import job lacks).
 
 A job is immutable and cannot be deleted, so the resource is a record of "this data
-was imported": Create starts a job and waits for it, an Update that changes what is
-imported starts a new job (new physical id), and Delete does nothing.
+was imported": Create starts a job, an Update that changes what is imported starts a new job
+(new physical id). With a ``SignalHandle`` (a WaitConditionHandle's stack id and logical id) the
+shared poller (poller.py) follows the job and signals the WaitCondition, so an import may take up
+to 12 hours; without one (properties of stacks deployed before) ``is_complete`` waits, within the
+custom resource's hour. Delete deletes nothing but waits until no import on the dataset runs
+(Personalize refuses DeleteDataset meanwhile).
 
 Properties: ``{"Request": {"jobName", "datasetArn", "dataSource": {"dataLocation"},
 "roleArn", "importMode", "publishAttributionMetricsToS3"}, "MetricAttributionArn": ...}``.
@@ -20,7 +24,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from . import poller, wait_condition
 from .core import (
+    THROTTLING_ERROR_CODES,
     HandlerError,
     PersonalizeApi,
     dispatch,
@@ -37,9 +43,16 @@ from .core import coerce as coerce_request
 API_OPERATIONS: tuple[str, ...] = (
     "CreateDatasetImportJob",
     "DescribeDatasetImportJob",
+    "states:StartExecution",
 )
+# is_complete runs under its own role: exactly these.
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob", "ListDatasetImportJobs")
+# What the shared poller (poller.py) calls when it follows an import job.
+POLL_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob",)
+POLLER_START_ERROR = "PollerStartError"
 
 RESOURCE_TYPE = "dataset-import-job"
+RUNNING_STATUSES = ("CREATE PENDING", "CREATE IN_PROGRESS")
 FULL = "FULL"
 # A change to any of these means different data imported, hence a new job.
 JOB_DEFINING_KEYS = ("jobName", "datasetArn", "dataSource", "importMode", "publishAttributionMetricsToS3")
@@ -51,13 +64,20 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
+    if event.get(POLLER_START_ERROR):
+        # Failing here keeps the real ARN as physical id (the framework's placeholder otherwise).
+        raise HandlerError(f"import job {arn} was started but its poller did not start: {event[POLLER_START_ERROR]}")
     if event["RequestType"] == "Delete":
-        return is_complete_result(True)
+        return is_complete_result(no_import_running(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), event))
+    if signal_target(event):
+        # The poller follows the job and signals the WaitCondition: imports may outlast the hour.
+        return is_complete_result(True, {"DatasetImportJobArn": arn})
     if event["RequestType"] == "Update" and not needs_new_job(
         desired_job(properties(event, old=True)), desired_job(properties(event))
-    ):
+    ) and not signal_target(event):
         return is_complete_result(True, {"DatasetImportJobArn": arn})
-    job = _describe(PersonalizeApi(API_OPERATIONS), arn)
+    # Properties without a signal handle (stacks deployed before): wait here, within the hour.
+    job = _describe(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), arn)
     if job is None:
         # Just created; Describe may lag the Create for a moment.
         log_action("not_visible_yet", arn=arn)
@@ -79,7 +99,62 @@ def _on_create(event: Mapping[str, Any], context: Any) -> dict:
             reason="the first import a stack runs on a dataset must be FULL",
         )
     arn = start_job(PersonalizeApi(API_OPERATIONS), context, {**job, "importMode": FULL})
-    return on_event_result(arn, {"DatasetImportJobArn": arn})
+    return _started(event, arn)
+
+
+def _started(event: Mapping[str, Any], arn: str) -> dict:
+    """Answer for a job this request started; the poller follows it when there is a handle."""
+    result = on_event_result(arn, {"DatasetImportJobArn": arn})
+    target = signal_target(event)
+    if target:
+        try:
+            start_poller(event, arn, target)
+        except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN (see is_complete)
+            log_action("poller_start_failed", arn=arn, reason=str(exc))
+            result[POLLER_START_ERROR] = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def signal_target(event: Mapping[str, Any]) -> dict:
+    handle = (event.get("ResourceProperties") or {}).get("SignalHandle")
+    if handle is None:
+        return {}
+    if not isinstance(handle, Mapping) or not all(isinstance(handle.get(k), str) and handle.get(k) for k in ("StackId", "LogicalResourceId")):
+        raise HandlerError(f"SignalHandle must be {{StackId, LogicalResourceId}} of a WaitConditionHandle, got {handle!r}")
+    return {"signalHandle": {"StackId": handle["StackId"], "LogicalResourceId": handle["LogicalResourceId"]}}
+
+
+def start_poller(event: Mapping[str, Any], arn: str, target: Mapping[str, Any]) -> None:
+    state = {
+        "kind": RESOURCE_TYPE,
+        "resourceArn": arn,
+        "uniqueId": event.get("LogicalResourceId") or arn.rsplit("/", 1)[-1],
+        "waitSeconds": poller.DEFAULT_WAIT_SECONDS,
+        **target,
+    }
+    poller.start(poller.execution_name(event["RequestId"], arn), state)
+
+
+def poll(state: dict) -> dict:
+    """One poll of an import job for the shared poller: SUCCESS once ACTIVE, FAILURE if it failed."""
+    arn = state["resourceArn"]
+    try:
+        job = _describe(PersonalizeApi(POLL_API_OPERATIONS), arn)
+    except ClientError as exc:
+        if error_code(exc) in THROTTLING_ERROR_CODES:
+            return poller.waiting(state, state.get("status", "UNKNOWN"))
+        return poller.finish(state, state.get("status", "UNKNOWN"), wait_condition.FAILURE, f"import job {arn}: {exc}")
+    if job is None:
+        return poller.waiting(state, "NOT_VISIBLE_YET")
+    status = job.get("status", "")
+    if status == "ACTIVE":
+        log_action("import_finished", arn=arn, import_mode=job.get("importMode"))
+        return poller.finish(state, status, wait_condition.SUCCESS, f"import job {arn} is ACTIVE", data=arn)
+    if status.endswith("FAILED"):
+        reason = job.get("failureReason") or "no failureReason given"
+        location = (job.get("dataSource") or {}).get("dataLocation")
+        return poller.finish(state, status, wait_condition.FAILURE, f"import job {arn} ({location}) is {status}: {reason}")
+    return poller.waiting(state, status)
 
 
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
@@ -87,6 +162,9 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     if not needs_new_job(old, new):
         arn = event["PhysicalResourceId"]
         log_action("unchanged", arn=arn)
+        if signal_target(event) and signal_target(event) != _old_signal_target(event):
+            # A new WaitCondition awaits this same job (e.g. first deploy with handles): signal it.
+            return _started(event, arn)
         return on_event_result(arn, {"DatasetImportJobArn": arn})
     if new["jobName"] == old["jobName"]:
         changed = [key for key in JOB_DEFINING_KEYS if old.get(key) != new.get(key)]
@@ -95,13 +173,40 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
             " immutable and their names unique, so a new import needs a new jobName"
         )
     arn = start_job(PersonalizeApi(API_OPERATIONS), context, new)
-    return on_event_result(arn, {"DatasetImportJobArn": arn})
+    return _started(event, arn)
+
+
+def no_import_running(api: PersonalizeApi, event: Mapping[str, Any]) -> bool:
+    """The Delete completes once no import on the dataset is CREATE PENDING/IN_PROGRESS.
+
+    Jobs cannot be deleted or stopped, and Personalize refuses DeleteDataset while one runs; this
+    resource is deleted before its dataset, so waiting here lets the dataset's delete (in a
+    rollback or destroy) succeed. Every job of the dataset counts: a replaced job's successor too.
+    """
+    request = (event.get("ResourceProperties") or {}).get("Request") or {}
+    dataset = request.get("datasetArn")
+    if not isinstance(dataset, str) or not dataset:
+        return True
+    try:
+        jobs = api.collect("ListDatasetImportJobs", "datasetImportJobs", datasetArn=dataset)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return True  # the dataset is gone, and its jobs with it
+        raise
+    running = [job["datasetImportJobArn"] for job in jobs if job.get("status") in RUNNING_STATUSES]
+    if running:
+        log_action("delete_waits_for_imports", dataset_arn=dataset, running=running)
+    return not running
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     # Import jobs cannot be deleted; they go with their dataset.
     log_action("nothing_to_delete", physical_id=event.get("PhysicalResourceId"))
     return on_event_result(event.get("PhysicalResourceId"), {})
+
+
+def _old_signal_target(event: Mapping[str, Any]) -> dict:
+    return signal_target({"ResourceProperties": event.get("OldResourceProperties") or {}})
 
 
 def desired_job(request: Mapping[str, Any]) -> dict:

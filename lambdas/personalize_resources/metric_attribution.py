@@ -43,6 +43,10 @@ API_OPERATIONS: tuple[str, ...] = (
     "UpdateMetricAttribution",
     "DeleteMetricAttribution",
 )
+# is_complete runs under its own role: exactly these.
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = API_OPERATIONS
+# on_event only creates or adopts, and requests deletes; is_complete reconciles the rest.
+API_OPERATIONS = ("CreateMetricAttribution", "DescribeMetricAttribution", "DeleteMetricAttribution")
 
 RESOURCE_TYPE = "metric-attribution"
 MAX_METRICS = 10
@@ -58,14 +62,14 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     if event["RequestType"] == "Delete":
         if not is_personalize_arn(arn, RESOURCE_TYPE):
             return is_complete_result(True)
-        api = PersonalizeApi(API_OPERATIONS)
+        api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
         return is_complete_result(
             api.converge_deleted(
                 "DescribeMetricAttribution", "metricAttribution", "DeleteMetricAttribution", metricAttributionArn=arn
             )
         )
     desired = desired_attribution(properties(event))
-    done = reconcile(PersonalizeApi(API_OPERATIONS), arn, desired)
+    done = reconcile(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), arn, desired)
     return is_complete_result(done, {"MetricAttributionArn": arn})
 
 

@@ -1,16 +1,17 @@
 """Custom resource: an Amazon Personalize recommender, plus the poller that waits for it.
 
 Training a recommender can take hours, longer than a custom resource may take (1 hour). So
-the custom resource only asks for changes and returns; a Step Functions execution (the
-*poller*: Wait → ``poll_step`` → Choice on ``$.finished``) follows the recommender and
-signals an ``AWS::CloudFormation::WaitCondition`` (up to 12 hours) through ``SignalUrl``.
+the custom resource only asks for changes and returns; an execution of the shared poller
+(poller.py: Wait → poll step → Choice on ``$.finished``) follows the recommender and signals an
+``AWS::CloudFormation::WaitCondition`` (up to 12 hours) named by ``SignalHandle``.
 
 Properties::
 
     {"Request": {"name", "datasetGroupArn", "recipeArn",
                  "recommenderConfig": {...}?, "tags": [{"tagKey", "tagValue"}]?},
      "DesiredState": "ACTIVE" | "INACTIVE",   # default ACTIVE
-     "SignalUrl": "<WaitConditionHandle Ref>"}  # optional: no URL, no signal
+     "SignalHandle": {"StackId", "LogicalResourceId"}}  # of the WaitConditionHandle; optional
+    # (stacks deployed before carry "SignalUrl": the handle's Ref; still accepted)
 
 PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built from its name).
 
@@ -20,28 +21,26 @@ PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built 
   place; tags are changed in place; every Update starts the poller, which also stops or starts
   the recommender to reach ``DesiredState``.
 - Delete: DeleteRecommender, repeated by ``is_complete`` while Personalize says the recommender
-  is busy, until DescribeRecommender says it is gone.
+  is busy, until DescribeRecommender says it is gone. A recommender still training cannot be
+  deleted: the delete is also handed to the poller (``DELETED``), which deletes it once training
+  ends, so nothing bills even when the Provider's hour runs out first.
+- A poller that cannot start after CreateRecommender fails the request in ``is_complete``, with
+  the real ARN as physical id, so the rollback's Delete removes the recommender.
 
-Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPERATIONS``,
-env ``POLLER_STATE_MACHINE_ARN``); ``poll_step`` (the poller's Lambda,
-``POLLER_API_OPERATIONS``, optional env ``POLLER_TIMEOUT_SECONDS``).
+Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPERATIONS`` and
+``IS_COMPLETE_API_OPERATIONS``, env ``POLLER_STATE_MACHINE_ARN``, ``POLLER_WAIT_SECONDS``);
+``poll`` is this kind's step of the shared poller (``POLL_API_OPERATIONS``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from . import wait_condition
+from . import poller, wait_condition
 from .core import (
     ACTIVE,
     IN_USE_ERROR_CODES,
@@ -70,34 +69,40 @@ API_OPERATIONS: tuple[str, ...] = (
     "DeleteRecommender",
     "states:StartExecution",
 )
-POLLER_API_OPERATIONS: tuple[str, ...] = (
+# is_complete runs under its own role: exactly these.
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeRecommender", "DeleteRecommender")
+# What the shared poller (poller.py) calls when it follows a recommender.
+POLL_API_OPERATIONS: tuple[str, ...] = (
     "DescribeRecommender",
     "UpdateRecommender",
     "StopRecommender",
     "StartRecommender",
+    "DeleteRecommender",
 )
 
 RESOURCE_TYPE = "recommender"
 INACTIVE = "INACTIVE"
 DESIRED_STATES = (ACTIVE, INACTIVE)
-STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
-POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
-# An hour past the longest WaitCondition timeout (12 h): by then nobody is waiting any more.
-DEFAULT_POLLER_TIMEOUT_SECONDS = 13 * 3600
+# The poller's goal when a Delete finds the recommender still training: Personalize refuses
+# DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (ResourceInUseException; the botocore
+# model's DeleteRecommender doc does not say so, the facts file's sources do), and offers no way
+# to cut a recommender's training short (the model's StopRecommender is for ACTIVE recommenders,
+# StopSolutionVersionCreation for solution versions only). So the poller deletes it as soon as
+# training ends, even when this stack's Delete has given up at the Provider's one-hour limit:
+# nothing is left to bill.
+DELETED = "DELETED"
+BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
+# Top-level key of an on_event answer whose poller did not start; is_complete fails with it.
+POLLER_START_ERROR = "PollerStartError"
+STATE_MACHINE_ENV = poller.STATE_MACHINE_ENV
+POLLER_TIMEOUT_ENV = poller.POLLER_TIMEOUT_ENV
+# Seconds between polls of a recommender (the config's recommenderPollMinutes).
+WAIT_SECONDS_ENV = "POLLER_WAIT_SECONDS"
 REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
 
-# The wait-condition signal; tests replace it with a recording fake.
-send_signal = wait_condition.signal
-
-
-def now() -> float:
-    """Wall-clock seconds; tests replace it with a simulated clock."""
-    return time.time()
-
-
-def create_states_client() -> Any:
-    """Step Functions client (tests replace this function)."""
-    return boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+execution_name = poller.execution_name
+_waiting = poller.waiting
+_finish = poller.finish
 
 
 # --- Provider handlers ------------------------------------------------------------------------
@@ -108,12 +113,16 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
+    if event.get(POLLER_START_ERROR):
+        # Failing here (not in on_event) keeps the real ARN as physical id: CloudFormation's
+        # rollback then sends a Delete for it instead of the framework's ignored placeholder.
+        raise HandlerError(f"recommender {arn} was created but its poller did not start: {event[POLLER_START_ERROR]}")
     if event["RequestType"] != "Delete":
         # Creation and training are watched by the poller and the WaitCondition.
         return is_complete_result(True, {"RecommenderArn": arn})
     if not is_personalize_arn(arn, RESOURCE_TYPE):
         return is_complete_result(True)
-    api = PersonalizeApi(API_OPERATIONS)
+    api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     return is_complete_result(
         api.converge_deleted("DescribeRecommender", "recommender", "DeleteRecommender", recommenderArn=arn)
     )
@@ -124,8 +133,18 @@ def _on_create(event: Mapping[str, Any], context: Any) -> dict:
     check_poller_settings(event)
     api = PersonalizeApi(API_OPERATIONS)
     arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
-    start_poller(event, arn, config_update_requested=False)
-    return on_event_result(arn, {"RecommenderArn": arn})
+    return _created(event, arn)
+
+
+def _created(event: Mapping[str, Any], arn: str) -> dict:
+    """Answer for a recommender this request created: its real ARN even when the poller fails."""
+    result = on_event_result(arn, {"RecommenderArn": arn})
+    try:
+        start_poller(event, arn, config_update_requested=False)
+    except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN for the rollback's Delete
+        log_action("poller_start_failed", recommender_arn=arn, reason=str(exc))
+        result[POLLER_START_ERROR] = f"{type(exc).__name__}: {exc}"
+    return result
 
 
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
@@ -142,8 +161,7 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
                 " CloudFormation deletes only afterwards. Give the recommender a new name too."
             )
         arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
-        start_poller(event, arn, config_update_requested=False)
-        return on_event_result(arn, {"RecommenderArn": arn})
+        return _created(event, arn)
 
     arn = event.get("PhysicalResourceId")
     if not is_personalize_arn(arn, RESOURCE_TYPE):
@@ -169,14 +187,24 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     # ResourceInUseException (mid-transition) is not a failure: is_complete asks again.
-    return start_delete(
-        PersonalizeApi(API_OPERATIONS),
+    api = PersonalizeApi(API_OPERATIONS)
+    result = start_delete(
+        api,
         event,
         resource_type=RESOURCE_TYPE,
         operation="DeleteRecommender",
         arn_parameter="recommenderArn",
         data_key="RecommenderArn",
     )
+    arn = event.get("PhysicalResourceId")
+    if is_personalize_arn(arn, RESOURCE_TYPE):
+        recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
+        if recommender is not None and recommender.get("status") in BUSY_CREATING:
+            try:
+                start_delete_poller(event, arn)
+            except Exception as exc:  # noqa: BLE001 - a safety net; is_complete keeps deleting meanwhile
+                log_action("delete_poller_not_started", recommender_arn=arn, reason=str(exc))
+    return result
 
 
 # --- desired state ------------------------------------------------------------------------------
@@ -245,16 +273,27 @@ def check_poller_settings(event: Mapping[str, Any]) -> None:
     desired_state(event)
     if not os.environ.get(STATE_MACHINE_ENV):
         raise HandlerError(f"environment variable {STATE_MACHINE_ENV} is not set")
-    url = str(event.get("ResourceProperties", {}).get("SignalUrl") or "")
+    signal_target(event)
+
+
+def signal_target(event: Mapping[str, Any]) -> dict:
+    """Where the poller signals: ``{"signalHandle": {StackId, LogicalResourceId}}`` (a reference;
+    the URL itself never enters logs or execution input), the legacy ``{"signalUrl": ...}`` of
+    stacks deployed before, or ``{}`` for no signal."""
+    props = event.get("ResourceProperties", {})
+    handle = props.get("SignalHandle")
+    if handle is not None:
+        if not isinstance(handle, Mapping) or not all(
+            isinstance(handle.get(key), str) and handle.get(key) for key in ("StackId", "LogicalResourceId")
+        ):
+            raise HandlerError(f"SignalHandle must be {{StackId, LogicalResourceId}} of a WaitConditionHandle, got {handle!r}")
+        return {"signalHandle": {"StackId": handle["StackId"], "LogicalResourceId": handle["LogicalResourceId"]}}
+    url = str(props.get("SignalUrl") or "")
     if url and not url.startswith("https://"):
         raise HandlerError(f"SignalUrl must be the WaitConditionHandle's https URL, got {url!r}")
+    return {"signalUrl": url} if url else {}
 
 
-def execution_name(request_id: str, arn: str) -> str:
-    """Stable per CloudFormation request, so a retried on_event does not start a second poller."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", arn.rsplit("/", 1)[-1])[:50]
-    digest = hashlib.sha256(f"{request_id}\n{arn}".encode()).hexdigest()[:16]
-    return f"{name}-{digest}"
 
 
 def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested: bool,
@@ -262,8 +301,10 @@ def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested:
     state = {
         "recommenderArn": arn,
         "desiredState": desired_state(event),
-        "signalUrl": str(event.get("ResourceProperties", {}).get("SignalUrl") or ""),
+        **signal_target(event),
         "uniqueId": event.get("LogicalResourceId") or arn.rsplit("/", 1)[-1],
+        "kind": RESOURCE_TYPE,
+        "waitSeconds": wait_seconds(),
         # Only an update this deployment asked for may fail it (an old failed update may linger).
         "configUpdateRequested": config_update_requested,
     }
@@ -272,37 +313,39 @@ def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested:
     return state
 
 
+def wait_seconds() -> int:
+    return int(os.environ.get(WAIT_SECONDS_ENV) or poller.DEFAULT_WAIT_SECONDS)
+
+
 def start_poller(event: Mapping[str, Any], arn: str, *, config_update_requested: bool,
                  pending_config: Mapping[str, Any] | None = None) -> None:
-    state_machine = os.environ[STATE_MACHINE_ENV]
     state = poller_input(event, arn, config_update_requested=config_update_requested,
                          pending_config=pending_config)
+    poller.start(execution_name(event["RequestId"], arn), state)
+    log_action("recommender_poller_started", recommender_arn=arn, desired_state=state["desiredState"],
+               pending_config=pending_config is not None)
+
+
+def start_delete_poller(event: Mapping[str, Any], arn: str) -> None:
+    """Hand the delete of a still-training recommender to the poller (see ``DELETED``)."""
+    state = {"recommenderArn": arn, "desiredState": DELETED, "uniqueId": event.get("LogicalResourceId") or arn,
+             "kind": RESOURCE_TYPE, "waitSeconds": wait_seconds()}
     name = execution_name(event["RequestId"], arn)
-    try:
-        execution = create_states_client().start_execution(
-            stateMachineArn=state_machine, name=name, input=json.dumps(state, sort_keys=True)
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ExecutionAlreadyExists":
-            raise
-        log_action("poller_already_started", execution_name=name, recommender_arn=arn)
-        return
-    log_action("poller_started", execution_arn=execution["executionArn"], recommender_arn=arn,
-               desired_state=state["desiredState"], pending_config=pending_config is not None)
+    poller.start(name, state)
+    log_action("delete_handed_to_poller", recommender_arn=arn, execution_name=name)
 
 
 # --- the poller's step ---------------------------------------------------------------------------
 
 def poll_step(event: Mapping[str, Any], context: Any) -> dict:
-    """One step of the poller: look at the recommender, act at most once, never sleep.
+    """The shared poller's step for a recommender's execution (see poller.poll_step)."""
+    return poller.poll_step({**event, "kind": event.get("kind", RESOURCE_TYPE)}, context)
 
-    Returns the state with ``finished`` (the state machine's Choice), ``status`` and ``polls``.
-    """
-    state = dict(event)
-    state["polls"] = int(state.get("polls", 0)) + 1
-    state.setdefault("startedAt", int(now()))
+
+def poll(state: dict) -> dict:
+    """One poll of a recommender: look at it, act at most once toward the desired state."""
     arn = state["recommenderArn"]
-    api = PersonalizeApi(POLLER_API_OPERATIONS)
+    api = PersonalizeApi(POLL_API_OPERATIONS)
     try:
         return _poll(api, state, arn)
     except ClientError as exc:
@@ -316,6 +359,8 @@ def poll_step(event: Mapping[str, Any], context: Any) -> dict:
 
 def _poll(api: PersonalizeApi, state: dict, arn: str) -> dict:
     recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
+    if state.get("desiredState") == DELETED:
+        return _poll_delete(api, state, arn, recommender)
     if recommender is None:
         return _finish(state, "NOT_FOUND", wait_condition.FAILURE, f"recommender {arn} does not exist",
                        tolerate_signal_errors=True)
@@ -365,6 +410,16 @@ def _poll(api: PersonalizeApi, state: dict, arn: str) -> dict:
     return _act(api, state, status, "StartRecommender", recommenderArn=arn)
 
 
+def _poll_delete(api: PersonalizeApi, state: dict, arn: str, recommender: Mapping[str, Any] | None) -> dict:
+    if recommender is None:
+        return _finish(state, "DELETED", wait_condition.SUCCESS, f"recommender {arn} is deleted")
+    status = recommender["status"]
+    if is_deleting(recommender) or status in BUSY_CREATING or status.endswith(("PENDING", "IN_PROGRESS")):
+        return _waiting(state, status)
+    # ACTIVE, INACTIVE or FAILED: Personalize accepts the delete now.
+    return _act(api, state, status, "DeleteRecommender", recommenderArn=arn)
+
+
 def config_applied(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
     """True when every value asked for is in place (Personalize may fill in defaults)."""
     for key, value in desired.items():
@@ -391,38 +446,3 @@ def _act(api: PersonalizeApi, state: dict, status: str, operation: str, **params
     return result
 
 
-def poller_timeout_seconds() -> int:
-    return int(os.environ.get(POLLER_TIMEOUT_ENV) or DEFAULT_POLLER_TIMEOUT_SECONDS)
-
-
-def _elapsed(state: dict) -> int:
-    return int(now()) - int(state["startedAt"])
-
-
-def _waiting(state: dict, status: str) -> dict:
-    elapsed = _elapsed(state)
-    if elapsed > poller_timeout_seconds():
-        return _finish(state, status, wait_condition.FAILURE,
-                       f"recommender {state['recommenderArn']} still {status} after {elapsed // 60} minutes")
-    state.pop("lastAction", None)
-    return {**state, "finished": False, "status": status}
-
-
-def _finish(state: dict, status: str, outcome: str, reason: str, *, data: str = "",
-            tolerate_signal_errors: bool = False) -> dict:
-    state.pop("lastAction", None)
-    state.pop("signalError", None)
-    url = state.get("signalUrl")
-    log_action("poller_finished", recommender_arn=state["recommenderArn"], outcome=outcome, reason=reason)
-    if url:
-        try:
-            send_signal(url, outcome, reason, state.get("uniqueId") or state["recommenderArn"], data)
-        except wait_condition.SignalError as exc:
-            if exc.retryable and not tolerate_signal_errors and _elapsed(state) <= poller_timeout_seconds():
-                # Not delivered yet: stay unfinished so the next poll decides and signals again.
-                log_action("signal_failed", reason=str(exc), retry=True)
-                return {**state, "finished": False, "status": status, "signalError": str(exc)}
-            # Refused (the handle is gone or the URL is wrong): nobody can be told any more.
-            log_action("signal_failed", reason=str(exc), retry=False)
-            return {**state, "finished": True, "status": status, "outcome": outcome, "signalError": str(exc)}
-    return {**state, "finished": True, "status": status, "outcome": outcome, "reason": reason}

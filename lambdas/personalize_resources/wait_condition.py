@@ -8,12 +8,14 @@ one, so repeating a signal (a retried Lambda) is harmless.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 SUCCESS = "SUCCESS"
 FAILURE = "FAILURE"
@@ -91,3 +93,39 @@ def signal(
         sleep(backoff)
         backoff *= 2
     raise AssertionError("unreachable")
+
+
+# Well below the poll Lambda's timeout: a hung connection must not outlive the function.
+CLIENT_CONFIG = {"connect_timeout": 3, "read_timeout": 10, "retries": {"mode": "standard", "total_max_attempts": 3}}
+
+
+@functools.lru_cache(maxsize=1)
+def _cloudformation() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("cloudformation", config=Config(**CLIENT_CONFIG))
+
+
+def handle_url(handle: Mapping[str, str], client: Any = None) -> str:
+    """The presigned URL of a WaitConditionHandle, from its stack and logical id.
+
+    The URL is the handle's physical id. Reading it needs cloudformation:DescribeStackResource on
+    that stack, which log readers do not have, so only this reference travels through logs and
+    execution input. A handle that no longer exists is a refused signal (nobody waits any more)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        detail = (client or _cloudformation()).describe_stack_resource(
+            StackName=handle["StackId"], LogicalResourceId=handle["LogicalResourceId"]
+        )["StackResourceDetail"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        retryable = "Throttl" in code or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500
+        raise SignalError(f"cannot read wait condition handle {handle.get('LogicalResourceId')}: {error}", retryable) from error
+    except BotoCoreError as error:
+        raise SignalError(f"cannot read wait condition handle {handle.get('LogicalResourceId')}: {error}", True) from error
+    url = detail.get("PhysicalResourceId") or ""
+    if not url.startswith("https://"):
+        raise SignalError(f"wait condition handle {handle.get('LogicalResourceId')} has no URL yet", True)
+    return url

@@ -1,8 +1,9 @@
 """Custom resources of one dataset group: the metric attribution, import jobs, recommenders.
 
-Order is carried by the template: attribution after the datasets (data imported before it exists
-is not reported), every import job after the attribution, every recommender after the imports,
-each recommender's readiness awaited by a WaitCondition (training may outlast a custom
+Order is carried by the template: Items (and Users) imports, then the attribution (SUM(ITEMS.col)
+needs item metadata), then the Interactions import (interactions imported before the attribution
+are not reported), then the recommenders. Each import and each recommender is awaited by a
+WaitCondition that the shared poller signals (imports and training may outlast a custom
 resource's one-hour limit).
 """
 
@@ -12,7 +13,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource
+from aws_cdk import Aws, Stack, CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Fn
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -42,12 +44,20 @@ class GroupNames:
     def metric_attribution(self) -> str:
         return self.config.physical_name(self.group.name, "attribution")
 
-    def import_job(self, dataset_type: str) -> str:
+    def import_job(self, dataset_type: str, stack_token: str = "0123abcd") -> str:
+        """`<name>-<group>-<type>-<digest>-<stack token>`.
+
+        The digest changes, hence a new job, whenever location, mode, version or the publishing of
+        attribution reports to S3 change (jobs are immutable). The stack token (`stack_token`,
+        eight hex digits of the stack's id at deploy time) makes names unique per stack: a
+        redeploy after a destroy must start its own job, not adopt an old ACTIVE one and import
+        nothing. Same length as the `...-import-<10>` bound the config validation checks."""
         data_import = self.group.datasets.present()[dataset_type].data_import
         assert data_import is not None
-        # A new name, hence a new job, whenever location, mode or version change.
-        digest = short_hash(data_import.location, data_import.mode.value, data_import.version)
-        return self.config.physical_name(self.group.name, dataset_type, "import", digest)
+        attribution = self.group.metric_attribution
+        publish_to_s3 = bool(attribution and attribution.s3_output)
+        digest = short_hash(data_import.location, data_import.mode.value, data_import.version, publish_to_s3, length=8)
+        return self.config.physical_name(self.group.name, dataset_type, digest, stack_token)
 
     def imported_datasets(self) -> list[str]:
         return [t for t, d in self.group.datasets.present().items() if d.data_import is not None]
@@ -56,11 +66,27 @@ class GroupNames:
         return self.config.recommender_name(self.group, recommender)
 
     def arns(self, scope: Construct) -> dict[str, list[str]]:
+        """ARNs of the current config's resources, by type (which Providers a stack needs)."""
         return {
             "metric-attribution": [personalize_arn(scope, "metric-attribution", self.metric_attribution)] if self.group.metric_attribution else [],
             "dataset-import-job": [personalize_arn(scope, "dataset-import-job", self.import_job(t)) for t in self.imported_datasets()],
             "recommender": [personalize_arn(scope, "recommender", self.recommender(r)) for r in self.group.recommenders],
         }
+
+
+def role_policy(role: iam.IRole) -> Construct:
+    """The role's default policy: what Personalize may do with the role is only in place once it
+    exists (the role's ARN, already referenced, orders only after the role itself)."""
+    policy = role.node.try_find_child("DefaultPolicy")
+    assert policy is not None, "the service role has statements, hence a DefaultPolicy"
+    return policy
+
+
+def stack_token() -> str:
+    """First eight hex digits of the stack id's UUID (`arn:...:stack/<name>/<uuid>`), resolved by
+    CloudFormation at deploy time: deterministic at synth, different for every stack instance."""
+    uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+    return Fn.select(0, Fn.split("-", uuid))
 
 
 def import_locations(group: DatasetGroup, bucket_name: str, sample_locations: dict[str, str]) -> dict[str, str]:
@@ -87,6 +113,13 @@ class ServiceTokens:
     metric_attribution: str | None = None
     import_job: str | None = None
     recommender: str | None = None
+    dataset_export: str | None = None
+
+
+def keeps_recorded_events(config: AppConfig, group: DatasetGroup) -> bool:
+    """Events recorded with PutEvents exist only in the Interactions dataset: with RETAIN they are
+    exported to the data bucket before the dataset is deleted."""
+    return config.removal_policy == "RETAIN" and group.event_tracker and "interactions" in group.datasets.present()
 
 
 class GroupCustomResources(Construct):
@@ -98,17 +131,89 @@ class GroupCustomResources(Construct):
         config: AppConfig,
         resources: DatasetGroupResources,
         tokens: ServiceTokens,
-        service_role_arn: str,
+        service_role: iam.IRole,
         report_location: str,
+        export_location: str,
+        key_arn: str | None,
         import_locations: dict[str, str],
         switch: RecommenderSwitch | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         group = resources.group
         names = GroupNames(config, group)
+        service_role_arn = service_role.role_arn
+        token = stack_token()
+        # Imports before the attribution: item metadata that SUM(ITEMS.col) needs; interactions
+        # after it, since Personalize does not report data imported before the attribution.
+        first_imports = [t for t in names.imported_datasets() if t != "interactions"]
 
         self.metric_attribution: CustomResource | None = None
         attribution = group.metric_attribution
+        self.import_jobs: list[CustomResource] = []
+        self.events_export: CustomResource | None = None
+        if keeps_recorded_events(config, group):
+            self.events_export = CustomResource(
+                self,
+                "KeepRecordedEvents",
+                service_token=tokens.dataset_export,
+                resource_type="Custom::PersonalizeInteractionsExport",
+                properties={
+                    "Request": {
+                        "datasetArn": resources.datasets["interactions"].attr_dataset_arn,
+                        "roleArn": service_role_arn,
+                        "exportPrefix": f"{export_location}{group.name}/",
+                        "jobNamePrefix": config.physical_name(group.name, "export"),
+                        **({"kmsKeyArn": key_arn} if key_arn else {}),
+                    }
+                },
+            )
+            # Deleted after the imports (which wait for running jobs) and before the dataset.
+            self.events_export.node.add_dependency(role_policy(service_role))
+        publish_to_s3 = bool(attribution and attribution.s3_output)
+
+        wait_timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+        self.imported: list[CfnWaitCondition] = []
+
+        def import_job(dataset_type: str) -> CfnWaitCondition:
+            """The job's custom resource and the WaitCondition the poller signals once it is
+            ACTIVE (imports may outlast the custom resource's hour). Dependents wait for the latter."""
+            data_import = group.datasets.present()[dataset_type].data_import
+            assert data_import is not None
+            after_attribution = dataset_type == "interactions" and self.metric_attribution is not None
+            # A new job (see GroupNames.import_job) means a new handle, hence a new wait.
+            digest = short_hash(group.name, dataset_type, data_import.location, data_import.mode.value, data_import.version, publish_to_s3, wait_timeout)
+            handle = CfnWaitConditionHandle(self, f"{dataset_type.title()}ImportHandle{digest}")
+            job = CustomResource(
+                self,
+                f"{dataset_type.title()}Import",
+                service_token=tokens.import_job,
+                resource_type="Custom::PersonalizeDatasetImportJob",
+                properties={
+                    "Request": {
+                        "jobName": names.import_job(dataset_type, token),
+                        "datasetArn": resources.datasets[dataset_type].attr_dataset_arn,
+                        "dataSource": {"dataLocation": import_locations[dataset_type]},
+                        "roleArn": service_role_arn,
+                        "importMode": data_import.mode.value,
+                        "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
+                    },
+                    **({"MetricAttributionArn": self.metric_attribution.ref} if after_attribution else {}),
+                    # A reference to the handle, never its URL (see RecommenderResource).
+                    "SignalHandle": {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(self).get_logical_id(handle)},
+                },
+            )
+            # Personalize reads the data with the role's permissions: wait for its policy.
+            job.node.add_dependency(role_policy(service_role))
+            job.node.add_dependency(handle)
+            if self.events_export is not None:
+                job.node.add_dependency(self.events_export)
+            self.import_jobs.append(job)
+            imported = CfnWaitCondition(self, f"{dataset_type.title()}Imported{digest}", handle=handle.ref, count=1, timeout=wait_timeout)
+            imported.node.add_dependency(job)
+            self.imported.append(imported)
+            return imported
+
+        first_jobs = [import_job(t) for t in first_imports]
         if attribution is not None:
             output_config: dict = {"roleArn": service_role_arn}
             if attribution.s3_output:
@@ -130,34 +235,13 @@ class GroupCustomResources(Construct):
                     }
                 },
             )
-            for dataset in resources.datasets.values():
-                self.metric_attribution.node.add_dependency(dataset)
+            for dependency in [*resources.datasets.values(), *first_jobs, role_policy(service_role)]:
+                self.metric_attribution.node.add_dependency(dependency)
             CfnOutput(self, "MetricAttributionArn", value=self.metric_attribution.get_att_string("MetricAttributionArn"))
 
-        self.import_jobs: list[CustomResource] = []
-        publish_to_s3 = bool(attribution and attribution.s3_output)
         for dataset_type in names.imported_datasets():
-            data_import = group.datasets.present()[dataset_type].data_import
-            assert data_import is not None
-            job = CustomResource(
-                self,
-                f"{dataset_type.title()}Import",
-                service_token=tokens.import_job,
-                resource_type="Custom::PersonalizeDatasetImportJob",
-                properties={
-                    "Request": {
-                        "jobName": names.import_job(dataset_type),
-                        "datasetArn": resources.datasets[dataset_type].attr_dataset_arn,
-                        "dataSource": {"dataLocation": import_locations[dataset_type]},
-                        "roleArn": service_role_arn,
-                        "importMode": data_import.mode.value,
-                        "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
-                    },
-                    **({"MetricAttributionArn": self.metric_attribution.ref} if self.metric_attribution else {}),
-                },
-            )
-            # The dataset ARN and the attribution's Ref already order the job after both.
-            self.import_jobs.append(job)
+            if dataset_type not in first_imports:
+                import_job(dataset_type)
 
         for recommender in group.recommenders:
             resource = RecommenderResource(
@@ -169,7 +253,7 @@ class GroupCustomResources(Construct):
                 name=names.recommender(recommender),
                 dataset_group_arn=resources.arn,
                 service_token=tokens.recommender,
-                after=self.import_jobs,
+                after=self.imported,
                 min_tps=switch.min_tps.value_as_string if switch else None,
             )
             if switch is not None:
@@ -194,7 +278,7 @@ class RecommenderResource(Construct):
         name: str,
         dataset_group_arn: str,
         service_token: str,
-        after: list[CustomResource],
+        after: list[Construct],
         min_tps: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -207,15 +291,25 @@ class RecommenderResource(Construct):
         if config.tags:
             # Stack tags do not reach resources a custom resource creates; the handler applies them.
             request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(config.tags.items())]
-        digest = short_hash(group.name, recommender.model_dump(mode="json", by_alias=True))
+        timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+        # Everything an update may change goes into the hash, so that each change brings a fresh
+        # handle (a satisfied WaitCondition never waits again) and the update is awaited. A
+        # deploy-time TPS parameter (release templates) cannot be hashed at synth: such a change
+        # is applied by the poller but not awaited.
+        digest = short_hash(group.name, recommender.model_dump(mode="json", by_alias=True), config.tags, timeout)
         handle = CfnWaitConditionHandle(self, f"ReadyHandle{digest}")
+        # The handle's URL is a bearer credential for the signal: the Provider framework logs the
+        # properties and Step Functions shows execution input, so only a reference travels; the
+        # poller reads the URL with cloudformation:DescribeStackResource when it signals.
+        signal_handle = {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(self).get_logical_id(handle)}
         self.resource = CustomResource(
             self,
             "Recommender",
             service_token=service_token,
             resource_type="Custom::PersonalizeRecommender",
-            properties={"Request": request, "DesiredState": recommender.state, "SignalUrl": handle.ref},
+            properties={"Request": request, "DesiredState": recommender.state, "SignalHandle": signal_handle},
         )
+        self.resource.node.add_dependency(handle)
         for dependency in after:
             self.resource.node.add_dependency(dependency)
         ready = CfnWaitCondition(
@@ -223,7 +317,7 @@ class RecommenderResource(Construct):
             f"Ready{digest}",
             handle=handle.ref,
             count=1,
-            timeout=str(int(config.recommender_ready_timeout_hours * 3600)),
+            timeout=timeout,
         )
         ready.node.add_dependency(self.resource)
         self.arn = self.resource.get_att_string("RecommenderArn")

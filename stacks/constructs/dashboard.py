@@ -50,7 +50,7 @@ DASHBOARD_WIDTH = 24
 HALF = DASHBOARD_WIDTH // 2
 GRAPH_HEIGHT = 6
 NUMBER_HEIGHT = 4
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z_][A-Za-z0-9_]*")  # = configuration.METRIC_NAME_IN_EXPRESSION (not the e3 of 1e3)
 
 
 def dataset_group_arn(scope: Construct, config: AppConfig, group: DatasetGroup) -> str:

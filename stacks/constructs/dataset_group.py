@@ -57,6 +57,10 @@ class DatasetGroupResources(Construct):
             kms_key_arn=key.key_arn if key else None,
             role_arn=service_role.role_arn if key else None,
         )
+        if key is not None:
+            # Personalize uses the role for the key at creation: wait for the role's policy too.
+            policy = service_role.node.try_find_child("DefaultPolicy")
+            self.dataset_group.node.add_dependency(policy if policy is not None else service_role)
         self.arn = self.dataset_group.attr_dataset_group_arn
 
         self.datasets: dict[str, personalize.CfnDataset] = {}

@@ -19,7 +19,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.nag import acknowledge_provider_waiter
+from stacks.nag import trace_provider_waiter
+from stacks.tidy import without_stream_writes_on_any_log_group
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -111,6 +112,8 @@ class CustomResourceProvider(Construct):
         environment: Mapping[str, str] | None = None,
         total_timeout: Duration = Duration.minutes(55),
         passes_role: str | None = None,
+        is_complete_operations: Sequence[str] = (),
+        is_complete_passes_role: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = HandlerFunction(
@@ -119,26 +122,24 @@ class CustomResourceProvider(Construct):
             handler=f"personalize_resources.{module}.on_event",
             description=description,
             operations=operations,
-            resources_by_operation=resources_by_operation,
+            resources_by_operation={op: resources_by_operation[op] for op in operations},
             environment=environment,
             passes_role=passes_role,
         )
         is_complete = None
         if waits:
-            is_complete = lambda_.Function(
+            # Its own role: is_complete calls fewer operations (often no Create, so no PassRole).
+            self.is_complete = HandlerFunction(
                 self,
                 "IsComplete",
-                runtime=RUNTIME,
-                code=handler_code(),
                 handler=f"personalize_resources.{module}.is_complete",
                 description=f"{description} (waits for completion)",
-                role=self.handler.role,
-                timeout=Duration.minutes(2),
-                memory_size=256,
-                environment=dict(environment or {}),
-                log_group=self.handler.log_group,
-                logging_format=lambda_.LoggingFormat.JSON,
+                operations=is_complete_operations,
+                resources_by_operation={op: resources_by_operation[op] for op in is_complete_operations},
+                environment=environment,
+                passes_role=passes_role if is_complete_passes_role else None,
             )
+            is_complete = self.is_complete.function
         self.provider = cr.Provider(
             self,
             "Provider",
@@ -157,7 +158,8 @@ class CustomResourceProvider(Construct):
             else None,
         )
         if waits:
-            acknowledge_provider_waiter(self.provider)
+            trace_provider_waiter(self.provider)
+            without_stream_writes_on_any_log_group(self.provider)
 
     @property
     def service_token(self) -> str:
@@ -177,6 +179,20 @@ class FrameworkRoles(Construct):
         )
         for role in (self.on_event, self.complete_and_timeout):
             self.log_group.grant_write(role)
+
+
+def personalize_prefix_arn(scope: Construct, name_prefix: str) -> str:
+    """Every Personalize resource, of any type, whose name starts with `<name_prefix>-`.
+
+    Handlers must reach resources of EARLIER configs too: CloudFormation deletes replaced and
+    removed resources in its cleanup phase under the NEW policy, and a rollback re-sends old
+    properties. Exact ARNs of the current config would deny those calls (the old recommender
+    would stay and bill). The prefix keeps the grant to this app's environment: `*/` covers the
+    resource type (recommender/, dataset-group/, dataset/<group>/...), the actions granted stay
+    the handler's exact operations."""
+    return Stack.of(scope).format_arn(
+        service="personalize", resource="*", resource_name=f"{name_prefix}-*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
 
 
 def personalize_arn(scope: Construct, resource_type: str, name: str) -> str:

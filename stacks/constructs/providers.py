@@ -1,106 +1,134 @@
-"""The custom-resource handlers of the Personalize stack and the recommender poller."""
+"""The custom-resource handlers of the Personalize stack and the poller for long waits."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.personalize_resources import import_job, metric_attribution, recommender
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender
 from stacks.configuration import AppConfig
-from stacks.constructs.attribution import GroupNames, ServiceTokens
+from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import (
     LOG_RETENTION,
     CustomResourceProvider,
     FrameworkRoles,
     HandlerFunction,
+    personalize_prefix_arn,
 )
 
 
 def build_providers(
     stack: Stack, *, config: AppConfig, groups: list[DatasetGroupResources], service_role: iam.IRole, framework: FrameworkRoles
 ) -> ServiceTokens:
-    """One Provider per custom-resource type the config uses, each handler's IAM on exact ARNs."""
-    arns: dict[str, list[str]] = {"metric-attribution": [], "dataset-import-job": [], "recommender": []}
-    group_arns, dataset_arns = [], []
-    for resources in groups:
-        for kind, values in GroupNames(config, resources.group).arns(stack).items():
-            arns[kind] += values
-        group_arns.append(resources.arn)
-        dataset_arns += [d.attr_dataset_arn for d in resources.datasets.values()]
+    """One Provider per custom-resource type the config uses.
+
+    Each handler's policy grants exactly its declared operations, on Personalize resources named
+    under this environment's prefix (see `personalize_prefix_arn`: resources of earlier configs
+    must stay reachable for CloudFormation's cleanup and rollbacks)."""
+    used = {kind for resources in groups for kind, arns in GroupNames(config, resources.group).arns(stack).items() if arns}
+    personalize = [personalize_prefix_arn(stack, config.name)]
     tokens = ServiceTokens()
 
-    def provider(
-        construct_id: str, module, create_operation: str, arns_of_kind: list[str], parents: list[str], other: dict | None = None, **options
-    ) -> str:
-        # Personalize names are known at synth, so every statement names exact ARNs; the
-        # Create call also names the parent it creates the resource in; `other` gives the
-        # resources of non-Personalize operations.
-        resources = {op: arns_of_kind + (parents if op == create_operation else []) for op in module.API_OPERATIONS}
+    def provider(construct_id: str, module, other: dict | None = None, **options) -> str:
+        resources = {op: personalize for op in (*module.API_OPERATIONS, *module.IS_COMPLETE_API_OPERATIONS) if ":" not in op}
         resources.update(other or {})
+        name = module.__name__.rsplit(".", 1)[1]
         return CustomResourceProvider(
             stack,
             construct_id,
-            module=module.__name__.rsplit(".", 1)[1],
-            description=f"Custom resource handler: {module.__name__.rsplit('.', 1)[1]}",
+            module=name,
+            description=f"Custom resource handler: {name}",
             operations=module.API_OPERATIONS,
             resources_by_operation=resources,
             waits=True,
             framework_roles=framework,
+            is_complete_operations=module.IS_COMPLETE_API_OPERATIONS,
             **options,
         ).service_token
 
-    if arns["metric-attribution"]:
+    if "metric-attribution" in used:
         tokens.metric_attribution = provider(
-            "MetricAttributionProvider", metric_attribution, "CreateMetricAttribution", arns["metric-attribution"], group_arns,
-            passes_role=service_role.role_arn,
+            "MetricAttributionProvider", metric_attribution, passes_role=service_role.role_arn, is_complete_passes_role=True
         )
-    if arns["dataset-import-job"]:
+    if any(keeps_recorded_events(config, resources.group) for resources in groups):
+        tokens.dataset_export = provider("DatasetExportProvider", dataset_export, passes_role=service_role.role_arn)
+    if not {"dataset-import-job", "recommender"} & used:
+        return tokens
+    # One poller for every long wait (imports, recommenders): it outlasts the custom-resource hour.
+    state_machine_arn = Poller(stack, "Poller", config=config, personalize_resources=personalize).state_machine.state_machine_arn
+    start_poller = {"states:StartExecution": [state_machine_arn]}
+    if "dataset-import-job" in used:
         tokens.import_job = provider(
-            "ImportJobProvider", import_job, "CreateDatasetImportJob", arns["dataset-import-job"], dataset_arns,
-            passes_role=service_role.role_arn,
+            "ImportJobProvider", import_job, passes_role=service_role.role_arn, other=start_poller,
+            environment={poller.STATE_MACHINE_ENV: state_machine_arn},
         )
-    if arns["recommender"]:
-        poller = RecommenderPoller(stack, "RecommenderPoller", config=config, recommender_arns=arns["recommender"])
-        state_machine_arn = poller.state_machine.state_machine_arn
+    if "recommender" in used:
         tokens.recommender = provider(
-            "RecommenderProvider", recommender, "CreateRecommender", arns["recommender"], group_arns,
-            other={"states:StartExecution": [state_machine_arn]},
-            environment={"POLLER_STATE_MACHINE_ARN": state_machine_arn},
+            "RecommenderProvider", recommender, other=start_poller,
+            environment={
+                poller.STATE_MACHINE_ENV: state_machine_arn,
+                recommender.WAIT_SECONDS_ENV: str(config.recommender_poll_minutes * 60),
+            },
         )
     return tokens
 
 
-class RecommenderPoller(Construct):
-    """Step Functions loop that waits for recommenders without a Lambda sleeping.
+class Poller(Construct):
+    """The Step Functions loop that follows import jobs and recommenders without a Lambda sleeping.
 
-    Wait → one `poll_step` (describe; stop/start toward the desired state; signal the
-    WaitCondition on success or failure) → Choice(finished?) → Wait again.
+    Wait(`$.waitSeconds`, set per execution: a minute for imports, the config's poll interval for
+    recommenders) → one `poll_step` (describe; act toward the goal; signal the WaitCondition on
+    success or failure) → Choice(finished?) → Wait again. Any failure of the step is caught:
+    `poll_failed` signals FAILURE with the error, then the execution fails.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, recommender_arns: list[str]) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, personalize_resources: list[str]) -> None:
         super().__init__(scope, construct_id)
         self.step = HandlerFunction(
             self,
             "PollStep",
-            handler="personalize_resources.recommender.poll_step",
-            description="One poll of a recommender toward its desired state",
-            operations=recommender.POLLER_API_OPERATIONS,
-            resources_by_operation={op: recommender_arns for op in recommender.POLLER_API_OPERATIONS},
+            handler="personalize_resources.poller.poll_step",
+            description="One poll of an import job or recommender; signals its WaitCondition when done",
+            operations=poller.poller_api_operations(),
+            resources_by_operation={
+                **{op: personalize_resources for op in poller.poller_api_operations() if ":" not in op},
+                # Reads the WaitConditionHandle's URL from this stack only (the URL never travels).
+                "cloudformation:DescribeStackResource": [Aws.STACK_ID],
+            },
             timeout=Duration.minutes(1),
             environment={"POLLER_TIMEOUT_SECONDS": str(int(config.recommender_ready_timeout_hours * 3600))},
         )
-        wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.duration(Duration.minutes(config.recommender_poll_minutes)))
+        wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
         poll = tasks.LambdaInvoke(
             self, "Poll", lambda_function=self.step.function, payload_response_only=True, retry_on_service_exceptions=True
         )
+        # Catch-all: a poll step that fails or times out (after the task's retries) signals
+        # FAILURE with the error, instead of leaving the deploy waiting for the WaitCondition.
+        self.failure = HandlerFunction(
+            self,
+            "SignalFailure",
+            handler="personalize_resources.poller.poll_failed",
+            description="Signals FAILURE when a poll step failed or timed out",
+            operations=poller.POLL_FAILED_API_OPERATIONS,
+            resources_by_operation={"cloudformation:DescribeStackResource": [Aws.STACK_ID]},
+            timeout=Duration.minutes(1),
+        )
+        signal_failure = tasks.LambdaInvoke(
+            self, "SignalPollFailure", lambda_function=self.failure.function, payload_response_only=True, retry_on_service_exceptions=True
+        )
+        poll.add_catch(
+            signal_failure.next(sfn.Fail(self, "PollFailed", error="PollStepFailed", cause="the poll step failed; FAILURE was signalled")),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
         finished = sfn.Choice(self, "Finished").when(sfn.Condition.boolean_equals("$.finished", True), sfn.Succeed(self, "Done"))
         definition = wait.next(poll).next(finished.otherwise(wait))
-        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -58,8 +58,16 @@ class PersonalizeServiceRole(Construct):
         )
         for index, location in enumerate(sorted(set(external_import_locations))):
             bucket, _, object_prefix = location.removeprefix("s3://").partition("/")
+            # Listing is limited to the import's own prefix (a file key is its own prefix), as
+            # for the data bucket; a location naming a whole bucket can only be listed whole.
+            list_prefix = {"StringLike": {"s3:prefix": [object_prefix, object_prefix + "*"]}} if object_prefix else None
             self.role.add_to_policy(
-                iam.PolicyStatement(sid=f"ListExternalImport{index}", actions=["s3:ListBucket"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"])
+                iam.PolicyStatement(
+                    sid=f"ListExternalImport{index}",
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"],
+                    conditions=list_prefix,
+                )
             )
             self.role.add_to_policy(
                 iam.PolicyStatement(

@@ -11,6 +11,7 @@ each handler module to the Personalize operations its calls reached the fake wit
 
 from __future__ import annotations
 
+import json
 import types
 import uuid
 from collections import defaultdict
@@ -20,25 +21,38 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.personalize_resources import core
+from lambdas.personalize_resources import core, import_job, poller, recommender
 from tests.lambdas.fake_personalize import FakePersonalize
+from tests.lambdas.fake_recommenders import FakeStepFunctions, RecordingSignals, SimulatedClock
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:personalize-resources"
 MAX_POLLS = 60
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:poller"
+POLLED_KINDS = {import_job.RESOURCE_TYPE: import_job, recommender.RESOURCE_TYPE: recommender}
+_STATES_SESSION = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
 
 
 def make_lambda_context() -> types.SimpleNamespace:
     return types.SimpleNamespace(invoked_function_arn=FUNCTION_ARN, aws_request_id=str(uuid.uuid4()))
 
 
+def assert_incomplete_without_data(outcome: Mapping[str, Any]) -> None:
+    """The CDK framework throws '"Data" is not allowed if "IsComplete" is "False"' (fatal)."""
+    assert outcome["IsComplete"] is False and not outcome.get("Data"), f"incomplete answer carries Data: {outcome}"
+
+
 class OperationRecorder:
     def __init__(self) -> None:
         self.by_handler: dict[str, set[str]] = defaultdict(set)
+        # (module name, function name) → operations: each function runs under its own role.
+        self.by_function: dict[tuple[str, str], set[str]] = defaultdict(set)
 
-    def add(self, handler: types.ModuleType, operations: set[str]) -> None:
+    def add(self, handler: types.ModuleType, operations: set[str], function: str = "") -> None:
         self.by_handler[handler.__name__] |= operations
+        if function:
+            self.by_function[(handler.__name__, function)] |= operations
 
 
 class CustomResource:
@@ -112,7 +126,10 @@ class CustomResource:
             self.polls += 1
             outcome = self.is_complete(merged)
             if outcome["IsComplete"]:
+                # CloudFormation's WaitCondition (if any) holds the deploy until the poller signals.
+                self.world.settle()
                 return physical_id, {**merged.get("Data", {}), **outcome.get("Data", {})}
+            assert_incomplete_without_data(outcome)
         raise AssertionError(f"{self.handler.__name__} {event['RequestType']} incomplete after {MAX_POLLS} polls")
 
 
@@ -127,16 +144,52 @@ class World:
         self.dataset_arn = self.fake.add_dataset(self.dataset_group_arn)
         monkeypatch.setattr(core, "create_client", lambda: self.client)
         monkeypatch.setattr(core, "sleep", self.sleeps.append)
+        # The shared poller: a fake Step Functions behind a real client, recorded signals, and
+        # WaitConditionHandle logical ids resolved to URLs as DescribeStackResource would.
+        self.sfn = FakeStepFunctions(SimulatedClock(), {STATE_MACHINE_ARN})
+        self.states_client = self.sfn.attach(_STATES_SESSION.client("stepfunctions"))
+        self.signals = RecordingSignals()
+        self.handle_lookups: list[str] = []
+        monkeypatch.setattr(poller, "create_states_client", lambda: self.states_client)
+        monkeypatch.setattr(poller, "send_signal", self.signals)
+        monkeypatch.setattr(poller, "handle_url", self._handle_url)
+        monkeypatch.setenv(poller.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
+
+    def _handle_url(self, handle: Mapping[str, str]) -> str:
+        self.handle_lookups.append(handle["LogicalResourceId"])
+        return f"https://cloudformation-waitcondition.example/{handle['LogicalResourceId']}?X-Amz-Signature=s"
+
+    def settle(self, max_polls: int = MAX_POLLS) -> list[dict]:
+        """Run every poller execution to its end (no Wait needed: the fake moves per Describe)."""
+        finals = []
+        for execution in self.sfn.pending():
+            state = json.loads(execution.input)
+            for _ in range(max_polls):
+                handler = POLLED_KINDS[state.get("kind", "recommender")]
+                lookups = len(self.handle_lookups)
+                state = json.loads(json.dumps(self.invoke(poller.poll_step, handler, state, role="poll")))
+                if len(self.handle_lookups) > lookups:
+                    self.recorder.add(handler, {"cloudformation:DescribeStackResource"}, "poll")
+                if state["finished"]:
+                    break
+            else:
+                raise AssertionError(f"poller execution {execution.name} unfinished after {max_polls} polls")
+            execution.running, execution.result = False, state
+            finals.append(state)
+        return finals
 
     def resource(self, handler: types.ModuleType, logical_id: str = "Resource") -> CustomResource:
         return CustomResource(self, handler, logical_id)
 
-    def invoke(self, function: Callable, handler: types.ModuleType, event: Mapping[str, Any]) -> dict:
-        before = len(self.fake.calls)
+    def invoke(self, function: Callable, handler: types.ModuleType, event: Mapping[str, Any], *, role: str = "") -> dict:
+        """Run a handler function; record what it reached under `role` (default: its name)."""
+        before, sfn_before = len(self.fake.calls), len(self.sfn.calls)
         try:
             return function(dict(event), self.context)
         finally:
-            self.recorder.add(handler, {call.operation for call in self.fake.calls[before:]})
+            reached = {call.operation for call in self.fake.calls[before:]}
+            reached |= {f"states:{call.operation}" for call in self.sfn.calls[sfn_before:]}
+            self.recorder.add(handler, reached, role or function.__name__)
 
 
 _SESSION: boto3.Session | None = None

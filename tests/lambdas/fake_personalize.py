@@ -422,6 +422,51 @@ class FakePersonalize:
     def describe_dataset_import_job(self, params: dict) -> dict:
         return {"datasetImportJob": self.observe(params["datasetImportJobArn"]).view()}
 
+    @operation("DescribeDataset")
+    def describe_dataset(self, params: dict) -> dict:
+        arn = params["datasetArn"]
+        if arn not in self.datasets:
+            raise FakeError("ResourceNotFoundException", f"Could not find dataset {arn}")
+        name = arn.split(":dataset/", 1)[1]
+        return {"dataset": {"datasetArn": arn, "name": name.replace("/", "-"), "datasetType": name.rsplit("/", 1)[1], "status": "ACTIVE"}}
+
+    @operation("CreateDatasetExportJob")
+    def create_dataset_export_job(self, params: dict) -> dict:
+        arn = self.arn("dataset-export-job", params["jobName"])
+        if params["datasetArn"] not in self.datasets:
+            raise FakeError("ResourceNotFoundException", f"Could not find dataset {params['datasetArn']}")
+        self.require_absent(arn)
+        self.add_resource(arn, "dataset-export-job", {
+            "jobName": params["jobName"],
+            "datasetExportJobArn": arn,
+            "datasetArn": params["datasetArn"],
+            "ingestionMode": params.get("ingestionMode", "PUT"),
+            "roleArn": params["roleArn"],
+            "jobOutput": params["jobOutput"],
+        })
+        return {"datasetExportJobArn": arn}
+
+    @operation("DescribeDatasetExportJob")
+    def describe_dataset_export_job(self, params: dict) -> dict:
+        return {"datasetExportJob": self.observe(params["datasetExportJobArn"]).view()}
+
+    @operation("ListDatasetImportJobs")
+    def list_dataset_import_jobs(self, params: dict) -> dict:
+        dataset = params.get("datasetArn")
+        if dataset is not None and dataset not in self.datasets:
+            raise FakeError("ResourceNotFoundException", f"Could not find dataset {dataset}")
+        jobs = [job for job in self._of_type("dataset-import-job") if dataset in (None, job.attributes["datasetArn"])]
+        summaries = []
+        for job in jobs:
+            seen = self.observe(job.arn)  # time passes for the listed jobs as for a Describe
+            summaries.append({
+                "datasetImportJobArn": seen.arn,
+                "jobName": seen.attributes["jobName"],
+                "status": seen.status,
+                "importMode": seen.attributes["importMode"],
+            })
+        return {"datasetImportJobs": summaries}
+
 
 def _check_metric_names(metrics: list[dict]) -> None:
     names = [m["metricName"] for m in metrics]

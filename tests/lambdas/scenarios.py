@@ -18,7 +18,14 @@ class Scenarios(list):
     def assert_operations_exact(self, world_factory, handler: ModuleType) -> None:
         for lifecycle in self:
             lifecycle(world_factory())
-        called = world_factory.recorder.by_handler[handler.__name__]
-        assert called == set(handler.API_OPERATIONS)
-        assert len(handler.API_OPERATIONS) == len(called), "no duplicates"
-        assert called <= set(botocore.session.get_session().get_service_model("personalize").operation_names)
+        by_function = world_factory.recorder.by_function
+        name = handler.__name__
+        # Each function runs under its own role, built from its own declaration.
+        assert by_function[(name, "on_event")] == set(handler.API_OPERATIONS)
+        assert by_function[(name, "is_complete")] == set(handler.IS_COMPLETE_API_OPERATIONS)
+        if hasattr(handler, "POLL_API_OPERATIONS"):
+            assert by_function[(name, "poll")] - {"cloudformation:DescribeStackResource"} == set(handler.POLL_API_OPERATIONS)
+        for declared in (handler.API_OPERATIONS, handler.IS_COMPLETE_API_OPERATIONS):
+            assert len(declared) == len(set(declared)), "no duplicates"
+        personalize = set(botocore.session.get_session().get_service_model("personalize").operation_names)
+        assert {op for op in world_factory.recorder.by_handler[name] if ":" not in op} <= personalize

@@ -342,7 +342,10 @@ def test_properties_and_results():
     with pytest.raises(HandlerError, match=r"OldResourceProperties\.Request is missing"):
         core.properties(event, old=True)
     assert core.on_event_result("id", {"k": "v"}) == {"PhysicalResourceId": "id", "Data": {"k": "v"}}
-    assert core.is_complete_result(False) == {"IsComplete": False, "Data": {}}
+    assert core.is_complete_result(False) == {"IsComplete": False}
+    # The CDK framework throws on Data with IsComplete false, so data is dropped until done.
+    assert core.is_complete_result(False, {"Arn": "a"}) == {"IsComplete": False}
+    assert core.is_complete_result(True, {"Arn": "a"}) == {"IsComplete": True, "Data": {"Arn": "a"}}
 
 
 def test_log_action_writes_one_json_line(caplog):

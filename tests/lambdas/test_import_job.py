@@ -132,14 +132,94 @@ def throttling_is_retried(world):
 
 
 @scenario
-def delete_is_a_no_op(world):
+def delete_deletes_nothing_once_no_import_runs(world):
     resource = world.resource(import_job)
     arn = resource.create(job(world))
     calls = len(world.fake.calls)
     resource.delete()
     resource.send(resource.event("Delete", job(world), physical_id="5f0f6a7c-request-id"))
-    assert world.fake.calls[calls:] == []
+    assert {call.operation for call in world.fake.calls[calls:]} == {"ListDatasetImportJobs"}
     assert resource.polls >= 2 and arn in world.fake.resources
+
+
+@scenario
+def delete_waits_until_no_import_on_the_dataset_runs(world):
+    # A rollback while the import runs: Personalize refuses DeleteDataset until it ends, and the
+    # dataset is deleted right after this resource, so the Delete must wait for the job.
+    resource = world.resource(import_job)
+    event = resource.event("Create", job(world))
+    arn = resource.on_event(event)["PhysicalResourceId"]
+    assert world.fake.resources[arn].status == "CREATE PENDING"
+    resource.physical_id, resource.properties = arn, job(world)
+    polls = resource.polls
+    resource.delete()
+    assert resource.polls - polls >= 2, "waited over more than one poll"
+    assert world.fake.resources[arn].status in ("ACTIVE", "CREATE FAILED")
+
+
+@scenario
+def delete_after_the_dataset_is_gone_completes(world):
+    resource = world.resource(import_job)
+    resource.create(job(world))
+    world.fake.datasets.discard(world.dataset_arn)
+    resource.delete()
+
+
+STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/shop/1"
+
+
+def awaited(properties: dict, handle: str = "ImportHandleA1") -> dict:
+    """Properties as the stack now sends them: a WaitCondition awaits the job through the poller."""
+    return {**properties, "SignalHandle": {"StackId": STACK, "LogicalResourceId": handle}}
+
+
+@scenario
+def the_poller_follows_the_job_past_the_custom_resource_hour(world):
+    resource = world.resource(import_job)
+    event = resource.event("Create", awaited(job(world)))
+    answer = resource.on_event(event)
+    arn = answer["PhysicalResourceId"]
+    # is_complete answers at once: the WaitCondition (up to 12 h) waits, not the custom resource.
+    assert resource.is_complete({**event, **answer}) == {"IsComplete": True, "Data": {"DatasetImportJobArn": arn}}
+    [execution] = world.sfn.pending()
+    state = json.loads(execution.input)
+    assert state == {"kind": "dataset-import-job", "resourceArn": arn, "uniqueId": "Resource", "waitSeconds": 60,
+                     "signalHandle": {"StackId": STACK, "LogicalResourceId": "ImportHandleA1"}}
+    [final] = world.settle()
+    assert final["outcome"] == "SUCCESS" and world.fake.resources[arn].status == "ACTIVE"
+    [signal] = world.signals.sent
+    assert (signal.status, signal.unique_id, signal.data) == ("SUCCESS", "Resource", arn)
+    assert signal.url.startswith("https://") and signal.url not in json.dumps(state)
+
+
+@scenario
+def a_failed_import_reaches_the_failure_signal(world):
+    world.fake.fail_next_creation("dataset-import-job", "Insufficient privileges for accessing data in S3")
+    resource = world.resource(import_job)
+    resource.create(awaited(job(world)))  # the custom resource succeeds; the WaitCondition fails
+    [signal] = world.signals.sent
+    assert signal.status == "FAILURE" and "CREATE FAILED: Insufficient privileges for accessing data in S3" in signal.reason
+
+
+@scenario
+def a_new_job_on_update_gets_a_new_handle_and_signal(world):
+    resource = world.resource(import_job)
+    resource.create(awaited(job(world)))
+    second = resource.update(awaited(job(world, name="interactions-v2", location="s3://bucket/v2/"), "ImportHandleB2"))
+    assert [s.data for s in world.signals.sent] == [world.fake.arn("dataset-import-job", "interactions-v1-a1b2c3"), second]
+    # The same job awaited by a new handle (stacks deployed before handles existed): signalled.
+    resource.update(awaited(job(world, name="interactions-v2", location="s3://bucket/v2/"), "ImportHandleC3"))
+    assert len(world.signals.sent) == 3 and world.fake.count("CreateDatasetImportJob") == 2
+
+
+def test_a_poller_that_cannot_start_fails_the_request_but_keeps_the_arn(world, monkeypatch):
+    monkeypatch.setattr(import_job.poller, "start", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("AccessDenied")))
+    resource = world.resource(import_job)
+    event = resource.event("Create", awaited(job(world)))
+    answer = resource.on_event(event)
+    assert answer["PhysicalResourceId"] == world.fake.arn("dataset-import-job", "interactions-v1-a1b2c3")
+    with pytest.raises(HandlerError, match="its poller did not start: RuntimeError: AccessDenied"):
+        resource.is_complete({**event, **answer})
 
 
 @pytest.mark.parametrize("lifecycle", SCENARIOS, ids=lambda function: function.__name__)
@@ -294,7 +374,14 @@ def test_stubbed_is_complete_reads_the_job(stubbed, lambda_context):
     assert import_job.is_complete(event, lambda_context) == {"IsComplete": True, "Data": {"DatasetImportJobArn": ARN}}
 
 
-def test_stubbed_delete_calls_nothing(stubbed, lambda_context):
+def test_stubbed_delete_deletes_nothing_and_waits_for_running_imports(stubbed, lambda_context):
     event = stub_event("Delete", PhysicalResourceId=ARN)
+    dataset = PROPERTIES["Request"]["datasetArn"]
+    running = {"datasetImportJobArn": ARN, "jobName": "j", "status": "CREATE IN_PROGRESS"}
+    stubbed.add_response("list_dataset_import_jobs", {"datasetImportJobs": [running]}, {"datasetArn": dataset})
+    stubbed.add_response(
+        "list_dataset_import_jobs", {"datasetImportJobs": [{**running, "status": "ACTIVE"}]}, {"datasetArn": dataset}
+    )
     assert import_job.on_event(event, lambda_context) == {"PhysicalResourceId": ARN, "Data": {}}
+    assert import_job.is_complete(event, lambda_context) == {"IsComplete": False}
     assert import_job.is_complete(event, lambda_context) == {"IsComplete": True, "Data": {}}

@@ -435,10 +435,7 @@ def test_stubbed_update_step_sends_exact_request(stubbed, lambda_context):
         {"metricAttributionArn": ARN, "removeMetrics": ["countCarts"]},
     )
     event = stub_event("Update", PhysicalResourceId=ARN, OldResourceProperties=CREATE_PROPERTIES)
-    assert metric_attribution.is_complete(event, lambda_context) == {
-        "IsComplete": False,
-        "Data": {"MetricAttributionArn": ARN},
-    }
+    assert metric_attribution.is_complete(event, lambda_context) == {"IsComplete": False}
 
 
 def test_stubbed_delete_sends_exact_request(stubbed, lambda_context):

@@ -9,6 +9,7 @@ few hundred fast calls, each validated by botocore against the real models.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -16,10 +17,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lambdas.personalize_resources import poller
 from lambdas.personalize_resources import core, recommender
 from lambdas.personalize_resources.core import HandlerError
 from tests.lambdas.conftest import ACCOUNT, REGION, make_lambda_context, new_client
@@ -56,6 +59,17 @@ def new_states_client():
     return _STATES_SESSION.client("stepfunctions")
 
 
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shop/1"
+# WaitConditionHandle logical id → its URL, as CloudFormation would answer DescribeStackResource.
+HANDLE_URLS: dict[str, str] = {}
+
+
+def handle_of(url: str) -> dict:
+    logical_id = "ReadyHandle" + hashlib.sha256(url.encode()).hexdigest()[:8]
+    HANDLE_URLS[logical_id] = url
+    return {"StackId": STACK_ID, "LogicalResourceId": logical_id}
+
+
 def properties(*, name: str = NAME, recipe: str = RECOMMENDED_FOR_YOU, config: dict | None = None,
                tags: list | None = None, desired: str | None = "ACTIVE", signal_url: str | None = SIGNAL_URL,
                dataset_group: str | None = None) -> dict:
@@ -73,7 +87,8 @@ def properties(*, name: str = NAME, recipe: str = RECOMMENDED_FOR_YOU, config: d
     if desired is not None:
         result["DesiredState"] = desired
     if signal_url is not None:
-        result["SignalUrl"] = signal_url
+        # A reference to the handle: the URL itself must never reach logs or execution input.
+        result["SignalHandle"] = handle_of(signal_url)
     return result
 
 
@@ -112,14 +127,17 @@ class Stack:
         self.handler_operations: set[str] = set()
         self.poller_operations: set[str] = set()
         self.poll_statuses: list[str] = []
+        self.handle_lookups: list[str] = []
+        self.is_complete_operations: set[str] = set()
         self.physical_id: str | None = None
         self.properties: dict | None = None
         self.data: dict = {}
         monkeypatch.setattr(core, "create_client", lambda: self.client)
         monkeypatch.setattr(core, "sleep", self.sleeps.append)
-        monkeypatch.setattr(recommender, "create_states_client", lambda: self.states_client)
-        monkeypatch.setattr(recommender, "send_signal", self.signals)
-        monkeypatch.setattr(recommender, "now", self.clock.epoch)
+        monkeypatch.setattr(poller, "create_states_client", lambda: self.states_client)
+        monkeypatch.setattr(poller, "send_signal", self.signals)
+        monkeypatch.setattr(poller, "handle_url", self.handle_url)
+        monkeypatch.setattr(poller, "now", self.clock.epoch)
         monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
         monkeypatch.delenv(recommender.POLLER_TIMEOUT_ENV, raising=False)
         self.machine = PollerStateMachine(self.sfn, self.clock, self.poll_step, make_lambda_context())
@@ -134,14 +152,22 @@ class Stack:
             operations |= {call.operation for call in self.fake.calls[personalize_before:]}
             operations |= {f"states:{call.operation}" for call in self.sfn.calls[sfn_before:]}
 
+    def handle_url(self, handle: Mapping) -> str:
+        assert handle["StackId"] == STACK_ID
+        self.handle_lookups.append(handle["LogicalResourceId"])
+        return HANDLE_URLS[handle["LogicalResourceId"]]
+
     def on_event(self, event: Mapping) -> dict:
         return self._invoke(recommender.on_event, event, self.handler_operations)
 
     def is_complete(self, event: Mapping) -> dict:
-        return self._invoke(recommender.is_complete, event, self.handler_operations)
+        return self._invoke(recommender.is_complete, event, self.is_complete_operations)
 
     def poll_step(self, state: Mapping, context: Any = None) -> dict:
+        lookups = len(self.handle_lookups)
         result = self._invoke(recommender.poll_step, state, self.poller_operations)
+        if len(self.handle_lookups) > lookups:
+            self.poller_operations.add("cloudformation:DescribeStackResource")
         self.poll_statuses.append(result["status"])
         return result
 
@@ -217,10 +243,13 @@ def test_create_returns_at_once_and_the_poller_signals_after_six_hours_of_traini
     assert execution.state == {
         "recommenderArn": ARN,
         "desiredState": "ACTIVE",
-        "signalUrl": SIGNAL_URL,
+        "signalHandle": handle_of(SIGNAL_URL),
         "uniqueId": LOGICAL_ID,
+        "kind": "recommender",
+        "waitSeconds": 60,
         "configUpdateRequested": False,
     }
+    assert SIGNAL_URL not in json.dumps(execution.state), "the signal URL stays out of execution input"
     assert stack.signals.sent == []
 
     [final] = stack.settle()
@@ -682,7 +711,9 @@ def test_without_a_signal_url_the_poller_still_converges(stack):
         ({"Request": {"name": NAME, "recipeArn": RECOMMENDED_FOR_YOU}}, "Request.datasetGroupArn required"),
         (properties(config={"minRecommendationRequestsPerSecond": "many"}), "expected an integer"),
         ({"DesiredState": "ACTIVE"}, "Request is missing"),
-        (properties(signal_url="ftp://example/handle"), "SignalUrl must be the WaitConditionHandle's https URL"),
+        ({**properties(signal_url=None), "SignalUrl": "ftp://example/handle"},
+         "SignalUrl must be the WaitConditionHandle's https URL"),
+        ({**properties(signal_url=None), "SignalHandle": {"StackId": STACK_ID}}, "SignalHandle must be"),
     ],
 )
 def test_invalid_properties_fail_before_anything_is_created(stack, props, message):
@@ -721,7 +752,7 @@ def test_execution_names_are_valid_and_stable_per_request():
 
 def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
     states_client = new_states_client()
-    monkeypatch.setattr(recommender, "create_states_client", lambda: states_client)
+    monkeypatch.setattr(poller, "create_states_client", lambda: states_client)
     monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
     stubbed.add_response("create_recommender", {"recommenderArn": ARN}, expected_params={
         "name": NAME,
@@ -738,7 +769,7 @@ def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
     )
     expected_input = json.dumps({
         "configUpdateRequested": False, "desiredState": "INACTIVE", "recommenderArn": ARN,
-        "signalUrl": SIGNAL_URL, "uniqueId": LOGICAL_ID,
+        "signalHandle": handle_of(SIGNAL_URL), "uniqueId": LOGICAL_ID, "kind": "recommender", "waitSeconds": 60,
     }, sort_keys=True)
     with Stubber(states_client) as sfn_stubber:
         sfn_stubber.add_response(
@@ -754,8 +785,8 @@ def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
 
 def test_exact_poller_requests(stubbed, monkeypatch):
     signals = RecordingSignals()
-    monkeypatch.setattr(recommender, "send_signal", signals)
-    monkeypatch.setattr(recommender, "now", lambda: 1_700_000_000)
+    monkeypatch.setattr(poller, "send_signal", signals)
+    monkeypatch.setattr(poller, "now", lambda: 1_700_000_000)
     described = {"recommender": {"recommenderArn": ARN, "name": NAME, "status": "ACTIVE",
                                  "recommenderConfig": {"minRecommendationRequestsPerSecond": 1}}}
     stubbed.add_response("describe_recommender", described, expected_params={"recommenderArn": ARN})
@@ -766,8 +797,82 @@ def test_exact_poller_requests(stubbed, monkeypatch):
     result = recommender.poll_step(state, make_lambda_context())
 
     assert result == {**state, "finished": False, "status": "ACTIVE", "polls": 1, "startedAt": 1_700_000_000,
-                      "lastAction": "StopRecommender"}
+                      "lastAction": "StopRecommender", "kind": "recommender", "waitSeconds": 60}
     assert signals.sent == []
+
+
+# --- delete while training, poller start failures, the poller's catch-all ----------------------
+
+
+def delete_while_training_is_handed_to_the_poller(stack) -> None:
+    arn = stack.create(properties(name="shop-second"))
+    # Personalize refuses DeleteRecommender while it trains (6 h here): the Provider gives up after
+    # its hour, as the real framework would (FAILED), but the poller deletes it once training ends.
+    with pytest.raises(AssertionError, match="incomplete after the Provider's 1 hour"):
+        stack.delete()
+    assert stack.fake.recommender(arn).resource.status == "CREATE IN_PROGRESS"
+    finals = stack.settle()
+    deleters = [f for f in finals if f["desiredState"] == "DELETED"]
+    assert len(deleters) == 1 and deleters[0]["outcome"] == "SUCCESS"
+    assert_gone(stack, arn)
+
+
+def assert_gone(stack, arn: str) -> None:
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        stack.client.describe_recommender(recommenderArn=arn)
+
+
+def test_delete_while_training_leaves_nothing_billing(stack):
+    delete_while_training_is_handed_to_the_poller(stack)
+    # A retried Delete (a second `cdk destroy`) then finds nothing and completes at once.
+    stack.delete()
+
+
+def test_a_poller_that_cannot_start_fails_the_create_but_keeps_the_arn_for_the_rollback(stack):
+    original = recommender.start_poller
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("StartExecution: AccessDenied")
+
+    recommender.start_poller = failing
+    try:
+        event = stack.event("Create", properties())
+        result = stack.on_event(event)
+    finally:
+        recommender.start_poller = original
+    assert result["PhysicalResourceId"] == ARN, "the real ARN, not the framework's placeholder"
+    with pytest.raises(HandlerError, match="created but its poller did not start: RuntimeError: StartExecution"):
+        stack.is_complete({**event, **result})
+    # CloudFormation's rollback sends a Delete for that ARN; the recommender is training, so the
+    # delete goes to the poller, which removes it once Personalize allows.
+    stack.physical_id, stack.properties = ARN, properties()
+    with pytest.raises(AssertionError, match="incomplete after"):
+        stack.delete()
+    stack.settle()
+    assert_gone(stack, ARN)
+
+
+def test_the_catch_all_step_signals_failure_with_a_readable_reason(stack):
+    stack.create(properties())
+    [execution] = stack.sfn.executions
+    error = {"Error": "Sandbox.Timedout", "Cause": json.dumps({"errorMessage": "Task timed out after 60.00 seconds"})}
+    result = poller.poll_failed({**execution.state, "polls": 3, "error": error}, make_lambda_context())
+    assert result["finished"] is True and result["outcome"] == "FAILURE"
+    [signal] = stack.signals.sent
+    assert signal.status == "FAILURE" and signal.url == SIGNAL_URL
+    assert "Sandbox.Timedout" in signal.reason and "Task timed out after 60.00 seconds" in signal.reason
+    assert stack.handle_lookups, "the URL was read from the handle reference"
+
+
+def test_clients_time_out_well_before_the_poll_lambda(monkeypatch):
+    from lambdas.personalize_resources import core, wait_condition
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    config = core.create_client.__wrapped__().meta.config
+    # Three attempts of connect + read stay well under the poll Lambda's 60 s timeout.
+    assert 3 * (config.connect_timeout + config.read_timeout) <= 40
+    cfn = wait_condition.CLIENT_CONFIG
+    assert 3 * (cfn["connect_timeout"] + cfn["read_timeout"]) < 60
 
 
 # --- the declared operations ---------------------------------------------------------------------
@@ -789,7 +894,30 @@ def test_recorded_operations_are_exactly_the_declared_ones(stack):
                             config={"minRecommendationRequestsPerSecond": "3"}))
     stack.settle()
     stack.delete()  # Delete, Describe until gone
+    delete_while_training_is_handed_to_the_poller(stack)
 
     assert stack.handler_operations == set(recommender.API_OPERATIONS)
-    assert stack.poller_operations == set(recommender.POLLER_API_OPERATIONS)
+    assert stack.is_complete_operations == set(recommender.IS_COMPLETE_API_OPERATIONS)
+    assert stack.poller_operations == set(recommender.POLL_API_OPERATIONS) | set(poller.SIGNAL_ONLY_OPERATIONS)
     assert len(recommender.API_OPERATIONS) == len(set(recommender.API_OPERATIONS))
+
+
+def test_a_network_timeout_escapes_the_step_for_the_catch_all_which_signals_it(stack):
+    from botocore.exceptions import ReadTimeoutError
+
+    stack.create(properties())
+    [execution] = stack.sfn.executions
+
+    def time_out(**_):
+        raise ReadTimeoutError(endpoint_url="https://personalize.us-east-1.amazonaws.com/")
+
+    stack.client.meta.events.register("before-parameter-build.personalize.DescribeRecommender", time_out)
+    # Not swallowed as "still waiting": the Lambda fails, and Step Functions' Catch takes over.
+    with pytest.raises(ReadTimeoutError):
+        recommender.poll_step(execution.state, make_lambda_context())
+    cause = json.dumps({"errorMessage": 'Read timeout on endpoint URL: "https://personalize.us-east-1.amazonaws.com/"',
+                        "errorType": "ReadTimeoutError"})
+    result = poller.poll_failed({**execution.state, "error": {"Error": "ReadTimeoutError", "Cause": cause}}, make_lambda_context())
+    [signal] = stack.signals.sent
+    assert result["outcome"] == "FAILURE" and signal.status == "FAILURE"
+    assert "ReadTimeoutError" in signal.reason and "Read timeout on endpoint URL" in signal.reason

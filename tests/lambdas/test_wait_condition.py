@@ -166,3 +166,47 @@ def test_long_reasons_are_truncated(server):
 def test_invalid_arguments_are_refused_before_sending(arguments, message):
     with pytest.raises(ValueError, match=message):
         signal(*arguments)
+
+
+# --- the handle reference: the URL is read from CloudFormation, never passed along -------------
+
+HANDLE = {"StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1", "LogicalResourceId": "ReadyHandleAbc"}
+
+
+def _cloudformation_client():
+    import boto3
+
+    return boto3.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1").client("cloudformation")
+
+
+def test_handle_url_reads_the_handles_physical_id():
+    from botocore.stub import Stubber
+
+    from lambdas.personalize_resources import wait_condition
+
+    client = _cloudformation_client()
+    url = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/arn%3Aaws%3A.../ReadyHandleAbc?X-Amz-Signature=x"
+    detail = {
+        "LogicalResourceId": "ReadyHandleAbc", "PhysicalResourceId": url, "ResourceType": "AWS::CloudFormation::WaitConditionHandle",
+        "LastUpdatedTimestamp": "2026-01-01T00:00:00Z", "ResourceStatus": "CREATE_COMPLETE",
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "describe_stack_resource", {"StackResourceDetail": detail},
+            {"StackName": HANDLE["StackId"], "LogicalResourceId": "ReadyHandleAbc"},
+        )
+        assert wait_condition.handle_url(HANDLE, client) == url
+
+
+@pytest.mark.parametrize(("code", "status", "retryable"), [("ValidationError", 400, False), ("Throttling", 400, True), ("InternalFailure", 500, True)])
+def test_handle_url_errors_are_signal_errors(code, status, retryable):
+    from botocore.stub import Stubber
+
+    from lambdas.personalize_resources import wait_condition
+
+    client = _cloudformation_client()
+    with Stubber(client) as stubber:
+        stubber.add_client_error("describe_stack_resource", code, "nope", http_status_code=status)
+        with pytest.raises(wait_condition.SignalError) as caught:
+            wait_condition.handle_url(HANDLE, client)
+    assert caught.value.retryable is retryable

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambdas.personalize_resources import import_job, metric_attribution, recommender, sample_data
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, sample_data
 from stacks.constructs.handlers import iam_action
 from tests.stacks.templates import (
     dependencies,
@@ -33,6 +33,7 @@ PINNED_PERSONALIZE_IDS = {
     "CustomretailMetricAttributionF6B93E00": "Custom::PersonalizeMetricAttribution",
 }
 DATASET_GROUP = "GroupretailDatasetGroupE24FB8EA"
+POLLER_STATE_MACHINE = "PollerStateMachineFE4D36AE"
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,7 @@ def test_service_role_is_least_privilege(template):
         ("s3:ListBucket", bucket),
         ("s3:GetObject", f"{bucket}/imports/*"),
         ("s3:PutObject", f"{bucket}/metric-reports/*"),
+        ("s3:PutObject", f"{bucket}/exports/*"),
         ("cloudwatch:PutMetricData", "*"),
     }
     [policy] = policies_of_role(template, "ServiceRoleD777F2A1")
@@ -134,13 +136,19 @@ HANDLERS = {
     "personalize_resources.metric_attribution.on_event": metric_attribution.API_OPERATIONS,
     "personalize_resources.import_job.on_event": import_job.API_OPERATIONS,
     "personalize_resources.recommender.on_event": recommender.API_OPERATIONS,
-    "personalize_resources.recommender.poll_step": recommender.POLLER_API_OPERATIONS,
+    "personalize_resources.poller.poll_step": poller.poller_api_operations(),
+    "personalize_resources.poller.poll_failed": poller.POLL_FAILED_API_OPERATIONS,
+    "personalize_resources.dataset_export.on_event": dataset_export.API_OPERATIONS,
     "personalize_resources.sample_data.on_event": sample_data.API_OPERATIONS,
 }
 
 
 # Their Create requests name the Personalize service role (roleArn).
-PASSES_SERVICE_ROLE = {"personalize_resources.metric_attribution.on_event", "personalize_resources.import_job.on_event"}
+PASSES_SERVICE_ROLE = {
+    "personalize_resources.metric_attribution.on_event",
+    "personalize_resources.import_job.on_event",
+    "personalize_resources.dataset_export.on_event",
+}
 
 
 @pytest.mark.parametrize("handler", sorted(HANDLERS))
@@ -153,23 +161,134 @@ def test_each_handler_role_allows_exactly_its_declared_operations(template, hand
     assert actions == expected
 
 
-def test_handler_permissions_name_exact_arns(template):
+PREFIX_ARN = f"{ARN_PREFIX}:*/pimpact-default-*"
+
+
+def test_handler_permissions_reach_every_resource_under_the_name_prefix(template):
+    # Cleanup (replaced/removed resources) and rollbacks run under the NEW policy: resources of
+    # earlier configs must stay reachable, so Personalize grants are by the environment's prefix.
     role = role_of_function(template, function_by_handler(template, "personalize_resources.metric_attribution.on_event"))
     pairs = granted(template, role)
-    attribution = f"{ARN_PREFIX}:metric-attribution/pimpact-default-retail-attribution"
-    assert ("personalize:DescribeMetricAttribution", attribution) in pairs
-    assert ("personalize:CreateMetricAttribution", f"<{DATASET_GROUP}.DatasetGroupArn>") in pairs
+    assert ("personalize:DescribeMetricAttribution", PREFIX_ARN) in pairs
+    assert ("personalize:CreateMetricAttribution", PREFIX_ARN) in pairs
     assert ("iam:PassRole", "<ServiceRoleD777F2A1.Arn>") in pairs
-    assert all("*" not in resource for action, resource in pairs if action.startswith(("personalize:", "iam:")))
+    for handler in HANDLERS:
+        role = role_of_function(template, function_by_handler(template, handler))
+        for action, resource in granted(template, role):
+            if action.startswith("personalize:"):
+                assert resource == PREFIX_ARN, (handler, action, resource)
     recommender_role = role_of_function(template, function_by_handler(template, "personalize_resources.recommender.on_event"))
-    recommender_resources = {r for a, r in granted(template, recommender_role) if a == "personalize:DescribeRecommender"}
-    assert recommender_resources == {
-        f"{ARN_PREFIX}:recommender/pimpact-default-retail-recommended-for-you-43eb",
-        f"{ARN_PREFIX}:recommender/pimpact-default-retail-viewed-x-also-viewed-48fa",
-    }
-    assert ("states:StartExecution", "<RecommenderPollerStateMachine6C076D58>") in granted(template, recommender_role)
+    assert ("states:StartExecution", f"<{POLLER_STATE_MACHINE}>") in granted(template, recommender_role)
     for function in resources(template, "AWS::Lambda::Function").values():
         assert "ManagedPolicyArns" not in template["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+
+
+IS_COMPLETE = {
+    "personalize_resources.metric_attribution.is_complete": (metric_attribution.IS_COMPLETE_API_OPERATIONS, True),
+    "personalize_resources.import_job.is_complete": (import_job.IS_COMPLETE_API_OPERATIONS, False),
+    "personalize_resources.recommender.is_complete": (recommender.IS_COMPLETE_API_OPERATIONS, False),
+    "personalize_resources.dataset_export.is_complete": (dataset_export.IS_COMPLETE_API_OPERATIONS, False),
+}
+
+
+@pytest.mark.parametrize("handler", sorted(IS_COMPLETE))
+def test_is_complete_functions_have_their_own_exact_roles(template, handler):
+    operations, passes_role = IS_COMPLETE[handler]
+    role = role_of_function(template, function_by_handler(template, handler))
+    on_event = role_of_function(template, function_by_handler(template, handler.rsplit(".", 1)[0] + ".on_event"))
+    assert role != on_event
+    actions = {a for a, _ in granted(template, role) if not a.startswith("logs:")}
+    assert actions == {iam_action(op) for op in operations} | ({"iam:PassRole"} if passes_role else set())
+
+
+def test_provider_waiter_roles_write_no_log_streams_anywhere(template):
+    waiter_roles = [k for k, v in resources(template, "AWS::IAM::Role").items() if "waiterstatemachine" in k]
+    assert len(waiter_roles) == 4  # attribution, imports, recommenders, event export
+    for role in waiter_roles:
+        pairs = granted(template, role)
+        assert not {("logs:CreateLogStream", "*"), ("logs:PutLogEvents", "*")} & pairs, role
+        assert ("logs:CreateLogDelivery", "*") in pairs  # vended log delivery still works
+
+
+def test_every_log_group_is_removed_with_the_stack(template):
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) >= 5
+    for logical_id, group in groups.items():
+        assert group.get("DeletionPolicy") == "Delete", logical_id
+
+
+def test_the_signal_url_reaches_no_property_that_is_logged(template):
+    # The handle's Ref is the presigned URL: only the WaitCondition may hold it. Custom resource
+    # properties are logged by the Provider framework and become the poller's execution input.
+    handles = set(resources(template, "AWS::CloudFormation::WaitConditionHandle"))
+    assert handles
+    for logical_id, resource in template["Resources"].items():
+        for handle in handles:
+            if handle in json.dumps(resource.get("Properties", {})):
+                if resource["Type"] == "AWS::CloudFormation::WaitCondition":
+                    assert resource["Properties"]["Handle"] == {"Ref": handle}
+                else:
+                    # Only the handle's logical id as a string, never a Ref/GetAtt to it.
+                    assert {"Ref": handle} != resource["Properties"].get("SignalHandle")
+                    assert f'{{"Ref": "{handle}"}}' not in json.dumps(resource["Properties"]), logical_id
+    for recommender_id, resource in custom(template, "Custom::PersonalizeRecommender").items():
+        props = resource["Properties"]
+        assert "SignalUrl" not in props
+        assert props["SignalHandle"]["StackId"] == {"Ref": "AWS::StackId"}
+        assert props["SignalHandle"]["LogicalResourceId"] in handles
+        assert props["SignalHandle"]["LogicalResourceId"] in dependencies(template, recommender_id)
+    poll_role = role_of_function(template, function_by_handler(template, "personalize_resources.poller.poll_step"))
+    assert ("cloudformation:DescribeStackResource", "<AWS::StackId>") in granted(template, poll_role)
+
+
+def test_imports_items_then_attribution_then_interactions_each_after_the_role_policy(template):
+    attribution_id, _ = only(template, "Custom::PersonalizeMetricAttribution")
+    jobs = {j["Properties"]["Request"]["jobName"]["Fn::Join"][1][0]: k for k, j in custom(template, "Custom::PersonalizeDatasetImportJob").items()}
+    items = next(k for name, k in jobs.items() if "-items-" in name)
+    interactions = next(k for name, k in jobs.items() if "-interactions-" in name)
+    # The attribution waits for the items import to be ACTIVE (its WaitCondition), not just started.
+    assert awaiting(template, "Custom::PersonalizeDatasetImportJob")[items] in dependencies(template, attribution_id)
+    assert attribution_id in dependencies(template, interactions)
+    assert attribution_id not in dependencies(template, items)
+    for logical_id in (items, interactions, attribution_id):
+        assert "ServiceRoleDefaultPolicy1928D448" in dependencies(template, logical_id)
+
+
+def test_kms_dataset_groups_wait_for_the_service_role_policy(synthesized):
+    multi = synthesized.template("multi", "personalize")
+    for logical_id, group in resources(multi, "AWS::Personalize::DatasetGroup").items():
+        assert "KmsKeyArn" in group["Properties"]
+        assert "ServiceRoleDefaultPolicy1928D448" in dependencies(multi, logical_id)
+
+
+def test_import_job_names_are_unique_per_stack_and_change_with_s3_output(template):
+    from stacks.configuration import load_config
+    from stacks.constructs.attribution import GroupNames
+
+    for job in custom(template, "Custom::PersonalizeDatasetImportJob").values():
+        name = job["Properties"]["Request"]["jobName"]
+        # "<name>-<group>-<type>-<digest>-" + first group of the stack id's UUID, at deploy time.
+        assert name["Fn::Join"][1][0].startswith("pimpact-default-retail-")
+        assert "AWS::StackId" in json.dumps(name["Fn::Join"][1][1])
+    config = load_config("config/default.yaml")
+    group = config.dataset_groups[0]
+    without_s3 = group.model_copy(update={"metric_attribution": group.metric_attribution.model_copy(update={"s3_output": False})})
+    assert GroupNames(config, group).import_job("interactions") != GroupNames(config, without_s3).import_job("interactions")
+    assert len(GroupNames(config, group).import_job("interactions")) <= 63
+
+
+def test_wait_condition_handles_change_with_tags_and_timeout(template):
+    from stacks.configuration import load_config
+    from stacks.constructs.attribution import short_hash
+
+    handles = set(resources(template, "AWS::CloudFormation::WaitConditionHandle"))
+    config = load_config("config/default.yaml")
+    group = config.dataset_groups[0]
+    recommender_config = group.recommenders[0]
+    digest = short_hash(group.name, recommender_config.model_dump(mode="json", by_alias=True), config.tags, str(8 * 3600))
+    assert any(digest in handle for handle in handles)
+    assert digest != short_hash(group.name, recommender_config.model_dump(mode="json", by_alias=True), {}, str(8 * 3600))
+    assert digest != short_hash(group.name, recommender_config.model_dump(mode="json", by_alias=True), config.tags, str(9 * 3600))
 
 
 def test_handlers_run_on_the_latest_python_with_json_logs(template):
@@ -195,18 +314,18 @@ def test_metric_attribution_has_the_blog_metrics_and_comes_after_the_datasets(te
     assert attribution.get("DeletionPolicy", "Delete") == "Delete"
 
 
-def test_every_import_job_runs_after_the_attribution_and_publishes_to_s3(template):
+def test_every_import_job_publishes_to_s3(template):
     attribution_id, _ = only(template, "Custom::PersonalizeMetricAttribution")
     jobs = custom(template, "Custom::PersonalizeDatasetImportJob")
     assert len(jobs) == 2
     names = set()
     for job_id, job in jobs.items():
         request = job["Properties"]["Request"]
-        assert attribution_id in dependencies(template, job_id)
+        assert (attribution_id in dependencies(template, job_id)) == ("-interactions-" in text(request["jobName"]))
         assert request["importMode"] == "FULL" and request["publishAttributionMetricsToS3"] == "true"
         assert text(request["dataSource"]["dataLocation"]).startswith("<SampleDataFiles")
-        names.add(request["jobName"])
-    assert len(names) == 2 and all(len(n) <= 63 for n in names)
+        names.add(json.dumps(request["jobName"]))
+    assert len(names) == 2
 
 
 def test_sample_data_is_written_to_the_sample_prefix(template):
@@ -217,22 +336,42 @@ def test_sample_data_is_written_to_the_sample_prefix(template):
     assert int(props["Interactions"]) >= 1000
 
 
+def awaiting(template: dict, resource_type: str) -> dict[str, str]:
+    """Custom resource logical id → the WaitCondition whose handle it names."""
+    waits = resources(template, "AWS::CloudFormation::WaitCondition")
+    return {
+        logical_id: next(w for w, wait in waits.items() if wait["Properties"]["Handle"] == {"Ref": r["Properties"]["SignalHandle"]["LogicalResourceId"]})
+        for logical_id, r in custom(template, resource_type).items()
+    }
+
+
+def test_imports_are_awaited_by_wait_conditions_past_the_custom_resource_hour(template):
+    waits = resources(template, "AWS::CloudFormation::WaitCondition")
+    imports = awaiting(template, "Custom::PersonalizeDatasetImportJob")
+    assert len(imports) == 2 and len(waits) == 4
+    for job_id, wait_id in imports.items():
+        assert job_id in waits[wait_id]["DependsOn"]
+        assert waits[wait_id]["Properties"]["Timeout"] == str(8 * 3600)
+    handler = template["Resources"][function_by_handler(template, "personalize_resources.import_job.on_event")]["Properties"]
+    assert handler["Environment"]["Variables"]["POLLER_STATE_MACHINE_ARN"] == {"Ref": POLLER_STATE_MACHINE}
+
+
 def test_recommenders_wait_for_imports_and_are_awaited_by_a_wait_condition(template):
-    jobs = set(custom(template, "Custom::PersonalizeDatasetImportJob"))
+    jobs = set(awaiting(template, "Custom::PersonalizeDatasetImportJob").values())
     recommenders = custom(template, "Custom::PersonalizeRecommender")
     assert {r["Properties"]["Request"]["recipeArn"] for r in recommenders.values()} == {
         "arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you",
         "arn:aws:personalize:::recipe/aws-ecomm-customers-who-viewed-x-also-viewed",
     }
     waits = resources(template, "AWS::CloudFormation::WaitCondition")
-    assert len(waits) == len(recommenders) == 2
+    assert len(awaiting(template, "Custom::PersonalizeRecommender")) == len(recommenders) == 2
     for recommender_id, resource in recommenders.items():
         assert jobs <= dependencies(template, recommender_id)
         props = resource["Properties"]
         assert props["DesiredState"] == "ACTIVE"
         assert props["Request"]["recommenderConfig"] == {"minRecommendationRequestsPerSecond": 1}
         assert {"tagKey": "project", "tagValue": "personalize-impact"} in props["Request"]["tags"]
-        [wait] = [w for w in waits.values() if w["Properties"]["Handle"] == props["SignalUrl"]]
+        [wait] = [w for w in waits.values() if w["Properties"]["Handle"] == {"Ref": props["SignalHandle"]["LogicalResourceId"]}]
         assert recommender_id in wait["DependsOn"]
         assert wait["Properties"]["Timeout"] == str(8 * 3600) and wait["Properties"]["Count"] == 1
 
@@ -259,12 +398,20 @@ def test_recommender_arns_and_sources_are_published(template):
 
 
 def test_poller_state_machine_loops_without_a_sleeping_lambda(template):
-    state_machine = template["Resources"]["RecommenderPollerStateMachine6C076D58"]["Properties"]
+    state_machine = template["Resources"][POLLER_STATE_MACHINE]["Properties"]
     definition = json.loads("".join(p if isinstance(p, str) else "POLL" for p in state_machine["DefinitionString"]["Fn::Join"][1]))
     states = definition["States"]
     assert definition["StartAt"] == "WaitBeforePoll"
-    assert states["WaitBeforePoll"] == {"Type": "Wait", "Seconds": 300, "Next": "Poll"}
+    # Each execution sets its interval: a minute for imports, recommenderPollMinutes for recommenders.
+    assert states["WaitBeforePoll"] == {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Poll"}
+    handler = template["Resources"][function_by_handler(template, "personalize_resources.recommender.on_event")]["Properties"]
+    assert handler["Environment"]["Variables"]["POLLER_WAIT_SECONDS"] == "300"
     assert states["Poll"]["Next"] == "Finished"
+    # Catch-all: any failure of the poll step (Lambda timeout, error) signals FAILURE, then fails.
+    [catch] = states["Poll"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+    assert catch["Next"] == "SignalPollFailure" and states["SignalPollFailure"]["Next"] == "PollFailed"
+    assert states["PollFailed"]["Type"] == "Fail"
     choice = states["Finished"]
     assert choice["Choices"][0]["Variable"] == "$.finished" and choice["Default"] == "WaitBeforePoll"
     assert definition["TimeoutSeconds"] == 8 * 3600
@@ -284,7 +431,7 @@ def test_stopped_recommender_and_config_are_passed_through(synthesized):
     attributions = {a["Properties"]["Request"]["name"]: a["Properties"]["Request"] for a in resources(multi, "Custom::PersonalizeMetricAttribution").values()}
     assert "s3DataDestination" not in attributions["pimpact-multi-video-attribution"]["metricsOutputConfig"]
     jobs = [j["Properties"]["Request"] for j in resources(multi, "Custom::PersonalizeDatasetImportJob").values()]
-    video = [j for j in jobs if j["jobName"].startswith("pimpact-multi-video-")]
+    video = [j for j in jobs if text(j["jobName"]).startswith("pimpact-multi-video-")]
     assert {j["publishAttributionMetricsToS3"] for j in video} == {"false"}
     locations = {text(j["dataSource"]["dataLocation"]) for j in video}
     assert locations == {
@@ -299,3 +446,30 @@ def test_a_config_without_custom_resources_deploys_no_handlers(synthesized):
     assert not any(t.startswith("Custom::") for t in types)
     assert "AWS::Lambda::Function" not in types and "AWS::Personalize::EventTracker" not in types
     assert "AWS::Personalize::DatasetGroup" in types
+
+
+def test_recorded_events_are_exported_before_the_interactions_dataset_is_deleted(synthesized, template):
+    # removalPolicy RETAIN (the default): PutEvents data lives only in the dataset.
+    export_id, export = only(template, "Custom::PersonalizeInteractionsExport")
+    request = export["Properties"]["Request"]
+    assert text(request["datasetArn"]) == "<GroupretailInteractionsDatasetB286AA99.DatasetArn>"
+    assert text(request["exportPrefix"]) == "s3://pimpact-default-data-<AWS::AccountId>-<AWS::Region>/exports/retail/"
+    assert request["jobNamePrefix"] == "pimpact-default-retail-export"
+    assert text(request["roleArn"]) == "<ServiceRoleD777F2A1.Arn>"
+    # Created before the imports, so deleted after them (they wait for running jobs) and before
+    # the dataset (which it references).
+    for job_id in custom(template, "Custom::PersonalizeDatasetImportJob"):
+        assert export_id in dependencies(template, job_id)
+    bucket = "arn:<AWS::Partition>:s3:::pimpact-default-data-<AWS::AccountId>-<AWS::Region>"
+    assert ("s3:PutObject", f"{bucket}/exports/*") in granted(template, "ServiceRoleD777F2A1")
+    storage = synthesized.template("default", "storage")
+    policy = next(p for p in resources(storage, "AWS::S3::BucketPolicy").values() if "PersonalizeWritesEventExports" in json.dumps(p))
+    [writes] = [s for s in statements(policy) if s.get("Sid") == "PersonalizeWritesEventExports"]
+    assert writes["Action"] == "s3:PutObject" and text(writes["Resource"]) == "<Data666C94C7.Arn>/exports/*"
+    assert writes["Principal"] == {"Service": "personalize.amazonaws.com"}
+
+
+def test_no_export_when_the_config_destroys_data_or_records_no_events(synthesized):
+    # multi-group: removalPolicy DESTROY; minimal: no event tracker, so no recorded events.
+    for config in ("multi", "minimal"):
+        assert not resources(synthesized.template(config, "personalize"), "Custom::PersonalizeInteractionsExport")

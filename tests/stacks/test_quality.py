@@ -22,7 +22,7 @@ def test_cdk_nag_passes_with_few_reasoned_acknowledgements(synthesized):
     assert all("AwsSolutions-IAM5[" in a for a in synthesized.acknowledged)
     assert len(WILDCARD_ALLOWANCES) + 1 <= 15  # the allowances plus the Provider waiter's SF2
     per_stack = [a for a in synthesized.acknowledged if a.startswith(synthesized.stacks["default"]["personalize"] + "/")]
-    assert len(per_stack) <= 12, per_stack  # acknowledged findings of the default config, all reviewed
+    assert len(per_stack) <= 8, per_stack  # acknowledgements in the default config, each one reviewed allowance
 
 
 @pytest.mark.parametrize("config", ["default", "multi"])
@@ -33,7 +33,7 @@ def test_no_policy_grants_function_versions(synthesized, config):
     for logical_id, policy in resources(template, "AWS::IAM::Policy").items():
         document = policy["Properties"]["PolicyDocument"]
         assert without_version_wildcards(document) == document, logical_id
-        assert ":*" not in json.dumps(document).replace('"Resource": "*"', ""), logical_id
+        assert not re.search(r':\*"', json.dumps(document)), logical_id
     for allowance in WILDCARD_ALLOWANCES:
         assert len(allowance.reason) > 60
 
@@ -97,7 +97,8 @@ MUST_FOLLOW = {
     "AWS::Personalize::Dataset": {"AWS::Personalize::DatasetGroup", "AWS::Personalize::Schema"},
     "AWS::Personalize::EventTracker": {"AWS::Personalize::DatasetGroup"},
     "Custom::PersonalizeMetricAttribution": {"AWS::Personalize::DatasetGroup", "AWS::Personalize::Dataset"},
-    "Custom::PersonalizeDatasetImportJob": {"AWS::Personalize::Dataset", "Custom::PersonalizeMetricAttribution"},
+    # Per dataset (its own Dataset; Items before, Interactions after the attribution): test_personalize.
+    "Custom::PersonalizeDatasetImportJob": {"AWS::Personalize::DatasetGroup"},
     "Custom::PersonalizeRecommender": {"AWS::Personalize::DatasetGroup", "Custom::PersonalizeDatasetImportJob", "Custom::PersonalizeMetricAttribution"},
 }
 
@@ -151,6 +152,7 @@ def test_dependency_graph_creates_and_deletes_in_personalize_order(synthesized, 
     assert checked > 10
     groups = resources(template, "AWS::Personalize::DatasetGroup")
     assert len(groups) == (2 if config == "multi" else 1)
-    # Recommenders are awaited by WaitConditions, which therefore go before them on delete.
+    # Imports and recommenders are awaited by WaitConditions, which therefore go before them on delete.
+    awaited = {"Custom::PersonalizeRecommender", "Custom::PersonalizeDatasetImportJob"}
     for wait_id in resources(template, "AWS::CloudFormation::WaitCondition"):
-        assert any(template["Resources"][d]["Type"] == "Custom::PersonalizeRecommender" for d in graph[wait_id])
+        assert any(template["Resources"][d]["Type"] in awaited for d in graph[wait_id])

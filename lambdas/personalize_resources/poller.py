@@ -1,0 +1,160 @@
+"""The one long-wait machinery: a Step Functions loop that follows a Personalize resource past the
+custom-resource hour and signals an ``AWS::CloudFormation::WaitCondition`` (up to 12 hours).
+
+State machine: Wait(``$.waitSeconds``) → ``poll_step`` → Choice(``$.finished``) → Wait again; any
+failure of the step (Lambda timeout or error, network timeouts past botocore's retries) is caught
+and goes to ``poll_failed``, which signals FAILURE with the error, then the execution fails.
+
+Every execution input carries ``kind`` (the resource type it follows; a missing kind is a
+recommender, as executions started before kinds existed), ``uniqueId``, ``waitSeconds`` and the
+signal target: ``signalHandle`` ({StackId, LogicalResourceId}: a reference, the presigned URL
+never enters logs or execution input) or, from older stacks, ``signalUrl``. Each kind's module
+supplies ``poll(state) -> state`` and uses ``waiting`` / ``finish`` from here.
+
+Lambda handlers: ``poll_step`` and ``poll_failed``; ``POLLER_API_OPERATIONS`` is the union of the
+kinds' operations (the poll role's policy), ``POLL_FAILED_API_OPERATIONS`` only reads the handle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from . import wait_condition
+from .core import error_code, log_action
+
+STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
+POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
+# An hour past the longest WaitCondition timeout (12 h): by then nobody is waiting any more.
+DEFAULT_POLLER_TIMEOUT_SECONDS = 13 * 3600
+DEFAULT_WAIT_SECONDS = 60
+SIGNAL_ONLY_OPERATIONS: tuple[str, ...] = ("cloudformation:DescribeStackResource",)
+POLL_FAILED_API_OPERATIONS = SIGNAL_ONLY_OPERATIONS
+
+# The wait-condition signal and the handle's URL lookup; tests replace both with fakes.
+send_signal = wait_condition.signal
+handle_url = wait_condition.handle_url
+
+
+def now() -> float:
+    """Wall-clock seconds; tests replace it with a simulated clock."""
+    return time.time()
+
+
+def create_states_client() -> Any:
+    """Step Functions client (tests replace this function)."""
+    return boto3.client(
+        "stepfunctions", config=Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 5})
+    )
+
+
+def execution_name(request_id: str, arn: str) -> str:
+    """Stable per CloudFormation request, so a retried on_event does not start a second poller."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", arn.rsplit("/", 1)[-1])[:50]
+    digest = hashlib.sha256(f"{request_id}\n{arn}".encode()).hexdigest()[:16]
+    return f"{name}-{digest}"
+
+
+def start(name: str, state: Mapping[str, Any], client: Any = None) -> None:
+    """Start an execution; a retried request finds it started already, which is fine."""
+    try:
+        execution = (client or create_states_client()).start_execution(
+            stateMachineArn=os.environ[STATE_MACHINE_ENV], name=name, input=json.dumps(state, sort_keys=True)
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise
+        log_action("poller_already_started", execution_name=name)
+        return
+    log_action("poller_started", execution_arn=execution["executionArn"], kind=state.get("kind"))
+
+
+def subject(state: Mapping[str, Any]) -> str:
+    return str(state.get("resourceArn") or state.get("recommenderArn") or state.get("uniqueId"))
+
+
+def timeout_seconds() -> int:
+    return int(os.environ.get(POLLER_TIMEOUT_ENV) or DEFAULT_POLLER_TIMEOUT_SECONDS)
+
+
+def elapsed(state: Mapping[str, Any]) -> int:
+    return int(now()) - int(state["startedAt"])
+
+
+def waiting(state: dict, status: str) -> dict:
+    spent = elapsed(state)
+    if spent > timeout_seconds():
+        return finish(state, status, wait_condition.FAILURE, f"{subject(state)} still {status} after {spent // 60} minutes")
+    state.pop("lastAction", None)
+    return {**state, "finished": False, "status": status}
+
+
+def finish(state: dict, status: str, outcome: str, reason: str, *, data: str = "", tolerate_signal_errors: bool = False) -> dict:
+    state.pop("lastAction", None)
+    state.pop("signalError", None)
+    log_action("poller_finished", resource_arn=subject(state), outcome=outcome, reason=reason)
+    if state.get("signalUrl") or state.get("signalHandle"):
+        try:
+            url = state.get("signalUrl") or handle_url(state["signalHandle"])
+            send_signal(url, outcome, reason, state.get("uniqueId") or subject(state), data)
+        except wait_condition.SignalError as exc:
+            if exc.retryable and not tolerate_signal_errors and elapsed(state) <= timeout_seconds():
+                # Not delivered yet: stay unfinished so the next poll decides and signals again.
+                log_action("signal_failed", reason=str(exc), retry=True)
+                return {**state, "finished": False, "status": status, "signalError": str(exc)}
+            # Refused (the handle is gone or the URL is wrong): nobody can be told any more.
+            log_action("signal_failed", reason=str(exc), retry=False)
+            return {**state, "finished": True, "status": status, "outcome": outcome, "signalError": str(exc)}
+    return {**state, "finished": True, "status": status, "outcome": outcome, "reason": reason}
+
+
+def _kinds() -> dict[str, Callable[[dict], dict]]:
+    # Imported here: the kinds' modules import this one.
+    from . import import_job, recommender
+
+    return {recommender.RESOURCE_TYPE: recommender.poll, import_job.RESOURCE_TYPE: import_job.poll}
+
+
+def poll_step(event: Mapping[str, Any], context: Any) -> dict:
+    """One step: look at the resource, act at most once, never sleep. Returns the state with
+    ``finished`` (the state machine's Choice), ``status`` and ``polls``."""
+    state = dict(event)
+    state["polls"] = int(state.get("polls", 0)) + 1
+    state.setdefault("startedAt", int(now()))
+    state.setdefault("waitSeconds", DEFAULT_WAIT_SECONDS)
+    kind = state.get("kind", "recommender")
+    kinds = _kinds()
+    if kind not in kinds:
+        return finish(state, "UNKNOWN", wait_condition.FAILURE, f"the poller cannot follow resources of kind {kind!r}")
+    return kinds[kind](state)
+
+
+def poll_failed(event: Mapping[str, Any], context: Any) -> dict:
+    """The catch-all: a poll step that failed or timed out ends in a FAILURE signal with the
+    reason, instead of leaving the deploy waiting for the WaitCondition's hours-long timeout."""
+    state = {key: value for key, value in dict(event).items() if key != "error"}
+    error = event.get("error") or {}
+    cause = str(error.get("Cause") or "")
+    try:
+        cause = json.loads(cause).get("errorMessage") or cause
+    except (ValueError, AttributeError):
+        pass
+    reason = f"the poller's step failed ({error.get('Error') or 'unknown error'}): {cause[:500]}"
+    state.setdefault("startedAt", int(now()))
+    return finish(state, state.get("status", "UNKNOWN"), wait_condition.FAILURE, f"{subject(state)}: {reason}", tolerate_signal_errors=True)
+
+
+def poller_api_operations() -> tuple[str, ...]:
+    from . import import_job, recommender
+
+    union = dict.fromkeys((*recommender.POLL_API_OPERATIONS, *import_job.POLL_API_OPERATIONS, *SIGNAL_ONLY_OPERATIONS))
+    return tuple(union)
