@@ -17,6 +17,9 @@ from tests.simulator.kernel import Clock, Kernel, drain
 from tests.simulator.synth import load_template
 
 
+StepCheck = Callable[[StackFakePersonalize], list[str]]
+
+
 @dataclass
 class Step:
     action: str                 # deploy | destroy | record-events | cancel-after
@@ -25,10 +28,11 @@ class Step:
     minutes: float = 0          # cancel-after: minutes into this deploy
     events: int = 0
     reason: str = ""            # a failure expected by the scenario must carry this text
+    check: StepCheck | None = None  # what must hold in Personalize after the step
 
 
-def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "") -> Step:
-    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason)
+def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None) -> Step:
+    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check)
 
 
 def destroy() -> Step:
@@ -64,22 +68,66 @@ def _events_survive(aws: Aws, outcomes: list[Outcome]) -> list[str]:
     return []
 
 
-def _recommenders_inactive(aws: Aws, outcomes: list[Outcome]) -> list[str]:
-    return []
+# --- what a step must have changed in Personalize (not only the stack status) ----------------------
+
+
+def _recommenders(fake: StackFakePersonalize) -> list:
+    fake._settle()
+    return [state for state in fake.recommenders.values()]
+
+
+def _all_recommenders(status: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        return [f"{r.resource.arn.rsplit('/', 1)[-1]} is {r.resource.status}, not {status}"
+                for r in _recommenders(fake) if r.resource.status != status]
+    return check
+
+
+def _recipes(*expected: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        present = sorted(r.resource.attributes["recipeArn"].rsplit("/", 1)[-1] for r in _recommenders(fake))
+        return [] if present == sorted(expected) else [f"recommenders with recipes {present}, expected {sorted(expected)}"]
+    return check
+
+
+def _min_tps(name_part: str, value: int) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        found = [r.resource.attributes["recommenderConfig"].get("minRecommendationRequestsPerSecond")
+                 for r in _recommenders(fake) if name_part in r.resource.arn]
+        return [] if found == [value] else [f"{name_part}: minRecommendationRequestsPerSecond {found}, expected [{value}]"]
+    return check
+
+
+def _tags(key: str, value: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        return [f"{r.resource.arn.rsplit('/', 1)[-1]} has tags {r.tags}, expected {key}={value}"
+                for r in _recommenders(fake) if r.tags.get(key) != value]
+    return check
+
+
+def _metrics(*names: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        attributions = [r for r in fake.resources.values() if r.resource_type == "metric-attribution"]
+        present = sorted(m["metricName"] for a in attributions for m in a.attributes["metrics"])
+        return [] if present == sorted(names) else [f"attribution metrics {present}, expected {sorted(names)}"]
+    return check
 
 
 SCENARIOS: list[Scenario] = [
     Scenario("default-create-destroy", about="config/default.yaml: create, then destroy", steps=[deploy("default"), destroy()]),
     Scenario("multi-group-create-destroy", about="config/multi-group.yaml (KMS, two groups, an INACTIVE recommender): create, destroy", steps=[deploy("multi"), destroy()]),
-    Scenario("metric-change", about="a metric changed and one added, then back; destroy", steps=[deploy("default"), deploy("metric-changed"), deploy("default"), destroy()]),
+    Scenario("metric-change", about="a metric changed and one added, then back; destroy", steps=[deploy("default"), deploy("metric-changed", check=_metrics("countViews", "sumMargin", "revenue")),
+                   deploy("default", check=_metrics("countViews", "sumMargin")), destroy()]),
     Scenario("s3-output-off-on", about="`metricAttribution.s3Output` off, then on again; destroy", steps=[deploy("default"), deploy("s3-output-off"), deploy("default"), destroy()]),
-    Scenario("recipe-change", about="a recommender's recipe changed (replacement; the old one deleted in cleanup); destroy", steps=[deploy("default"), deploy("recipe-changed"), destroy()]),
-    Scenario("recommender-removed", about="a recommender removed from the config; destroy", steps=[deploy("default"), deploy("recommender-removed"), destroy()]),
+    Scenario("recipe-change", about="a recommender's recipe changed (replacement; the old one deleted in cleanup); destroy", steps=[deploy("default"), deploy("recipe-changed", check=_recipes("aws-ecomm-recommended-for-you", "aws-ecomm-popular-items-by-views")),
+                   destroy()]),
+    Scenario("recommender-removed", about="a recommender removed from the config; destroy", steps=[deploy("default"), deploy("recommender-removed", check=_recipes("aws-ecomm-recommended-for-you")), destroy()]),
     Scenario("dataset-group-removed", about="the multi config's second dataset group removed; destroy", steps=[deploy("multi"), deploy("group-removed"), destroy()]),
-    Scenario("recommender-config-change", about="`recommenderConfig` changed (UpdateRecommender in place); destroy", steps=[deploy("default"), deploy("config-changed"), destroy()]),
-    Scenario("state-active-inactive-active", about="every recommender INACTIVE, then ACTIVE again; destroy", steps=[deploy("default"), deploy("inactive"), deploy("default"), destroy()]),
+    Scenario("recommender-config-change", about="`recommenderConfig` changed (UpdateRecommender in place); destroy", steps=[deploy("default"), deploy("config-changed", check=_min_tps("recommended-for-you", 2)), destroy()]),
+    Scenario("state-active-inactive-active", about="every recommender INACTIVE, then ACTIVE again; destroy", steps=[deploy("default"), deploy("inactive", check=_all_recommenders("INACTIVE")),
+                   deploy("default", check=_all_recommenders("ACTIVE")), destroy()]),
     Scenario("import-change", about="interactions import location and version changed (a new import job); destroy", steps=[deploy("default"), deploy("import-changed"), destroy()]),
-    Scenario("tag-change", about="tags changed and added; destroy", steps=[deploy("default"), deploy("tags-changed"), destroy()]),
+    Scenario("tag-change", about="tags changed and added; destroy", steps=[deploy("default"), deploy("tags-changed", check=_tags("environment", "staging")), destroy()]),
     Scenario("timeout-change", about="`recommenderReadyTimeoutHours` 8 → 10; destroy",
              steps=[deploy("default"), deploy("timeout-changed"), destroy()]),
     Scenario("import-create-failed", about="the first import job ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
@@ -239,6 +287,8 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
             elif outcome.failures and outcome.status.endswith("COMPLETE") and "ROLLBACK" not in outcome.status:
                 problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
+            if step.check and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+                problems += [f"{label}: {problem}" for problem in step.check(personalize)]
             if step.reason and "ROLLBACK" in outcome.status and not any(step.reason in failure for failure in outcome.failures[:2]):
                 problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")
             for leak in outcome.leaks:
