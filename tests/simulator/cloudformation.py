@@ -163,11 +163,11 @@ class Stack:
         if kind == "AWS::IAM::Role":
             return short, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{short}", "RoleId": f"AROASIM{logical_id.upper()[:16]}"}
         if kind == "AWS::IAM::Policy":
+            # In force only after IAM's propagation delay; until then the old document applies.
             yield Sleep(self.timings.iam_policy * 60)
+            for old_role in (old.properties.get("Roles", []) if old is not None else []):
+                self.aws.iam.delete_policy(old_role, logical_id)
             for role in properties.get("Roles", []):
-                if old is not None:
-                    for old_role in old.properties.get("Roles", []):
-                        self.aws.iam.delete_policy(old_role, logical_id)
                 self.aws.iam.put_policy(role, logical_id, properties["PolicyDocument"])
             return short, {}
         if kind == "AWS::Lambda::Function":
