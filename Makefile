@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test bench release clean
+.PHONY: setup synth test bench bench-report release clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -29,6 +29,11 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/synth_benchmark.py
+
+# report's figures: interval coverage on simulated reports, and 1,000,000 report rows.
+bench-report: setup
+	$(PY) benchmarks/lift_coverage.py
+	$(PY) benchmarks/report_scale.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis

@@ -30,11 +30,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The catalogue (items, user ids) is shared with the send-events tool; re-exported for callers.
+from .catalogue import (  # noqa: F401 - CATALOG, CATEGORY_PAIRS and Item are part of this module's API
+    CATALOG,
+    CATEGORY_PAIRS,
+    DEFAULT_ITEMS,
+    DEFAULT_SEED,
+    DEFAULT_USERS,
+    MIN_ITEMS,
+    Item,
+    generate_items,
+    user_ids,
+)
+
 API_OPERATIONS: tuple[str, ...] = ("s3:PutObject",)
 
-DEFAULT_SEED = 42
-DEFAULT_USERS = 200
-DEFAULT_ITEMS = 300
 DEFAULT_INTERACTIONS = 5000
 
 # Amazon Personalize refuses to train below these (developer guide, "Data requirements").
@@ -63,45 +73,6 @@ FAVOURITE_CATEGORY_PROBABILITY = 0.7
 ITEM_POPULARITY_EXPONENT = 1.1
 # Milder for users: a few heavy shoppers, but no single user dominating the data.
 USER_ACTIVITY_EXPONENT = 0.6
-
-# CATEGORY_L1 -> (margin rate range, {CATEGORY_L2: price range}).
-CATALOG: dict[str, tuple[tuple[float, float], dict[str, tuple[float, float]]]] = {
-    "apparel": ((0.35, 0.60), {
-        "shirts": (12.0, 60.0), "jackets": (45.0, 250.0),
-        "pants": (20.0, 90.0), "shoes": (30.0, 180.0),
-    }),
-    "electronics": ((0.08, 0.25), {
-        "headphones": (15.0, 350.0), "speakers": (25.0, 400.0),
-        "cameras": (120.0, 1500.0), "accessories": (5.0, 60.0),
-    }),
-    "home": ((0.25, 0.50), {
-        "kitchen": (8.0, 200.0), "furniture": (60.0, 900.0),
-        "decor": (10.0, 120.0), "bedding": (20.0, 220.0),
-    }),
-    "beauty": ((0.40, 0.70), {
-        "skincare": (8.0, 90.0), "makeup": (6.0, 60.0), "fragrance": (25.0, 150.0),
-    }),
-    "outdoors": ((0.20, 0.45), {
-        "camping": (15.0, 450.0), "cycling": (20.0, 1200.0), "fishing": (10.0, 300.0),
-    }),
-    "groceries": ((0.10, 0.30), {
-        "snacks": (1.5, 12.0), "beverages": (1.0, 25.0), "pantry": (2.0, 30.0),
-    }),
-}
-CATEGORY_PAIRS: tuple[tuple[str, str], ...] = tuple(
-    (l1, l2) for l1, (_, subs) in CATALOG.items() for l2 in subs
-)
-MIN_ITEMS = len(CATEGORY_PAIRS)  # one item per sub-category at least
-
-
-@dataclass(frozen=True)
-class Item:
-    item_id: str
-    price: float
-    category_l1: str
-    category_l2: str
-    margin: float
-
 
 @dataclass(frozen=True)
 class Interaction:
@@ -192,22 +163,6 @@ class _WeightedPicker:
         return self._values[min(index, len(self._values) - 1)]
 
 
-def _generate_items(rng: random.Random, count: int) -> list[Item]:
-    width = max(4, len(str(count)))
-    items = []
-    for number in range(1, count + 1):
-        # Round-robin first so every sub-category has items, then random categories.
-        l1, l2 = (CATEGORY_PAIRS[number - 1] if number <= len(CATEGORY_PAIRS)
-                  else rng.choice(CATEGORY_PAIRS))
-        (margin_low, margin_high), price_ranges = CATALOG[l1]
-        price_low, price_high = price_ranges[l2]
-        # Log-uniform prices: cheap items are more common than expensive ones.
-        price = round(price_low * (price_high / price_low) ** rng.random(), 2)
-        margin = round(price * rng.uniform(margin_low, margin_high), 2)
-        items.append(Item(f"item_{number:0{width}d}", price, l1, l2, margin))
-    return items
-
-
 def generate(
     seed: int = DEFAULT_SEED,
     users: int = DEFAULT_USERS,
@@ -217,7 +172,7 @@ def generate(
     """Build the data set. Raises ValueError if the sizes could not train a recommender."""
     _check_sizes(users, items, interactions)
     rng = random.Random(seed)
-    catalog = _generate_items(rng, items)
+    catalog = generate_items(rng, items)
 
     # Popularity: a random permutation of the catalog gets Zipf weights by rank.
     ranked = catalog[:]
@@ -234,8 +189,6 @@ def generate(
     categories = sorted(by_category)
 
     # Every user gets 2 interactions; the rest go to users with Zipf-like activity.
-    user_width = max(4, len(str(users)))
-    user_ids = [f"user_{number:0{user_width}d}" for number in range(1, users + 1)]
     counts = [2] * users
     activity = _zipf_weights(users, USER_ACTIVITY_EXPONENT)
     rng.shuffle(activity)
@@ -243,7 +196,7 @@ def generate(
         counts[index] += 1
 
     events: list[Interaction] = []
-    for user_id, count in zip(user_ids, counts):
+    for user_id, count in zip(user_ids(users), counts):
         favourites = rng.sample(categories, k=min(len(categories), rng.choice((1, 2))))
         # Distinct, sorted offsets: each event strictly after the previous one, so a
         # purchase is always later than the view it follows.

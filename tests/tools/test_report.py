@@ -1,29 +1,25 @@
-"""Tests for tools.report: parsing reports, statistics against hand-computed values, inputs, outputs."""
+"""Tests for tools.report: parsing report files, the command line, S3 and CloudWatch inputs, outputs.
+
+The statistics, the SQL and Athena have their own files (test_impact_*.py).
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import math
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
-import numpy as np
 import pytest
 from moto import mock_aws
 
 from tests.tools.conftest import REGION
 from tools import report
-from tools.report import (
-    MetricRow,
-    ReportFileError,
-    load_reports,
-    parse_report,
-    summarize,
-)
+from tools.impact import cloudwatch as cloudwatch_input
+from tools.impact.reports import WARNINGS_PER_FILE, ReportFileError, parse_report
 
 HEADER = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
 T0 = 1704067224  # 2024-01-01T00:00:24Z: like the documented example, not a multiple of 900
@@ -44,146 +40,6 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text)
     return path
-
-
-def rows_for(metric: str, series: dict[str, list[float | None]], start: int = T0) -> list[MetricRow]:
-    """Rows for a metric from per-source values per bucket (None: no row in that bucket)."""
-    return [
-        MetricRow(metric, "VIEW", value, "samplecount", source, start + 900 * bucket)
-        for source, values in series.items()
-        for bucket, value in enumerate(values)
-        if value is not None
-    ]
-
-
-# --------------------------------------------------------------------------- hand-computed numbers
-#
-# Fixture COUNTVIEWS, 4 buckets from 00:00 UTC (the 20 of SOURCE_NAME_UNDEFINED in the last bucket
-# is two rows, 12 + 8, which are added up):
-#   recommended_for_you    10 20 30 40  total 100
-#   viewed_X_also_viewed    5  5  -  10  total  20  (no row in the third bucket: counts 0)
-#   SOURCE_NAME_UNDEFINED   5 10 15 20  total  50
-# Grand total 170; mean per bucket 25 / 5 / 12.5, per hour x4; lift over undefined 100/50 = 2 and
-# 20/50 = 0.4. recommended_for_you is exactly twice the baseline in every bucket, so every
-# bootstrap resample and the delta-method variance give the interval [2, 2].
-
-
-@pytest.fixture
-def fixture_summaries(fixtures_dir):
-    load = load_reports(report.iter_local_reports(fixtures_dir / "reports"))
-    assert load.files_read == 2 and load.rows_skipped == 0 and load.warnings == []
-    return {s.metric: s for s in summarize(load.rows)}
-
-
-def test_totals_shares_rates_and_lift_match_hand_computed_values(fixture_summaries):
-    views = fixture_summaries["COUNTVIEWS"]
-    assert views.total == 170 and views.active_buckets == 4
-    assert views.baseline == "SOURCE_NAME_UNDEFINED"
-    assert views.first_bucket == datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
-    assert views.last_bucket == datetime(2024, 1, 1, 0, 45, tzinfo=UTC)
-    assert views.event_types == ["VIEW"] and views.math_functions == ["samplecount"]
-    by_source = {s.source: s for s in views.sources}
-    assert [s.source for s in views.sources] == ["recommended_for_you", "SOURCE_NAME_UNDEFINED", "viewed_X_also_viewed"]
-
-    rfy, undefined, viewed = by_source["recommended_for_you"], by_source["SOURCE_NAME_UNDEFINED"], by_source["viewed_X_also_viewed"]
-    assert (rfy.total, undefined.total, viewed.total) == (100, 50, 20)
-    assert rfy.share == pytest.approx(100 / 170) and viewed.share == pytest.approx(20 / 170)
-    assert (rfy.mean_per_bucket, undefined.mean_per_bucket, viewed.mean_per_bucket) == (25, 12.5, 5)
-    assert (rfy.mean_per_hour, undefined.mean_per_hour, viewed.mean_per_hour) == (100, 50, 20)
-    assert (rfy.buckets_with_data, undefined.buckets_with_data, viewed.buckets_with_data) == (4, 4, 3)
-    assert undefined.is_baseline and undefined.lift is None
-    assert rfy.lift.ratio == pytest.approx(2.0)
-    assert rfy.lift.low == pytest.approx(2.0) and rfy.lift.high == pytest.approx(2.0)
-    assert viewed.lift.ratio == pytest.approx(0.4)
-    assert viewed.lift.low < 0.4 < viewed.lift.high
-
-
-def test_second_file_metric_with_sparse_sources(fixture_summaries):
-    margin = fixture_summaries["SUMMARGIN"]
-    by_source = {s.source: s for s in margin.sources}
-    assert margin.total == 27.5 and margin.active_buckets == 4
-    assert by_source["recommended_for_you"].total == 20
-    assert by_source["recommended_for_you"].share == pytest.approx(20 / 27.5)
-    assert by_source["recommended_for_you"].mean_per_bucket == 5
-    assert by_source["third_party_widget"].mean_per_hour == pytest.approx(2.5)
-    assert by_source["recommended_for_you"].lift.ratio == pytest.approx(4.0)
-    assert by_source["third_party_widget"].lift.ratio == pytest.approx(0.5)
-
-
-def test_delta_method_interval_matches_the_formula():
-    rows = rows_for(
-        "COUNTVIEWS",
-        {"recommended_for_you": [10, 20, 30, 40], "viewed_X_also_viewed": [5, 5, None, 10], "SOURCE_NAME_UNDEFINED": [5, 10, 15, 20]},
-    )
-    [views] = summarize(rows, ci_method="delta")
-    lifts = {s.source: s.lift for s in views.sources}
-    assert (lifts["recommended_for_you"].low, lifts["recommended_for_you"].high) == pytest.approx((2.0, 2.0))
-    # viewed vs undefined: means 5 and 12.5, sample variances 50/3 and 125/3, covariance 25/3, n = 4:
-    # var(log ratio) = (50/3/25 + 125/3/156.25 - 2 * 25/3 / 62.5) / 4 = 1/6.
-    spread = 1.959963984540054 * math.sqrt(1 / 6)
-    assert lifts["viewed_X_also_viewed"].low == pytest.approx(0.4 * math.exp(-spread))
-    assert lifts["viewed_X_also_viewed"].high == pytest.approx(0.4 * math.exp(spread))
-    assert lifts["viewed_X_also_viewed"].method == "delta"
-
-
-def test_bootstrap_is_repeatable_for_a_seed_and_brackets_the_estimate():
-    rng = np.random.default_rng(1)
-    rows = rows_for(
-        "COUNTVIEWS",
-        {
-            "recommended_for_you": list(rng.poisson(30, 200).astype(float)),
-            "SOURCE_NAME_UNDEFINED": list(rng.poisson(15, 200).astype(float)),
-        },
-    )
-    first = summarize(rows, seed=5)[0].sources[0].lift
-    again = summarize(rows, seed=5)[0].sources[0].lift
-    other = summarize(rows, seed=6)[0].sources[0].lift
-    assert (first.low, first.high) == (again.low, again.high)
-    assert (first.low, first.high) != (other.low, other.high)
-    assert first.low < first.ratio < first.high
-    assert first.ratio == pytest.approx(2.0, rel=0.1)
-    assert first.high - first.low < 0.3
-    delta = summarize(rows, ci_method="delta")[0].sources[0].lift
-    assert delta.low == pytest.approx(first.low, rel=0.03) and delta.high == pytest.approx(first.high, rel=0.03)
-
-
-def test_explicit_baseline_is_matched_case_insensitively_and_missing_baseline_is_noted():
-    rows = rows_for("COUNTVIEWS", {"RECOMMENDED_FOR_YOU": [4, 4], "THIRD_PARTY_WIDGET": [2, 2]})
-    [summary] = summarize(rows, baseline="third_party_widget")
-    assert summary.baseline == "THIRD_PARTY_WIDGET"
-    assert summary.sources[0].lift.ratio == 2.0
-    [no_default] = summarize(rows)
-    assert no_default.baseline is None and "pass --baseline" in no_default.baseline_note
-    assert all(s.lift is None for s in no_default.sources)
-
-
-def test_single_bucket_gives_a_ratio_without_interval_and_zero_baseline_gives_none():
-    [one] = summarize(rows_for("M", {"a": [6], "SOURCE_NAME_UNDEFINED": [3]}))
-    lift = {s.source: s.lift for s in one.sources}["a"]
-    assert lift.ratio == 2.0 and lift.low is None and "at least 2 buckets" in lift.note
-    [zero] = summarize(rows_for("M", {"a": [6, 1], "SOURCE_NAME_UNDEFINED": [0, 0]}))
-    lift = {s.source: s.lift for s in zero.sources}["a"]
-    assert lift.ratio is None and "baseline total is 0" in lift.note
-
-
-def test_rates_per_hour_and_per_day():
-    # Two hours of data on 2024-01-01 and one bucket on 2024-01-05 (span > 72 h: auto picks days).
-    rows = rows_for("M", {"a": [4, 4, 4, 4, 8, 8, 8, 8], "SOURCE_NAME_UNDEFINED": [1] * 8})
-    rows += rows_for("M", {"a": [2]}, start=T0 + 4 * 86_400)
-    [hourly] = summarize(rows, period="hour")
-    assert [p.start.hour for p in hourly.periods[:2]] == [0, 1]
-    assert hourly.periods[0].per_hour == {"a": 16.0, "SOURCE_NAME_UNDEFINED": 4.0}
-    assert hourly.periods[1].totals == {"a": 32.0, "SOURCE_NAME_UNDEFINED": 4.0}
-    [auto] = summarize(rows)
-    assert auto.period == "day"
-    assert [p.start.day for p in auto.periods] == [1, 5]
-    assert auto.periods[0].per_hour["a"] == pytest.approx(48 / 2)  # 48 over 8 buckets = 2 h
-    assert auto.periods[1].per_hour["a"] == pytest.approx(2 / 0.25)
-
-
-def test_metric_filter_is_case_insensitive(fixtures_dir):
-    load = load_reports(report.iter_local_reports(fixtures_dir / "reports"))
-    assert [s.metric for s in summarize(load.rows, metrics=["countViews"])] == ["COUNTVIEWS"]
 
 
 # --------------------------------------------------------------------------- bad files
@@ -249,7 +105,7 @@ def test_warnings_per_file_are_capped():
     text = HEADER + "".join(f"M,V,x,sum,a,{T0}\n" for _ in range(25))
     result = parse_report(text.encode(), "many.csv")
     assert result.rows_skipped == 25
-    assert len(result.warnings) == report.WARNINGS_PER_FILE + 1
+    assert len(result.warnings) == WARNINGS_PER_FILE + 1
     assert result.warnings[-1] == "many.csv: 15 more rows skipped"
 
 
@@ -284,7 +140,7 @@ def test_not_utf8_fails_and_lenient_skips(tmp_path):
         (lambda d: write(d / "notes.txt", "hello"), [], "no CSV report files found in"),
         (lambda d: write(d / "empty.csv", ""), [], "no usable metric rows (0 malformed rows, 1 files skipped)"),
         (lambda d: write(d / "a.csv", HEADER + f"M,V,1,sum,a,{T0}\n"), ["--metric", "countViews"], "no rows for --metric countViews; the input has M"),
-        (lambda d: write(d / "a.csv", HEADER + f"M,V,1,sum,a,{T0}\n"), ["--baseline", "zzz"], "--baseline zzz not found; sources are: a"),
+        (lambda d: write(d / "a.csv", HEADER + f"M,V,1,sum,a,{T0}\n"), ["--baseline", "zzz"], "--baseline zzz not found; sources are: A"),
         (lambda d: write(d / "a.csv", HEADER), ["--confidence", "95"], "--confidence must be between 0 and 1"),
         (lambda d: write(d / "a.csv", HEADER), ["--png", "/no/such/folder/x.png"], "folder /no/such/folder does not exist"),
         (lambda d: write(d / "a.csv", HEADER), ["--dataset-group-arn", DATASET_GROUP_ARN], "only applies with --cloudwatch"),
@@ -300,7 +156,7 @@ def test_cli_input_errors_exit_2_without_traceback(tmp_path, setup, argv, messag
 
 def test_cli_needs_exactly_one_input():
     code, _, err = run_cli([])
-    assert code == 2 and "one of the arguments --s3 --dir --cloudwatch is required" in err
+    assert code == 2 and "give one input: --s3, --dir, --cloudwatch, --athena, or --config with --group" in err
     code, _, err = run_cli(["--cloudwatch"])
     assert code == 2 and "--cloudwatch needs --dataset-group-arn" in err
     code, _, err = run_cli(["--s3", "bucket/prefix"])
@@ -311,27 +167,31 @@ def test_cli_needs_exactly_one_input():
 
 
 def test_text_output_shows_the_comparison(fixtures_dir):
-    code, out, err = run_cli(["--dir", str(fixtures_dir / "reports")])
+    code, out, err = run_cli(["--dir", str(fixtures_dir / "reports"), "--block", "hour"])
     assert code == 0 and err == ""
     assert "read 2 files, 16 rows" in out
-    assert "COUNTVIEWS (event type VIEW; samplecount): 4 active 15-minute buckets, 2024-01-01 00:00 to 2024-01-01 00:45 UTC" in out
-    first_rfy_row = next(line.split() for line in out.splitlines() if line.startswith("recommended_for_you"))
-    assert first_rfy_row[:8] == ["recommended_for_you", "100", "58.8%", "25.00", "100.00", "4", "2.00x", "2.00"]
-    assert "lift vs SOURCE_NAME_UNDEFINED" in out and "paired bootstrap over 15-minute buckets" in out
-    assert "mean per hour, by hour (UTC, over active buckets):" in out
+    assert "COUNTVIEWS (event type VIEW; samplecount): 2024-01-01 00:00 to 2024-01-01 00:00 UTC, total 170" in out
+    assert "lift vs baseline SOURCE_NAME_UNDEFINED" in out
+    # Sources are upper-cased like CloudWatch's dimension; one hour live, 4 buckets of traffic = 1 h.
+    rfy_row = next(line.split() for line in out.splitlines() if line.startswith("RECOMMENDED_FOR_YOU"))
+    assert rfy_row[:9] == ["RECOMMENDED_FOR_YOU", "100", "58.8%", "2024-01-01", "00:00", "1.0", "h", "100.00", "2.00x"]
+    assert "no interval: 1 hour in the window" in out
+    assert "warning: VIEWED_X_ALSO_VIEWED: small sample: only 3 15-minute buckets" in out
+    assert "intervals: hour-clustered delta method" in out and "rate lift: the source's rate / the baseline's rate" in out
 
 
 def test_json_output(fixtures_dir):
-    code, out, _ = run_cli(["--dir", str(fixtures_dir / "reports"), "--json", "--ci", "delta"])
+    code, out, _ = run_cli(["--dir", str(fixtures_dir / "reports"), "--json", "--ci", "bootstrap"])
     assert code == 0
     data = json.loads(out)
     assert data["files_read"] == 2 and data["rows"] == 16 and data["rows_skipped"] == 0
     views = next(m for m in data["metrics"] if m["metric"] == "COUNTVIEWS")
-    rfy = next(s for s in views["sources"] if s["source"] == "recommended_for_you")
-    assert rfy["total"] == 100 and rfy["lift"]["ratio"] == 2.0 and rfy["lift"]["method"] == "delta"
-    assert views["first_bucket"] == "2024-01-01T00:00:00Z"
-    assert views["periods"][0]["per_hour"]["recommended_for_you"] == 100.0
-    assert data["settings"]["ci"] == "delta"
+    rfy = next(s for s in views["sources"] if s["source"] == "RECOMMENDED_FOR_YOU")
+    assert rfy["total"] == 100 and rfy["lift"]["rate_lift"]["estimate"] == 2.0
+    assert rfy["lift"]["window_start"] == "2024-01-01T00:00:00Z" and rfy["lift"]["window_end"] == "2024-01-01T01:00:00Z"
+    assert views["first_hour"] == "2024-01-01T00:00:00Z"
+    assert views["rates_over_time"]["per_hour"]["RECOMMENDED_FOR_YOU"] == [100.0]
+    assert data["settings"]["ci"] == "bootstrap" and "bootstrap" in data["interval_method"]
 
 
 def test_png_chart_is_written(tmp_path, fixtures_dir):
@@ -345,25 +205,48 @@ def test_png_chart_is_written(tmp_path, fixtures_dir):
 # --------------------------------------------------------------------------- S3 and CloudWatch
 
 
-def test_reads_every_csv_under_an_s3_prefix(fixtures_dir):
+def test_reads_every_csv_under_an_s3_prefix_and_not_its_siblings(fixtures_dir):
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="impact-reports")
         for fixture in (fixtures_dir / "reports").iterdir():
-            s3.put_object(Bucket="impact-reports", Key=f"metric-attribution/{fixture.name}", Body=fixture.read_bytes())
-        s3.put_object(Bucket="impact-reports", Key="metric-attribution/_SUCCESS", Body=b"")
-        s3.put_object(Bucket="impact-reports", Key="other/AggregatedAttributionMetrics - X - 1.csv", Body=b"junk")
-        code, out, err = run_cli(
-            ["--s3", "s3://impact-reports/metric-attribution/", "--json"], client_factory=lambda service, **kw: s3
-        )
-        missing = run_cli(["--s3", "s3://no-such-bucket/"], client_factory=lambda service, **kw: s3)
-    assert code == 0, err
-    data = json.loads(out)
-    assert data["files_read"] == 2 and data["rows"] == 16
-    views = next(m for m in data["metrics"] if m["metric"] == "COUNTVIEWS")
-    assert views["total"] == 170
+            s3.put_object(Bucket="impact-reports", Key=f"metric-reports/retail/{fixture.name}", Body=fixture.read_bytes())
+        s3.put_object(Bucket="impact-reports", Key="metric-reports/retail/_SUCCESS", Body=b"")
+        # A sibling prefix that starts with the same letters must not be read.
+        s3.put_object(Bucket="impact-reports", Key="metric-reports/retail2/r.csv", Body=(HEADER + f"M,V,1,sum,a,{T0}\n").encode())
+        factory = lambda service, **kw: s3
+        results = [
+            run_cli(["--s3", url, "--json"], client_factory=factory)
+            for url in ("s3://impact-reports/metric-reports/retail", "s3://impact-reports/metric-reports/retail/")
+        ]
+        missing = run_cli(["--s3", "s3://no-such-bucket/"], client_factory=factory)
+    for code, out, err in results:
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["files_read"] == 2 and data["rows"] == 16
+        assert {m["metric"] for m in data["metrics"]} == {"COUNTVIEWS", "SUMMARGIN"}
     code, _, err = missing
     assert code == 2 and "NoSuchBucket" in err and "Traceback" not in err
+
+
+def test_days_and_end_select_report_rows_from_s3(fixtures_dir):
+    # Fixture rows are at 00:00:24 .. 00:45:24 on 2024-01-01; --end 00:30 keeps the first two buckets.
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="impact-reports")
+        for fixture in (fixtures_dir / "reports").iterdir():
+            s3.put_object(Bucket="impact-reports", Key=f"r/{fixture.name}", Body=fixture.read_bytes())
+        factory = lambda service, **kw: s3
+        code, out, err = run_cli(
+            ["--s3", "s3://impact-reports/r/", "--json", "--end", "2024-01-01T00:30:00Z", "--days", "1"],
+            client_factory=factory,
+        )
+        empty = run_cli(["--s3", "s3://impact-reports/r/", "--days", "1"], client_factory=factory, now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert code == 0, err
+    views = next(m for m in json.loads(out)["metrics"] if m["metric"] == "COUNTVIEWS")
+    assert views["total"] == 10 + 20 + 5 + 5 + 5 + 10  # two buckets of the three sources
+    code, _, err = empty
+    assert code == 2 and "no usable metric rows from 2024-12-31 00:00 before 2025-01-01 00:00 UTC" in err
 
 
 def test_reads_metrics_back_from_cloudwatch():
@@ -410,9 +293,9 @@ def test_reads_metrics_back_from_cloudwatch():
     assert code == 0, err
     assert "no AWS/Personalize metric SUMMARGIN" in err
     [views] = json.loads(out)["metrics"]
-    assert views["metric"] == "COUNTVIEWS" and views["total"] == 150 and views["active_buckets"] == 4
+    assert views["metric"] == "COUNTVIEWS" and views["total"] == 150
     rfy = next(s for s in views["sources"] if s["source"] == "RECOMMENDED_FOR_YOU")
-    assert rfy["total"] == 100 and rfy["lift"]["ratio"] == 2.0
+    assert rfy["total"] == 100 and rfy["lift"]["rate_lift"]["estimate"] == 2.0
     assert views["baseline"] == "SOURCE_NAME_UNDEFINED"
     assert all_code == 0 and json.loads(all_out)["metrics"][0]["total"] == 150
 
@@ -448,7 +331,7 @@ def test_cloudwatch_paginates_and_chunks_queries():
 
     fake = FakeCloudWatch()
     end = datetime(2024, 1, 2, tzinfo=UTC)
-    load = report.fetch_cloudwatch_rows(fake, DATASET_GROUP_ARN, ["countViews"], end - timedelta(days=1), end)
+    load = cloudwatch_input.fetch_cloudwatch_rows(fake, DATASET_GROUP_ARN, ["countViews"], end - timedelta(days=1), end)
     assert [len(c["MetricDataQueries"]) for c in fake.calls] == [500, 500, 1, 1]
     assert all(q["MetricStat"]["Period"] == 900 and q["MetricStat"]["Stat"] == "Sum" for c in fake.calls for q in c["MetricDataQueries"])
     assert len(load.rows) == 2 * 501  # each series got a value on each of two pages
@@ -480,4 +363,40 @@ def test_parse_report_raises_file_errors_with_names():
 def test_help_names_the_interval_method(capsys):
     code, _, _ = run_cli(["--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert code == 0 and "paired percentile bootstrap over 15-minute buckets" in help_text
+    assert code == 0 and "cluster-robust delta method" in help_text and "--ci bootstrap resamples whole days" in help_text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seed", "-1"], "--seed must be a whole number from 0"),
+        (["--days", "1e9"], "--days must be above 0 and at most 36500"),
+        (["--days", "nan"], "--days must be above 0"),
+        (["--end", "1e20"], "--end '1e20' is outside the dates this tool can represent"),
+        (["--exposure", "a"], "--exposure 'a': expected NAME=VALUE"),
+        (["--impressions", "a=-3"], "--impressions A=-3: expected a count of 0 or more"),
+        (["--table", "t"], "only apply with --athena"),
+    ],
+)
+def test_former_tracebacks_are_one_line_errors(fixtures_dir, argv, message):
+    code, out, err = run_cli(["--dir", str(fixtures_dir / "reports"), *argv])
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_athena_options_are_checked_before_any_request():
+    code, _, err = run_cli(["--athena", "--database", "d"])
+    assert code == 2 and "--athena needs --table, --workgroup" in err
+    code, _, err = run_cli(["--athena", "--database", "d; DROP", "--table", "t", "--workgroup", "w"])
+    assert code == 2 and "expected a Glue name" in err
+
+
+def test_a_closed_pipe_is_one_line_and_non_zero(fixtures_dir):
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    stderr = io.StringIO()
+    code = report.main(["--dir", str(fixtures_dir / "reports"), "--json"], stdout=ClosedPipe(), stderr=stderr)
+    assert code == 1
+    assert stderr.getvalue() == "report: error: output closed before everything was written (broken pipe)\n"

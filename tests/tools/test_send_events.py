@@ -1,4 +1,6 @@
-"""Tests for tools.send_events: generation, validation against botocore's model, pacing, retries, CLI."""
+"""Tests for send-events (tools/events/): generation, validation against botocore's model, pacing,
+retries, CLI. The features of issue 11 (config lookup, shared catalogue, unique ids, real
+recommendation ids, the burst-free rate limit) are in test_send_events_issue11.py."""
 
 from __future__ import annotations
 
@@ -19,23 +21,19 @@ from moto import mock_aws
 
 from tests.tools.conftest import REGION
 from tools import send_events
-from tools.send_events import (
-    MAX_EVENTS_PER_CALL,
+from tools.events.inputs import load_items, parse_source_mix, sample_catalogue_items, sample_user_ids
+from tools.events.rate_limit import RateLimiter
+from tools.events.sender import RetryPolicy, send_batches
+from tools.events.traffic import (
     UNATTRIBUTED_SOURCE,
     EventBatch,
     Item,
-    PutEventsValidator,
-    RetryPolicy,
-    TokenBucket,
     TrafficModel,
     WeightedChoice,
     event_source,
     generate_batches,
-    generated_items,
-    load_items,
-    parse_source_mix,
-    send_batches,
 )
+from tools.events.validation import MAX_EVENTS_PER_CALL, PutEventsValidator
 
 TRACKING_ID = "b7c2f4e8-1234-4cde-9abc-0123456789ab"
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -54,8 +52,8 @@ def validator() -> PutEventsValidator:
 def make_model(**overrides) -> TrafficModel:
     values = {
         "event_count": 200,
-        "user_count": 30,
-        "items": generated_items(50),
+        "users": sample_user_ids(30),
+        "items": sample_catalogue_items(50),
         "sources": SOURCES,
         "window_start": START,
     }
@@ -124,14 +122,14 @@ def test_items_csv_gives_item_ids_prices_and_purchases_carry_the_price(fixtures_
     assert all("eventValue" not in e for e in events if e["eventType"] == "View")
 
 
-def test_recommendation_ids_and_impressions_only_on_attributed_events(validator):
-    model = make_model(recommendation_ids=True, impressions=25)
+def test_impressions_only_on_attributed_events_and_no_made_up_recommendation_ids(validator):
+    model = make_model(impressions=25)
     batches = list(generate_batches(model, seed=5))
     for batch in batches:
         assert validator.problems(batch.request(TRACKING_ID)) == []
         for event in batch.events:
+            assert "recommendationId" not in event  # only GetRecommendations gives real ones
             if "metricAttribution" in event:
-                assert len(event["recommendationId"]) <= 40
                 assert len(event["impression"]) == 25
                 assert event["itemId"] in event["impression"]
                 assert len(set(event["impression"])) == 25
@@ -163,7 +161,6 @@ def test_every_generated_request_is_valid_and_within_limits(seed, event_count, b
         batch_size=batch_size,
         mean_session_length=session_length,
         impressions=impressions,
-        recommendation_ids=True,
     )
     batches = list(generate_batches(model, seed))
     assert sum(len(b.events) for b in batches) == event_count
@@ -218,7 +215,7 @@ def test_invalid_batches_are_counted_and_not_sent(validator):
 
 
 def test_sends_every_batch_as_generated_through_a_stubbed_client(validator):
-    batches = list(generate_batches(make_model(event_count=120, impressions=3, recommendation_ids=True), seed=9))
+    batches = list(generate_batches(make_model(event_count=120, impressions=3), seed=9))
     client, stubber = stubbed_client()
     with stubber:
         for batch in batches:
@@ -324,31 +321,49 @@ def test_max_failures_stops_the_run(validator):
 # --------------------------------------------------------------------------- rate limiting
 
 
-def test_token_bucket_allows_a_burst_then_paces(fake_clock):
-    bucket = TokenBucket(rate=10, capacity=10, clock=fake_clock, sleep=fake_clock.sleep)
-    assert bucket.acquire(10) == 0  # the first second's worth is available at once
-    assert bucket.acquire(5) == pytest.approx(0.5)
-    assert bucket.acquire(10) == pytest.approx(1.0)
-    fake_clock.now += 100  # idle time refills only up to capacity
-    assert bucket.acquire(10) == 0
-    assert bucket.acquire(1) == pytest.approx(0.1)
+def test_rate_limiter_spaces_calls_without_an_opening_burst(fake_clock):
+    limiter = RateLimiter(rate=10, clock=fake_clock, sleep=fake_clock.sleep)
+    assert limiter.acquire(10) == (10, 0)  # the first call goes at once...
+    allowed, waited = limiter.acquire(5)  # ...the next waits until the window has room again
+    assert allowed == 5 and waited == pytest.approx(1.0)
+    allowed, waited = limiter.acquire(10)  # 5 of the window's 10 are taken: the other 5 may go, after 0.5 s
+    assert allowed == 5 and waited == pytest.approx(0.5)
+    allowed, waited = limiter.acquire(10)  # spaced 0.5 s after the last 5; the oldest 5 have left the window
+    assert allowed == 5 and waited == pytest.approx(0.5)
+    allowed, waited = limiter.acquire(10)  # room for only 0 then 5 events: waits for 5, not for a sliver
+    assert allowed == 5 and waited == pytest.approx(0.5)
+    fake_clock.now += 100  # idle time is not saved up into a burst
+    assert limiter.acquire(25) == (10, 0)
+    allowed, waited = limiter.acquire(1)
+    assert allowed == 1 and waited == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        bucket.acquire(11)
+        limiter.acquire(0)
 
 
-def test_sending_is_paced_to_the_rate(validator, fake_clock):
-    batches = list(generate_batches(make_model(event_count=300), seed=2))
+def test_sending_never_exceeds_the_rate_in_any_one_second_window(validator, fake_clock):
+    batches = list(generate_batches(make_model(event_count=600), seed=2))
     client, stubber = stubbed_client()
-    limiter = TokenBucket(rate=20, capacity=20, clock=fake_clock, sleep=fake_clock.sleep)
+    calls = []  # (fake time, events) of every PutEvents call, as botocore makes it
+    client.meta.events.register(
+        "before-parameter-build.personalize-events.PutEvents",
+        lambda params, **kwargs: calls.append((fake_clock(), len(params["eventList"]))),
+    )
+    limiter = RateLimiter(rate=20, clock=fake_clock, sleep=fake_clock.sleep)
     with stubber:
-        for _ in batches:
+        for _ in range(3 * len(batches)):  # a batch may go in several calls when the window has room for part of it
             stubber.add_response("put_events", {})
         summary = send_batches(
             batches, client, TRACKING_ID, validator=validator, limiter=limiter, clock=fake_clock, sleep=fake_clock.sleep
         )
-    # 20 events go in the initial burst, the other 280 at 20 events/s.
-    assert summary.elapsed_seconds == pytest.approx(280 / 20)
-    assert summary.rate_wait_seconds == pytest.approx(280 / 20)
+    assert summary.ok and summary.events_total == 600 == sum(n for _, n in calls)
+    # The issue's bug: the first second of --rate 50 carried 100 events. No window [t, t + 1 s) exceeds the rate.
+    for start, _ in calls:
+        assert sum(n for t, n in calls if start <= t < start + 1) <= 20
+    assert sum(n for t, n in calls if t < calls[0][0] + 1) <= 20
+    # ...and the rate is nearly reached: batch sizes vary, so some room is left unused.
+    assert 0.85 * 20 <= 600 / summary.elapsed_seconds <= 20 * 1.05
+    assert summary.calls <= 1.5 * len(batches)
+    assert summary.rate_wait_seconds == pytest.approx(summary.elapsed_seconds)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -368,7 +383,7 @@ def test_cli_reads_tracking_id_from_ssm_and_sends(fake_clock):
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.put_parameter(Name="/personalize-impact/tracking-id", Value=TRACKING_ID, Type="String")
         events_client, stubber = stubbed_client()
-        for _ in range(expected_calls):
+        for _ in range(2 * expected_calls):  # the rate limit may split a batch in two calls
             stubber.add_response("put_events", {}, {"trackingId": TRACKING_ID, "userId": ANY, "sessionId": ANY, "eventList": ANY})
         clients = {"ssm": ssm, "personalize-events": events_client}
         with stubber:
@@ -378,11 +393,10 @@ def test_cli_reads_tracking_id_from_ssm_and_sends(fake_clock):
                 clock=fake_clock,
                 sleep=fake_clock.sleep,
             )
-            stubber.assert_no_pending_responses()
     assert code == 0, err
-    assert "60 events in" in out and "sent" in out
+    assert "60 of 60 events in" in out and "sent" in out
     assert "recommended_for_you" in out and "third_party_widget" in out and UNATTRIBUTED_SOURCE in out
-    assert fake_clock.now - 1000.0 == pytest.approx((60 - 30) / 30)  # paced by --rate, burst of 30
+    assert 1.5 <= fake_clock.now - 1000.0 <= 2.5  # paced by --rate 30: 60 events take about 2 s, no opening burst
     assert err == ""  # not a TTY: no progress bar
 
 
@@ -401,11 +415,11 @@ def test_cli_dry_run_needs_no_credentials(monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     code, out, err = run_cli(
-        ["--dry-run", "--events", "250", "--impressions", "4", "--recommendation-ids", "--rate", "50",
+        ["--dry-run", "--events", "250", "--impressions", "4", "--rate", "50",
          "--source", "recommended_for_you=0.4", "--source", "viewed_X_also_viewed=0.3"]
     )  # fmt: skip
     assert code == 0, err
-    assert "250 events in" in out and "dry run, nothing sent" in out
+    assert "250 of 250 events in" in out and "dry run, nothing sent" in out
     assert "PutEvents model" in out and "about 5.0 s" in out
 
 
@@ -433,7 +447,7 @@ def test_cli_items_csv_and_event_type_mix(fixtures_dir):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--events", "5"], "give --tracking-id or --tracking-id-parameter"),
+        (["--events", "5"], "give --tracking-id, --tracking-id-parameter or --config"),
         (["--dry-run", "--source", "recommended_for_you"], "expected NAME=SHARE"),
         (["--dry-run", "--source", "a=lots"], "'lots' is not a number"),
         (["--dry-run", "--source", "a=-0.1"], "must be a number >= 0"),

@@ -1,10 +1,22 @@
-"""The SQL over metric attribution report rows, shared by DuckDB (`report`) and Athena.
+"""The one SQL definition of the report aggregates, valid on DuckDB and on Amazon Athena (Trino).
 
-Interface placeholder for the dashboard stack until the report branch (issue11-report) lands its
-version of this module, which replaces this file: REPORT_COLUMNS and named_queries(table).
+`report` runs these queries on an embedded DuckDB table it loads from the report CSVs;
+`report --athena` runs the very same text on Athena over the Glue table the stack defines
+(whose columns come from REPORT_COLUMNS), and the stack saves them as Athena named queries.
+Only syntax both engines share is used: CTEs, window functions, `upper`/`trim`, `%` on
+BIGINT, double-quoted lower-case identifiers (`timestamp` is reserved in Trino).
+
+Every query deduplicates first: a row (metric, source, event type, math function, value,
+timestamp) that appears in more than one file (a re-import, a re-downloaded copy) is counted
+as often as the one file with the most copies of it has it, not once per file. Repeats
+inside one file are kept (the documented example adds several rows into one bucket).
+Source and metric names are upper-cased, as CloudWatch does, so `recommended_for_you` and
+`RECOMMENDED_FOR_YOU` are one source.
 """
 
 from __future__ import annotations
+
+import re
 
 # (column, Athena/Hive type) of the report CSV in file order; Glue stores names lower-case.
 REPORT_COLUMNS: list[tuple[str, str]] = [
@@ -15,13 +27,117 @@ REPORT_COLUMNS: list[tuple[str, str]] = [
     ("event_attribution_source", "string"),
     ("timestamp", "bigint"),
 ]
+ATHENA_FILE_COLUMN = '"$path"'  # Athena's pseudo-column naming the S3 object of each row
+# The Glue table spans every dataset group's folder, partitioned by this column (the stack's
+# report table); `report --athena` filters on it, the saved queries read all groups.
+PARTITION_COLUMN = "dataset_group"
+BUCKET_SECONDS = 900  # metric attribution aggregates into 15-minute buckets
+HOUR_SECONDS = 3600
+
+# The queries the report itself needs (the rest are for people browsing in the Athena console).
+ANALYSIS_QUERIES = ("hourly_by_source", "traffic_by_hour", "metric_details", "duplicate_rows")
 
 
-def named_queries(table: str) -> dict[str, str]:
-    """Query name -> SQL over `table` (valid on Athena and DuckDB; `timestamp` is reserved in Trino)."""
+KEY = "metric, source, event_type, math_function, value, ts"
+
+
+def dedup_steps(
+    table: str,
+    *,
+    file_column: str = ATHENA_FILE_COLUMN,
+    start: int | None = None,
+    end: int | None = None,
+    dataset_group: str | None = None,
+) -> dict[str, str]:
+    """The deduplication, as named steps in order (name -> SELECT over the steps before it).
+
+    Athena runs them as the CTEs of each query; DuckDB materializes each once as a table.
+    """
+    time_filter = ""
+    if start is not None:
+        time_filter += f' AND "timestamp" >= {int(start)}'
+    if end is not None:
+        time_filter += f' AND "timestamp" < {int(end)}'
+    if dataset_group is not None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset_group):
+            raise ValueError(f"dataset group name {dataset_group!r} cannot be a partition value")
+        time_filter += f" AND {PARTITION_COLUMN} = '{dataset_group}'"
     return {
-        "totals_by_source": f"""SELECT upper(metric_name) AS metric, upper(event_attribution_source) AS source, sum(value) AS total
-FROM {table}
-GROUP BY upper(metric_name), upper(event_attribution_source)
-ORDER BY metric, total DESC""",
+        "report_rows": f"""SELECT upper(trim(metric_name)) AS metric,
+         upper(trim(event_attribution_source)) AS source,
+         coalesce(trim(event_type), '') AS event_type,
+         coalesce(trim(math_function), '') AS math_function,
+         CAST(value AS DOUBLE) AS value,
+         CAST("timestamp" AS BIGINT) AS ts,
+         {file_column} AS source_file
+  FROM {table}
+  WHERE value IS NOT NULL AND "timestamp" IS NOT NULL{time_filter}""",
+        "copies_per_file": f"""SELECT {KEY}, source_file, count(*) AS copies
+  FROM report_rows
+  GROUP BY {KEY}, source_file""",
+        # Each distinct row once, with the most copies any one file has of it.
+        "deduplicated": f"""SELECT {KEY}, value * max(copies) AS total, count(*) AS files
+  FROM copies_per_file
+  GROUP BY {KEY}""",
     }
+
+
+FINAL_SELECTS = {
+    # Per metric, source and UTC hour: the total and the 15-minute buckets with data.
+    "hourly_by_source": f"""SELECT metric, source, bucket - bucket % {HOUR_SECONDS} AS hour_start, sum(total) AS total,
+       count(*) AS buckets
+FROM (SELECT metric, source, ts - ts % {BUCKET_SECONDS} AS bucket, sum(total) AS total
+      FROM deduplicated
+      GROUP BY metric, source, ts - ts % {BUCKET_SECONDS}) AS per_bucket
+GROUP BY metric, source, bucket - bucket % {HOUR_SECONDS}
+ORDER BY metric, source, hour_start""",
+    # Per UTC hour: the 15-minute buckets in which any metric of any source has a row, i.e.
+    # when traffic flowed. Rates divide by this time, not by one metric's buckets.
+    "traffic_by_hour": f"""SELECT ts - ts % {HOUR_SECONDS} AS hour_start, count(DISTINCT ts - ts % {BUCKET_SECONDS}) AS buckets
+FROM deduplicated
+GROUP BY ts - ts % {HOUR_SECONDS}
+ORDER BY hour_start""",
+    "metric_details": """SELECT metric, event_type, math_function, count(*) AS row_count
+FROM deduplicated
+GROUP BY metric, event_type, math_function
+ORDER BY metric, event_type, math_function""",
+    # Files whose rows repeat rows of another file (all but the first file by name), and how
+    # many of their rows were not counted.
+    "duplicate_rows": """SELECT source_file, sum(copies) AS duplicate_rows
+FROM (SELECT c.source_file, c.copies,
+             row_number() OVER (PARTITION BY c.metric, c.source, c.event_type, c.math_function, c.value, c.ts
+                                ORDER BY c.copies DESC, c.source_file) AS file_rank
+      FROM copies_per_file c
+      JOIN (SELECT * FROM deduplicated WHERE files > 1) d
+        ON c.metric = d.metric AND c.source = d.source AND c.event_type = d.event_type
+       AND c.math_function = d.math_function AND c.value = d.value AND c.ts = d.ts) AS repeated
+WHERE file_rank > 1
+GROUP BY source_file
+ORDER BY source_file""",
+    # For the Athena console: totals and volume share per metric and source.
+    "totals_by_source": """SELECT metric, source, sum(total) AS total,
+       sum(total) / sum(sum(total)) OVER (PARTITION BY metric) AS volume_share,
+       min(ts) AS first_timestamp, max(ts) AS last_timestamp
+FROM deduplicated
+GROUP BY metric, source
+ORDER BY metric, total DESC""",
+}
+
+
+def named_queries(
+    table: str,
+    *,
+    file_column: str = ATHENA_FILE_COLUMN,
+    start: int | None = None,
+    end: int | None = None,
+    dataset_group: str | None = None,
+) -> dict[str, str]:
+    """Query name -> SQL reading the report rows in `table`, valid on Athena and DuckDB.
+
+    `file_column` is the expression naming each row's file (Athena: "$path"); `start`/`end`
+    (epoch seconds, end exclusive) restrict the rows by TIMESTAMP; `dataset_group` by the
+    table's partition column.
+    """
+    steps = dedup_steps(table, file_column=file_column, start=start, end=end, dataset_group=dataset_group)
+    with_clause = "WITH " + ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in steps.items()) + "\n"
+    return {name: with_clause + select for name, select in FINAL_SELECTS.items()}

@@ -1,0 +1,145 @@
+"""Where a config's dataset group lives once deployed: bucket, ARNs, tracking-id parameter, sources.
+
+`report --config ... --group ...` and `send-events --config ... --group ...` use this so nobody
+copies names from the console. Names come from the stacks' own code (`AppConfig.physical_name`,
+`AppConfig.recommender_name`, `data_bucket_name`, `REPORT_PREFIX`), filled in with the caller's
+account and region (STS GetCallerIdentity and the client's region): nothing is read from
+CloudFormation, so this works with read-only credentials and fails only when the call does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+
+from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
+from tools._cli import ClientFactory, CliError
+
+
+@dataclass(frozen=True)
+class DeployedGroup:
+    """Everything a tool needs to address one deployed dataset group."""
+
+    config_name: str
+    group_name: str
+    account: str
+    region: str
+    data_bucket: str
+    report_url: str  # s3://<bucket>/metric-reports/<group>/, where the metric attribution writes
+    dataset_group_arn: str
+    tracking_id_parameter: str | None  # SSM parameter name; None when the group has no event tracker
+    metric_names: tuple[str, ...]
+    derived_metrics: dict[str, str] = field(default_factory=dict)  # name -> metric math expression
+    sources: tuple[str, ...] = ()  # recommenders' sources first, then the other configured ones
+    recommender_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN
+    campaign_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN (no campaigns yet)
+    recommender_sources: dict[str, str] = field(default_factory=dict)  # config name -> its attribution source
+    recommender_recipes: dict[str, str] = field(default_factory=dict)  # config name -> recipe ARN
+
+
+def tracking_id_parameter_name(config: AppConfig, group: DatasetGroup) -> str:
+    """The SSM parameter stacks/constructs/dataset_group.py writes the tracking id to.
+
+    The stack builds this name inline; tests/tools/test_deployment_lookup.py pins it to the
+    synthesized template so the two cannot drift apart.
+    """
+    return f"/{config.name}/{group.name}/tracking-id"
+
+
+def _stack_names(config: AppConfig, account: str, region: str) -> tuple[str, str]:
+    """The data bucket and report prefix, from the storage stack's own code.
+
+    `data_bucket_name` returns a string with CDK tokens for the account and region; they are
+    replaced by the real values. Imported here, not at module level: it loads aws-cdk (about a
+    second, and a node process) only for the tools' --config option.
+    """
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from aws_cdk import Aws
+
+    from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
+
+    bucket = data_bucket_name(config).replace(Aws.ACCOUNT_ID, account).replace(Aws.REGION, region)
+    return bucket, REPORT_PREFIX
+
+
+def _caller(client_factory: ClientFactory) -> tuple[str, str, str]:
+    """(account, region, partition) of the caller's credentials."""
+    try:
+        # STS falls back to its global endpoint without a region; a regional service does not.
+        region = client_factory("personalize").meta.region_name
+    except botocore.exceptions.NoRegionError:
+        raise CliError("no AWS region configured: pass --region or set AWS_REGION") from None
+    identity = client_factory("sts").get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    return identity["Account"], region, partition
+
+
+def find_group(config: AppConfig, group_name: str) -> DatasetGroup:
+    for group in config.dataset_groups:
+        if group.name == group_name:
+            return group
+    valid = ", ".join(g.name for g in config.dataset_groups)
+    raise CliError(f"--group {group_name!r} is not in config {config.name!r}; its dataset groups: {valid}")
+
+
+def load_group(config_path: str | Path, group_name: str) -> tuple[AppConfig, DatasetGroup]:
+    """The validated config and one of its dataset groups (no AWS call)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    return config, find_group(config, group_name)
+
+
+def resolve_group(config_path: str | Path, group_name: str, *, client_factory: ClientFactory) -> DeployedGroup:
+    """Load and validate the config and name every deployed resource of one dataset group."""
+    config, group = load_group(config_path, group_name)
+    account, region, partition = _caller(client_factory)
+    bucket, report_prefix = _stack_names(config, account, region)
+
+    def personalize_arn(resource_type: str, name: str) -> str:
+        return f"arn:{partition}:personalize:{region}:{account}:{resource_type}/{name}"
+
+    attribution = group.metric_attribution
+    return DeployedGroup(
+        config_name=config.name,
+        group_name=group.name,
+        account=account,
+        region=region,
+        data_bucket=bucket,
+        report_url=f"s3://{bucket}/{report_prefix}{group.name}/",
+        dataset_group_arn=personalize_arn("dataset-group", config.physical_name(group.name)),
+        tracking_id_parameter=tracking_id_parameter_name(config, group) if group.event_tracker else None,
+        metric_names=tuple(m.metric_name for m in attribution.metrics) if attribution else (),
+        derived_metrics={d.name: d.expression for d in config.dashboard.derived_metrics},
+        sources=tuple(dict.fromkeys(group.all_sources())),
+        recommender_arns={
+            r.name: personalize_arn("recommender", config.recommender_name(group, r)) for r in group.recommenders
+        },
+        campaign_arns={},
+        recommender_sources={r.name: r.source_name for r in group.recommenders},
+        recommender_recipes={r.name: r.recipe_arn for r in group.recommenders},
+    )
+
+
+def check_sources(deployed: DeployedGroup, names: Any) -> list[str]:
+    """Warnings for source names the config does not know (compared case-insensitively:
+    CloudWatch upper-cases them, so `Recommended_For_You` is the same source)."""
+    return unknown_source_warnings(deployed.group_name, deployed.sources, names)
+
+
+def unknown_source_warnings(group_name: str, configured: Any, names: Any) -> list[str]:
+    """`check_sources` for a group known only from the config (no AWS call, e.g. a dry run)."""
+    configured = list(configured)
+    known = {source.upper() for source in configured}
+    listed = ", ".join(configured) or "none"
+    return [
+        f"source {name!r} is not configured for dataset group {group_name!r} "
+        f"(configured: {listed}); its events still count, under that name"
+        for name in names
+        if name.upper() not in known
+    ]

@@ -1,0 +1,179 @@
+"""CloudWatch input: metric attribution metrics as report rows, and GetRecommendations exposure.
+
+Metric attribution publishes to namespace AWS/Personalize, metric name = the metric's name
+upper-cased, dimensions DatasetGroupArn and EventAttributionSource (upper-cased), in 15-minute
+buckets. Recommendations served are `GetRecommendations` (Sum) with dimension RecommenderArn
+(recommenders) or CampaignArn (campaigns).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tools.impact.reports import LoadResult, MetricRow
+from tools.impact.statistics import Exposure
+
+CLOUDWATCH_NAMESPACE = "AWS/Personalize"
+CLOUDWATCH_MAX_QUERIES = 500  # GetMetricData limit per call
+BUCKET_SECONDS = 900
+EXPOSURE_PERIOD = 3600  # hourly, the resolution of the analysis
+
+
+def fetch_cloudwatch_rows(
+    cloudwatch: Any,
+    dataset_group_arn: str,
+    metric_names: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> LoadResult:
+    """Read metric attribution metrics back from CloudWatch as report rows.
+
+    Namespace AWS/Personalize, metric name = the metric's name upper-cased, dimensions
+    DatasetGroupArn and EventAttributionSource (the source upper-cased). Sum per 900 s
+    period: each published datapoint is one bucket's value (count or sum), so Sum over the
+    period is the bucket value for SAMPLECOUNT and SUM metrics alike. With no metric names,
+    every metric of the dataset group that has an EventAttributionSource dimension is read.
+    """
+    result = LoadResult()
+    wanted = [name.upper() for name in metric_names] or [None]
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+    for metric_name in wanted:
+        params: dict[str, Any] = {
+            "Namespace": CLOUDWATCH_NAMESPACE,
+            "Dimensions": [{"Name": "DatasetGroupArn", "Value": dataset_group_arn}],
+        }
+        if metric_name:
+            params["MetricName"] = metric_name
+        count_before = len(found)
+        for page in cloudwatch.get_paginator("list_metrics").paginate(**params):
+            for metric in page.get("Metrics", []):
+                dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+                if "EventAttributionSource" not in dimensions:
+                    continue
+                # ListMetrics may list a metric more than once; a sorted dimension tuple dedupes.
+                key = (metric["MetricName"], tuple(sorted(dimensions.items())))
+                found.setdefault(key, metric)
+        if metric_name and len(found) == count_before:
+            result.warnings.append(
+                f"CloudWatch has no {CLOUDWATCH_NAMESPACE} metric {metric_name} with an EventAttributionSource "
+                f"for {dataset_group_arn} (metrics appear after events are recorded; "
+                "only the last two weeks are listed)"
+            )
+    metrics = list(found.values())
+    start = _floor(start, BUCKET_SECONDS)
+    for first in range(0, len(metrics), CLOUDWATCH_MAX_QUERIES):
+        chunk = metrics[first : first + CLOUDWATCH_MAX_QUERIES]
+        queries = [
+            {
+                "Id": f"m{position}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": CLOUDWATCH_NAMESPACE,
+                        "MetricName": metric["MetricName"],
+                        "Dimensions": metric["Dimensions"],
+                    },
+                    "Period": BUCKET_SECONDS,
+                    "Stat": "Sum",
+                },
+                "ReturnData": True,
+            }
+            for position, metric in enumerate(chunk)
+        ]
+        series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+        token = None
+        while True:
+            request: dict[str, Any] = {
+                "MetricDataQueries": queries,
+                "StartTime": start,
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
+            }
+            if token:
+                request["NextToken"] = token
+            response = cloudwatch.get_metric_data(**request)
+            for data in response.get("MetricDataResults", []):
+                series[data["Id"]].extend(zip(data.get("Timestamps", []), data.get("Values", [])))
+            token = response.get("NextToken")
+            if not token:
+                break
+        for position, metric in enumerate(chunk):
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            for stamp, value in series.get(f"m{position}", []):
+                result.rows.append(
+                    MetricRow(
+                        metric=metric["MetricName"],
+                        event_type="",
+                        value=float(value),
+                        math_function="Sum",
+                        source=dimensions["EventAttributionSource"],
+                        timestamp=int(stamp.timestamp()),
+                        origin=f"CloudWatch {metric['MetricName']}",
+                    )
+                )
+    result.files_read = len(metrics)
+    return result
+
+
+def _floor_to_bucket(moment: datetime) -> datetime:
+    seconds = int(moment.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % BUCKET_SECONDS, tz=UTC)
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def exposure_dimension(arn: str) -> str:
+    """RecommenderArn for a recommender ARN, CampaignArn for a campaign ARN."""
+    return "RecommenderArn" if ":recommender/" in arn else "CampaignArn"
+
+
+def fetch_exposure(
+    cloudwatch: Any, arns_by_source: Mapping[str, str], start: datetime, end: datetime
+) -> dict[str, Exposure]:
+    """GetRecommendations served per hour for each source's recommender or campaign."""
+    sources = list(arns_by_source)
+    queries = [
+        {
+            "Id": f"e{position}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": CLOUDWATCH_NAMESPACE,
+                    "MetricName": "GetRecommendations",
+                    "Dimensions": [{"Name": exposure_dimension(arns_by_source[source]), "Value": arns_by_source[source]}],
+                },
+                "Period": EXPOSURE_PERIOD,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        for position, source in enumerate(sources)
+    ]
+    hourly: dict[str, dict[int, float]] = {source: defaultdict(float) for source in sources}
+    for first in range(0, len(queries), CLOUDWATCH_MAX_QUERIES):
+        token = None
+        while True:
+            request: dict[str, Any] = {
+                "MetricDataQueries": queries[first : first + CLOUDWATCH_MAX_QUERIES],
+                "StartTime": _floor(start, EXPOSURE_PERIOD),
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
+            }
+            if token:
+                request["NextToken"] = token
+            response = cloudwatch.get_metric_data(**request)
+            for data in response.get("MetricDataResults", []):
+                source = sources[int(data["Id"][1:])]
+                for stamp, value in zip(data.get("Timestamps", []), data.get("Values", [])):
+                    hourly[source][int(stamp.timestamp())] += float(value)
+            token = response.get("NextToken")
+            if not token:
+                break
+    return {
+        source: Exposure(origin=f"GetRecommendations of {arns_by_source[source]}", hourly=dict(hourly[source]))
+        for source in sources
+    }

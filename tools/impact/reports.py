@@ -1,0 +1,406 @@
+"""Reading attribution report CSVs (a local folder or an S3 prefix) into an embedded DuckDB table.
+
+Report CSV format (Amazon Personalize developer guide): files named like
+`AggregatedAttributionMetrics - ImportMethod - Timestamp.csv`, header
+`METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP`, one row per
+metric, source and 15-minute bucket, TIMESTAMP in epoch seconds.
+
+Each file is loaded by DuckDB's CSV reader (fast, no Python per row) and checked with SQL;
+only a file that fails that check is parsed again row by row in Python, which names the file
+and line of every problem (and skips or, with --strict, rejects those rows). The rows land in
+table `loaded_reports` with the columns of sql.REPORT_COLUMNS plus `file_id` (the file's number
+in `file_names`; a small integer keeps memory down), so the same
+queries run here and on Athena.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from tools._cli import CliError
+from tools.impact.sql import FINAL_SELECTS, REPORT_COLUMNS, dedup_steps
+
+CSV_COLUMNS = ("METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP")
+TABLE = "loaded_reports"
+FILE_COLUMN = "file_id"
+# Plausible epoch seconds (2000-01-01 .. 2100-01-01): catches milliseconds and cut-off digits.
+MIN_TIMESTAMP, MAX_TIMESTAMP = 946_684_800, 4_102_444_800
+WARNINGS_PER_FILE = 10
+DUCKDB_THREADS = 2
+DUCKDB_MEMORY_LIMIT = "200MB"  # beyond this DuckDB pages its tables out; keeps 1M rows under 400 MB RSS
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    metric: str
+    event_type: str
+    value: float
+    math_function: str
+    source: str
+    timestamp: int
+    origin: str = ""  # "file, line N" for messages
+
+
+@dataclass
+class LoadResult:
+    rows: list[MetricRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files_read: int = 0
+    files_skipped: int = 0
+    rows_skipped: int = 0
+
+    def add(self, other: LoadResult) -> None:
+        self.rows.extend(other.rows)
+        self.warnings.extend(other.warnings)
+        self.files_read += other.files_read
+        self.files_skipped += other.files_skipped
+        self.rows_skipped += other.rows_skipped
+
+
+class ReportFileError(CliError):
+    """A report file that cannot be used at all (wrong header, not text)."""
+
+
+def parse_report(data: bytes, name: str, *, lenient: bool = False, strict: bool = False) -> LoadResult:
+    """Parse one attribution report CSV.
+
+    A file with a wrong header or that is not UTF-8 text raises ReportFileError, or with
+    `lenient` is skipped with a warning. A malformed row (field count, non-numeric VALUE or
+    TIMESTAMP, empty name or source, a cut-off last line) is skipped and counted, or with
+    `strict` raises ReportFileError. An empty file is skipped with a warning.
+    """
+    result = LoadResult(files_read=1)
+
+    def reject_file(message: str) -> LoadResult:
+        if not lenient:
+            raise ReportFileError(f"{message} (use --lenient to skip such files)")
+        result.files_read, result.files_skipped = 0, 1
+        result.warnings.append(f"{message}; file skipped")
+        return result
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return reject_file(f"{name}: not UTF-8 text (byte {exc.start})")
+    if not text.strip():
+        result.files_read, result.files_skipped = 0, 1
+        result.warnings.append(f"{name}: empty file; skipped")
+        return result
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        return reject_file(f"{name}, line 1: unreadable header: {exc}")
+    columns = {cell.strip().upper(): index for index, cell in enumerate(header)}
+    missing = [column for column in CSV_COLUMNS if column not in columns]
+    if missing:
+        return reject_file(
+            f"{name}, line 1: header {','.join(header)!r} lacks {', '.join(missing)}; "
+            f"expected {','.join(CSV_COLUMNS)}"
+        )
+    index = {column: columns[column] for column in CSV_COLUMNS}
+    ends_with_newline = text.endswith(("\n", "\r"))
+    last_line = len(text.splitlines())  # csv's line_num of the file's last row
+    file_warnings = 0
+
+    def skip(line: int, problem: str) -> None:
+        nonlocal file_warnings
+        message = f"{name}, line {line}: {problem}"
+        if strict:
+            raise ReportFileError(f"{message} (without --strict such rows are skipped)")
+        result.rows_skipped += 1
+        file_warnings += 1
+        if file_warnings <= WARNINGS_PER_FILE:
+            result.warnings.append(f"{message}; row skipped")
+
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            skip(reader.line_num, f"unreadable CSV: {exc}")
+            continue
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        is_last = line == last_line
+        truncated_hint = " (truncated last line?)" if is_last and not ends_with_newline else ""
+        if len(row) != len(header):
+            skip(line, f"expected {len(header)} fields, found {len(row)}{truncated_hint}")
+            continue
+        problem, parsed = _parse_row(row, index, f"{name}, line {line}")
+        if problem:
+            skip(line, problem + truncated_hint)
+            continue
+        result.rows.append(parsed)
+    if file_warnings > WARNINGS_PER_FILE:
+        result.warnings.append(f"{name}: {file_warnings - WARNINGS_PER_FILE} more rows skipped")
+    return result
+
+
+def _parse_row(row: list[str], index: dict[str, int], origin: str) -> tuple[str | None, MetricRow | None]:
+    metric = row[index["METRIC_NAME"]].strip()
+    source = row[index["EVENT_ATTRIBUTION_SOURCE"]].strip()
+    value_text = row[index["VALUE"]].strip()
+    timestamp_text = row[index["TIMESTAMP"]].strip()
+    if not metric:
+        return "empty METRIC_NAME", None
+    if not source:
+        return "empty EVENT_ATTRIBUTION_SOURCE", None
+    try:
+        value = float(value_text)
+    except ValueError:
+        return f"VALUE {value_text!r} is not a number", None
+    if not math.isfinite(value):
+        return f"VALUE {value_text!r} is not a finite number", None
+    try:
+        timestamp_float = float(timestamp_text)
+    except ValueError:
+        return f"TIMESTAMP {timestamp_text!r} is not a number of epoch seconds", None
+    if not (math.isfinite(timestamp_float) and timestamp_float.is_integer()):
+        return f"TIMESTAMP {timestamp_text!r} is not whole epoch seconds", None
+    timestamp = int(timestamp_float)
+    if not MIN_TIMESTAMP <= timestamp <= MAX_TIMESTAMP:
+        return f"TIMESTAMP {timestamp_text!r} is not plausible epoch seconds (years 2000-2100)", None
+    return None, MetricRow(
+        metric=metric,
+        event_type=row[index["EVENT_TYPE"]].strip(),
+        value=value,
+        math_function=row[index["MATH_FUNCTION"]].strip(),
+        source=source,
+        timestamp=timestamp,
+        origin=origin,
+    )
+
+
+class ReportStore:
+    """An in-memory DuckDB database with the report rows of every file loaded into it."""
+
+    def __init__(self) -> None:
+        # A database file in a temporary folder rather than in memory: DuckDB compresses stored
+        # tables and can page them out, which keeps a million rows well inside a small machine.
+        self._folder = tempfile.TemporaryDirectory(prefix="impact-duckdb-")
+        self.connection = duckdb.connect(
+            str(Path(self._folder.name) / "reports.duckdb"),
+            config={"threads": DUCKDB_THREADS, "memory_limit": DUCKDB_MEMORY_LIMIT},
+        )
+        self.connection.execute("SET enable_progress_bar = false")  # it would print into our stdout
+        columns = ", ".join(f'"{name}" {_duckdb_type(kind)}' for name, kind in REPORT_COLUMNS)
+        self.connection.execute(f"CREATE TABLE {TABLE} ({columns}, {FILE_COLUMN} INTEGER)")
+        self.load = LoadResult()
+        self.file_names: list[str] = []
+
+    def close(self) -> None:
+        self.connection.close()
+        self._folder.cleanup()
+
+    def add_file(self, path: Path, name: str, *, lenient: bool = False, strict: bool = False) -> None:
+        """Load one report file; `name` (a path or s3:// URL) is what messages call it."""
+        try:
+            with path.open("rb") as handle:
+                first_line = handle.readline()
+        except OSError as exc:
+            raise CliError(f"{name}: cannot read: {exc}") from None
+        header = _valid_header(first_line)
+        if header is not None and self._load_with_duckdb(path, name, header):
+            self.load.files_read += 1
+            return
+        # Anything DuckDB's reader or the SQL check did not accept: parse in Python for exact messages.
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CliError(f"{name}: cannot read: {exc}") from None
+        parsed = parse_report(data, name, lenient=lenient, strict=strict)
+        self.add_rows(parsed.rows, name)
+        parsed.rows = []
+        self.load.add(parsed)
+
+    def add_rows(self, rows: Iterable[MetricRow], name: str) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        # Fixed-width numpy strings: DuckDB scans object arrays value by value (slowly).
+        parsed_rows = {
+            "metric_name": np.array([r.metric for r in rows], dtype=str),
+            "event_type": np.array([r.event_type for r in rows], dtype=str),
+            "value": np.array([r.value for r in rows], dtype=np.float64),
+            "math_function": np.array([r.math_function for r in rows], dtype=str),
+            "event_attribution_source": np.array([r.source for r in rows], dtype=str),
+            "timestamp": np.array([r.timestamp for r in rows], dtype=np.int64),
+            FILE_COLUMN: np.full(len(rows), self._file_id(name), dtype=np.int32),
+        }
+        self.connection.register("parsed_rows", parsed_rows)
+        try:
+            self.connection.execute(f"INSERT INTO {TABLE} SELECT * FROM parsed_rows")
+        finally:
+            self.connection.unregister("parsed_rows")
+
+    def _file_id(self, name: str) -> int:
+        if name not in self.file_names:
+            self.file_names.append(name)
+        return self.file_names.index(name)
+
+    def row_count(self) -> int:
+        return int(self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+
+    def aggregates(self, names: Iterable[str], *, start: int | None = None, end: int | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """The named queries' results: each deduplication step materialized once, then the final SELECTs."""
+        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end)
+        overlap = self._files_overlap()
+        if not overlap:
+            # Files that share no timestamp cannot repeat each other's rows (the usual case: one
+            # import job after another): the same result as the steps, without their two GROUP BYs.
+            steps["copies_per_file"] = "SELECT *, 1 AS copies FROM report_rows"
+            steps["deduplicated"] = "SELECT metric, source, event_type, math_function, value, ts, value AS total, 1 AS files FROM report_rows"
+        kinds = {step: "TABLE" if overlap and step != "report_rows" else "VIEW" for step in steps}
+        for step, body in steps.items():
+            self.connection.execute(f"CREATE OR REPLACE TEMP {kinds[step]} {step} AS {body}")
+        try:
+            results = {name: self.query(FINAL_SELECTS[name]) for name in names}
+        finally:
+            for step in reversed(list(steps)):
+                self.connection.execute(f"DROP {kinds[step]} IF EXISTS {step}")
+        if "duplicate_rows" in results:  # file numbers back to names
+            ids = results["duplicate_rows"]["source_file"]
+            results["duplicate_rows"]["source_file"] = np.array([self.file_names[int(i)] for i in ids], dtype=object)
+        return results
+
+    def _files_overlap(self) -> bool:
+        """Whether the TIMESTAMP ranges of any two loaded files overlap."""
+        ranges = self.connection.execute(
+            f'SELECT min("timestamp"), max("timestamp") FROM {TABLE} GROUP BY {FILE_COLUMN} ORDER BY 1'
+        ).fetchall()
+        for (_, previous_end), (next_start, _) in zip(ranges, ranges[1:]):
+            if next_start <= previous_end:
+                return True
+        return False
+
+    def query(self, sql: str) -> dict[str, np.ndarray]:
+        """Run a query; the result as one numpy array per column."""
+        return {name: np.asarray(values) for name, values in self.connection.execute(sql).fetchnumpy().items()}
+
+    def _load_with_duckdb(self, path: Path, name: str, header: list[str]) -> bool:
+        """Typed CSV read, then one SQL check; False (nothing loaded) if any row would need a message."""
+        position = {cell.strip().upper(): index for index, cell in enumerate(header)}
+        types = {position["VALUE"]: "DOUBLE", position["TIMESTAMP"]: "BIGINT"}
+        columns = "{" + ", ".join(f"'c{i}': '{types.get(i, 'VARCHAR')}'" for i in range(len(header))) + "}"
+
+        def column(csv_name: str) -> str:
+            return f"c{position[csv_name]}"
+
+        file_id = self._file_id(name)
+        try:
+            self.connection.execute(
+                f"""INSERT INTO {TABLE}
+                SELECT trim({column('METRIC_NAME')}), coalesce(trim({column('EVENT_TYPE')}), ''), {column('VALUE')},
+                       coalesce(trim({column('MATH_FUNCTION')}), ''), trim({column('EVENT_ATTRIBUTION_SOURCE')}),
+                       {column('TIMESTAMP')}, {file_id}
+                FROM read_csv(?, header = true, columns = {columns}, delim = ',', quote = '"', escape = '"',
+                              auto_detect = false, strict_mode = true)""",
+                [str(path)],
+            )
+        except duckdb.Error:
+            return False
+        # Rows are appended in file order, so DuckDB's min/max per row group skips other files here.
+        [(bad,)] = self.connection.execute(
+            f"""SELECT count(*) FROM {TABLE}
+            WHERE {FILE_COLUMN} = {file_id} AND (
+                  metric_name IS NULL OR metric_name = '' OR event_attribution_source IS NULL
+               OR event_attribution_source = '' OR value IS NULL OR NOT isfinite(value)
+               OR "timestamp" IS NULL OR "timestamp" NOT BETWEEN {MIN_TIMESTAMP} AND {MAX_TIMESTAMP})"""
+        ).fetchall()
+        if bad:
+            self.connection.execute(f"DELETE FROM {TABLE} WHERE {FILE_COLUMN} = {file_id}")
+            return False
+        return True
+
+
+def _duckdb_type(athena_type: str) -> str:
+    return {"string": "VARCHAR", "double": "DOUBLE", "bigint": "BIGINT"}[athena_type]
+
+
+def _valid_header(data: bytes) -> list[str] | None:
+    """The header cells when the first line is UTF-8 and names every report column, else None."""
+    first_line = data.split(b"\n", 1)[0]
+    try:
+        text = first_line.decode("utf-8-sig")
+        header = next(csv.reader([text.rstrip("\r")]))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    names = [cell.strip().upper() for cell in header]
+    if any(column not in names for column in CSV_COLUMNS) or len(set(names)) != len(names):
+        return None
+    return header
+
+
+def local_report_files(path: Path) -> list[Path]:
+    """Every *.csv under a folder (recursively), or the one file given."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise CliError(f"--dir {path}: no such folder")
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    match = re.fullmatch(r"s3://([^/]+)/?(.*)", url.strip())
+    if not match:
+        raise CliError(f"--s3 {url!r}: expected s3://bucket/prefix/")
+    return match.group(1), match.group(2)
+
+
+def s3_report_keys(s3_client: Any, url: str) -> tuple[str, list[str]]:
+    """The bucket and the *.csv keys under an S3 prefix, in key order.
+
+    The prefix is a folder: `…/retail` reads `…/retail/…` (or the object `…/retail` itself),
+    never `…/retail2/…`.
+    """
+    bucket, prefix = parse_s3_url(url)
+    folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    keys: list[str] = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if (key == prefix or key.startswith(folder)) and key.lower().endswith(".csv"):
+                keys.append(key)
+    return bucket, sorted(keys)
+
+
+def load_local(store: ReportStore, path: Path, *, lenient: bool = False, strict: bool = False) -> None:
+    files = local_report_files(path)
+    if not files:
+        raise CliError(f"no CSV report files found in {path}")
+    for csv_path in files:
+        store.add_file(csv_path, str(csv_path), lenient=lenient, strict=strict)
+
+
+def load_s3(store: ReportStore, s3_client: Any, url: str, *, lenient: bool = False, strict: bool = False) -> None:
+    """Stream each object to a temporary file (never all in memory) and load it."""
+    bucket, keys = s3_report_keys(s3_client, url)
+    if not keys:
+        raise CliError(f"no CSV report files found in {url}")
+    with tempfile.TemporaryDirectory(prefix="impact-report-") as folder:
+        local = Path(folder) / "report.csv"
+        for key in keys:
+            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+            try:
+                with local.open("wb") as handle:
+                    shutil.copyfileobj(body, handle)
+            finally:
+                body.close()
+            store.add_file(local, f"s3://{bucket}/{key}", lenient=lenient, strict=strict)
