@@ -51,6 +51,7 @@ API_OPERATIONS: tuple[str, ...] = (
     "ListSolutionVersions",
     "DescribeSolutionVersion",
     "StopSolutionVersionCreation",
+    "GetSolutionMetrics",
     "states:StartExecution",
 )
 # is_complete runs under its own role: it only watches a stopped training settle.
@@ -69,15 +70,23 @@ POLL_WAIT_SECONDS = 300
 REPORTED_METRICS = tuple(
     f"{name}_at_{k}" for name in ("precision", "normalized_discounted_cumulative_gain", "mean_reciprocal_rank") for k in (5, 10, 25)
 ) + ("coverage",)
+# The metrics as a plain string attribute: a WaitCondition's Data is an object to CloudFormation's
+# type checks (cfn-lint E6101/E3012 for outputs and parameters), so the stack reads them here
+# once the WaitCondition has succeeded. Same provider: one role, one more operation.
+METRICS_RESOURCE_TYPE = "Custom::PersonalizeSolutionMetrics"
 # WaitCondition signal data is bounded (4 KB per the CloudFormation docs); a handful of figures fits.
 METRIC_DIGITS = 4
 
 
 def on_event(event: Mapping[str, Any], context: Any) -> dict:
+    if event.get("ResourceType") == METRICS_RESOURCE_TYPE:
+        return dispatch(event, context, create=_read_metrics, update=_read_metrics, delete=_forget_metrics)
     return dispatch(event, context, create=_on_create, update=_on_update, delete=_on_delete)
 
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
+    if event.get("ResourceType") == METRICS_RESOURCE_TYPE:
+        return is_complete_result(True, event.get("Data") or {})
     arn = event.get("PhysicalResourceId")
     if event.get(POLLER_START_ERROR):
         # Failing here keeps the real ARN as physical id (the framework's placeholder otherwise).
@@ -198,6 +207,20 @@ def offline_metrics(metrics: Mapping[str, float]) -> str:
     """Compact JSON of the reported metrics that are present, rounded (the WaitCondition Data)."""
     kept = {name: round(float(metrics[name]), METRIC_DIGITS) for name in REPORTED_METRICS if name in metrics}
     return json.dumps(kept, separators=(",", ":"), sort_keys=True)
+
+
+def _read_metrics(event: Mapping[str, Any], context: Any) -> dict:
+    """`Custom::PersonalizeSolutionMetrics` (after the training's WaitCondition): Data
+    ``OfflineMetrics`` = the same compact JSON the WaitCondition got."""
+    arn = properties(event).get("solutionVersionArn")
+    if not is_personalize_arn(arn, "solution"):
+        raise HandlerError(f"Request.solutionVersionArn must be a solution version ARN, got {arn!r}")
+    metrics = PersonalizeApi(API_OPERATIONS).call("GetSolutionMetrics", solutionVersionArn=arn).get("metrics") or {}
+    return on_event_result(f"{arn}/offline-metrics", {"OfflineMetrics": offline_metrics(metrics)})
+
+
+def _forget_metrics(event: Mapping[str, Any], context: Any) -> dict:
+    return on_event_result(event.get("PhysicalResourceId"), {})  # a reading; nothing to delete
 
 
 def poll(state: dict) -> dict:

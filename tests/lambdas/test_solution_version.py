@@ -67,6 +67,21 @@ def training_is_followed_by_the_poller_and_signals_the_offline_metrics(world):
 
 
 @scenario
+def the_metrics_resource_reads_the_trained_version_as_a_string(world):
+    solution_arn = trained_solution(world)
+    arn = world.resource(solution_version, "Trained").create(version_props(solution_arn))
+    reader = world.resource(solution_version, "Metrics")
+    event = {**reader.event("Create", {"Request": {"solutionVersionArn": arn}}), "ResourceType": solution_version.METRICS_RESOURCE_TYPE}
+    physical_id, data = reader.send(event)
+    assert data == {"OfflineMetrics": world.signals.sent[0].data}
+    assert world.fake.params_of("GetSolutionMetrics")[-1] == {"solutionVersionArn": arn}
+    calls = len(world.fake.calls)
+    reader.send({**reader.event("Delete", {"Request": {"solutionVersionArn": arn}}, physical_id=physical_id),
+                 "ResourceType": solution_version.METRICS_RESOURCE_TYPE})
+    assert len(world.fake.calls) == calls, "deleting a reading calls nothing"
+
+
+@scenario
 def retrain_by_version_trains_a_new_version_and_update_mode(world):
     solution_arn = trained_solution(world)
     resource = world.resource(solution_version, "Trained")
