@@ -41,6 +41,7 @@ _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", d
 CREATING_OPERATIONS = {
     "CreateRecommender": ("recommender", "name"), "CreateMetricAttribution": ("metric-attribution", "name"),
     "CreateDatasetImportJob": ("dataset-import-job", "jobName"), "CreateDatasetExportJob": ("dataset-export-job", "jobName"),
+    "CreateSolution": ("solution", "name"),
 }
 NOT_AUTHORIZED_ARNS = {"roleArn", "recipeArn", "kmsKeyArn", "schemaArn"}
 

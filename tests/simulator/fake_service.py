@@ -1,13 +1,16 @@
 """One stateful fake Amazon Personalize for a whole simulated stack, on the simulated clock.
 
 Extends tests.lambdas.fake_recommenders.FakeRecommenders (recommenders, tags, the botocore
-validation plumbing of FakePersonalize) with the native types CloudFormation creates
-(dataset group, schema, dataset, event tracker), dataset export jobs, and time-based
+validation plumbing of FakePersonalize) and tests.lambdas.fake_solutions.FakeSolutions
+(solutions, solution versions and their metrics) with the native types CloudFormation creates
+(dataset group, schema, dataset, event tracker, filter, campaign), dataset export jobs, and time-based
 lifecycles for every type instead of one status step per Describe. Refusals modelled on the
 service: DeleteDataset while an import job on it is CREATE PENDING/IN_PROGRESS,
 DeleteDatasetGroup while it has children, DeleteSchema while a dataset uses it, one metric
 attribution and one event tracker per dataset group, name conflicts, asynchronous deletes
-through DELETE PENDING / DELETE IN_PROGRESS.
+through DELETE PENDING / DELETE IN_PROGRESS; CreateCampaign/UpdateCampaign only on an ACTIVE
+solution version; DeleteSolution while a campaign serves one of its versions (*unconfirmed*:
+modelled as refused, the conservative choice) or while a version trains.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from tests.lambdas.fake_personalize import CREATING, DELETING, GONE, UPDATING, FakeError, FakeResource, operation
 from tests.lambdas.fake_recommenders import Durations, FakeRecommenders
+from tests.lambdas.fake_solutions import FakeSolutions
 from tests.simulator.kernel import Clock
 
 MINUTE = dt.timedelta(minutes=1)
@@ -38,6 +42,10 @@ class Timings:
     dataset_import_job: float = 15
     dataset_export_job: float = 10
     recommender_training: float = 90
+    solution: float = 2
+    solution_training: float = 60
+    campaign: float = 10
+    filter: float = 1
     iam_policy: float = 0.25  # an inline policy until it is in force (IAM is eventually consistent)
     transition_step: float = 1  # each step of an update or delete (PENDING → IN_PROGRESS → ...)
 
@@ -45,7 +53,8 @@ class Timings:
         return {
             "dataset-group": self.dataset_group, "dataset": self.dataset, "event-tracker": self.event_tracker,
             "metric-attribution": self.metric_attribution, "dataset-import-job": self.dataset_import_job,
-            "dataset-export-job": self.dataset_export_job,
+            "dataset-export-job": self.dataset_export_job, "solution": self.solution,
+            "solution-version": self.solution_training, "campaign": self.campaign, "filter": self.filter,
         }.get(resource_type, 0)
 
 
@@ -55,7 +64,7 @@ class Refusal:
     message: str
 
 
-class StackFakePersonalize(FakeRecommenders):
+class StackFakePersonalize(FakeRecommenders, FakeSolutions):
     def __init__(self, clock: Clock, timings: Timings) -> None:
         super().__init__(clock=clock, durations=Durations(
             pending=dt.timedelta(0), training=dt.timedelta(minutes=timings.recommender_training),
@@ -96,13 +105,16 @@ class StackFakePersonalize(FakeRecommenders):
         if resource_type == "dataset-import-job":
             location = attributes["dataSource"]["dataLocation"]
             minutes = next((m for key, m in self.import_minutes.items() if key in location), minutes)
-        self._at(0, self._status(resource, "CREATE IN_PROGRESS"))
-        self._at(minutes, self._status(resource, "CREATE FAILED" if reason else "ACTIVE"))
+        self._at(0, self._status(resource, "CREATE IN_PROGRESS", only_from=CREATING))
+        # Only from a creating status: a stopped training (CREATE STOPPING) does not finish.
+        self._at(minutes, self._status(resource, "CREATE FAILED" if reason else "ACTIVE", only_from=CREATING))
         return resource
 
-    def _status(self, resource: FakeResource, status: Any):
+    def _status(self, resource: FakeResource, status: Any, only_from: tuple[str, ...] = ()):
         def change() -> None:
             if self.resources.get(resource.arn) is not resource:
+                return
+            if only_from and resource.status not in only_from:
                 return
             if status is GONE:
                 self._remove_resource(resource)
@@ -307,6 +319,110 @@ class StackFakePersonalize(FakeRecommenders):
         if self.get(params["datasetArn"]).status != "ACTIVE":
             self._refuse("CreateDatasetImportJob", "ResourceInUseException", f"Dataset {params['datasetArn']} is not ACTIVE")
         return super().create_dataset_import_job(params)
+
+    # --- tags: recommenders keep theirs in their state, other resources in FakeSolutions' map ------
+
+    @operation("TagResource")
+    def tag_resource(self, params: dict) -> dict:
+        if params["resourceArn"] in self.recommenders:
+            return FakeRecommenders.tag_resource(self, params)
+        return FakeSolutions.tag_resource(self, params)
+
+    @operation("UntagResource")
+    def untag_resource(self, params: dict) -> dict:
+        if params["resourceArn"] in self.recommenders:
+            return FakeRecommenders.untag_resource(self, params)
+        return FakeSolutions.untag_resource(self, params)
+
+    # --- solutions: not deleted while a campaign serves one of their versions --------------------
+
+    @operation("DeleteSolution")
+    def delete_solution(self, params: dict) -> dict:
+        self._settle()
+        arn = params["solutionArn"]
+        serving = [c.arn for c in self._of_type("campaign") if c.attributes["solutionVersionArn"].startswith(arn + "/")]
+        if serving:
+            self._refuse("DeleteSolution", "ResourceInUseException", f"Solution {arn} is used by {', '.join(serving)}")
+        return FakeSolutions.delete_solution(self, params)
+
+    # --- filters (native type) -----------------------------------------------------------------
+
+    @operation("CreateFilter")
+    def create_filter(self, params: dict) -> dict:
+        self._settle()
+        group = params["datasetGroupArn"]
+        if group not in self.dataset_groups or self.get(group).status != "ACTIVE":
+            self._refuse("CreateFilter", "ResourceNotFoundException", f"Dataset group {group} is not ACTIVE")
+        arn = self.arn("filter", params["name"])
+        self.require_absent(arn)
+        self.add_resource(arn, "filter", {"name": params["name"], "filterArn": arn, "datasetGroupArn": group,
+                                          "filterExpression": params["filterExpression"]})
+        self.tags[arn] = {t["tagKey"]: t["tagValue"] for t in params.get("tags", [])}
+        return {"filterArn": arn}
+
+    @operation("DescribeFilter")
+    def describe_filter(self, params: dict) -> dict:
+        return {"filter": self.observe(params["filterArn"]).view()}
+
+    @operation("DeleteFilter")
+    def delete_filter(self, params: dict) -> dict:
+        resource = self.get(params["filterArn"])
+        self.require_settled(resource)
+        self.begin_delete(resource)
+        return {}
+
+    # --- campaigns (native type): served versions change in place --------------------------------
+
+    def _servable(self, operation_name: str, version_arn: str) -> None:
+        if version_arn.endswith("/$LATEST"):
+            return
+        version = self.get(version_arn)
+        if version.status != "ACTIVE":
+            self._refuse(operation_name, "ResourceInUseException", f"Solution version {version_arn} is {version.status}, not ACTIVE")
+
+    @operation("CreateCampaign")
+    def create_campaign(self, params: dict) -> dict:
+        self._settle()
+        self._servable("CreateCampaign", params["solutionVersionArn"])
+        arn = self.arn("campaign", params["name"])
+        self.require_absent(arn)
+        self.add_resource(arn, "campaign", {
+            "name": params["name"], "campaignArn": arn, "solutionVersionArn": params["solutionVersionArn"],
+            "minProvisionedTPS": params.get("minProvisionedTPS", 1), "campaignConfig": copy.deepcopy(params.get("campaignConfig", {}))})
+        self.tags[arn] = {t["tagKey"]: t["tagValue"] for t in params.get("tags", [])}
+        return {"campaignArn": arn}
+
+    @operation("DescribeCampaign")
+    def describe_campaign(self, params: dict) -> dict:
+        return {"campaign": self.observe(params["campaignArn"]).view()}
+
+    @operation("UpdateCampaign")
+    def update_campaign(self, params: dict) -> dict:
+        self._settle()
+        resource = self.get(params["campaignArn"])
+        self.require_settled(resource)
+        latest = resource.attributes.get("latestCampaignUpdate")
+        if latest and latest["status"] in CREATING:
+            self._refuse("UpdateCampaign", "ResourceInUseException", f"Campaign {resource.arn} is updating")
+        if "solutionVersionArn" in params:
+            self._servable("UpdateCampaign", params["solutionVersionArn"])
+        changes = {k: copy.deepcopy(params[k]) for k in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig") if k in params}
+        update = {**changes, "status": "CREATE PENDING", "creationDateTime": self.clock.now, "lastUpdatedDateTime": self.clock.now}
+        resource.attributes["latestCampaignUpdate"] = update
+
+        def applied() -> None:
+            if self.resources.get(resource.arn) is resource:
+                resource.attributes.update(changes)
+                update["status"], update["lastUpdatedDateTime"] = "ACTIVE", self.clock.now
+        self._at(self.timings.campaign, applied)
+        return {"campaignArn": resource.arn}
+
+    @operation("DeleteCampaign")
+    def delete_campaign(self, params: dict) -> dict:
+        resource = self.get(params["campaignArn"])
+        self.require_settled(resource)
+        self.begin_delete(resource)
+        return {}
 
     def record_events(self, dataset_arn: str, count: int) -> None:
         self.events_recorded[dataset_arn] = self.events_recorded.get(dataset_arn, 0) + count

@@ -113,6 +113,60 @@ def _metrics(*names: str) -> StepCheck:
     return check
 
 
+def _of_type(fake: StackFakePersonalize, resource_type: str) -> list:
+    fake._settle()
+    return [r for r in fake.resources.values() if r.resource_type == resource_type]
+
+
+def _campaigns(**expected_tps: int) -> StepCheck:
+    """Campaigns by config name (`top-picks`...) with their TPS; each serves an ACTIVE version of
+    a live solution, the newest one of that solution."""
+    def check(fake: StackFakePersonalize) -> list[str]:
+        problems = []
+        campaigns = {c.attributes["name"].rsplit("-ratings-", 1)[-1]: c for c in _of_type(fake, "campaign")}
+        if sorted(campaigns) != sorted(expected_tps):
+            problems.append(f"campaigns {sorted(campaigns)}, expected {sorted(expected_tps)}")
+        for name, campaign in campaigns.items():
+            served = fake.resources.get(campaign.attributes["solutionVersionArn"])
+            if served is None or served.status != "ACTIVE":
+                problems.append(f"campaign {name} serves {campaign.attributes['solutionVersionArn']}, which is not an ACTIVE version")
+                continue
+            newest = max((v for v in _of_type(fake, "solution-version") if v.attributes["solutionArn"] == served.attributes["solutionArn"]),
+                         key=lambda v: v.created)
+            if newest.arn != served.arn:
+                problems.append(f"campaign {name} serves {served.arn}, not the newest version {newest.arn}")
+            if name in expected_tps and campaign.attributes["minProvisionedTPS"] != expected_tps[name]:
+                problems.append(f"campaign {name}: minProvisionedTPS {campaign.attributes['minProvisionedTPS']}, expected {expected_tps[name]}")
+        return problems
+    return check
+
+
+def _solutions(**thresholds: str | None) -> StepCheck:
+    """Solutions by config name with their eventValueThreshold, and the versions trained (total)."""
+    def check(fake: StackFakePersonalize) -> list[str]:
+        present = {s.attributes["name"].split("-ratings-", 1)[-1].rsplit("-", 1)[0]: (s.attributes.get("solutionConfig") or {}).get("eventValueThreshold")
+                   for s in _of_type(fake, "solution")}
+        return [] if present == thresholds else [f"solutions {present}, expected {thresholds}"]
+    return check
+
+
+def _versions_of(solution: str, count: int) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        owners = {s.arn for s in _of_type(fake, "solution") if f"-ratings-{solution}-" in s.attributes["name"]}
+        versions = [v for v in _of_type(fake, "solution-version") if v.attributes["solutionArn"] in owners]
+        return [] if len(versions) == count else [f"{solution}: {len(versions)} trained versions, expected {count}"]
+    return check
+
+
+def _all(*checks: StepCheck) -> StepCheck:
+    return lambda fake: [problem for check in checks for problem in check(fake)]
+
+
+def _training_stopped(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    stopped = aws.personalize.params_of("StopSolutionVersionCreation")
+    return [] if stopped else ["no training was stopped: the rollback deleted solutions without stopping their trainings"]
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("default-create-destroy", about="config/default.yaml: create, then destroy", steps=[deploy("default"), destroy()]),
     Scenario("multi-group-create-destroy", about="config/multi-group.yaml (KMS, two groups, an INACTIVE recommender): create, destroy", steps=[deploy("multi"), destroy()]),
@@ -148,6 +202,27 @@ SCENARIOS: list[Scenario] = [
     Scenario("import-3-hours", about="an import job takes 3 hours; destroy", steps=[deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
     Scenario("redeploy-after-destroy", about="create, destroy, create again under the same names; destroy",
              steps=[deploy("default"), destroy(), deploy("default"), destroy()]),
+    # Custom solutions (issue 10): config/custom-solutions.yaml and edits of it.
+    Scenario("custom-create-destroy", about="config/custom-solutions.yaml (two solutions trained, two campaigns, a filter): create, destroy",
+             steps=[deploy("custom", check=_all(_campaigns(**{"top-picks": 1, "similar": 1}), _solutions(**{"top-picks": "3.5", "similar": None}))),
+                    destroy()]),
+    Scenario("custom-retrain", about="`training.version` 1 → 2: a new version trained, the campaign moved to it in place; destroy",
+             steps=[deploy("custom"), deploy("custom-retrained", check=_all(_versions_of("top-picks", 2), _campaigns(**{"top-picks": 1, "similar": 1}))),
+                    destroy()]),
+    Scenario("custom-tps-change", about="a campaign's minProvisionedTPS 1 → 2, updated in place; destroy",
+             steps=[deploy("custom"), deploy("custom-tps", check=_all(_campaigns(**{"top-picks": 2, "similar": 1}), _versions_of("top-picks", 1))),
+                    destroy()]),
+    Scenario("custom-threshold-change", about="eventValueThreshold 3.5 → 4: a new solution and version, the campaign updated, the old solution deleted; destroy",
+             steps=[deploy("custom"), deploy("custom-threshold", check=_all(_solutions(**{"top-picks": "4", "similar": None}),
+                                                                             _campaigns(**{"top-picks": 1, "similar": 1}))),
+                    destroy()]),
+    Scenario("custom-campaign-removed", about="a campaign removed from the config (deleted, no more hourly cost); destroy",
+             steps=[deploy("custom"), deploy("custom-campaign-removed", check=_campaigns(**{"top-picks": 1})), destroy()]),
+    Scenario("custom-destroy-while-training", about="the create cancelled 60 min in (trainings under way): the rollback stops the trainings, then deletes everything",
+             steps=[deploy("custom", "ROLLBACK_COMPLETE", cancel_after=60, reason="cancelled")], check=_training_stopped),
+    Scenario("custom-training-failed", about="a training ends CREATE FAILED: its failureReason fails the deploy; rollback",
+             steps=[deploy("custom", "ROLLBACK_COMPLETE", reason="fewer than 25 users")],
+             setup=_fail_creation("solution-version", "Insufficient data: fewer than 25 users with 2 or more interactions")),
     Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
 ]
@@ -171,6 +246,8 @@ def critical_path_minutes(template: dict, timings: Timings) -> float:
         if kind == "Custom::PersonalizeRecommender":
             stop = 10 if resource["Properties"].get("DesiredState") == "INACTIVE" else 0
             return timings.recommender_training + stop
+        if kind == "Custom::PersonalizeSolutionVersion":
+            return timings.solution_training
         return 0
 
     def weight(logical_id: str) -> float:
@@ -186,6 +263,12 @@ def critical_path_minutes(template: dict, timings: Timings) -> float:
             return timings.event_tracker
         if kind == "Custom::PersonalizeMetricAttribution":
             return timings.metric_attribution
+        if kind == "Custom::PersonalizeSolution":
+            return timings.solution
+        if kind == "AWS::Personalize::Filter":
+            return timings.filter
+        if kind == "AWS::Personalize::Campaign":
+            return timings.campaign
         if kind == "Custom::PersonalizeDatasetImportJob":
             # Waited for inside the custom resource, or (when a WaitCondition follows it) there.
             return 0 if logical_id in awaited else work(resource)

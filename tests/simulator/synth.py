@@ -15,7 +15,11 @@ import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 REPO = Path(__file__).resolve().parents[2]
-BASE_CONFIGS = {"default": REPO / "config" / "default.yaml", "multi": REPO / "config" / "multi-group.yaml"}
+BASE_CONFIGS = {
+    "default": REPO / "config" / "default.yaml",
+    "multi": REPO / "config" / "multi-group.yaml",
+    "custom": REPO / "config" / "custom-solutions.yaml",
+}
 
 
 def _group(config: dict, index: int = 0) -> dict:
@@ -48,6 +52,12 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
         location="imports/retail/interactions-2024.csv", version="2"))),
     "timeout-changed": ("default", _set(lambda c: c.update(recommenderReadyTimeoutHours=10))),
     "tags-changed": ("default", _set(lambda c: c["tags"].update(environment="staging", owner="data-team"))),
+    # Custom solutions (config/custom-solutions.yaml): solution 0 is top-picks, 1 is similar.
+    "custom": ("custom", _set(lambda c: None)),
+    "custom-retrained": ("custom", _set(lambda c: _group(c)["solutions"][0]["training"].update(version="2"))),
+    "custom-tps": ("custom", _set(lambda c: _group(c)["solutions"][0]["campaigns"][0].update(minProvisionedTPS=2))),
+    "custom-threshold": ("custom", _set(lambda c: _group(c)["solutions"][0].update(eventValueThreshold=4))),
+    "custom-campaign-removed": ("custom", _set(lambda c: _group(c)["solutions"][1].update(campaigns=[]))),
 }
 
 
