@@ -79,7 +79,7 @@ def add_environment(
         # No dependency: the dashboard derives ARNs and the bucket name from the config's names.
         stacks.append(
             DashboardStack(
-                app, f"{config.name}-dashboard", config=config, description=f"{config.name}: CloudWatch dashboard and alarms for metric attribution", **common()
+                app, f"{config.name}-dashboard", config=config, description=f"{config.name}: CloudWatch dashboard, alarms and report queries (Glue, Athena) for metric attribution", **common()
             )
         )
     for stack in stacks:

@@ -341,11 +341,29 @@ class Alarm(Strict):
     periods: int = Field(default=4, ge=1, le=96)
 
 
+class IngestionAlarms(Strict):
+    """PutEvents error alarms, one per error class (4xx, 5xx) and dataset group with an event tracker.
+
+    Off by default: the default environment is a demo whose alarms would notify nobody, and
+    alarms bring the encrypted topic with its customer managed key (about 1 USD a month).
+    """
+
+    enabled: bool = False
+    threshold: int = Field(default=1, ge=1, le=1_000_000)  # errors per 5-minute period that count as a breach
+    periods: int = Field(default=1, ge=1, le=288)  # consecutive breaching 5-minute periods before the alarm fires
+
+
 class Dashboard(Strict):
     enabled: bool = True
     derived_metrics: list[DerivedMetric] = Field(default_factory=list, alias="derivedMetrics")
     alarms: list[Alarm] = Field(default_factory=list)
+    ingestion_alarms: IngestionAlarms = Field(default_factory=IngestionAlarms, alias="ingestionAlarms")
     alarm_email: str | None = Field(default=None, alias="alarmEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Glue table + Athena workgroup + saved queries over the S3 metric reports; free while unused.
+    report_queries: bool = Field(default=True, alias="reportQueries")
+
+    def any_alarms(self) -> bool:
+        return bool(self.alarms) or self.ingestion_alarms.enabled
 
 
 class AppConfig(Strict):
@@ -764,4 +782,8 @@ def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
         issues.append(ConfigIssue("dashboard.alarms", f"alarm {name!r} is defined twice"))
     if config.dashboard.alarms and not config.dashboard.enabled:
         issues.append(ConfigIssue("dashboard.alarms", "alarms are declared but dashboard.enabled is false; enable the dashboard or drop the alarms"))
+    if config.dashboard.ingestion_alarms.enabled and not config.dashboard.enabled:
+        issues.append(ConfigIssue("dashboard.ingestionAlarms.enabled", "ingestion alarms are on but dashboard.enabled is false; enable the dashboard or set ingestionAlarms.enabled: false"))
+    if config.dashboard.ingestion_alarms.enabled and not any(g.event_tracker for g in config.dataset_groups):
+        issues.append(ConfigIssue("dashboard.ingestionAlarms.enabled", "no dataset group has an event tracker, so there are no PutEvents calls to watch; set `eventTracker: true` on a group or turn the alarms off"))
     return issues

@@ -1,8 +1,13 @@
-"""The CloudWatch dashboard (and optional alarms) for Personalize metric attribution.
+"""The CloudWatch dashboard, alarms and report queries (Glue + Athena) of an environment.
 
-Environment-agnostic and independent of the other stacks' outputs: dataset group ARNs and the
-data bucket name are derived from the config's names and the pseudo parameters, so there is no
-CloudFormation export and the stack can be deployed, updated or removed on its own.
+Environment-agnostic and independent of the other stacks' outputs: dataset group and
+recommender ARNs and the data bucket name are derived from the config's names and the pseudo
+parameters, so there is no CloudFormation export and the stack can be deployed, updated or
+removed on its own. Nothing here holds data: the report queries read the storage stack's bucket.
+
+Composition: per dataset group, its attribution segment (stacks/constructs/dashboard.py), its
+operator segment (stacks/constructs/operator_widgets.py) and the status of its alarms
+(stacks/constructs/alarms.py), one after the other.
 """
 
 from __future__ import annotations
@@ -12,12 +17,10 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from stacks.configuration import AppConfig
-from stacks.constructs.dashboard import (
-    AttributionAlarms,
-    charted_groups,
-    group_section,
-    intro_text,
-)
+from stacks.constructs.alarms import DashboardAlarms
+from stacks.constructs.dashboard import alarm_status_row, charted_groups, group_section, intro_text
+from stacks.constructs.operator_widgets import operator_section
+from stacks.constructs.report_queries import TABLE_NAME, ReportQueries, database_name, reporting_groups
 from stacks.deployment import StackSettings
 from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
 
@@ -32,11 +35,13 @@ class DashboardStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, parameterized: bool = False, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         config = StackSettings.of(self, config, parameterized).config
-        groups = charted_groups(config)
+        bucket = data_bucket_name(config)
+        with_queries = config.dashboard.report_queries and bool(reporting_groups(config))
+        athena_table = f"{database_name(config)}.{TABLE_NAME}" if with_queries else None
 
-        self.alarms: AttributionAlarms | None = None
-        if config.dashboard.alarms:
-            self.alarms = AttributionAlarms(self, "Alarms", config=config, parameterized=parameterized)
+        self.alarms: DashboardAlarms | None = None
+        if config.dashboard.any_alarms():
+            self.alarms = DashboardAlarms(self, "Alarms", config=config, parameterized=parameterized)
         alarms_by_group = self.alarms.by_group if self.alarms else {}
 
         self.dashboard = cw.Dashboard(
@@ -45,15 +50,18 @@ class DashboardStack(Stack):
             dashboard_name=dashboard_name(config),
             default_interval=DEFAULT_INTERVAL,
         )
-        self.dashboard.add_widgets(intro_text(config, groups))
-        bucket = data_bucket_name(config)
-        for group in groups:
-            for row in group_section(
-                self,
-                config=config,
-                group=group,
-                report_bucket=bucket,
-                report_prefix=REPORT_PREFIX,
-                alarms=alarms_by_group.get(group.name, []),
-            ):
+        self.dashboard.add_widgets(intro_text(config, charted_groups(config)))
+        for group in config.dataset_groups:
+            data, rows = group_section(
+                self, config=config, group=group, report_bucket=bucket, report_prefix=REPORT_PREFIX, athena_table=athena_table
+            )
+            rows += operator_section(self, config, group, data)
+            if data is None and len(rows) == 1:
+                continue  # nothing charted and nothing operated: no section
+            rows += alarm_status_row(group, alarms_by_group.get(group.name, []))
+            for row in rows:
                 self.dashboard.add_widgets(*row)
+
+        self.report_queries: ReportQueries | None = None
+        if with_queries:
+            self.report_queries = ReportQueries(self, "ReportQueries", config=config, bucket_name=bucket, report_prefix=REPORT_PREFIX)

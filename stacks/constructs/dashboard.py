@@ -1,4 +1,4 @@
-"""CloudWatch widgets and alarms for Personalize metric attribution.
+"""CloudWatch widgets for Personalize metric attribution (the alarms live in alarms.py).
 
 What Personalize publishes (see /work/shared/personalize-facts.md, "Metric attribution output"):
 namespace ``AWS/Personalize``, metric name = the configured ``metricName`` upper-cased, dimensions
@@ -10,7 +10,8 @@ The namespace and dimension names come from an AWS sample notebook, not the deve
 they were ever wrong, only the constants below change (and the dashboard shows "no data"
 meanwhile; nothing else depends on them).
 
-One section per dataset group whose metric attribution publishes to CloudWatch:
+The attribution segment of each dataset group whose metric attribution publishes to CloudWatch
+(groups without get only a text header here; their operator segment comes from operator_widgets.py):
 
 * a text widget: what the section shows, the exact source strings to send, where S3 reports land;
 * per metric: a SEARCH graph (every source that ever reported, including ones added later), a
@@ -18,7 +19,8 @@ One section per dataset group whose metric attribution publishes to CloudWatch:
   and each one's share of the configured total;
 * per derived metric (``dashboard.derivedMetrics``) whose inputs the group has: metric math per
   source, over time and over the whole time range;
-* the status of the group's alarms, if any.
+* the status of the group's alarms, if any (``alarm_status_row``, placed by the stack after the
+  operator segment).
 """
 
 from __future__ import annotations
@@ -27,18 +29,12 @@ import math
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.configuration import Alarm, AppConfig, DatasetGroup, DerivedMetric, Metric
+from stacks.configuration import AppConfig, DatasetGroup, DerivedMetric, Metric
 from stacks.constructs.handlers import personalize_arn
-from stacks.deployment import alarm_email_subscription
 
 NAMESPACE = "AWS/Personalize"
 GROUP_DIMENSION = "DatasetGroupArn"
@@ -128,30 +124,36 @@ def group_section(
     group: DatasetGroup,
     report_bucket: str,
     report_prefix: str,
-    alarms: list[cw.Alarm],
-) -> list[list[cw.IWidget]]:
-    """Rows of widgets (each row left to right) for one dataset group."""
+    athena_table: str | None = None,
+) -> tuple[GroupMetrics | None, list[list[cw.IWidget]]]:
+    """The group's attribution metrics (None when it charts none) and its rows of widgets (each
+    row left to right): a text header, then per metric and per derived metric its widgets."""
     attribution = group.metric_attribution
-    assert attribution is not None and attribution.cloudwatch
+    rows: list[list[cw.IWidget]] = [[group_text(config, group, report_bucket, report_prefix, athena_table)]]
+    if attribution is None or not attribution.cloudwatch:
+        return None, rows
     data = GroupMetrics(dataset_group_arn(scope, config, group), tuple(group.all_sources()), tuple(attribution.metrics))
-    rows: list[list[cw.IWidget]] = [[group_text(config, group, report_bucket, report_prefix)]]
     for metric in attribution.metrics:
         rows += metric_rows(group, data, metric)
     if data.sources:
         for derived in derived_metrics_for(group, config.dashboard.derived_metrics):
             rows.append(derived_row(group, data, derived))
-    if alarms:
-        rows.append(
-            [
-                cw.AlarmStatusWidget(
-                    title=f"{group.name}: alarms (a silent source alarms too)",
-                    alarms=alarms,
-                    width=DASHBOARD_WIDTH,
-                    height=max(2, 1 + len(alarms)),
-                )
-            ]
-        )
-    return rows
+    return data, rows
+
+
+def alarm_status_row(group: DatasetGroup, alarms: list[cw.Alarm]) -> list[list[cw.IWidget]]:
+    if not alarms:
+        return []
+    return [
+        [
+            cw.AlarmStatusWidget(
+                title=f"{group.name}: alarms (a silent source alarms too; ingestion alarms on PutEvents errors)",
+                alarms=alarms,
+                width=DASHBOARD_WIDTH,
+                height=max(2, 1 + len(alarms)),
+            )
+        ]
+    ]
 
 
 def metric_rows(group: DatasetGroup, data: GroupMetrics, metric: Metric) -> list[list[cw.IWidget]]:
@@ -238,11 +240,15 @@ def derived_row(group: DatasetGroup, data: GroupMetrics, derived: DerivedMetric)
     return [over_time, over_range]
 
 
-def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, report_prefix: str) -> cw.TextWidget:
+def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, report_prefix: str, athena_table: str | None = None) -> cw.TextWidget:
+    """``athena_table``: ``database.table`` of the report queries, when the stack defines them."""
     attribution = group.metric_attribution
-    assert attribution is not None
+    header = f"## Dataset group `{group.name}` (`{config.physical_name(group.name)}`)"
+    if attribution is None or not attribution.cloudwatch:
+        lines = [header, "No metric attribution publishes to CloudWatch for this group (`metricAttribution.cloudwatch`); only its operations are shown."]
+        return cw.TextWidget(markdown="\n".join(lines), width=DASHBOARD_WIDTH, height=text_height(lines))
     lines = [
-        f"## Dataset group `{group.name}` (`{config.physical_name(group.name)}`)",
+        header,
         f"Metrics in CloudWatch namespace `{NAMESPACE}`, dimensions `{GROUP_DIMENSION}` and `{SOURCE_DIMENSION}`, "
         "summed per 15 minutes: "
         + ", ".join(f"`{m.metric_name}` → `{m.cloudwatch_name}` ({m.event_type} events, `{m.expression}`)" for m in attribution.metrics)
@@ -275,6 +281,7 @@ def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, repor
         lines.append(
             f"**S3 reports**: `s3://{report_bucket}/{report_prefix}{group.name}/` (one CSV per bulk import job that "
             "publishes attribution metrics)."
+            + (f" On Athena: `{athena_table}` `WHERE dataset_group = '{group.name}'`." if athena_table else "")
         )
     else:
         lines.append("**S3 reports**: off for this group (`metricAttribution.s3Output: false`).")
@@ -291,6 +298,10 @@ def intro_text(config: AppConfig, groups: list[DatasetGroup]) -> cw.TextWidget:
             "cover the dashboard's whole time range; the share is each configured source's part of the configured "
             "sources' total."
         ),
+        (
+            "\nUnder each group, its *operations* rows: event ingestion health (PutEvents), recommendation traffic and latency "
+            "per recommender, and each recommender source's outcomes per 1,000 `GetRecommendations` calls."
+        ),
     ]
     if not groups:
         lines.append(
@@ -303,95 +314,3 @@ def text_height(lines: list[str]) -> int:
     """Rough height in grid rows: a row holds about one line of about 150 characters."""
     rows = sum(max(1, math.ceil(len(line) / 150)) for line in lines)
     return max(2, math.ceil(rows * 0.8) + 1)
-
-
-class AttributionAlarms(Construct):
-    """Alarms on a source's metric (missing data breaches) and the encrypted topic they notify.
-
-    The topic's key is a customer managed key: CloudWatch alarms cannot publish to a topic
-    encrypted with the AWS managed key alias/aws/sns, whose key policy cannot grant CloudWatch
-    kms:GenerateDataKey* and kms:Decrypt (AWS re:Post, "cloudwatch-configure-alarm-sns").
-    """
-
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, parameterized: bool = False) -> None:
-        super().__init__(scope, construct_id)
-        groups = {g.name: g for g in config.dataset_groups}
-        alarm_prefix = f"{config.name}-"
-        self.key = kms.Key(
-            self,
-            "TopicKey",
-            description=f"{config.name}: encrypts the Personalize attribution alarm topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,  # messages are transient; nothing at rest needs the key later
-            pending_window=Duration.days(7),
-        )
-        # The statement AWS documents for alarms publishing to an encrypted topic.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublishToEncryptedTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy "*" means this key
-            )
-        )
-        self.topic = sns.Topic(
-            self,
-            "Topic",
-            display_name=f"{config.name} Personalize attribution alarms",
-            master_key=self.key,
-            enforce_ssl=True,
-        )
-        # enforce_ssl writes a topic policy, which replaces the default one: allow this
-        # environment's alarms (and only them) to publish.
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AttributionAlarmsPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{alarm_prefix}*"},
-                },
-            )
-        )
-        if parameterized:
-            alarm_email_subscription(self, self.topic, default=config.dashboard.alarm_email or "")
-        elif config.dashboard.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(config.dashboard.alarm_email))
-
-        action = cw_actions.SnsAction(self.topic)
-        self.by_group: dict[str, list[cw.Alarm]] = {}
-        for alarm in config.dashboard.alarms:
-            group = groups[alarm.dataset_group]
-            created = self._alarm(config, group, alarm, alarm_prefix)
-            created.add_alarm_action(action)
-            created.add_ok_action(action)
-            self.by_group.setdefault(group.name, []).append(created)
-
-    def _alarm(self, config: AppConfig, group: DatasetGroup, alarm: Alarm, prefix: str) -> cw.Alarm:
-        attribution = group.metric_attribution
-        if attribution is None or not attribution.cloudwatch:
-            raise ValueError(
-                f"dashboard alarm {alarm.name!r}: dataset group {group.name!r} does not publish metric attribution to "
-                "CloudWatch (metricAttribution.cloudwatch), so the alarm would never see data; enable it or drop the alarm"
-            )
-        metric = next(m for m in attribution.metrics if m.metric_name == alarm.metric)
-        data = GroupMetrics(dataset_group_arn(self, config, group), tuple(group.all_sources()), tuple(attribution.metrics))
-        minutes = alarm.periods * int(PERIOD.to_minutes())
-        return cw.Alarm(
-            self,
-            f"Alarm-{alarm.name}",
-            alarm_name=f"{prefix}{alarm.name}",
-            alarm_description=(
-                f"{alarm.source} sent {alarm.metric} <= {alarm.threshold:g} in every 15-minute period for {minutes} minutes "
-                f"in dataset group {config.physical_name(group.name)} (no data counts as breaching: a silent source alarms). "
-                f"Check that the application still sends eventAttributionSource '{alarm.source}' with its PutEvents calls."
-            ),
-            metric=data.metric(metric, alarm.source),
-            threshold=alarm.threshold,
-            evaluation_periods=alarm.periods,
-            datapoints_to_alarm=alarm.periods,
-            comparison_operator=cw.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.BREACHING,
-        )

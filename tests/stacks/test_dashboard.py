@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stacks.configuration import AppConfig, DatasetGroup, load_config
+from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
 from tests.synthesis import SYNTH_CONFIGS
 
 NAMESPACE = "AWS/Personalize"
@@ -61,6 +61,14 @@ def group_arn(cfg: AppConfig, group: DatasetGroup) -> str:
 
 def metric_widgets(dashboard: dict) -> list[dict]:
     return [w for w in dashboard["widgets"] if w["type"] == "metric"]
+
+
+OPERATOR_TITLE = re.compile(r"^[a-z0-9-]+ · (event ingestion: |recommendation traffic: |\w+ per 1,000 GetRecommendations calls, )")
+
+
+def attribution_widgets(dashboard: dict) -> list[dict]:
+    """Widgets over attribution metrics alone (the operator segments are tested on their own)."""
+    return [w for w in metric_widgets(dashboard) if not OPERATOR_TITLE.match(w["properties"]["title"])]
 
 
 def text_widgets(dashboard: dict) -> list[str]:
@@ -139,7 +147,7 @@ def test_every_metric_line_queries_personalize_with_both_dimensions(case):
     cfg, _, dashboard = case
     names = {m.cloudwatch_name for g in charted(cfg) for m in g.metric_attribution.metrics}
     arns = {group_arn(cfg, g) for g in charted(cfg)}
-    lines = [line for widget in metric_widgets(dashboard) for line in plain_metrics(widget)]
+    lines = [line for widget in attribution_widgets(dashboard) for line in plain_metrics(widget)]
     assert lines
     for line in lines:
         assert line["namespace"] == NAMESPACE
@@ -153,7 +161,7 @@ def test_every_metric_line_queries_personalize_with_both_dimensions(case):
 
 def test_every_graph_and_expression_uses_at_least_15_minutes(case):
     _, _, dashboard = case
-    for widget in metric_widgets(dashboard):
+    for widget in attribution_widgets(dashboard):
         properties = widget["properties"]
         if properties["view"] == "timeSeries":
             assert properties["period"] >= 900, properties["title"]
@@ -281,6 +289,7 @@ def test_text_names_sources_to_send_and_report_location(case):
         location = f"s3://{cfg.name}-data-<AWS::AccountId>-<AWS::Region>/metric-reports/{group.name}/"
         if group.metric_attribution.s3_output:
             assert location in text
+            assert f"On Athena: `{cfg.name.replace('-', '_')}_reports.metric_reports` `WHERE dataset_group = '{group.name}'`" in text
         else:
             assert "s3://" not in text and "s3Output: false" in text
 
@@ -290,7 +299,7 @@ def test_text_names_sources_to_send_and_report_location(case):
 
 def test_default_config_has_no_alarms_or_topic(synthesized):
     template = synthesized.template("default", "dashboard")
-    assert config("default").dashboard.alarms == []
+    assert config("default").dashboard.alarms == [] and config("default").dashboard.ingestion_alarms.enabled is False
     for resource_type in ("AWS::SNS::Topic", "AWS::CloudWatch::Alarm", "AWS::KMS::Key", "AWS::SNS::Subscription"):
         assert resources(template, resource_type) == []
     assert all(w["type"] != "alarm" for w in body(template)["widgets"])
@@ -301,8 +310,8 @@ def test_multi_alarm_on_a_silent_source(synthesized):
     template = synthesized.template("multi", "dashboard")
     (declared,) = cfg.dashboard.alarms
     group = next(g for g in cfg.dataset_groups if g.name == declared.dataset_group)
-    (alarm,) = resources(template, "AWS::CloudWatch::Alarm")
-    properties = alarm["Properties"]
+    (alarm_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["AlarmName"] == f"{cfg.name}-{declared.name}"]
+    properties = template["Resources"][alarm_id]["Properties"]
     (topic_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Topic"]
 
     assert properties["AlarmName"] == f"{cfg.name}-{declared.name}"
@@ -320,10 +329,8 @@ def test_multi_alarm_on_a_silent_source(synthesized):
     dimensions = {d["Name"]: render(d["Value"]) for d in stat["Metric"]["Dimensions"]}
     assert dimensions == {"DatasetGroupArn": group_arn(cfg, group), "EventAttributionSource": declared.source.upper()}
 
-    (widget,) = [w for w in body(template)["widgets"] if w["type"] == "alarm"]
-    (alarm_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    assert widget["properties"]["alarms"] == [f"<{alarm_id}.Arn>"]
-    assert widget["properties"]["title"].startswith(f"{group.name}:")
+    (widget,) = [w for w in body(template)["widgets"] if w["type"] == "alarm" and w["properties"]["title"].startswith(f"{group.name}:")]
+    assert f"<{alarm_id}.Arn>" in widget["properties"]["alarms"]
 
 
 def test_multi_topic_is_kms_encrypted_ssl_only_and_mails_the_team(synthesized):
@@ -352,3 +359,181 @@ def test_multi_topic_is_kms_encrypted_ssl_only_and_mails_the_team(synthesized):
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == cfg.dashboard.alarm_email
     assert subscription["Properties"]["TopicArn"] == {"Ref": topic_id}
+
+
+# --- operator segments: event ingestion, recommendation traffic, outcomes per exposure ----------
+
+PERSONALIZE_ARN = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:"
+SEARCH = re.compile(r"SEARCH\('Namespace=\"AWS/Personalize\" MetricName=\"(\w+)\" (\w+)=\"([^\"]+)\"', '(\w+)', (\d+)\)")
+
+
+def recommender_arns(cfg: AppConfig, group: DatasetGroup) -> list[str]:
+    return [f"{PERSONALIZE_ARN}recommender/{cfg.recommender_name(group, r)}" for r in group.recommenders]
+
+
+def searches(widget: dict) -> list[tuple[str, str, str, str, int]]:
+    """(metric, dimension, value, statistic, period) of each SEARCH line; every line must be one."""
+    found = []
+    for expression in expressions(widget):
+        match = SEARCH.fullmatch(expression["expression"])
+        assert match, expression["expression"]
+        metric, dimension, value, statistic, period = match.groups()
+        found.append((metric, dimension, value, statistic, int(period)))
+    assert not plain_metrics(widget), "ingestion metrics have unconfirmed dimensions: SEARCH only"
+    return found
+
+
+def test_ingestion_health_searches_by_dataset_group_and_by_event_tracker(case):
+    cfg, _, dashboard = case
+    tracked = [g for g in cfg.dataset_groups if g.event_tracker]
+    assert tracked
+    for group in tracked:
+        keys = {
+            ("DatasetGroupArn", f"{PERSONALIZE_ARN}dataset-group/{cfg.physical_name(group.name)}"),
+            ("EventTrackerArn", f"{PERSONALIZE_ARN}event-tracker/{cfg.physical_name(group.name, 'tracker')}"),
+        }
+        title = f"{group.name} · event ingestion: "
+        expected = {
+            "PutEventsRequests (sum per 5 minutes)": {("PutEventsRequests", "Sum")},
+            "PutEvents4xxErrors and PutEvents5xxErrors (sum per 5 minutes)": {("PutEvents4xxErrors", "Sum"), ("PutEvents5xxErrors", "Sum")},
+            "PutEventLatency (ms, average)": {("PutEventLatency", "Average")},
+        }
+        for suffix, metrics in expected.items():
+            widget = by_title(dashboard, title + suffix)
+            found = searches(widget)
+            assert {(m, d, v, stat) for m, d, v, stat, _ in found} == {(m, d, v, stat) for m, stat in metrics for d, v in keys}
+            assert {period for *_, period in found} == {300} and widget["properties"]["period"] == 300
+            assert len({e["label"] for e in expressions(widget)}) == len(found)  # each line tells which guess it is
+        (operations,) = [t for t in text_widgets(dashboard) if t.startswith(f"### `{group.name}`: operations")]
+        assert "by dataset group ARN *and* by event tracker ARN" in operations  # the reader learns why a line may be empty
+
+
+def test_recommendation_traffic_and_latency_per_recommender(case):
+    cfg, _, dashboard = case
+    for group in cfg.dataset_groups:
+        arns = recommender_arns(cfg, group)
+        if not arns:
+            continue
+        title = f"{group.name} · recommendation traffic: "
+        for suffix, metric, statistic in (
+            ("GetRecommendations calls (sum per 5 minutes)", "GetRecommendations", "Sum"),
+            ("GetRecommendationsLatency (ms, average)", "GetRecommendationsLatency", "Average"),
+        ):
+            widget = by_title(dashboard, title + suffix)
+            lines = plain_metrics(widget)
+            assert [line["dimensions"] for line in lines] == [{"RecommenderArn": arn} for arn in arns]
+            assert {(line["namespace"], line["name"]) for line in lines} == {(NAMESPACE, metric)}
+            assert all(line["options"].get("stat", "Average") == statistic for line in lines)
+            assert [line["options"]["label"] for line in lines] == [f"recommender {r.name}" for r in group.recommenders]
+            assert widget["properties"]["period"] == 300
+
+
+def test_outcomes_per_1000_calls_divide_each_recommender_source_by_its_calls(case):
+    cfg, _, dashboard = case
+    checked = 0
+    for group in charted(cfg):
+        arns = recommender_arns(cfg, group)
+        for metric in group.metric_attribution.metrics:
+            for suffix in ("per 15 minutes", "over the time range"):
+                widget = by_title(dashboard, f"{group.name} · {metric.metric_name} per 1,000 GetRecommendations calls, {suffix}")
+                exprs = expressions(widget)
+                assert [e["expression"] for e in exprs] == [f"1000 * FILL(o{i}, 0) / r{i}" for i in range(len(arns))]
+                assert [e["label"] for e in exprs] == [f"{r.source_name} per 1,000 calls" for r in group.recommenders]
+                hidden = {line["options"]["id"]: line for line in plain_metrics(widget)}
+                for index, (recommender, arn) in enumerate(zip(group.recommenders, arns)):
+                    outcome, calls = hidden[f"o{index}"], hidden[f"r{index}"]
+                    assert outcome["name"] == metric.cloudwatch_name
+                    assert outcome["dimensions"] == {"DatasetGroupArn": group_arn(cfg, group), "EventAttributionSource": recommender.source_name.upper()}
+                    assert calls["name"] == "GetRecommendations" and calls["dimensions"] == {"RecommenderArn": arn}
+                    # Both sides over the same 15-minute buckets, both summed.
+                    for line in (outcome, calls):
+                        assert line["options"]["stat"] == "Sum" and line["options"]["period"] == 900 and line["options"]["visible"] is False
+                    checked += 1
+                if suffix == "over the time range":
+                    assert widget["properties"]["setPeriodToTimeRange"] is True
+    assert checked
+
+
+def test_other_sources_get_no_exposure_line(synthesized):
+    """A source without a recommender (a vendor widget) has no call count to divide by."""
+    cfg = config("multi")
+    dashboard = body(synthesized.template("multi", "dashboard"))
+    shop = next(g for g in cfg.dataset_groups if g.name == "shop")
+    widget = by_title(dashboard, "shop · countViews per 1,000 GetRecommendations calls, per 15 minutes")
+    sources = {line["dimensions"]["EventAttributionSource"] for line in plain_metrics(widget) if "EventAttributionSource" in line["dimensions"]}
+    assert sources == {r.source_name.upper() for r in shop.recommenders}
+    assert "VENDOR_WIDGET" not in sources
+
+
+# --- ingestion alarms ------------------------------------------------------------------------
+
+
+def test_multi_alarms_on_putevents_errors_per_tracked_group(synthesized):
+    cfg = config("multi")
+    settings = cfg.dashboard.ingestion_alarms
+    assert settings.enabled
+    template = synthesized.template("multi", "dashboard")
+    (topic_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Topic"]
+    alarms = {r["Properties"]["AlarmName"]: (k, r["Properties"]) for k, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    widgets = {w["properties"]["title"].split(":")[0]: w for w in body(template)["widgets"] if w["type"] == "alarm"}
+    tracked = [g for g in cfg.dataset_groups if g.event_tracker]
+    assert len(tracked) == 2
+    for group in tracked:
+        for kind in ("4xx", "5xx"):
+            alarm_id, properties = alarms.pop(f"{cfg.name}-{group.name}-putevents-{kind}")
+            (query,) = properties["Metrics"]
+            assert render(query["Expression"]) == (
+                f"SELECT SUM(PutEvents{kind}Errors) FROM \"AWS/Personalize\" WHERE DatasetGroupArn = '{group_arn(cfg, group)}'"
+            )
+            assert query["Period"] == 300 and query["ReturnData"] is True
+            assert properties["Threshold"] == settings.threshold
+            assert properties["EvaluationPeriods"] == properties["DatapointsToAlarm"] == settings.periods
+            assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+            assert properties["TreatMissingData"] == "notBreaching"  # no events, no errors
+            assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": topic_id}]
+            assert f"<{alarm_id}.Arn>" in widgets[group.name]["properties"]["alarms"]
+    assert set(alarms) == {f"{cfg.name}-{a.name}" for a in cfg.dashboard.alarms}  # nothing else
+
+
+def dashboard_config(tmp_path, dashboard: str, *, event_tracker: bool = True) -> str:
+    text = f"""
+name: t
+datasetGroups:
+  - name: g
+    eventTracker: {str(event_tracker).lower()}
+    datasets:
+      interactions:
+        schema:
+          fields:
+            - {{name: USER_ID, type: string}}
+            - {{name: ITEM_ID, type: string}}
+            - {{name: TIMESTAMP, type: long}}
+            - {{name: EVENT_TYPE, type: string}}
+dashboard: {dashboard}
+"""
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("dashboard", "event_tracker", "path", "hint"),
+    [
+        ("{enabled: false, ingestionAlarms: {enabled: true}}", True, "dashboard.ingestionAlarms.enabled", "enable the dashboard"),
+        ("{ingestionAlarms: {enabled: true}}", False, "dashboard.ingestionAlarms.enabled", "eventTracker: true"),
+        ("{ingestionAlarms: {enabled: true, threshold: 0}}", True, "dashboard.ingestionAlarms.threshold", "greater than or equal to 1"),
+        ("{ingestionAlarms: {periods: 500}}", True, "dashboard.ingestionAlarms.periods", "less than or equal to 288"),
+        ("{reportQueries: maybe}", True, "dashboard.reportQueries", "bool"),
+    ],
+)
+def test_ingestion_alarm_and_report_query_settings_are_checked(tmp_path, dashboard, event_tracker, path, hint):
+    with pytest.raises(ConfigError) as error:
+        load_config(dashboard_config(tmp_path, dashboard, event_tracker=event_tracker))
+    message = str(error.value)
+    assert path in message and hint in message, message
+
+
+def test_ingestion_alarms_default_off_and_report_queries_default_on(tmp_path):
+    cfg = load_config(dashboard_config(tmp_path, "{}"))
+    assert cfg.dashboard.ingestion_alarms.enabled is False and cfg.dashboard.report_queries is True
+    assert cfg.dashboard.any_alarms() is False
