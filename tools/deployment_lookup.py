@@ -36,9 +36,28 @@ class DeployedGroup:
     derived_metrics: dict[str, str] = field(default_factory=dict)  # name -> metric math expression
     sources: tuple[str, ...] = ()  # recommenders' sources first, then the other configured ones
     recommender_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN
-    campaign_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN (no campaigns yet)
+    campaign_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN
     recommender_sources: dict[str, str] = field(default_factory=dict)  # config name -> its attribution source
     recommender_recipes: dict[str, str] = field(default_factory=dict)  # config name -> recipe ARN
+    campaign_sources: dict[str, str] = field(default_factory=dict)  # config name -> its attribution source
+
+    def source_aliases(self) -> dict[str, str]:
+        """ARN -> configured source of every recommender and campaign.
+
+        Personalize attributes an event with a `recommendationId` but no `eventAttributionSource`
+        to the ARN of the recommender or campaign that returned it; `report` counts such rows
+        under the source the config names for it.
+        """
+        aliases = {arn: self.recommender_sources[name] for name, arn in self.recommender_arns.items()}
+        aliases.update({arn: self.campaign_sources[name] for name, arn in self.campaign_arns.items()})
+        return aliases
+
+    def exposure_arns(self) -> dict[str, str]:
+        """Upper-cased source -> the recommender or campaign whose GetRecommendations serve it (first wins)."""
+        by_source: dict[str, str] = {}
+        for arn, source in self.source_aliases().items():
+            by_source.setdefault(source.upper(), arn)
+        return by_source
 
 
 def tracking_id_parameter_name(config: AppConfig, group: DatasetGroup) -> str:
