@@ -13,6 +13,7 @@ import datetime
 import difflib
 import enum
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -23,7 +24,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from botocore.session import get_session
 from botocore.validate import ParamValidator
+from lambdas.personalize_resources.sample_data import EVENT_TYPES as SAMPLE_EVENT_TYPES
+from lambdas.personalize_resources.solution import BASE_NAME_MAX as SOLUTION_BASE_NAME_MAX
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from stacks import filter_expressions, recipes
 
 # Personalize resource names (botocore shape `Name`): 1-63 chars.
 PERSONALIZE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
@@ -293,6 +298,126 @@ class Recommender(Strict):
         return self.attribution_source or self.name.replace("-", "_")
 
 
+class SolutionEvent(Strict):
+    """One entry of solutionConfig.eventsConfig.eventParametersList (v2 recipes)."""
+
+    event_type: str = Field(alias="eventType", min_length=1, max_length=256)
+    event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold")
+    weight: float = Field(ge=0, le=1)  # botocore EventTypeWeight: 0..1
+
+    def to_api(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"eventType": self.event_type, "weight": self.weight}
+        if self.event_value_threshold is not None:
+            entry["eventValueThreshold"] = self.event_value_threshold
+        return entry
+
+
+class AutoTraining(Strict):
+    """Personalize's own periodic retraining; off by default so deployments decide what is trained (and billed)."""
+
+    enabled: bool = False
+    schedule: str | None = Field(default=None, pattern=r"^rate\(\d+ days?\)$", max_length=16)
+
+    @model_validator(mode="after")
+    def _schedule_needs_enabled(self) -> AutoTraining:
+        if self.schedule is not None and not self.enabled:
+            raise ValueError("schedule is set but enabled is false; set `enabled: true` or drop `schedule`")
+        return self
+
+
+class Training(Strict):
+    """What a deployment trains: a new `version` (any string) starts a new solution version."""
+
+    version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,20}$")
+    mode: Literal["FULL", "UPDATE"] = "FULL"
+
+
+class ItemExploration(Strict):
+    """campaignConfig.itemExplorationConfig (aws-user-personalization): strings in the API."""
+
+    exploration_weight: float | None = Field(default=None, alias="explorationWeight", ge=0, le=1)
+    exploration_item_age_cut_off: int | None = Field(default=None, alias="explorationItemAgeCutOff", ge=1)
+
+    def to_api(self) -> dict[str, str]:
+        out = {}
+        if self.exploration_weight is not None:
+            out["explorationWeight"] = str(self.exploration_weight)
+        if self.exploration_item_age_cut_off is not None:
+            out["explorationItemAgeCutOff"] = str(self.exploration_item_age_cut_off)
+        return out
+
+
+class Campaign(Strict):
+    """A campaign serves a solution version; it bills its minProvisionedTPS every hour and cannot
+    be stopped, only deleted (`enabled: false` deletes it)."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN)
+    min_provisioned_tps: int = Field(default=1, ge=1, alias="minProvisionedTPS")
+    item_exploration: ItemExploration | None = Field(default=None, alias="itemExploration")
+    metadata: bool = False  # campaignConfig.enableMetadataWithRecommendations (billed extra)
+    sync_with_latest_solution_version: bool = Field(default=False, alias="syncWithLatestSolutionVersion")
+    attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)
+    enabled: bool = True
+
+    @property
+    def source_name(self) -> str:
+        """The eventAttributionSource applications send for this campaign's results."""
+        return self.attribution_source or self.name.replace("-", "_")
+
+    def campaign_config(self) -> dict[str, Any]:
+        """CreateCampaign's campaignConfig (API spelling)."""
+        config: dict[str, Any] = {}
+        if self.item_exploration is not None and self.item_exploration.to_api():
+            config["itemExplorationConfig"] = self.item_exploration.to_api()
+        if self.metadata:
+            config["enableMetadataWithRecommendations"] = True
+        if self.sync_with_latest_solution_version:
+            config["syncWithLatestSolutionVersion"] = True
+        return config
+
+
+class Solution(Strict):
+    """A custom solution (recipe + training settings), its trained versions and its campaigns."""
+
+    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
+    recipe: str
+    event_type: str | None = Field(default=None, alias="eventType", min_length=1, max_length=256)
+    event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold")
+    events: list[SolutionEvent] = Field(default_factory=list)
+    auto_training: AutoTraining = Field(default_factory=AutoTraining, alias="autoTraining")
+    perform_hpo: bool = Field(default=False, alias="performHPO")
+    training: Training = Field(default_factory=Training)
+    campaigns: list[Campaign] = Field(default_factory=list)
+
+    @property
+    def recipe_arn(self) -> str:
+        return self.recipe if self.recipe.startswith("arn:") else RECIPE_ARN_PREFIX + self.recipe
+
+    def create_request(self, name: str, dataset_group_arn: str) -> dict[str, Any]:
+        """CreateSolution's input (the solution handler appends a digest of the create-only parts to `name`)."""
+        request: dict[str, Any] = {"name": name, "datasetGroupArn": dataset_group_arn, "recipeArn": self.recipe_arn}
+        if self.perform_hpo:
+            request["performHPO"] = True
+        if self.event_type is not None:
+            request["eventType"] = self.event_type
+        solution_config: dict[str, Any] = {}
+        if self.event_value_threshold is not None:
+            solution_config["eventValueThreshold"] = format(self.event_value_threshold, "g")  # a string in the API
+        if self.events:
+            solution_config["eventsConfig"] = {"eventParametersList": [e.to_api() for e in self.events]}
+        request["performAutoTraining"] = self.auto_training.enabled
+        if self.auto_training.enabled and self.auto_training.schedule:
+            solution_config["autoTrainingConfig"] = {"schedulingExpression": self.auto_training.schedule}
+        if solution_config:
+            request["solutionConfig"] = solution_config
+        return request
+
+
+class Filter(Strict):
+    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
+    expression: str = Field(min_length=1, max_length=2500)
+
+
 class DatasetGroup(Strict):
     name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
     domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"] | None = None
@@ -303,10 +428,16 @@ class DatasetGroup(Strict):
     attribution_sources: list[Annotated[str, Field(pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)]] = Field(
         default_factory=list, alias="attributionSources"
     )
+    solutions: list[Solution] = Field(default_factory=list)
+    filters: list[Filter] = Field(default_factory=list)
+
+    def campaigns(self, *, enabled_only: bool = False) -> list[tuple[Solution, Campaign]]:
+        """Every campaign of the group with its solution, in config order."""
+        return [(s, c) for s in self.solutions for c in s.campaigns if c.enabled or not enabled_only]
 
     def all_sources(self) -> list[str]:
-        """Recommenders' sources first, then the other known sources (third parties etc.)."""
-        return [r.source_name for r in self.recommenders] + list(self.attribution_sources)
+        """Recommenders' sources first, then campaigns', then the other known sources (third parties etc.)."""
+        return [r.source_name for r in self.recommenders] + [c.source_name for _, c in self.campaigns()] + list(self.attribution_sources)
 
 
 class Encryption(Strict):
@@ -388,6 +519,28 @@ class AppConfig(Strict):
         recipe_tag = hashlib.sha256(recommender.recipe_arn.encode()).hexdigest()[:4]
         return self.physical_name(group.name, recommender.name, recipe_tag)
 
+    def solution_base_name(self, group: DatasetGroup, solution: Solution) -> str:
+        """The solution's name before the handler appends `-<8 hex>` of its create-only settings
+        (lambdas/personalize_resources/solution.py physical_name)."""
+        return self.physical_name(group.name, solution.name)
+
+    def campaign_name(self, group: DatasetGroup, campaign: Campaign) -> str:
+        """Campaigns update in place (version, TPS, config); only a new name replaces one."""
+        return self.physical_name(group.name, campaign.name)
+
+    def filter_name(self, group: DatasetGroup, filter_: Filter) -> str:
+        """Any change of a filter's expression replaces it, and CloudFormation cannot replace a
+        custom-named resource under the same name: the name carries a hash of the expression."""
+        digest = hashlib.sha256(filter_.expression.encode()).hexdigest()[:6]
+        return self.physical_name(group.name, filter_.name, digest)
+
+    def solution_version_name(self, group: DatasetGroup, solution: Solution) -> str:
+        """Name of the version a deployment trains: a retry of the same request adopts it
+        instead of training twice; a new `training.version` or mode is a new name."""
+        settings = solution.model_dump(mode="json", by_alias=True, exclude={"campaigns"})
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
+        return self.physical_name(group.name, solution.name, digest)
+
     def fingerprint(self) -> str:
         return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()[:12]
 
@@ -448,6 +601,8 @@ PATTERN_HINTS = {
     r"^[a-z][A-Za-z0-9_]*$": "start with a lower-case letter, then use letters, digits and '_'",
     r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$": "use a KMS key ARN such as arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
     r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "use an email address such as team@example.com",
+    r"^[A-Za-z0-9._-]{1,20}$": "use up to 20 letters, digits, '.', '_' or '-', e.g. \"2\"",
+    r"^rate\(\d+ days?\)$": "write rate(N days), e.g. rate(7 days)",
 }
 
 
@@ -603,10 +758,96 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
                 issues += _shape_issues(recommender.recommender_config, "RecommenderConfig", f"{path}.recommenderConfig")
                 issues += _training_column_issues(recommender.recommender_config, datasets, f"{path}.recommenderConfig.trainingDataConfig")
 
+        issues += _solution_issues(config, group, base)
+        issues += _filter_issues(config, group, base)
+
         sources = group.all_sources()
         for source in _duplicates([s.upper() for s in sources]):
             add(f"{base}.attributionSources", f"attribution source {source!r} appears twice (CloudWatch upper-cases sources, so case does not separate them); give each recommender and third party its own source")
     issues += _dashboard_issues(config)
+    return issues
+
+
+def known_event_types(group: DatasetGroup) -> frozenset[str] | None:
+    """Event types the group's data holds: the metric attribution's and, with the sample data,
+    the generator's. None when the interactions are the user's own (not known at synth)."""
+    data_import = group.datasets.interactions.data_import
+    if data_import is None or data_import.location != "sample":
+        return None
+    metrics = {m.event_type for m in group.metric_attribution.metrics} if group.metric_attribution else set()
+    return frozenset(metrics | set(SAMPLE_EVENT_TYPES))
+
+
+def _solution_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[ConfigIssue]:
+    """Recipe vs. group and data (stacks/recipes.py), names, campaigns."""
+    issues: list[ConfigIssue] = []
+    datasets = group.datasets.present()
+    columns = {f.name: f.type.value for f in group.datasets.interactions.schema_.fields}
+    event_types = known_event_types(group)
+    for name in _duplicates([s.name for s in group.solutions]):
+        issues.append(ConfigIssue(f"{base}.solutions", f"solution name {name!r} is used twice; names must be unique in a dataset group"))
+    for name in _duplicates([c.name for _, c in group.campaigns()]):
+        issues.append(ConfigIssue(f"{base}.solutions", f"campaign name {name!r} is used twice; campaign names must be unique in a dataset group"))
+    for s_index, solution in enumerate(group.solutions):
+        path = f"{base}.solutions[{s_index}]"
+        settings = recipes.SolutionSettings(
+            recipe=solution.recipe,
+            event_type=solution.event_type,
+            event_value_threshold=solution.event_value_threshold,
+            events=tuple(e.to_api() for e in solution.events),
+            perform_hpo=solution.perform_hpo,
+            training_mode=solution.training.mode,
+            known_event_types=event_types,
+            interactions_columns=columns,
+        )
+        field_paths = {"trainingMode": "training.mode"}
+        for field_name, message in recipes.solution_issues(settings, datasets=datasets):
+            issues.append(ConfigIssue(f"{path}.{field_paths.get(field_name, field_name)}", message))
+        if event_types is not None:
+            for e_index, event in enumerate(solution.events):
+                if event.event_type not in event_types:
+                    issues.append(ConfigIssue(f"{path}.events[{e_index}].eventType", f"{event.event_type!r} is not an event type of this dataset group's data (known: {', '.join(sorted(event_types))}); training on it would find no interactions"))
+        for name in _duplicates([e.event_type for e in solution.events]):
+            issues.append(ConfigIssue(f"{path}.events", f"event type {name!r} is listed twice; give each event type one entry"))
+        base_name = config.solution_base_name(group, solution)
+        if len(base_name) > SOLUTION_BASE_NAME_MAX:
+            issues.append(ConfigIssue(f"{path}.name", f"the solution's name {base_name!r} has {len(base_name)} characters; with the 9-character settings digest the handler appends it would exceed {PERSONALIZE_NAME_MAX}: keep it within {SOLUTION_BASE_NAME_MAX} by shortening the solution `name` (or `name` or the dataset group name)"))
+        version_name = config.solution_version_name(group, solution)
+        if len(version_name) > PERSONALIZE_NAME_MAX:
+            issues.append(ConfigIssue(f"{path}.name", f"the solution version's name {version_name!r} exceeds {PERSONALIZE_NAME_MAX} characters; shorten the solution `name`"))
+        for c_index, campaign in enumerate(solution.campaigns):
+            physical = config.campaign_name(group, campaign)
+            if len(physical) > PERSONALIZE_NAME_MAX:
+                issues.append(ConfigIssue(f"{path}.campaigns[{c_index}].name", f"the campaign's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the campaign `name`"))
+            if campaign.item_exploration is not None and not (entry := recipes.recipe(solution.recipe)) is None and entry.name != "aws-user-personalization":
+                issues.append(ConfigIssue(f"{path}.campaigns[{c_index}].itemExploration", f"item exploration applies to aws-user-personalization campaigns only, not {entry.name}; drop itemExploration"))
+    return issues
+
+
+def _filter_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[ConfigIssue]:
+    """Each expression parses (documented grammar) and names real, filterable columns."""
+    issues: list[ConfigIssue] = []
+    columns = {
+        DATASET_TYPE_NAMES[t]: {f.name: filter_expressions.Column(f.type.value, f.textual) for f in d.schema_.fields}
+        for t, d in group.datasets.present().items()
+    }
+    related = any((r := recipes.recipe(x)) is not None and r.related_items for x in [s.recipe for s in group.solutions] + [r.recipe_arn for r in group.recommenders])
+    for name in _duplicates([f.name for f in group.filters]):
+        issues.append(ConfigIssue(f"{base}.filters", f"filter name {name!r} is used twice; names must be unique in a dataset group"))
+    for f_index, filter_ in enumerate(group.filters):
+        path = f"{base}.filters[{f_index}]"
+        try:
+            parsed = filter_expressions.parse_filter(filter_.expression)
+        except filter_expressions.FilterExpressionError as err:
+            issues.append(ConfigIssue(f"{path}.expression", str(err)))  # "at character N: ..., fix"
+            continue
+        for message in filter_expressions.column_issues(parsed, columns):
+            issues.append(ConfigIssue(f"{path}.expression", message))
+        if parsed.uses_current_item and not related:
+            issues.append(ConfigIssue(f"{path}.expression", "CurrentItem works only with related-items recipes (e.g. aws-similar-items); add such a solution or recommender, or drop the CurrentItem condition"))
+        physical = config.filter_name(group, filter_)
+        if len(physical) > PERSONALIZE_NAME_MAX:
+            issues.append(ConfigIssue(f"{path}.name", f"the filter's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the filter `name`"))
     return issues
 
 

@@ -70,6 +70,15 @@ API_OPERATIONS: tuple[str, ...] = (
     "TagResource",
     "UntagResource",
 )
+# is_complete runs under its own role: it waits (Describe), re-issues a deferred update, and stops
+# trainings that started (auto-training) or outlived on_event's stop before deleting.
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = (
+    "DescribeSolution",
+    "UpdateSolution",
+    "ListSolutionVersions",
+    "StopSolutionVersionCreation",
+    "DeleteSolution",
+)
 
 RESOURCE_TYPE = "solution"
 NAME_MAX = 63
@@ -95,7 +104,7 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
-    api = PersonalizeApi(API_OPERATIONS)
+    api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     if event["RequestType"] == "Delete":
         if not is_personalize_arn(arn, RESOURCE_TYPE) or converge_deleted(api, arn):
             return is_complete_result(True)

@@ -196,6 +196,33 @@ def deleting_what_is_gone_is_done(world):
     placeholder.send(placeholder.event("Delete", props(world), physical_id="5f1c2a7e-request-id"))
 
 
+@scenario
+def retried_create_adopts_its_solution_but_not_a_stranger(world):
+    resource = world.resource(solution, "Ratings")
+    event = resource.event("Create", props(world))
+    first = resource.on_event(event)
+    assert resource.on_event(event) == first
+    assert world.fake.count("CreateSolution") == 2
+    other_group = world.fake.add_dataset_group("other")
+    world.fake.resources[first["PhysicalResourceId"]].attributes["datasetGroupArn"] = other_group
+    with pytest.raises(HandlerError, match="already exists with datasetGroupArn"):
+        resource.on_event(event)
+
+
+@scenario
+def training_that_outlives_the_first_stop_is_stopped_by_is_complete(world):
+    """The stop on_event asks for is refused (the version is busy): DeleteSolution is refused
+    while it trains, so is_complete stops it before deleting."""
+    resource = world.resource(solution, "Ratings")
+    arn = resource.create(props(world))
+    running = world.fake.start_training(arn, polls=50)
+    world.fake.observe(running)
+    world.fake.inject_error("StopSolutionVersionCreation", "ResourceInUseException", times=1, message="busy")
+    resource.delete()
+    assert world.fake.count("StopSolutionVersionCreation") >= 2
+    assert arn not in world.fake.resources
+
+
 def test_operations_are_exactly_api_operations(solutions_world):
     SCENARIOS.assert_operations_exact(solutions_world, solution)
 
@@ -227,19 +254,6 @@ def test_failed_update_surfaces_the_reason(solutions_world):
     world.fake.fail_next_update("schedulingExpression out of range")
     with pytest.raises(ResourceFailedError, match="update is CREATE FAILED: schedulingExpression out of range"):
         resource.update(props(world, schedule="rate(2 days)"))
-
-
-def test_retried_create_adopts_its_solution_but_not_a_stranger(solutions_world):
-    world = solutions_world()
-    resource = world.resource(solution, "Ratings")
-    event = resource.event("Create", props(world))
-    first = resource.on_event(event)
-    assert resource.on_event(event) == first
-    assert world.fake.count("CreateSolution") == 2
-    other_group = world.fake.add_dataset_group("other")
-    world.fake.resources[first["PhysicalResourceId"]].attributes["datasetGroupArn"] = other_group
-    with pytest.raises(HandlerError, match="already exists with datasetGroupArn"):
-        resource.on_event(event)
 
 
 def test_dataset_group_change_under_the_same_name_is_refused(solutions_world):
