@@ -8,6 +8,7 @@ account into stack parameters, so one set of templates serves every account of a
 | `NamePrefix` | all | replaces the config's `name` in every physical name |
 | `RecommendersEnabled` | personalize | `false` creates no recommender (nothing billed per hour) |
 | `MinRecommendationRequestsPerSecond` | personalize | each recommender's billed TPS floor |
+| `CampaignsEnabled` | personalize | `false` creates no campaign (nothing billed per hour) |
 | `AlarmEmail` | dashboard | e-mail subscribed to the alarm topic; empty subscribes none |
 
 Data locations differ per account through per-account config files (one release per config).
@@ -76,6 +77,29 @@ class RecommenderSwitch:
 
     def apply(self, scope: IConstruct) -> None:
         """Create every resource and output under `scope` only when recommenders are enabled."""
+        for construct in scope.node.find_all():
+            if isinstance(construct, CfnResource):
+                construct.cfn_options.condition = self.condition
+            elif isinstance(construct, CfnOutput):
+                construct.condition = self.condition
+
+
+class CampaignSwitch:
+    """`CampaignsEnabled` of a parameterized stack: campaigns cannot be stopped, only deleted."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.enabled = CfnParameter(
+            stack,
+            "CampaignsEnabled",
+            type="String",
+            allowed_values=["true", "false"],
+            default="true",
+            description="false: create no campaigns in this account (they bill their minimum TPS every hour).",
+        )
+        self.condition = CfnCondition(stack, "CreateCampaigns", expression=Fn.condition_equals(self.enabled.value_as_string, "true"))
+
+    def apply(self, scope: IConstruct) -> None:
+        """Create every resource and output under `scope` only when campaigns are enabled."""
         for construct in scope.node.find_all():
             if isinstance(construct, CfnResource):
                 construct.cfn_options.condition = self.condition

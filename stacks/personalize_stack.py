@@ -14,7 +14,8 @@ from stacks.constructs.handlers import FrameworkRoles
 from stacks.constructs.providers import build_providers
 from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
-from stacks.deployment import RecommenderSwitch, StackSettings
+from stacks.constructs.solutions import GroupSolutions
+from stacks.deployment import CampaignSwitch, RecommenderSwitch, StackSettings
 from stacks.storage_stack import (
     EXPORT_PREFIX,
     IMPORT_PREFIX,
@@ -36,6 +37,9 @@ class PersonalizeStack(Stack):
         if parameterized and recommenders:
             tps = max(int(r.recommender_config.get("minRecommendationRequestsPerSecond", 1)) for r in recommenders)
             switch = RecommenderSwitch(self, default_tps=tps)
+        campaign_switch = None
+        if parameterized and any(g.campaigns(enabled_only=True) for g in config.dataset_groups):
+            campaign_switch = CampaignSwitch(self)
         self.add_stack_dependency(storage)
         bucket_name = data_bucket_name(config)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
@@ -62,7 +66,11 @@ class PersonalizeStack(Stack):
         sample_locations: dict[str, str] = {}
         if "sample" in locations:
             sample = SampleDataResource(self, "SampleData", bucket=bucket, key=storage.data_key, framework=framework)
-            sample_locations = {"interactions": sample.interactions_location, "items": sample.items_location}
+            sample_locations = {
+                "interactions": sample.interactions_location,
+                "items": sample.items_location,
+                "interactions-ratings": sample.ratings_interactions_location,
+            }
 
         if any(keeps_recorded_events(config, g) for g in config.dataset_groups):
             # Dataset exports of recorded events before a dataset is deleted (removalPolicy RETAIN).
@@ -71,7 +79,7 @@ class PersonalizeStack(Stack):
             )
         tokens = build_providers(self, config=config, groups=self.groups, service_role=self.service_role, framework=framework)
         for resources in self.groups:
-            GroupCustomResources(
+            custom = GroupCustomResources(
                 self,
                 f"Custom-{resources.group.name}",
                 config=config,
@@ -84,3 +92,18 @@ class PersonalizeStack(Stack):
                 import_locations=import_locations(resources.group, bucket_name, sample_locations),
                 switch=switch,
             )
+            group = resources.group
+            if group.solutions or group.filters:
+                # After the data is in (imports ACTIVE, attribution in place): deleted before them.
+                after = [*resources.datasets.values(), *custom.imported, *([custom.metric_attribution] if custom.metric_attribution else [])]
+                GroupSolutions(
+                    self,
+                    f"Solutions-{group.name}",
+                    config=config,
+                    group=group,
+                    dataset_group_arn=resources.arn,
+                    solution_token=tokens.solution,
+                    solution_version_token=tokens.solution_version,
+                    after=after,
+                    switch=campaign_switch,
+                )

@@ -22,10 +22,11 @@ SYNTH_CONFIGS = {
     "default": REPO / "config" / "default.yaml",
     "multi": REPO / "config" / "multi-group.yaml",
     "minimal": REPO / "tests" / "configs" / "minimal.yaml",
+    "custom": REPO / "config" / "custom-solutions.yaml",
 }
 
 # Released like a team stamping templates into new accounts would (tools/release.py).
-RELEASE_CONFIGS = ("default", "multi")
+RELEASE_CONFIGS = ("default", "multi", "custom")
 RELEASE_VERSION = "9.9.9-test"
 RELEASE_BUCKET = "test-org-cfn-assets"
 

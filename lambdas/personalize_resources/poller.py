@@ -1,4 +1,4 @@
-"""The one long-wait machinery: a Step Functions loop that follows a Personalize resource past the
+"""The one long-wait machinery: a Step Functions loop that follows a Personalize resource (import job, recommender, solution version) past the
 custom-resource hour and signals an ``AWS::CloudFormation::WaitCondition`` (up to 12 hours).
 
 State machine: Wait(``$.waitSeconds``) → ``poll_step`` → Choice(``$.finished``) → Wait again; any
@@ -119,9 +119,13 @@ def finish(state: dict, status: str, outcome: str, reason: str, *, data: str = "
 
 def _kinds() -> dict[str, Callable[[dict], dict]]:
     # Imported here: the kinds' modules import this one.
-    from . import import_job, recommender
+    from . import import_job, recommender, solution_version
 
-    return {recommender.RESOURCE_TYPE: recommender.poll, import_job.RESOURCE_TYPE: import_job.poll}
+    return {
+        recommender.RESOURCE_TYPE: recommender.poll,
+        import_job.RESOURCE_TYPE: import_job.poll,
+        solution_version.RESOURCE_TYPE: solution_version.poll,
+    }
 
 
 def poll_step(event: Mapping[str, Any], context: Any) -> dict:
@@ -154,7 +158,9 @@ def poll_failed(event: Mapping[str, Any], context: Any) -> dict:
 
 
 def poller_api_operations() -> tuple[str, ...]:
-    from . import import_job, recommender
+    from . import import_job, recommender, solution_version
 
-    union = dict.fromkeys((*recommender.POLL_API_OPERATIONS, *import_job.POLL_API_OPERATIONS, *SIGNAL_ONLY_OPERATIONS))
+    union = dict.fromkeys((
+        *recommender.POLL_API_OPERATIONS, *import_job.POLL_API_OPERATIONS, *solution_version.POLL_API_OPERATIONS, *SIGNAL_ONLY_OPERATIONS
+    ))
     return tuple(union)

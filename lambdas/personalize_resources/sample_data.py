@@ -57,11 +57,18 @@ MAX_INTERACTIONS = 200_000
 
 INTERACTIONS_FILE = "interactions.csv"
 ITEMS_FILE = "items.csv"
+RATINGS_INTERACTIONS_FILE = "interactions-ratings.csv"
 INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
+RATINGS_INTERACTIONS_COLUMNS = (*INTERACTIONS_COLUMNS, "EVENT_VALUE")
 ITEMS_COLUMNS = ("ITEM_ID", "PRICE", "CATEGORY_L1", "CATEGORY_L2", "MARGIN")
 VIEW = "View"
 PURCHASE = "Purchase"
 RATING = "Rating"  # the ratings variant only (EVENT_VALUE 1-5)
+# Ratings variant: every view is followed a second later by a rating; users rate items of the
+# category they view most higher (a signal eventValueThreshold training can learn from).
+RATINGS_SEED = 7
+FAVOURITE_RATINGS = ((3.0, 1), (4.0, 3), (5.0, 4))  # (value, weight)
+OTHER_RATINGS = ((1.0, 2), (2.0, 3), (3.0, 3), (4.0, 2))
 EVENT_TYPES = (VIEW, PURCHASE, RATING)
 
 BASE_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
@@ -102,6 +109,34 @@ class SampleData:
         return _to_csv(
             INTERACTIONS_COLUMNS,
             ((e.user_id, e.item_id, str(e.timestamp), e.event_type) for e in self.interactions),
+        )
+
+    @property
+    def ratings_interactions(self) -> tuple[tuple[Interaction, float | None], ...]:
+        """The interactions with EVENT_VALUE: View/Purchase without a value, plus a Rating (1-5)
+        one second after each view. Deterministic (own seed, interactions in file order)."""
+        rng = random.Random(RATINGS_SEED)
+        category = {item.item_id: item.category_l1 for item in self.items}
+        views: dict[str, dict[str, int]] = {}
+        for event in self.interactions:
+            if event.event_type == VIEW:
+                counts = views.setdefault(event.user_id, {})
+                counts[category[event.item_id]] = counts.get(category[event.item_id], 0) + 1
+        favourite = {user: max(sorted(counts), key=counts.__getitem__) for user, counts in views.items()}
+        rows: list[tuple[Interaction, float | None]] = []
+        for event in self.interactions:
+            rows.append((event, None))
+            if event.event_type == VIEW:
+                table = FAVOURITE_RATINGS if category[event.item_id] == favourite[event.user_id] else OTHER_RATINGS
+                value = rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+                rows.append((Interaction(event.user_id, event.item_id, event.timestamp + 1, RATING), value))
+        return tuple(rows)
+
+    @property
+    def ratings_interactions_csv(self) -> bytes:
+        return _to_csv(
+            RATINGS_INTERACTIONS_COLUMNS,
+            ((e.user_id, e.item_id, str(e.timestamp), e.event_type, "" if v is None else f"{v:.1f}") for e, v in self.ratings_interactions),
         )
 
     @property
@@ -273,7 +308,8 @@ def on_event(event: dict[str, Any], context: Any = None, s3: Any = None) -> dict
 
     s3 = s3 or _s3_client()
     locations = {}
-    for key, content in ((INTERACTIONS_FILE, interactions_csv), (ITEMS_FILE, items_csv)):
+    files = ((INTERACTIONS_FILE, interactions_csv), (ITEMS_FILE, items_csv), (RATINGS_INTERACTIONS_FILE, data.ratings_interactions_csv))
+    for key, content in files:
         s3.put_object(Bucket=bucket, Key=prefix + key, Body=content, ContentType="text/csv")
         locations[key] = f"s3://{bucket}/{prefix}{key}"
 
@@ -282,6 +318,7 @@ def on_event(event: dict[str, Any], context: Any = None, s3: Any = None) -> dict
         "Data": {
             "InteractionsLocation": locations[INTERACTIONS_FILE],
             "ItemsLocation": locations[ITEMS_FILE],
+            "RatingsInteractionsLocation": locations[RATINGS_INTERACTIONS_FILE],
             "DataVersion": data_version(interactions_csv, items_csv),
         },
     }

@@ -18,7 +18,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.configuration import AppConfig, DatasetGroup, Recommender
+from lambdas.personalize_resources import solution as solution_handler
+from stacks.configuration import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import personalize_arn
 from stacks.deployment import RecommenderSwitch
@@ -65,12 +66,30 @@ class GroupNames:
     def recommender(self, recommender: Recommender) -> str:
         return self.config.recommender_name(self.group, recommender)
 
+    def solution(self, solution: Solution) -> str:
+        """The name the solution handler gives the solution (base name + digest of its create-only
+        settings): known at synth, since the digest never includes the dataset group ARN."""
+        request = solution.create_request(self.config.solution_base_name(self.group, solution), "dataset-group")
+        return solution_handler.physical_name(solution_handler.desired_solution(request))
+
+    def campaign(self, campaign: Campaign) -> str:
+        return self.config.campaign_name(self.group, campaign)
+
+    def filter(self, filter_: Filter) -> str:
+        return self.config.filter_name(self.group, filter_)
+
     def arns(self, scope: Construct) -> dict[str, list[str]]:
-        """ARNs of the current config's resources, by type (which Providers a stack needs)."""
+        """ARNs of the current config's resources, by type (which Providers a stack needs; the
+        dashboard reads "recommender" and "campaign"). Disabled campaigns are left out."""
         return {
             "metric-attribution": [personalize_arn(scope, "metric-attribution", self.metric_attribution)] if self.group.metric_attribution else [],
             "dataset-import-job": [personalize_arn(scope, "dataset-import-job", self.import_job(t)) for t in self.imported_datasets()],
             "recommender": [personalize_arn(scope, "recommender", self.recommender(r)) for r in self.group.recommenders],
+            "solution": [personalize_arn(scope, "solution", self.solution(s)) for s in self.group.solutions],
+            # Version ARNs extend their solution's with an id Personalize assigns.
+            "solution-version": [personalize_arn(scope, "solution", self.solution(s)) + "/*" for s in self.group.solutions],
+            "campaign": [personalize_arn(scope, "campaign", self.campaign(c)) for _, c in self.group.campaigns(enabled_only=True)],
+            "filter": [personalize_arn(scope, "filter", self.filter(f)) for f in self.group.filters],
         }
 
 
@@ -98,7 +117,9 @@ def import_locations(group: DatasetGroup, bucket_name: str, sample_locations: di
             continue
         location = dataset.data_import.location
         if location == "sample":
-            locations[dataset_type] = sample_locations[dataset_type]
+            ratings = dataset_type == "interactions" and dataset.schema_.field("EVENT_VALUE") is not None
+            # A schema with EVENT_VALUE imports the ratings variant of the sample interactions.
+            locations[dataset_type] = sample_locations["interactions-ratings" if ratings else dataset_type]
         elif location.startswith("s3://"):
             locations[dataset_type] = location
         else:
@@ -114,6 +135,8 @@ class ServiceTokens:
     import_job: str | None = None
     recommender: str | None = None
     dataset_export: str | None = None
+    solution: str | None = None
+    solution_version: str | None = None
 
 
 def keeps_recorded_events(config: AppConfig, group: DatasetGroup) -> bool:

@@ -9,7 +9,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, solution, solution_version
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
@@ -57,9 +57,11 @@ def build_providers(
         )
     if any(keeps_recorded_events(config, resources.group) for resources in groups):
         tokens.dataset_export = provider("DatasetExportProvider", dataset_export, passes_role=service_role.role_arn)
-    if not {"dataset-import-job", "recommender"} & used:
+    if "solution" in used:
+        tokens.solution = provider("SolutionProvider", solution)
+    if not {"dataset-import-job", "recommender", "solution-version"} & used:
         return tokens
-    # One poller for every long wait (imports, recommenders): it outlasts the custom-resource hour.
+    # One poller for every long wait (imports, recommenders, trainings): it outlasts the custom-resource hour.
     state_machine_arn = Poller(stack, "Poller", config=config, personalize_resources=personalize).state_machine.state_machine_arn
     start_poller = {"states:StartExecution": [state_machine_arn]}
     if "dataset-import-job" in used:
@@ -75,11 +77,15 @@ def build_providers(
                 recommender.WAIT_SECONDS_ENV: str(config.recommender_poll_minutes * 60),
             },
         )
+    if "solution-version" in used:
+        tokens.solution_version = provider(
+            "SolutionVersionProvider", solution_version, other=start_poller, environment={poller.STATE_MACHINE_ENV: state_machine_arn},
+        )
     return tokens
 
 
 class Poller(Construct):
-    """The Step Functions loop that follows import jobs and recommenders without a Lambda sleeping.
+    """The Step Functions loop that follows import jobs, recommenders and trainings without a Lambda sleeping.
 
     Wait(`$.waitSeconds`, set per execution: a minute for imports, the config's poll interval for
     recommenders) → one `poll_step` (describe; act toward the goal; signal the WaitCondition on
@@ -93,7 +99,7 @@ class Poller(Construct):
             self,
             "PollStep",
             handler="personalize_resources.poller.poll_step",
-            description="One poll of an import job or recommender; signals its WaitCondition when done",
+            description="One poll of an import job, recommender or training; signals its WaitCondition when done",
             operations=poller.poller_api_operations(),
             resources_by_operation={
                 **{op: personalize_resources for op in poller.poller_api_operations() if ":" not in op},

@@ -46,3 +46,4 @@ class SampleDataResource(Construct):
         )
         self.interactions_location = resource.get_att_string("InteractionsLocation")
         self.items_location = resource.get_att_string("ItemsLocation")
+        self.ratings_interactions_location = resource.get_att_string("RatingsInteractionsLocation")

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.personalize_resources import core, import_job, poller, recommender
+from lambdas.personalize_resources import core, import_job, poller, recommender, solution_version
 from tests.lambdas.fake_personalize import FakePersonalize
 from tests.lambdas.fake_recommenders import FakeStepFunctions, RecordingSignals, SimulatedClock
 
@@ -30,7 +30,7 @@ ACCOUNT = "123456789012"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:personalize-resources"
 MAX_POLLS = 60
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:poller"
-POLLED_KINDS = {import_job.RESOURCE_TYPE: import_job, recommender.RESOURCE_TYPE: recommender}
+POLLED_KINDS = {import_job.RESOURCE_TYPE: import_job, recommender.RESOURCE_TYPE: recommender, solution_version.RESOURCE_TYPE: solution_version}
 _STATES_SESSION = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
 
 

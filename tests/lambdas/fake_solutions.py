@@ -1,7 +1,8 @@
 """Solutions and solution versions for ``FakePersonalize`` (see its docstring for the wiring).
 
 ``FakeSolutions`` adds CreateSolution, DescribeSolution, UpdateSolution, ListSolutionVersions,
-StopSolutionVersionCreation, DeleteSolution, TagResource and UntagResource. As in the base fake,
+StopSolutionVersionCreation, DeleteSolution, TagResource and UntagResource, and for trained
+versions CreateSolutionVersion, DescribeSolutionVersion and GetSolutionMetrics. As in the base fake,
 statuses advance one step per Describe (solution) or per List (its versions), and every request
 and response is validated against botocore's model.
 
@@ -19,7 +20,8 @@ ACTIVE solution with no update in progress (ResourceInUseException otherwise) an
 field; DeleteSolution is refused while the solution is creating or any of its versions is
 training or stopping (the model docs say so for training); a successful update also shows in the
 solution's own fields. ``start_training(solution_arn, polls)`` plays automatic training starting a
-version; ``fail_next_update(reason)`` fails the next update.
+version; ``fail_next_update(reason)`` fails the next update; ``fail_next_training(reason)`` the
+next CreateSolutionVersion's training; ``training_polls`` sets how long a training takes.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ class FakeSolutions(FakePersonalize):
         self.tags: dict[str, dict[str, str]] = {}
         self.updates: dict[str, dict] = {}  # solution ARN -> {"summary": ..., "schedule": [...], "apply": ...}
         self._failing_updates: list[str] = []
+        self._failing_trainings: list[str] = []
         self._versions = 0
+        self.training_polls = 3
+        self.metrics = {"coverage": 0.2731, "precision_at_5": 0.0412, "normalized_discounted_cumulative_gain_at_10": 0.1167,
+                        "mean_reciprocal_rank_at_25": 0.0923, "precision_at_10": 0.0356, "freshness": 0.5}
 
     # --- test controls ---------------------------------------------------------------------------
 
@@ -60,6 +66,9 @@ class FakeSolutions(FakePersonalize):
             "solutionVersionArn": arn, "solutionArn": solution_arn, "trainingMode": training_mode})
         resource.schedule = ["CREATE IN_PROGRESS"] * polls + ["ACTIVE"]
         return arn
+
+    def fail_next_training(self, reason: str) -> None:
+        self._failing_trainings.append(reason)
 
     def versions_of(self, solution_arn: str) -> list[FakeResource]:
         return [r for r in self._of_type("solution-version") if r.attributes["solutionArn"] == solution_arn]
@@ -202,6 +211,34 @@ class FakeSolutions(FakePersonalize):
         else:
             raise FakeError("ResourceInUseException", f"Solution version {version.arn} is {version.status}")
         return {}
+
+    @operation("CreateSolutionVersion")
+    def create_solution_version(self, params: dict) -> dict:
+        solution = self.get(params["solutionArn"])
+        if solution.status != "ACTIVE":
+            raise FakeError("ResourceInUseException", f"Solution {solution.arn} is {solution.status}")
+        mode = params.get("trainingMode", "FULL")
+        if mode == "UPDATE" and not any(v.status == "ACTIVE" and v.attributes["trainingMode"] == "FULL" for v in self.versions_of(solution.arn)):
+            raise FakeError("InvalidInputException", "trainingMode UPDATE needs an ACTIVE FULL solution version")
+        arn = self.start_training(solution.arn, polls=self.training_polls, training_mode=mode)
+        version = self.resources[arn]
+        if params.get("name"):
+            version.attributes["name"] = params["name"]
+        reason = self._failing_trainings.pop(0) if self._failing_trainings else None
+        if reason:
+            version.schedule, version.failure_reason = ["CREATE IN_PROGRESS", "CREATE FAILED"], reason
+        return {"solutionVersionArn": arn}
+
+    @operation("DescribeSolutionVersion")
+    def describe_solution_version(self, params: dict) -> dict:
+        return {"solutionVersion": self.observe(params["solutionVersionArn"]).view()}
+
+    @operation("GetSolutionMetrics")
+    def get_solution_metrics(self, params: dict) -> dict:
+        version = self.get(params["solutionVersionArn"])
+        if version.status != "ACTIVE":
+            raise FakeError("ResourceInUseException", f"Solution version {version.arn} is {version.status}")
+        return {"solutionVersionArn": version.arn, "metrics": dict(self.metrics)}
 
     # --- tags ----------------------------------------------------------------------------------------
 

@@ -201,16 +201,39 @@ def test_create_writes_both_files_to_s3(s3):
         "Data": {
             "InteractionsLocation": "s3://data-bucket/imports/sample/interactions.csv",
             "ItemsLocation": "s3://data-bucket/imports/sample/items.csv",
+            "RatingsInteractionsLocation": "s3://data-bucket/imports/sample/interactions-ratings.csv",
             "DataVersion": expected.data_version,
         },
     }
     for key, content in (
         ("imports/sample/interactions.csv", expected.interactions_csv),
         ("imports/sample/items.csv", expected.items_csv),
+        ("imports/sample/interactions-ratings.csv", expected.ratings_interactions_csv),
     ):
         stored = s3.get_object(Bucket="data-bucket", Key=key)
         assert stored["ContentType"] == "text/csv"
         assert stored["Body"].read() == content
+
+
+def test_ratings_variant_trains_after_the_threshold_filter():
+    """config/custom-solutions.yaml trains on Rating events of at least its eventValueThreshold:
+    what is left must still meet Personalize's minima (1,000 interactions, 25 users with 2+)."""
+    from stacks.configuration import load_config
+
+    config = load_config(sample_data.Path(__file__).resolve().parents[2] / "config" / "custom-solutions.yaml")
+    [solution] = [s for s in config.dataset_groups[0].solutions if s.event_value_threshold is not None]
+    data = generate()
+    rows = list(csv.DictReader(io.StringIO(data.ratings_interactions_csv.decode())))
+    assert list(rows[0]) == ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]
+    kept = [r for r in rows if r["EVENT_TYPE"] == solution.event_type and float(r["EVENT_VALUE"]) >= solution.event_value_threshold]
+    per_user = collections.Counter(r["USER_ID"] for r in kept)
+    assert len(kept) >= sample_data.MIN_INTERACTIONS
+    assert sum(1 for n in per_user.values() if n >= 2) >= sample_data.MIN_USERS_WITH_TWO_INTERACTIONS
+    # The other events keep an empty (null) EVENT_VALUE and are the base data's, unchanged.
+    others = [r for r in rows if r["EVENT_TYPE"] != sample_data.RATING]
+    assert all(r["EVENT_VALUE"] == "" for r in others) and len(others) == len(data.interactions)
+    assert {float(r["EVENT_VALUE"]) for r in rows if r["EVENT_TYPE"] == sample_data.RATING} <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert generate().ratings_interactions_csv == data.ratings_interactions_csv
 
 
 def test_handler_operations_are_exactly_the_declared_ones(s3):
@@ -239,7 +262,7 @@ def test_delete_is_a_no_op_and_keeps_the_data(s3):
     assert result == {"PhysicalResourceId": "s3://data-bucket/imports/sample/"}
     assert s3.recorded == []
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="data-bucket")["Contents"]]
-    assert sorted(keys) == ["imports/sample/interactions.csv", "imports/sample/items.csv"]
+    assert sorted(keys) == ["imports/sample/interactions-ratings.csv", "imports/sample/interactions.csv", "imports/sample/items.csv"]
 
 
 def test_delete_after_a_failed_create_touches_nothing(s3):

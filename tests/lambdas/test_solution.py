@@ -56,8 +56,8 @@ def solutions_world_factory(world_factory):
         world.dataset_group_arn = world.fake.add_dataset_group("shop")
         invoke = world.invoke
 
-        def checked_invoke(function, handler, event):
-            result = invoke(function, handler, event)
+        def checked_invoke(function, handler, event, **options):
+            result = invoke(function, handler, event, **options)
             if function is solution.is_complete and not result["IsComplete"]:
                 # The CDK Provider framework fails the resource on Data with IsComplete false.
                 assert result == {"IsComplete": False}, result
