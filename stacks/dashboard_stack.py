@@ -63,7 +63,7 @@ class DashboardStack(Stack):
             data, rows = group_section(
                 self, config=config, group=group, report_bucket=bucket, report_prefix=REPORT_PREFIX, athena_table=athena_table, inferred=inferred
             )
-            rows += solution_rows(self, config, group, data, endpoints)
+            rows += solution_rows(self, config, group, data, endpoints, read_metrics=not parameterized)
             rows += operator_section(self, config, group, data)
             if data is None and len(rows) == 1:
                 continue  # nothing charted and nothing operated: no section
@@ -72,7 +72,7 @@ class DashboardStack(Stack):
                 self.dashboard.add_widgets(*row)
 
         # The offline metrics' SSM parameters exist only once the personalize stack is deployed.
-        self.reads_personalize_outputs = any(group.solutions for group in config.dataset_groups)
+        self.reads_personalize_outputs = not parameterized and any(group.solutions for group in config.dataset_groups)
         if self.reads_personalize_outputs:
             fix_dashboard_body(self.dashboard)
 

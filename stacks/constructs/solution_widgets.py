@@ -19,8 +19,12 @@ Why a template parameter of type ``AWS::SSM::Parameter::Value<String>`` rather t
 
 Both fail the dashboard stack's deployment when the parameter does not exist. Hence the
 dashboard stack depends on the personalize stack whenever the config has solutions (app_builder),
-and the parameter must exist whenever the solution does, whatever the campaign switches say
+and the parameter exists whenever the solution does, whatever the campaign switches say
 (training does not depend on them); see README, "Offline metrics on the dashboard".
+
+A released (parameterized) template cannot read them: the parameter's name starts with the
+``NamePrefix`` chosen at deploy time, and a template parameter's default cannot refer to another
+parameter. Its text names the SSM parameter and the personalize stack's output instead.
 """
 
 from __future__ import annotations
@@ -43,11 +47,9 @@ SANITIZE = (("\\", ""), ('"', ""), ("{", ""), ("}", ""), (",", " · "), (":", " 
 
 
 def offline_metrics_parameter_name(config: AppConfig, group: DatasetGroup, solution: Solution) -> str:
-    """SSM parameter with the offline metrics of the solution's trained version.
-
-    PROVISIONAL: the personalize stack (branch issue10-wiring) owns this name; until it exports a
-    helper, both sides must agree on this spelling (next to `/<name>/<group>/tracking-id`).
-    """
+    """SSM parameter with the offline metrics of the solution's trained version, as the personalize
+    stack writes it (stacks/constructs/solutions.py builds the same name inline; a test of the
+    synthesized templates pins the two together)."""
     return f"/{config.name}/{group.name}/solutions/{solution.name}/offline-metrics"
 
 
@@ -93,12 +95,15 @@ def solution_rows(
     group: DatasetGroup,
     data: GroupMetrics | None,
     endpoints: list[ServingEndpoint],
+    *,
+    read_metrics: bool = True,
 ) -> list[list[cw.IWidget]]:
-    """One row per solution: its offline metrics (text), its campaigns' online figures."""
+    """One row per solution: its offline metrics (text), its campaigns' online figures.
+    ``read_metrics``: False in a released template (see above)."""
     rows: list[list[cw.IWidget]] = []
     for solution in group.solutions:
         campaigns = [e for e in endpoints if e.kind == "campaign" and e.solution == solution.name]
-        text = solution_text(scope, config, group, solution, campaigns)
+        text = solution_text(scope, config, group, solution, campaigns, read_metrics=read_metrics)
         if not campaigns:
             rows.append([cw.TextWidget(markdown=text.markdown, width=DASHBOARD_WIDTH, height=text.height)])
             continue
@@ -112,20 +117,38 @@ class _Text:
         self.height = text_height(lines)
 
 
-def solution_text(scope: Construct, config: AppConfig, group: DatasetGroup, solution: Solution, campaigns: list[ServingEndpoint]) -> _Text:
+def solution_text(
+    scope: Construct,
+    config: AppConfig,
+    group: DatasetGroup,
+    solution: Solution,
+    campaigns: list[ServingEndpoint],
+    *,
+    read_metrics: bool = True,
+) -> _Text:
     parameter = offline_metrics_parameter_name(config, group, solution)
     training = f"training.version `{solution.training.version}`, mode {solution.training.mode}"
     threshold = f", events of type `{solution.event_type}`" if solution.event_type else ""
     if solution.event_value_threshold is not None:
         threshold += f" with a value of at least {solution.event_value_threshold:g}"
-    lines = [
-        f"### `{group.name}` · solution `{solution.name}` ({solution.recipe_arn.rsplit('/', 1)[-1]}{threshold})",
-        f"**Offline metrics** of the version the last deployment trained ({training}; `GetSolutionMetrics`, "
-        f"from SSM `{parameter}` when the dashboard stack was deployed):",
-        "",
-        offline_metrics_text(scope, parameter),
-        "",
-    ]
+    header = f"### `{group.name}` · solution `{solution.name}` ({solution.recipe_arn.rsplit('/', 1)[-1]}{threshold})"
+    if read_metrics:
+        lines = [
+            header,
+            f"**Offline metrics** of the version the last deployment trained ({training}; `GetSolutionMetrics`, "
+            f"from SSM `{parameter}` when the dashboard stack was deployed):",
+            "",
+            offline_metrics_text(scope, parameter),
+            "",
+        ]
+    else:
+        lines = [
+            header,
+            f"**Offline metrics** of the version the last deployment trained ({training}; `GetSolutionMetrics`): in SSM "
+            f"`{parameter}` and the personalize stack's output `OfflineMetrics` (a released template cannot read them "
+            "into this text: their name depends on the NamePrefix chosen at deployment).",
+            "",
+        ]
     if solution.auto_training.enabled:
         lines += ["Auto-training is on: Personalize trains newer versions on its own schedule; these figures are the deployed version's.", ""]
     if campaigns:
