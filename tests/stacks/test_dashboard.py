@@ -17,6 +17,8 @@ import pytest
 
 from lambdas.personalize_resources.solution_version import offline_metrics
 from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
+from tests.stacks.templates import resources as template_resources
+from tests.stacks.templates import text
 from tests.synthesis import SYNTH_CONFIGS
 
 NAMESPACE = "AWS/Personalize"
@@ -350,6 +352,87 @@ def test_text_names_sources_to_send_and_report_location(case):
             assert f"On Athena: `{cfg.name.replace('-', '_')}_reports.metric_reports` `WHERE dataset_group = '{group.name}'`" in text
         else:
             assert "s3://" not in text and "s3Output: false" in text
+        # Each recommender's and campaign's source in its ARN form, and what it is counted with.
+        for kind, name, arn, source in endpoints(cfg, group):
+            assert f"| `{arn}` | `{source}` |" in text
+        for solution, campaign in group.campaigns():
+            assert f"| `{campaign.source_name}` | `{campaign.source_name.upper()}` | campaign `{campaign.name}` of solution `{solution.name}`" in text
+
+
+# --- custom solutions: offline metrics next to their campaigns' online figures ------------------
+
+
+def solution_widgets(dashboard: dict, group: DatasetGroup, solution) -> tuple[str, dict]:
+    (text,) = [t for t in text_widgets(dashboard) if t.startswith(f"### `{group.name}` · solution `{solution.name}`")]
+    return text, by_title(dashboard, f"{group.name} · solution {solution.name}: its campaigns online, over the time range")
+
+
+def test_offline_metrics_come_from_the_parameter_the_personalize_stack_writes(synthesized):
+    cfg = config("custom")
+    template = synthesized.template("custom", "dashboard")
+    written = {text(p["Properties"]["Name"]) for p in template_resources(synthesized.template("custom", "personalize"), "AWS::SSM::Parameter").values()}
+    (group,) = cfg.dataset_groups
+    read = ssm_parameters(template)
+    # One SSM-typed template parameter per solution, naming a parameter the personalize stack writes:
+    # CloudFormation resolves it before intrinsics and re-reads it on every update.
+    assert sorted(read.values()) == sorted(f"/{cfg.name}/{group.name}/solutions/{s.name}/offline-metrics" for s in group.solutions)
+    assert set(read.values()) <= written
+    dashboard = body(template)
+    for solution in group.solutions:
+        markdown, _ = solution_widgets(dashboard, group, solution)
+        assert f"SSM `/{cfg.name}/{group.name}/solutions/{solution.name}/offline-metrics`" in markdown
+        assert f"training.version `{solution.training.version}`, mode {solution.training.mode}" in markdown
+        # The handler's JSON, without the quotes and braces that would break the body.
+        assert "coverage = 0.4 · " in markdown and "precision_at_5 = 0.1234\n" in markdown  # keys sorted by the handler
+        assert '"' not in markdown.split("):", 1)[1]
+
+
+@pytest.mark.parametrize("value", ['{"a":"x\\"}', '\\"}{,:', "plain text, no JSON"])
+def test_any_parameter_value_leaves_the_dashboard_body_valid_json(synthesized, value):
+    """CloudFormation pastes the resolved value into the body: quotes and backslashes are removed
+    before (Fn::Split/Fn::Join); CDK's own JSON escaping of those delimiters is undone."""
+    dashboard = body(synthesized.template("custom", "dashboard"), value)  # json.loads inside
+    assert any("solution `top-picks`" in t for t in text_widgets(dashboard))
+
+
+def test_each_solution_shows_its_campaigns_online_figures_beside_its_offline_metrics(synthesized):
+    cfg = config("custom")
+    dashboard = body(synthesized.template("custom", "dashboard"))
+    (group,) = cfg.dataset_groups
+    arns = {name: arn for kind, name, arn, _ in endpoints(cfg, group) if kind == "campaign"}
+    for solution in group.solutions:
+        markdown, online = solution_widgets(dashboard, group, solution)
+        (text_widget,) = [w for w in dashboard["widgets"] if w["type"] == "text" and w["properties"]["markdown"] == markdown]
+        assert text_widget["y"] == online["y"] and text_widget["x"] + text_widget["width"] == online["x"]  # side by side
+        assert online["properties"]["setPeriodToTimeRange"] is True
+        campaigns = [c for c in solution.campaigns if c.enabled]
+        lines = plain_metrics(online)
+        calls = [line for line in lines if line["name"] == "GetRecommendations" and line["options"].get("visible", True)]
+        assert [line["dimensions"] for line in calls] == [{"CampaignArn": arns[c.name]} for c in campaigns]
+        labels = [e["label"] for e in expressions(online)]
+        assert labels == [f"campaign {c.name}: {m.metric_name} per 1,000 calls" for m in group.metric_attribution.metrics for c in campaigns]
+        assert all(re.fullmatch(r"1000 \* \(FILL\(o\d+, 0\) \+ FILL\(i\d+, 0\)\) / r\d+", e["expression"]) for e in expressions(online))
+        for campaign in campaigns:
+            assert f"campaign `{campaign.name}` (source `{campaign.source_name}`)" in markdown
+
+
+def test_dashboard_stack_is_deployed_after_the_personalize_stack_only_with_solutions(synthesized):
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+    for key in WITH_DASHBOARD:
+        stacks = synthesized.stacks[key]
+        dependencies = manifest["artifacts"][stacks["dashboard"]].get("dependencies", [])
+        reads = any(g.solutions for g in config(key).dataset_groups)
+        assert (stacks["personalize"] in dependencies) == reads, key
+        assert bool(ssm_parameters(synthesized.template(key, "dashboard"))) == reads, key
+
+
+def test_released_dashboard_names_the_offline_metrics_instead_of_reading_them(releases):
+    """A release's NamePrefix is chosen at deployment; an SSM-typed parameter's default cannot follow it."""
+    (path,) = (releases["custom"] / "templates").glob("*-dashboard.template.json")
+    template = json.loads(path.read_text())
+    assert ssm_parameters(template) == {}
+    texts = text_widgets(body(template))
+    assert any("personalize stack's output `OfflineMetrics`" in t and "solution `top-picks`" in t for t in texts)
 
 
 # --- alarms and their topic --------------------------------------------------------------------
