@@ -210,3 +210,27 @@ def test_alias_option_without_config(tmp_path):
     assert [(s["source"], s["total"]) for s in views["sources"]] == [("FOR_YOU", 12.0)]
     code = report.main(["--dir", str(tmp_path), "--alias", "no-equals-sign"], stdout=io.StringIO(), stderr=(bad := io.StringIO()))
     assert code == 2 and "--alias 'no-equals-sign': expected NAME=VALUE" in bad.getvalue()
+
+
+def test_report_cloudwatch_input_renames_the_arn_form_too():
+    """--cloudwatch reads the metric attribution's own metrics: the ARN-form series joins its source."""
+    arn = CAMPAIGN + "top-picks"
+    with mock_aws():
+        factory = boto3_client_factory(None, REGION)
+        deployed = resolve_group(CUSTOM_CONFIG, "ratings", client_factory=factory)
+        data = []
+        for bucket in range(4):
+            stamp = datetime.fromtimestamp(HOUR + 900 * bucket, tz=UTC)
+            for source, value in (("TOP_PICKS", 6.0), (arn, 3.0), ("VENDOR_WIDGET", 1.0)):
+                dimensions = [{"Name": "DatasetGroupArn", "Value": deployed.dataset_group_arn}, {"Name": "EventAttributionSource", "Value": source}]
+                data.append({"MetricName": "COUNTVIEWS", "Dimensions": dimensions, "Timestamp": stamp, "Value": value})
+        factory("cloudwatch").put_metric_data(Namespace="AWS/Personalize", MetricData=data)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = report.main(
+            ["--config", str(CUSTOM_CONFIG), "--group", "ratings", "--cloudwatch", "--metric", "countViews", "--end", str(HOUR + 3600),
+             "--days", "1", "--json", "--block", "hour"],
+            client_factory=factory, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+    assert code == 0, stderr.getvalue()
+    (views,) = json.loads(stdout.getvalue())["metrics"]
+    assert {s["source"]: s["total"] for s in views["sources"]} == {"TOP_PICKS": 36.0, "VENDOR_WIDGET": 4.0}
