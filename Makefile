@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test bench bench-report release clean
+.PHONY: setup synth test simulate bench bench-report release clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -26,6 +26,11 @@ synth: setup
 # The whole test suite (offline; integration tests skip without AWS credentials).
 test: setup
 	$(PY) -m pytest -n 2 --durations=5
+
+# The whole-stack simulator: CloudFormation over the synthesized templates of config variants,
+# the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (README, "What the simulator proves").
+simulate: setup
+	$(PY) -m tests.simulator --verbose
 
 bench: setup
 	$(PY) benchmarks/synth_benchmark.py

@@ -26,9 +26,11 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 SYNTH_DIR_VARIABLE = "PERSONALIZE_IMPACT_TEST_SYNTH_DIR"
 SYNTH_TIMEOUT_SECONDS = 300
 _BACKGROUND = pytest.StashKey[tuple]()
+_SIMULATOR = pytest.StashKey[subprocess.Popen]()
+SIMULATE_RESULT = "simulate.json"
 
 
-TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration")
+TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration", REPO / "tests" / "simulator")
 
 
 def _needs_templates(config: pytest.Config) -> bool:
@@ -45,7 +47,13 @@ def pytest_configure(config: pytest.Config) -> None:
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     process = subprocess.Popen([sys.executable, "-m", "tests.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     os.environ[SYNTH_DIR_VARIABLE] = str(outdir)
+    # The whole-stack simulator (tests/simulator) synthesizes its own config variants; started
+    # now too, so tests/test_simulator.py only collects its result.
+    simulate_log = open(outdir / "simulate.log", "w")  # noqa: SIM115 - lives as long as the process
+    simulator = subprocess.Popen([sys.executable, "-m", "tests.simulator", "--verbose", "--json", str(outdir / SIMULATE_RESULT)],
+                                 cwd=REPO, stdout=simulate_log, stderr=subprocess.STDOUT, env=env)
     config.stash[_BACKGROUND] = (process, outdir)
+    config.stash[_SIMULATOR] = simulator
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -54,9 +62,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if background is None:
         return
     process, outdir = background
-    if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=30)
+    for running in (process, config.stash.get(_SIMULATOR, None)):
+        if running is not None and running.poll() is None:
+            running.terminate()
+            running.wait(timeout=30)
     shutil.rmtree(outdir, ignore_errors=True)
 
 
@@ -75,15 +84,15 @@ class Synthesized:
         return sorted(self.outdir.glob("*.template.json"))
 
 
-def _background_result(name: str) -> tuple[Path, dict]:
+def _background_result(name: str, timeout: float = SYNTH_TIMEOUT_SECONDS) -> tuple[Path, dict]:
     outdir = os.environ.get(SYNTH_DIR_VARIABLE)
     if not outdir:
         pytest.fail("templates were not synthesized: run the template tests through pytest from the repository root")
     result_file = Path(outdir) / name
-    deadline = time.monotonic() + SYNTH_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout
     while not result_file.exists():
         if time.monotonic() > deadline:
-            pytest.fail(f"synthesis did not finish in {SYNTH_TIMEOUT_SECONDS} s; see {outdir}/synthesis.log")
+            pytest.fail(f"{name} was not written in {timeout} s; see {outdir}/synthesis.log and simulate.log")
         time.sleep(0.2)
     result = json.loads(result_file.read_text())
     if "error" in result:
@@ -102,3 +111,10 @@ def releases() -> dict[str, Path]:
     """Release folders made by tools/release.py for the configs in tests.synthesis.RELEASE_CONFIGS."""
     _, result = _background_result("releases.json")
     return {key: Path(folder) for key, folder in result["releases"].items()}
+
+
+@pytest.fixture(scope="session")
+def simulation() -> dict:
+    """The simulator's results (python -m tests.simulator --json), run in the background."""
+    outdir, result = _background_result(SIMULATE_RESULT, timeout=SYNTH_TIMEOUT_SECONDS)
+    return result

@@ -1,0 +1,79 @@
+"""``python -m tests.simulator [--scenario NAME] [--verbose] [--json FILE]``: synthesizes the
+config variants in this process, plays every scenario and prints one line per scenario."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.simulator.aws import FrameworkBridge
+from tests.simulator.scenarios import SCENARIOS, run_scenario
+from tests.simulator.synth import synthesize
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.simulator", description=__doc__)
+    parser.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print why a scenario failed, and its stack events")
+    parser.add_argument("--events", action="store_true", help="print every scenario's stack events")
+    parser.add_argument("--markdown", action="store_true", help="also print the README's scenario table")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    unknown = set(args.scenario or []) - {s.name for s in SCENARIOS}
+    if unknown:
+        parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {[s.name for s in SCENARIOS]}")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="pimpact-simulate-") as folder:
+        needed = sorted({step.variant for s in chosen for step in s.steps if step.variant})
+        synthesis = synthesize(Path(folder), needed)
+        bridge = FrameworkBridge()
+        results = []
+        try:
+            for scenario in chosen:
+                result = run_scenario(scenario, synthesis["variants"], bridge)
+                results.append(result)
+                print(result.line(), flush=True)
+                if args.verbose and not result.passed:
+                    for problem in result.problems:
+                        print(f"    {problem}")
+                if args.events:
+                    print("\n".join(result.events))
+        finally:
+            bridge.close()
+    passed = sum(r.passed for r in results)
+    print(f"simulate: {len(results)} scenarios, {passed} passed")
+    if args.markdown:
+        about = {s.name: s.about for s in chosen}
+        print("\n| Scenario | What it plays | Result | left | denied | deploy (min) | bound (min) |\n|---|---|---|---|---|---|---|")
+        for r in results:
+            print(f"| `{r.name}` | {about[r.name]} | {'PASS' if r.passed else 'FAIL'} | {len(r.left)} | {len(r.denied)}"
+                  f" | {r.deploy_minutes:.1f} | {r.bound_minutes:.1f} |")
+    seconds = round(time.perf_counter() - started, 1)
+    print(f"(synthesis of {len(needed)} variants {synthesis['seconds']} s, total {seconds} s)", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "synthesis_seconds": synthesis["seconds"], "seconds": seconds,
+            "results": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems,
+                         "left": r.left} for r in results]}, indent=1))
+    return 0 if passed == len(results) else 1
+
+
+def _main_reporting_crashes() -> int:
+    """A crash is written to --json too, so the test session fails at once with it."""
+    try:
+        return main()
+    except Exception:
+        import traceback
+
+        if "--json" in sys.argv:
+            Path(sys.argv[sys.argv.index("--json") + 1]).write_text(json.dumps({"error": traceback.format_exc()}))
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(_main_reporting_crashes())

@@ -1,0 +1,364 @@
+"""The AWS the handlers see during a simulation: Lambda functions (Python handlers imported
+from the synthesized asset, Node ones run by the Provider framework bridge), every boto3 call
+routed through botocore's validation to the fakes after an IAM check of the calling role's
+policy as it is at that moment, Step Functions executions and WaitCondition handle URLs."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import importlib
+import io
+import json
+import os
+import subprocess
+import sys
+import traceback
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from tests.simulator import states
+from tests.simulator.fake_service import StackFakePersonalize
+from tests.simulator.iam import Iam
+from tests.simulator.intrinsics import REGION
+from tests.simulator.kernel import Future, Kernel
+
+BRIDGE = Path(__file__).with_name("bridge.js")
+HANDLE_HOST = "cloudformation-waitcondition-us-east-1.s3.amazonaws.com"
+RESPONSE_HOST = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com"
+
+_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", default=None)
+CREATING_OPERATIONS = {
+    "CreateRecommender": ("recommender", "name"), "CreateMetricAttribution": ("metric-attribution", "name"),
+    "CreateDatasetImportJob": ("dataset-import-job", "jobName"), "CreateDatasetExportJob": ("dataset-export-job", "jobName"),
+    "CreateSolution": ("solution", "name"),
+}
+NOT_AUTHORIZED_ARNS = {"roleArn", "recipeArn", "kmsKeyArn", "schemaArn"}
+
+
+def _stack_name(name_or_arn: str) -> str:
+    return name_or_arn.split(":stack/", 1)[1].split("/", 1)[0] if ":stack/" in name_or_arn else name_or_arn
+
+
+
+
+@dataclass
+class LambdaFunction:
+    arn: str
+    runtime: str
+    handler: str
+    asset_dir: Path
+    environment: dict[str, str]
+    role: str
+    timeout: int
+
+
+@dataclass
+class WaitHandle:
+    url: str
+    signals: dict[str, dict] = field(default_factory=dict)
+    changed: Future = field(default_factory=Future)
+    deleted: bool = False
+
+
+class FrameworkBridge:
+    """One long-lived Node process running the asset's framework.js (see bridge.js)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(["node", str(BRIDGE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self._ids = 0
+
+    def run(self, asset_dir: Path, handler: str, env: Mapping[str, str], event: Any,
+            answer: Callable[[str, Any], Any]) -> tuple[Any, dict | None]:
+        self._ids += 1
+        message = {"id": self._ids, "assetDir": str(asset_dir), "handler": handler, "env": dict(env), "event": event}
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("the Node framework bridge exited")
+            reply = json.loads(line)
+            if "done" in reply:
+                return reply.get("result"), reply.get("error")
+            try:
+                result, error = answer(reply["call"], reply["body"]), None
+            except Exception as exc:  # reported to the framework code as the SDK would throw
+                result, error = None, f"{type(exc).__name__}: {exc}"
+            self.process.stdin.write(json.dumps({"cid": reply["cid"], "result": result, "error": error}, default=str) + "\n")
+            self.process.stdin.flush()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+@dataclass
+class Faults:
+    """Failures a scenario injects."""
+
+    start_execution_errors: int = 0          # StartExecution refused (for an input that mentions:)
+    start_execution_match: str = "recommender"
+    poll_lambda_timeouts: int = 0            # the poller's Lambda times out
+    throttle_burst: int = 0                  # every Personalize operation throttled this many times in a row
+
+
+class Aws:
+    def __init__(self, kernel: Kernel, personalize: StackFakePersonalize, iam: Iam, bridge: FrameworkBridge) -> None:
+        self.kernel, self.personalize, self.iam, self.bridge = kernel, personalize, iam, bridge
+        self.functions: dict[str, LambdaFunction] = {}
+        self.state_machines: dict[str, dict] = {}
+        self.executions: dict[str, states.Execution] = {}
+        self.handles: dict[str, WaitHandle] = {}
+        self.responses: dict[str, Future] = {}
+        self.s3_objects: dict[str, int] = {}
+        self.faults = Faults()
+        self.calls: Counter[str] = Counter()
+        self.handler_errors: list[str] = []
+        self.denied_calls: list[str] = []
+        self.stack_outputs: dict[str, dict[str, Any]] = {}
+        self.service_role_refusals: list[str] = []
+        self.stacks: dict[str, Any] = {}  # stack name → cloudformation.Stack
+
+    # --- the boto3 side -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def patched(self, modules: Mapping[str, Any]) -> Iterator[None]:
+        session = boto3.Session(aws_access_key_id="simulated", aws_secret_access_key="simulated", region_name=REGION)
+        session.events.register("before-parameter-build.*.*", self._remember_params)
+        session.events.register("before-call.*.*", self._respond)
+        core = modules["core"]
+        # Cached clients (a warm Lambda's) belong to the previous scenario's world: drop them.
+        caches = [value for module in modules.values() for value in vars(module).values() if hasattr(value, "cache_clear")]
+        for cache in caches:
+            cache.cache_clear()
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", session))
+            stack.enter_context(mock.patch.object(core, "sleep", lambda seconds: None))
+            for module in modules.values():
+                if callable(getattr(module, "now", None)):
+                    # The handlers' wall clock ("now()", replaceable by design) is the simulated
+                    # one, in the type each module's now() returns (epoch seconds or a datetime).
+                    clock = self.kernel.clock
+                    simulated = (lambda: clock.now) if isinstance(module.now(), dt.datetime) else clock.epoch
+                    stack.enter_context(mock.patch.object(module, "now", simulated))
+            stack.enter_context(mock.patch("urllib.request.urlopen", self._urlopen))
+            stack.enter_context(mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}))
+            try:
+                yield
+            finally:
+                for cache in caches:
+                    cache.cache_clear()
+
+    @staticmethod
+    def _remember_params(params: dict, context: dict, **_: Any) -> None:
+        context["fake_personalize_params"] = params
+        context["simulator_params"] = params
+
+    def _error(self, code: str, message: str, status: int = 400) -> tuple[AWSResponse, dict]:
+        return AWSResponse(None, status, {}, None), {"Error": {"Code": code, "Message": message},
+                                                     "ResponseMetadata": {"HTTPStatusCode": status}}
+
+    def _respond(self, model: Any, context: dict, **_: Any) -> tuple[AWSResponse, dict]:
+        service = model.service_model.endpoint_prefix
+        params = context["simulator_params"]
+        role = _caller.get()
+        self.calls[f"{service}:{model.name}"] += 1
+        for action, resources, condition in self._authorizations(service, model.name, params):
+            if role is not None and (denial := self.iam.check(role, action, resources, condition)):
+                self.denied_calls.append(f"{model.name}: {denial}")
+                return self._error("AccessDeniedException", f"User: {role} is not authorized: {denial}")
+        if service == "personalize" and (refusal := self._service_role_refusal(model.name, params)):
+            return self._error("InvalidInputException", refusal)
+        if service == "personalize":
+            if self.faults.throttle_burst and role is not None:
+                self._throttled = getattr(self, "_throttled", 0) + 1
+                if self._throttled % (self.faults.throttle_burst + 1):
+                    return self._error("ThrottlingException", "Rate exceeded")
+            return self.personalize._respond(model=model, context=context)
+        if service == "states" and model.name == "StartExecution":
+            return self._start_execution(params)
+        if service == "s3" and model.name == "PutObject":
+            body = params.get("Body", b"")
+            self.s3_objects[f"s3://{params['Bucket']}/{params['Key']}"] = len(body) if hasattr(body, "__len__") else 0
+            return AWSResponse(None, 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        if service == "cloudformation" and model.name == "DescribeStackResource":
+            return self._describe_stack_resource(params)
+        raise NotImplementedError(f"the simulator has no fake for {service}:{model.name}")
+
+    def _describe_stack_resource(self, params: Mapping) -> tuple[AWSResponse, dict]:
+        name = _stack_name(params["StackName"])
+        stack = self.stacks.get(name)
+        resource = stack.resources.get(params["LogicalResourceId"]) if stack else None
+        if resource is None:
+            return self._error("ValidationError", f"Resource {params['LogicalResourceId']} does not exist for stack {params['StackName']}")
+        detail = {"StackName": name, "StackId": stack.stack_id, "LogicalResourceId": resource.logical_id,
+                  "PhysicalResourceId": resource.physical_id, "ResourceType": resource.type,
+                  "LastUpdatedTimestamp": self.kernel.clock.now, "ResourceStatus": "CREATE_COMPLETE"}
+        return AWSResponse(None, 200, {}, None), {"StackResourceDetail": detail, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def _service_role_refusal(self, operation: str, params: Mapping) -> str | None:
+        """Personalize checks at once that the role it is handed can do what it will do with it."""
+        role_arn = params.get("roleArn")
+        if not role_arn:
+            return None
+        role = role_arn.rsplit("/", 1)[-1]
+        needs: list[tuple[str, str]] = []
+        if operation == "CreateDatasetGroup" and params.get("kmsKeyArn"):
+            needs += [("kms:Decrypt", params["kmsKeyArn"]), ("kms:GenerateDataKey", params["kmsKeyArn"])]
+        if operation == "CreateDatasetExportJob":
+            path = params["jobOutput"]["s3DataDestination"]["path"].removeprefix("s3://")
+            needs.append(("s3:PutObject", f"arn:aws:s3:::{path.rstrip('/')}/part-0.csv"))
+        if operation == "CreateDatasetImportJob":
+            location = params["dataSource"]["dataLocation"].removeprefix("s3://")
+            needs.append(("s3:GetObject", f"arn:aws:s3:::{location}{'part-0.csv' if location.endswith('/') else ''}"))
+        for action, resource in needs:
+            if not self.iam.evaluate(role, action, [resource], {}).allowed:
+                self.service_role_refusals.append(f"{operation}: {role} cannot {action} {resource}")
+                return f"Amazon Personalize cannot {action} {resource} with role {role_arn}"
+        return None
+
+    def _authorizations(self, service: str, operation: str, params: Mapping) -> list[tuple[str, list[str], dict]]:
+        if service == "states":
+            return [(f"states:{operation}", [params.get("stateMachineArn", "*")], {})]
+        if service == "cloudformation":
+            stack = self.stacks.get(_stack_name(params.get("StackName", "")))
+            return [(f"cloudformation:{operation}", [stack.stack_id if stack else params.get("StackName", "*")], {})]
+        if service == "s3":
+            return [(f"s3:{operation}", [f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key')}"], {})]
+        if service != "personalize":
+            return [(f"{service}:{operation}", ["*"], {})]
+        resources = []
+        if operation in CREATING_OPERATIONS:
+            kind, key = CREATING_OPERATIONS[operation]
+            resources.append(self.personalize.arn(kind, params[key]))
+        resources += [value for key, value in params.items()
+                      if key.endswith("Arn") and key not in NOT_AUTHORIZED_ARNS and isinstance(value, str)]
+        checks = [(f"personalize:{operation}", resources or ["*"], {})]
+        roles = [params.get("roleArn"), (params.get("metricsOutputConfig") or {}).get("roleArn")]
+        for role_arn in filter(None, roles):
+            checks.append(("iam:PassRole", [role_arn], {"iam:PassedToService": "personalize.amazonaws.com"}))
+        return checks
+
+    def _urlopen(self, request: Any, timeout: float | None = None, **_: Any) -> Any:
+        url = request.full_url if hasattr(request, "full_url") else str(request)
+        handle = self.handles.get(url.split("?")[0])
+        if handle is None or handle.deleted:
+            raise urllib.error.HTTPError(url, 403, "Forbidden", {}, io.BytesIO(b"AccessDenied"))
+        signal = json.loads(request.data)
+        handle.signals[signal["UniqueId"]] = signal
+        handle.changed.resolve()
+        handle.changed = Future()
+        response = mock.MagicMock()
+        response.status = 200
+        response.__enter__.return_value = response
+        return response
+
+    # --- Step Functions -------------------------------------------------------------------------
+
+    def _start_execution(self, params: Mapping) -> tuple[AWSResponse, dict]:
+        if self.faults.start_execution_errors and self.faults.start_execution_match in params.get("input", ""):
+            self.faults.start_execution_errors -= 1
+            return self._error("ServiceUnavailable", "injected: StartExecution failed", 503)
+        machine = params["stateMachineArn"]
+        if machine not in self.state_machines:
+            return self._error("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine}'")
+        name = params.get("name") or f"sim-{len(self.executions)}"
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+        if arn in self.executions:
+            return self._error("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+        self.start_execution(machine, name, json.loads(params.get("input") or "{}"))
+        return AWSResponse(None, 200, {}, None), {"executionArn": arn, "startDate": self.kernel.clock.now,
+                                                  "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def start_execution(self, machine: str, name: str, document: Any) -> states.Execution:
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+        execution = states.Execution(arn, self.state_machines[machine], document)
+        self.executions[arn] = execution
+        self.kernel.spawn(states.run(self.kernel, execution, self.invoke, task_fault=self._task_fault))
+        return execution
+
+    def _task_fault(self, function_arn: str) -> str | None:
+        function = self.functions.get(function_arn)
+        if function and self.faults.poll_lambda_timeouts and function.handler.endswith(".poll_step"):
+            self.faults.poll_lambda_timeouts -= 1
+            return "Sandbox.Timedout"
+        return None
+
+    # --- Lambda ---------------------------------------------------------------------------------
+
+    def invoke(self, function_arn: str, payload: Any) -> tuple[Any, tuple[str, str] | None]:
+        function = self.functions.get(function_arn)
+        if function is None:
+            return None, ("Lambda.ResourceNotFoundException", f"Function not found: {function_arn}")
+        if function.runtime.startswith("nodejs"):
+            module, handler = function.handler.rsplit(".", 1)
+            if module != "framework":
+                raise NotImplementedError(f"Node handler {function.handler} is not the Provider framework")
+            token = _caller.set(function.role)
+            try:
+                result, error = self.bridge.run(function.asset_dir, handler, function.environment, payload, self._answer_framework)
+            finally:
+                _caller.reset(token)
+            if error:
+                return None, (error["errorType"], json.dumps({"errorType": error["errorType"], "errorMessage": error["errorMessage"]}))
+            return result, None
+        return self._invoke_python(function, payload)
+
+    def _invoke_python(self, function: LambdaFunction, payload: Any) -> tuple[Any, tuple[str, str] | None]:
+        if str(function.asset_dir) not in sys.path:
+            sys.path.insert(0, str(function.asset_dir))
+        module_name, handler_name = function.handler.rsplit(".", 1)
+        handler = getattr(importlib.import_module(module_name), handler_name)
+        context = mock.MagicMock(invoked_function_arn=function.arn, function_name=function.arn.rsplit(":", 1)[-1],
+                                 aws_request_id="sim")
+        context.get_remaining_time_in_millis.return_value = function.timeout * 1000
+        token = _caller.set(function.role)
+        try:
+            with mock.patch.dict(os.environ, function.environment):
+                result = handler(json.loads(json.dumps(payload)), context)
+            return json.loads(json.dumps(result, default=str)), None
+        except Exception as exc:
+            self.handler_errors.append(f"{function.handler}: {type(exc).__name__}: {exc}")
+            return None, (type(exc).__name__, json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
+                                                          "trace": traceback.format_exception(exc)[-3:]}))
+        finally:
+            _caller.reset(token)
+
+    def _answer_framework(self, call: str, body: Any) -> Any:
+        if call == "invoke":
+            function = self.functions.get(body["FunctionName"])
+            if function is None:
+                raise RuntimeError(f"ResourceNotFoundException: {body['FunctionName']}")
+            denial = self.iam.check(_caller.get(), "lambda:InvokeFunction", [function.arn])
+            if denial:
+                raise RuntimeError(f"AccessDeniedException: {denial}")
+            if not function.runtime.startswith("python"):
+                raise NotImplementedError(function.runtime)
+            result, error = self._invoke_python(function, json.loads(body["Payload"]))
+            if error:
+                return {"Payload": error[1], "FunctionError": "Unhandled"}
+            return {"Payload": json.dumps(result)}
+        if call == "startExecution":
+            denial = self.iam.check(_caller.get(), "states:StartExecution", [body["stateMachineArn"]])
+            if denial:
+                raise RuntimeError(f"AccessDeniedException: {denial}")
+            name = f"framework-{len(self.executions)}"
+            self.start_execution(body["stateMachineArn"], name, json.loads(body["input"]))
+            return {"executionArn": name}
+        if call == "httpRequest":
+            request_id = body["options"]["path"].split("?")[0].rsplit("/", 1)[-1]
+            self.responses.setdefault(request_id, Future()).resolve(json.loads(body["body"]))
+            return None
+        raise NotImplementedError(call)

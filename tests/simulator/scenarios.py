@@ -1,0 +1,394 @@
+"""The scenarios: steps over config variants, failures injected, and what must hold after."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.simulator.aws import Aws, FrameworkBridge
+from tests.simulator.cloudformation import Outcome, Stack, dependencies
+from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems, stale_import_problems
+from tests.simulator.iam import Iam
+from tests.simulator.kernel import Clock, Kernel, drain
+from tests.simulator.synth import load_template
+
+
+StepCheck = Callable[[StackFakePersonalize], list[str]]
+
+
+@dataclass
+class Step:
+    action: str                 # deploy | destroy | record-events | cancel-after
+    variant: str = ""
+    expect: str = ""            # the stack status this step must end in
+    minutes: float = 0          # cancel-after: minutes into this deploy
+    events: int = 0
+    reason: str = ""            # a failure expected by the scenario must carry this text
+    check: StepCheck | None = None  # what must hold in Personalize after the step
+
+
+def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None) -> Step:
+    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check)
+
+
+def destroy() -> Step:
+    return Step("destroy", expect="DELETE_COMPLETE")
+
+
+@dataclass
+class Scenario:
+    name: str
+    steps: list[Step]
+    timings: Timings = field(default_factory=Timings)
+    setup: Callable[[Aws], None] | None = None
+    check: Callable[[Aws, list[Outcome]], list[str]] | None = None
+    about: str = ""
+
+
+def _fail_creation(kind: str, reason: str) -> Callable[[Aws], None]:
+    return lambda aws: aws.personalize.fail_next_creation(kind, reason)
+
+
+def _faults(**values: int) -> Callable[[Aws], None]:
+    def setup(aws: Aws) -> None:
+        for key, value in values.items():
+            setattr(aws.faults, key, value)
+    return setup
+
+
+def _events_survive(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    recorded = sum(aws.personalize.events_recorded.values())
+    exported = sum(aws.personalize.exported_events.values())
+    if exported < recorded:
+        return [f"{recorded} events were recorded with PutEvents, {exported} survive the destroy (RETAIN config)"]
+    return []
+
+
+# --- what a step must have changed in Personalize (not only the stack status) ----------------------
+
+
+def _recommenders(fake: StackFakePersonalize) -> list:
+    fake._settle()
+    return [state for state in fake.recommenders.values()]
+
+
+def _all_recommenders(status: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        return [f"{r.resource.arn.rsplit('/', 1)[-1]} is {r.resource.status}, not {status}"
+                for r in _recommenders(fake) if r.resource.status != status]
+    return check
+
+
+def _recipes(*expected: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        present = sorted(r.resource.attributes["recipeArn"].rsplit("/", 1)[-1] for r in _recommenders(fake))
+        return [] if present == sorted(expected) else [f"recommenders with recipes {present}, expected {sorted(expected)}"]
+    return check
+
+
+def _min_tps(name_part: str, value: int) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        found = [r.resource.attributes["recommenderConfig"].get("minRecommendationRequestsPerSecond")
+                 for r in _recommenders(fake) if name_part in r.resource.arn]
+        return [] if found == [value] else [f"{name_part}: minRecommendationRequestsPerSecond {found}, expected [{value}]"]
+    return check
+
+
+def _tags(key: str, value: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        return [f"{r.resource.arn.rsplit('/', 1)[-1]} has tags {r.tags}, expected {key}={value}"
+                for r in _recommenders(fake) if r.tags.get(key) != value]
+    return check
+
+
+def _metrics(*names: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        attributions = [r for r in fake.resources.values() if r.resource_type == "metric-attribution"]
+        present = sorted(m["metricName"] for a in attributions for m in a.attributes["metrics"])
+        return [] if present == sorted(names) else [f"attribution metrics {present}, expected {sorted(names)}"]
+    return check
+
+
+def _of_type(fake: StackFakePersonalize, resource_type: str) -> list:
+    fake._settle()
+    return [r for r in fake.resources.values() if r.resource_type == resource_type]
+
+
+def _campaigns(**expected_tps: int) -> StepCheck:
+    """Campaigns by config name (`top-picks`...) with their TPS; each serves an ACTIVE version of
+    a live solution, the newest one of that solution."""
+    def check(fake: StackFakePersonalize) -> list[str]:
+        problems = []
+        campaigns = {c.attributes["name"].rsplit("-ratings-", 1)[-1]: c for c in _of_type(fake, "campaign")}
+        if sorted(campaigns) != sorted(expected_tps):
+            problems.append(f"campaigns {sorted(campaigns)}, expected {sorted(expected_tps)}")
+        for name, campaign in campaigns.items():
+            served = fake.resources.get(campaign.attributes["solutionVersionArn"])
+            if served is None or served.status != "ACTIVE":
+                problems.append(f"campaign {name} serves {campaign.attributes['solutionVersionArn']}, which is not an ACTIVE version")
+                continue
+            newest = max((v for v in _of_type(fake, "solution-version") if v.attributes["solutionArn"] == served.attributes["solutionArn"]),
+                         key=lambda v: v.created)
+            if newest.arn != served.arn:
+                problems.append(f"campaign {name} serves {served.arn}, not the newest version {newest.arn}")
+            if name in expected_tps and campaign.attributes["minProvisionedTPS"] != expected_tps[name]:
+                problems.append(f"campaign {name}: minProvisionedTPS {campaign.attributes['minProvisionedTPS']}, expected {expected_tps[name]}")
+        return problems
+    return check
+
+
+def _solutions(**thresholds: str | None) -> StepCheck:
+    """Solutions by config name with their eventValueThreshold, and the versions trained (total)."""
+    def check(fake: StackFakePersonalize) -> list[str]:
+        present = {s.attributes["name"].split("-ratings-", 1)[-1].rsplit("-", 1)[0]: (s.attributes.get("solutionConfig") or {}).get("eventValueThreshold")
+                   for s in _of_type(fake, "solution")}
+        return [] if present == thresholds else [f"solutions {present}, expected {thresholds}"]
+    return check
+
+
+def _versions_of(solution: str, count: int) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        owners = {s.arn for s in _of_type(fake, "solution") if f"-ratings-{solution}-" in s.attributes["name"]}
+        versions = [v for v in _of_type(fake, "solution-version") if v.attributes["solutionArn"] in owners]
+        return [] if len(versions) == count else [f"{solution}: {len(versions)} trained versions, expected {count}"]
+    return check
+
+
+def _all(*checks: StepCheck) -> StepCheck:
+    return lambda fake: [problem for check in checks for problem in check(fake)]
+
+
+def _training_stopped(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    stopped = aws.personalize.params_of("StopSolutionVersionCreation")
+    return [] if stopped else ["no training was stopped: the rollback deleted solutions without stopping their trainings"]
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("default-create-destroy", about="config/default.yaml: create, then destroy", steps=[deploy("default"), destroy()]),
+    Scenario("multi-group-create-destroy", about="config/multi-group.yaml (KMS, two groups, an INACTIVE recommender): create, destroy", steps=[deploy("multi"), destroy()]),
+    Scenario("metric-change", about="a metric changed and one added, then back; destroy", steps=[deploy("default"), deploy("metric-changed", check=_metrics("countViews", "sumMargin", "revenue")),
+                   deploy("default", check=_metrics("countViews", "sumMargin")), destroy()]),
+    Scenario("s3-output-off-on", about="`metricAttribution.s3Output` off, then on again; destroy", steps=[deploy("default"), deploy("s3-output-off"), deploy("default"), destroy()]),
+    Scenario("recipe-change", about="a recommender's recipe changed (replacement; the old one deleted in cleanup); destroy", steps=[deploy("default"), deploy("recipe-changed", check=_recipes("aws-ecomm-recommended-for-you", "aws-ecomm-popular-items-by-views")),
+                   destroy()]),
+    Scenario("recommender-removed", about="a recommender removed from the config; destroy", steps=[deploy("default"), deploy("recommender-removed", check=_recipes("aws-ecomm-recommended-for-you")), destroy()]),
+    Scenario("dataset-group-removed", about="the multi config's second dataset group removed; destroy", steps=[deploy("multi"), deploy("group-removed"), destroy()]),
+    Scenario("recommender-config-change", about="`recommenderConfig` changed (UpdateRecommender in place); destroy", steps=[deploy("default"), deploy("config-changed", check=_min_tps("recommended-for-you", 2)), destroy()]),
+    Scenario("state-active-inactive-active", about="every recommender INACTIVE, then ACTIVE again; destroy", steps=[deploy("default"), deploy("inactive", check=_all_recommenders("INACTIVE")),
+                   deploy("default", check=_all_recommenders("ACTIVE")), destroy()]),
+    Scenario("import-change", about="interactions import location and version changed (a new import job); destroy", steps=[deploy("default"), deploy("import-changed"), destroy()]),
+    Scenario("tag-change", about="tags changed and added; destroy", steps=[deploy("default"), deploy("tags-changed", check=_tags("environment", "staging")), destroy()]),
+    Scenario("timeout-change", about="`recommenderReadyTimeoutHours` 8 → 10; destroy",
+             steps=[deploy("default"), deploy("timeout-changed"), destroy()]),
+    Scenario("import-create-failed", about="the first import job ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
+             setup=_fail_creation("dataset-import-job", "Input CSV is missing column EVENT_TYPE")),
+    Scenario("recommender-create-failed", about="a recommender ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Not enough interactions")],
+             setup=_fail_creation("recommender", "Not enough interactions to train")),
+    Scenario("wait-condition-timeout", about="training takes 9 h, longer than the 8 h WaitCondition: rollback while training", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Ready")],
+             timings=Timings(recommender_training=9 * 60)),
+    Scenario("cancel-while-training", about="update with a new recipe cancelled 30 min in (new recommender training): rollback; destroy", steps=[deploy("default"), deploy("recipe-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30,
+                                                                             reason="cancelled"),
+                                       destroy()]),
+    Scenario("throttling-burst", about="every handler call to Personalize throttled 3 times before it succeeds; destroy", steps=[deploy("default"), destroy()], setup=_faults(throttle_burst=3)),
+    # Either the poller survives the timeout, or it signals the failure at once: never the
+    # WaitCondition's hours-long timeout (that failure would not carry the poll's error).
+    Scenario("poll-lambda-timeout", about="the poller's Lambda times out once: complete, or fail at once with the error; destroy", steps=[deploy("default", "CREATE_COMPLETE|ROLLBACK_COMPLETE", reason="Sandbox.Timedout"), destroy()],
+             setup=_faults(poll_lambda_timeouts=1)),
+    Scenario("start-execution-fails", about="StartExecution fails after CreateRecommender: rollback must not orphan the recommender", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
+    Scenario("import-3-hours", about="an import job takes 3 hours; destroy", steps=[deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
+    Scenario("redeploy-after-destroy", about="create, destroy, create again under the same names; destroy",
+             steps=[deploy("default"), destroy(), deploy("default"), destroy()]),
+    # Custom solutions (issue 10): config/custom-solutions.yaml and edits of it.
+    Scenario("custom-create-destroy", about="config/custom-solutions.yaml (two solutions trained, two campaigns, a filter): create, destroy",
+             steps=[deploy("custom", check=_all(_campaigns(**{"top-picks": 1, "similar": 1}), _solutions(**{"top-picks": "3.5", "similar": None}))),
+                    destroy()]),
+    Scenario("custom-retrain", about="`training.version` 1 → 2: a new version trained, the campaign moved to it in place; destroy",
+             steps=[deploy("custom"), deploy("custom-retrained", check=_all(_versions_of("top-picks", 2), _campaigns(**{"top-picks": 1, "similar": 1}))),
+                    destroy()]),
+    Scenario("custom-tps-change", about="a campaign's minProvisionedTPS 1 → 2, updated in place; destroy",
+             steps=[deploy("custom"), deploy("custom-tps", check=_all(_campaigns(**{"top-picks": 2, "similar": 1}), _versions_of("top-picks", 1))),
+                    destroy()]),
+    Scenario("custom-threshold-change", about="eventValueThreshold 3.5 → 4: a new solution and version, the campaign updated, the old solution deleted; destroy",
+             steps=[deploy("custom"), deploy("custom-threshold", check=_all(_solutions(**{"top-picks": "4", "similar": None}),
+                                                                             _campaigns(**{"top-picks": 1, "similar": 1}))),
+                    destroy()]),
+    Scenario("custom-campaign-removed", about="a campaign removed from the config (deleted, no more hourly cost); destroy",
+             steps=[deploy("custom"), deploy("custom-campaign-removed", check=_campaigns(**{"top-picks": 1})), destroy()]),
+    Scenario("custom-destroy-while-training", about="the create cancelled 60 min in (trainings under way): the rollback stops the trainings, then deletes everything",
+             steps=[deploy("custom", "ROLLBACK_COMPLETE", cancel_after=60, reason="cancelled")], check=_training_stopped),
+    Scenario("custom-training-failed", about="a training ends CREATE FAILED: its failureReason fails the deploy; rollback",
+             steps=[deploy("custom", "ROLLBACK_COMPLETE", reason="fewer than 25 users")],
+             setup=_fail_creation("solution-version", "Insufficient data: fewer than 25 users with 2 or more interactions")),
+    Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
+             check=_events_survive),
+]
+
+
+# --- the critical path ----------------------------------------------------------------------
+
+def critical_path_minutes(template: dict, timings: Timings) -> float:
+    """Longest path through the template's dependency graph, each resource weighted with the
+    modelled duration of what it waits for (the lower bound of any deploy)."""
+    resources = template["Resources"]
+    graph = dependencies(template)
+
+    awaited = {d for logical_id, r in resources.items() if r["Type"] == "AWS::CloudFormation::WaitCondition"
+               for d in graph[logical_id]}
+
+    def work(resource: dict) -> float:
+        kind = resource["Type"]
+        if kind == "Custom::PersonalizeDatasetImportJob":
+            return timings.dataset_import_job
+        if kind == "Custom::PersonalizeRecommender":
+            stop = 10 if resource["Properties"].get("DesiredState") == "INACTIVE" else 0
+            return timings.recommender_training + stop
+        if kind == "Custom::PersonalizeSolutionVersion":
+            return timings.solution_training
+        return 0
+
+    def weight(logical_id: str) -> float:
+        resource = resources[logical_id]
+        kind = resource["Type"]
+        if kind == "AWS::Personalize::DatasetGroup":
+            return timings.dataset_group
+        if kind == "AWS::IAM::Policy":
+            return timings.iam_policy
+        if kind == "AWS::Personalize::Dataset":
+            return timings.dataset
+        if kind == "AWS::Personalize::EventTracker":
+            return timings.event_tracker
+        if kind == "Custom::PersonalizeMetricAttribution":
+            return timings.metric_attribution
+        if kind == "Custom::PersonalizeSolution":
+            return timings.solution
+        if kind == "AWS::Personalize::Filter":
+            return timings.filter
+        if kind == "AWS::Personalize::Campaign":
+            return timings.campaign
+        if kind == "Custom::PersonalizeDatasetImportJob":
+            # Waited for inside the custom resource, or (when a WaitCondition follows it) there.
+            return 0 if logical_id in awaited else work(resource)
+        if kind == "AWS::CloudFormation::WaitCondition":
+            return max((work(resources[d]) for d in graph[logical_id]), default=0)
+        return 0
+
+    finish: dict[str, float] = {}
+
+    def end(logical_id: str) -> float:
+        if logical_id not in finish:
+            finish[logical_id] = max((end(d) for d in graph[logical_id]), default=0) + weight(logical_id)
+        return finish[logical_id]
+
+    return max((end(r) for r in resources), default=0)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    name: str
+    passed: bool
+    left: list[str]
+    denied: list[str]
+    deploy_minutes: float
+    bound_minutes: float
+    problems: list[str]
+    events: list[str]
+
+    def line(self) -> str:
+        return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} denied={len(self.denied)}"
+                f" deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
+
+
+def handler_modules(assets: Path) -> dict[str, Any]:
+    python_assets = sorted(p.parent.parent for p in assets.glob("asset.*/personalize_resources/__init__.py"))
+    if str(python_assets[0]) not in sys.path:
+        sys.path.insert(0, str(python_assets[0]))
+    package = python_assets[0] / "personalize_resources"
+    names = sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__")
+    return {name: importlib.import_module(f"personalize_resources.{name}") for name in names}
+
+
+def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: FrameworkBridge) -> Result:
+    clock = Clock()
+    kernel = Kernel(clock)
+    personalize = StackFakePersonalize(clock, scenario.timings)
+    aws = Aws(kernel, personalize, Iam(), bridge)
+    first = variants[next(s.variant for s in scenario.steps if s.action == "deploy")]
+    stack = Stack(kernel, aws, first["stack"], Path(first["assets"]))
+    modules = handler_modules(Path(first["assets"]))
+    if scenario.setup:
+        scenario.setup(aws)
+    problems: list[str] = []
+    outcomes: list[Outcome] = []
+    deploy_minutes = 0.0
+    bound = critical_path_minutes(load_template(first["template"]), scenario.timings)
+    ended_clean = False
+    with aws.patched(modules):
+        # The storage stack (buckets, key) first: the personalize stack reads its outputs.
+        storage = Stack(kernel, aws, first["storage_stack"], Path(first["assets"]), custom_resources=False)
+        created = kernel.spawn(storage.deploy(load_template(first["storage_template"])))
+        kernel.run_until(created)
+        if created.value.status != "CREATE_COMPLETE":
+            problems.append(f"storage stack: {created.value.status}: {created.value.failures}")
+        clock.now = type(clock)().now  # the personalize stack's deploy is what is timed
+        for index, step in enumerate(scenario.steps):
+            if step.action == "record-events":
+                for dataset in [a for a in personalize.datasets if a.endswith("/INTERACTIONS")]:
+                    personalize.record_events(dataset, step.events)
+                continue
+            if step.action == "deploy":
+                variant = variants[step.variant]
+                stack.asset_root = Path(variant["assets"])
+                stack.cancel = type(stack.cancel)("cancel")
+                if step.minutes:
+                    kernel.after(step.minutes * 60, stack.cancel.resolve)
+                process = stack.deploy(load_template(variant["template"]))
+                expected = step.expect or ("UPDATE_COMPLETE" if stack.resources else "CREATE_COMPLETE")
+            else:
+                process = stack.destroy()
+                expected = step.expect
+            finished = kernel.spawn(process)
+            try:
+                kernel.run_until(finished, limit_hours=30)
+            except Exception as exc:  # the simulator could not go on: reported, the scenario fails
+                problems.append(f"step {index + 1} ({step.action} {step.variant}): simulator stopped: {type(exc).__name__}: {exc}")
+                break
+            outcome: Outcome = finished.value
+            outcomes.append(outcome)
+            if index == 0:
+                deploy_minutes = outcome.minutes
+            if outcome.status == "CREATE_COMPLETE":
+                problems += attribution_order_problems(personalize)
+                problems += stale_import_problems(personalize)
+            label = f"step {index + 1} ({step.action} {step.variant})".replace(" )", ")")
+            if outcome.status not in expected.split("|"):
+                problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
+            elif outcome.failures and outcome.status.endswith("COMPLETE") and "ROLLBACK" not in outcome.status:
+                problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
+            if step.check and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+                problems += [f"{label}: {problem}" for problem in step.check(personalize)]
+            if step.reason and "ROLLBACK" in outcome.status and not any(step.reason in failure for failure in outcome.failures[:2]):
+                problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")
+            for leak in outcome.leaks:
+                problems.append(f"{label}: {leak[:800]}")
+            ended_clean = outcome.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE")
+        # What the last step left running (pollers finishing a delete, timers) runs to its end
+        # first: only what is still there a day later counts as left.
+        drain(kernel, limit_hours=24)
+        left = personalize.left()
+    if scenario.check:
+        problems += scenario.check(aws, outcomes)
+    if ended_clean and left:
+        problems.append(f"left after the last step: {', '.join(a.split(':', 5)[-1] for a in left)}")
+    if aws.denied_calls:
+        problems.append(f"IAM denied: {'; '.join(sorted(set(aws.denied_calls)))[:1500]}")
+    if aws.iam.unknown_conditions:
+        problems.append(f"unknown IAM condition keys (denied): {sorted(aws.iam.unknown_conditions)}")
+    if not ended_clean and not problems:
+        problems.append("the scenario does not end in a destroy or rollback")
+    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events)

@@ -1,0 +1,93 @@
+"""Config variants synthesized in one Python process (one jsii start-up): a new cdk.App per
+variant, without cdk-nag (the test suite's synthesis checks nag on the real configs)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+REPO = Path(__file__).resolve().parents[2]
+BASE_CONFIGS = {
+    "default": REPO / "config" / "default.yaml",
+    "multi": REPO / "config" / "multi-group.yaml",
+    "custom": REPO / "config" / "custom-solutions.yaml",
+}
+
+
+def _group(config: dict, index: int = 0) -> dict:
+    return config["datasetGroups"][index]
+
+
+def _set(path: Callable[[dict], None]) -> Callable[[dict], dict]:
+    def mutate(config: dict) -> dict:
+        changed = copy.deepcopy(config)
+        path(changed)
+        return changed
+    return mutate
+
+
+# variant → (base config, mutation)
+VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
+    "default": ("default", _set(lambda c: None)),
+    "multi": ("multi", _set(lambda c: None)),
+    "metric-changed": ("default", _set(lambda c: _group(c)["metricAttribution"].update(metrics=[
+        {"eventType": "View", "expression": "SAMPLECOUNT()", "metricName": "countViews"},
+        {"eventType": "View", "expression": "SUM(ITEMS.MARGIN)", "metricName": "sumMargin"},
+        {"eventType": "Purchase", "expression": "SUM(ITEMS.PRICE)", "metricName": "revenue"}]))),
+    "s3-output-off": ("default", _set(lambda c: _group(c)["metricAttribution"].update(s3Output=False))),
+    "recipe-changed": ("default", _set(lambda c: _group(c)["recommenders"][1].update(recipe="aws-ecomm-popular-items-by-views"))),
+    "recommender-removed": ("default", _set(lambda c: _group(c)["recommenders"].pop())),
+    "group-removed": ("multi", _set(lambda c: c["datasetGroups"].pop())),
+    "config-changed": ("default", _set(lambda c: _group(c)["recommenders"][0]["recommenderConfig"].update(minRecommendationRequestsPerSecond=2))),
+    "inactive": ("default", _set(lambda c: [r.update(state="INACTIVE") for r in _group(c)["recommenders"]])),
+    "import-changed": ("default", _set(lambda c: _group(c)["datasets"]["interactions"]["dataImport"].update(
+        location="imports/retail/interactions-2024.csv", version="2"))),
+    "timeout-changed": ("default", _set(lambda c: c.update(recommenderReadyTimeoutHours=10))),
+    "tags-changed": ("default", _set(lambda c: c["tags"].update(environment="staging", owner="data-team"))),
+    # Custom solutions (config/custom-solutions.yaml): solution 0 is top-picks, 1 is similar.
+    "custom": ("custom", _set(lambda c: None)),
+    "custom-retrained": ("custom", _set(lambda c: _group(c)["solutions"][0]["training"].update(version="2"))),
+    "custom-tps": ("custom", _set(lambda c: _group(c)["solutions"][0]["campaigns"][0].update(minProvisionedTPS=2))),
+    "custom-threshold": ("custom", _set(lambda c: _group(c)["solutions"][0].update(eventValueThreshold=4))),
+    "custom-campaign-removed": ("custom", _set(lambda c: _group(c)["solutions"][1].update(campaigns=[]))),
+}
+
+
+def raw_config(name: str) -> dict:
+    base, mutate = VARIANTS[name]
+    return mutate(yaml.safe_load(BASE_CONFIGS[base].read_text()))
+
+
+def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
+    """Synthesize the variants into outdir/<variant>/; returns per variant the personalize
+    template path and the asset root, plus the seconds it took."""
+    import sys
+    sys.path.insert(0, str(REPO))
+    from stacks.app_builder import add_environment, new_app
+    from stacks.configuration import parse_config
+
+    started = time.perf_counter()
+    variants = {}
+    for name in names or list(VARIANTS):
+        config = parse_config(raw_config(name), f"variant {name}")
+        folder = outdir / name
+        app = new_app(outdir=str(folder))
+        add_environment(app, config)
+        app.synth()
+        variants[name] = {"template": str(folder / f"{config.name}-personalize.template.json"), "assets": str(folder),
+                          "stack": f"{config.name}-personalize",
+                          "storage_template": str(folder / f"{config.name}-storage.template.json"),
+                          "storage_stack": f"{config.name}-storage"}
+    return {"variants": variants, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def load_template(path: str) -> dict:
+    return json.loads(Path(path).read_text())

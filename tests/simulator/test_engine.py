@@ -1,0 +1,87 @@
+"""The simulator's own parts, on small hand-written inputs (no synthesis): if these drift, the
+scenarios prove nothing."""
+
+from __future__ import annotations
+
+import json
+
+from tests.simulator import states
+from tests.simulator.iam import Iam
+from tests.simulator.intrinsics import Resolver, references
+from tests.simulator.kernel import Clock, Kernel, Sleep
+
+
+def _resolver(template: dict) -> Resolver:
+    attributes = {("Role", "Arn"): "arn:aws:iam::123456789012:role/r"}
+    return Resolver(template, "stack", {}, lambda logical_id: f"{logical_id}-physical",
+                    lambda logical_id, attribute: attributes[(logical_id, attribute)])
+
+
+def test_intrinsics_resolve_like_cloudformation() -> None:
+    template = {"Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}}, "Resources": {}}
+    resolver = _resolver(template)
+    assert resolver.resolve({"Fn::Sub": "arn:${AWS::Partition}:x:${AWS::Region}:${Bucket}/${Role.Arn}"}) == \
+        "arn:aws:x:us-east-1:Bucket-physical/arn:aws:iam::123456789012:role/r"
+    assert resolver.resolve({"Fn::Join": ["-", ["a", {"Ref": "Bucket"}]]}) == "a-Bucket-physical"
+    assert resolver.resolve({"Fn::Select": [1, {"Fn::Split": [",", "a,b,c"]}]}) == "b"
+    assert resolver.resolve({"Fn::If": ["IsProd", "yes", {"Ref": "AWS::NoValue"}]}) == "yes"
+    assert resolver.resolve({"k": {"Fn::If": ["IsProd", {"Ref": "AWS::NoValue"}, 1]}}) == {}
+    assert references({"a": [{"Ref": "X"}, {"Fn::GetAtt": ["Y", "Arn"]}, {"Fn::Sub": "${Z.Arn}${AWS::Region}"}]}) == {"X", "Y", "Z"}
+
+
+def test_iam_evaluates_wildcards_and_conditions_and_denies_unknown_keys() -> None:
+    iam = Iam()
+    iam.put_policy("role", "P", {"Statement": [
+        {"Effect": "Allow", "Action": "personalize:Describe*", "Resource": "arn:aws:personalize:*:*:recommender/app-*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+    ]})
+    assert iam.check("role", "personalize:DescribeRecommender", ["arn:aws:personalize:us-east-1:1:recommender/app-a"]) is None
+    assert iam.check("role", "personalize:DeleteRecommender", ["arn:aws:personalize:us-east-1:1:recommender/app-a"])
+    assert iam.check("role", "personalize:DescribeRecommender", ["arn:aws:personalize:us-east-1:1:recommender/other"])
+    assert iam.check("role", "iam:PassRole", ["arn:aws:iam::1:role/x"], {"iam:PassedToService": "personalize.amazonaws.com"}) is None
+    assert iam.check("role", "iam:PassRole", ["arn:aws:iam::1:role/x"], {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert iam.check("role", "s3:GetObject", ["arn:aws:s3:::b/k"])
+    assert iam.unknown_conditions == {"Bool"}
+    assert len(iam.denied) == 4
+
+
+def test_state_machine_retries_then_catches_into_result_path_on_the_simulated_clock() -> None:
+    clock = Clock()
+    kernel = Kernel(clock)
+    definition = {"StartAt": "Poll", "TimeoutSeconds": 3600, "States": {
+        "Poll": {"Type": "Task", "Resource": "poll", "Next": "Done",
+                 "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 30, "MaxAttempts": 2, "BackoffRate": 1}],
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}]},
+        "Failed": {"Type": "Task", "Resource": "failed", "End": True},
+        "Done": {"Type": "Succeed"}}}
+    seen = []
+
+    def invoke(resource: str, document: dict):
+        seen.append((resource, clock.minutes, json.dumps(document, sort_keys=True)))
+        if resource == "poll":
+            return None, ("Flaky", "{}")
+        return {"signalled": document["error"]["Error"]}, None
+
+    execution = states.Execution("arn", definition, {"id": 1})
+    finished = kernel.spawn(states.run(kernel, execution, invoke))
+    kernel.run_until(finished)
+    assert [(r, m) for r, m, _ in seen] == [("poll", 0), ("poll", 0.5), ("poll", 1.0), ("failed", 1.0)]
+    assert json.loads(seen[-1][2]) == {"id": 1, "error": {"Error": "Flaky", "Cause": "{}"}}
+    assert execution.status == "SUCCEEDED"
+
+
+def test_kernel_runs_processes_in_simulated_time_order() -> None:
+    clock = Clock()
+    kernel = Kernel(clock)
+    order = []
+
+    def process(name: str, seconds: float):
+        yield Sleep(seconds)
+        order.append((name, clock.minutes))
+
+    kernel.spawn(process("late", 600))
+    last = kernel.spawn(process("early", 60))
+    kernel.run_until(last)
+    assert order == [("early", 1.0)]
