@@ -159,7 +159,7 @@ def test_aliases_reach_the_athena_text_and_leave_the_saved_queries_alone():
     plain = named_queries('"metric_reports"')
     aliased = named_queries('"metric_reports"', source_aliases={"arn:aws:personalize:x:1:campaign/it's": "top_picks"})
     assert "aliased_sources" not in plain and "attributed" not in plain["hourly_by_source"]
-    assert "WHEN 'ARN:AWS:PERSONALIZE:X:1:CAMPAIGN/IT''S' THEN 'TOP_PICKS'" in aliased["hourly_by_source"]  # quotes doubled
+    assert "WHEN upper('arn:aws:personalize:x:1:campaign/it''s') THEN upper('top_picks')" in aliased["hourly_by_source"]  # quotes doubled
     assert "FROM attributed" in aliased["hourly_by_source"] and "FROM attributed" in aliased["totals_by_source"]
     assert "FROM attributed" not in aliased["duplicate_rows"]
 

@@ -98,5 +98,5 @@ def test_config_with_athena_takes_names_from_the_stack_parameters_and_filters_th
         missing_code = report.main(["--config", str(DEFAULT_CONFIG), "--group", "retail", "--athena"], client_factory=factory, stdout=io.StringIO(), stderr=missing)
     assert code == 2 and "Athena query hourly_by_source (id-0) failed: stop here" in stderr.getvalue()
     assert "AND dataset_group = 'retail'" in queries["hourly_by_source"]
-    assert len(aliases) == 2 and all(f"WHEN '{arn.upper()}' THEN '{source.upper()}'" in queries["hourly_by_source"] for arn, source in aliases.items())
+    assert len(aliases) == 2 and all(f"WHEN upper('{arn.upper()}') THEN upper('{source}')" in queries["hourly_by_source"] for arn, source in aliases.items())
     assert missing_code == 2 and "SSM parameter /pimpact-default/reports/glue-table not found" in missing.getvalue()

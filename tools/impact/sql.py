@@ -55,9 +55,13 @@ def sql_string(value: str) -> str:
 
 
 def attributed_step(source_aliases: Mapping[str, str]) -> str:
-    """`deduplicated` with each aliased source (compared upper-cased) renamed to its target."""
+    """`deduplicated` with each aliased source (compared upper-cased) renamed to its target.
+
+    The SQL upper-cases the names, not Python: the dashboard stack saves these queries with ARNs
+    that hold deploy-time tokens (account, region), which must reach the template unchanged.
+    """
     cases = " ".join(
-        f"WHEN {sql_string(alias.upper())} THEN {sql_string(target.upper())}" for alias, target in sorted(source_aliases.items())
+        f"WHEN upper({sql_string(alias)}) THEN upper({sql_string(target)})" for alias, target in sorted(source_aliases.items())
     )
     return f"""SELECT metric, CASE source {cases} ELSE source END AS source, source AS reported_source,
          event_type, math_function, value, ts, total, files
