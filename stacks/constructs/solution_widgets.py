@@ -9,10 +9,11 @@ read at deploy time from the SSM parameter that stack writes (``offline_metrics_
 Why a template parameter of type ``AWS::SSM::Parameter::Value<String>`` rather than a
 ``{{resolve:ssm:...}}`` dynamic reference inside the dashboard body:
 
-* the value is compact JSON (``{"coverage":0.41,...}``), and a dynamic reference is pasted into
-  the body *after* intrinsic functions run, unescaped: its quotes would end the JSON string of
-  the text widget and PutDashboard would reject the body. A parameter is resolved *before*
-  intrinsics, so ``Fn::Split``/``Fn::Join`` can strip the quotes and braces first;
+* the value is compact JSON (``{"coverage":0.41,...}``), and CloudFormation puts a dynamic
+  reference's value into the string as it is (intrinsic functions only see the ``{{resolve:...}}``
+  text): its quotes would end the JSON string of the text widget and PutDashboard would reject
+  the body. A parameter's value is what ``Ref`` returns, so ``Fn::Split``/``Fn::Join`` can strip
+  the quotes and braces first;
 * CloudFormation re-reads an SSM-typed parameter on every stack update (and the CDK CLI never
   skips deploying a stack that has one), while an unchanged dynamic reference is not re-read
   unless the resource changes: after a retraining the dashboard would keep the old figures.
