@@ -25,6 +25,7 @@ import yaml
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 from lambdas.personalize_resources.sample_data import EVENT_TYPES as SAMPLE_EVENT_TYPES
+from lambdas.personalize_resources.sample_data import RATING as SAMPLE_RATING
 from lambdas.personalize_resources.solution import BASE_NAME_MAX as SOLUTION_BASE_NAME_MAX
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -775,7 +776,10 @@ def known_event_types(group: DatasetGroup) -> frozenset[str] | None:
     if data_import is None or data_import.location != "sample":
         return None
     metrics = {m.event_type for m in group.metric_attribution.metrics} if group.metric_attribution else set()
-    return frozenset(metrics | set(SAMPLE_EVENT_TYPES))
+    # Rating events exist only in the ratings variant, imported when the schema has EVENT_VALUE.
+    ratings = group.datasets.interactions.schema_.field("EVENT_VALUE") is not None
+    sample = {t for t in SAMPLE_EVENT_TYPES if ratings or t != SAMPLE_RATING}
+    return frozenset(metrics | sample)
 
 
 def _solution_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[ConfigIssue]:

@@ -76,6 +76,8 @@ CASES: list[tuple[str, Callable[[dict], Any], str, str]] = [
      "datasetGroups[0].solutions[0].eventValueThreshold", "set eventType too"),
     ("threshold without EVENT_VALUE", drop_event_value, "datasetGroups[0].solutions[0].eventValueThreshold", "add EVENT_VALUE"),
     ("unknown event type", lambda r: solution(r).update(eventType="Like"), "datasetGroups[0].solutions[0].eventType", "not an event type"),
+    ("Rating without the ratings variant", lambda r: (drop_event_value(r), solution(r).pop("eventValueThreshold")),
+     "datasetGroups[0].solutions[0].eventType", "known: Purchase, View"),
     ("events on a v1 recipe", lambda r: solution(r, 1).update(events=[{"eventType": "View", "weight": 0.5}]),
      "datasetGroups[0].solutions[1].events", "does not take an events configuration"),
     ("event weight above 1", lambda r: solution(r, 1).update(recipe="aws-user-personalization-v2", events=[{"eventType": "View", "weight": 2}]),
