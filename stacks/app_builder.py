@@ -76,12 +76,14 @@ def add_environment(
     )
     stacks: list[cdk.Stack] = [storage, personalize]
     if config.dashboard.enabled:
-        # No dependency: the dashboard derives ARNs and the bucket name from the config's names.
-        stacks.append(
-            DashboardStack(
-                app, f"{config.name}-dashboard", config=config, description=f"{config.name}: CloudWatch dashboard, alarms and report queries (Glue, Athena) for metric attribution", **common()
-            )
+        # The dashboard derives ARNs and the bucket name from the config's names; it depends on the
+        # personalize stack only to read the solutions' offline metrics (SSM) that stack writes.
+        dashboard = DashboardStack(
+            app, f"{config.name}-dashboard", config=config, description=f"{config.name}: CloudWatch dashboard, alarms and report queries (Glue, Athena) for metric attribution", **common()
         )
+        if dashboard.reads_personalize_outputs:
+            dashboard.add_stack_dependency(personalize)
+        stacks.append(dashboard)
     for stack in stacks:
         for key, value in sorted(config.tags.items()):
             # CloudFormation treats Tags of the native Personalize types as create-only: a tag

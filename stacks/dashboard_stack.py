@@ -5,9 +5,14 @@ recommender ARNs and the data bucket name are derived from the config's names an
 parameters, so there is no CloudFormation export and the stack can be deployed, updated or
 removed on its own. Nothing here holds data: the report queries read the storage stack's bucket.
 
-Composition: per dataset group, its attribution segment (stacks/constructs/dashboard.py), its
-operator segment (stacks/constructs/operator_widgets.py) and the status of its alarms
-(stacks/constructs/alarms.py), one after the other.
+Composition: per dataset group, its attribution segment (stacks/constructs/dashboard.py), a row
+per custom solution (offline metrics next to its campaigns' online figures,
+stacks/constructs/solution_widgets.py), its operator segment (stacks/constructs/operator_widgets.py)
+and the status of its alarms (stacks/constructs/alarms.py), one after the other.
+
+The solution rows read the offline metrics from SSM parameters the personalize stack writes, at
+deploy time: with solutions in the config this stack is deployed after the personalize stack
+(app_builder adds the dependency; ``reads_personalize_outputs``).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from constructs import Construct
 
 from stacks.configuration import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
-from stacks.constructs.dashboard import alarm_status_row, charted_groups, group_section, intro_text
-from stacks.constructs.operator_widgets import operator_section
+from stacks.constructs.dashboard import InferredSource, alarm_status_row, charted_groups, group_section, intro_text
+from stacks.constructs.operator_widgets import operator_section, serving_endpoints
+from stacks.constructs.solution_widgets import fix_dashboard_body, solution_rows
 from stacks.constructs.report_queries import TABLE_NAME, ReportQueries, database_name, reporting_groups
 from stacks.deployment import StackSettings
 from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
@@ -52,15 +58,23 @@ class DashboardStack(Stack):
         )
         self.dashboard.add_widgets(intro_text(config, charted_groups(config)))
         for group in config.dataset_groups:
+            endpoints = serving_endpoints(self, config, group)
+            inferred = tuple(InferredSource(e.source_name, e.arn, f"{e.source_name} (as {e.kind} ARN)") for e in endpoints)
             data, rows = group_section(
-                self, config=config, group=group, report_bucket=bucket, report_prefix=REPORT_PREFIX, athena_table=athena_table
+                self, config=config, group=group, report_bucket=bucket, report_prefix=REPORT_PREFIX, athena_table=athena_table, inferred=inferred
             )
+            rows += solution_rows(self, config, group, data, endpoints, read_metrics=not parameterized)
             rows += operator_section(self, config, group, data)
             if data is None and len(rows) == 1:
                 continue  # nothing charted and nothing operated: no section
             rows += alarm_status_row(group, alarms_by_group.get(group.name, []))
             for row in rows:
                 self.dashboard.add_widgets(*row)
+
+        # The offline metrics' SSM parameters exist only once the personalize stack is deployed.
+        self.reads_personalize_outputs = not parameterized and any(group.solutions for group in config.dataset_groups)
+        if self.reads_personalize_outputs:
+            fix_dashboard_body(self.dashboard)
 
         self.report_queries: ReportQueries | None = None
         if with_queries:

@@ -2,7 +2,7 @@
 
 `report --config ... --group ...` and `send-events --config ... --group ...` use this so nobody
 copies names from the console. Names come from the stacks' own code (`AppConfig.physical_name`,
-`AppConfig.recommender_name`, `data_bucket_name`, `REPORT_PREFIX`), filled in with the caller's
+`AppConfig.recommender_name`, `AppConfig.campaign_name`, `data_bucket_name`, `REPORT_PREFIX`), filled in with the caller's
 account and region (STS GetCallerIdentity and the client's region): nothing is read from
 CloudFormation, so this works with read-only credentials and fails only when the call does.
 """
@@ -36,9 +36,29 @@ class DeployedGroup:
     derived_metrics: dict[str, str] = field(default_factory=dict)  # name -> metric math expression
     sources: tuple[str, ...] = ()  # recommenders' sources first, then the other configured ones
     recommender_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN
-    campaign_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN (no campaigns yet)
+    campaign_arns: dict[str, str] = field(default_factory=dict)  # config name -> ARN
     recommender_sources: dict[str, str] = field(default_factory=dict)  # config name -> its attribution source
     recommender_recipes: dict[str, str] = field(default_factory=dict)  # config name -> recipe ARN
+    campaign_sources: dict[str, str] = field(default_factory=dict)  # config name -> its attribution source
+    campaign_recipes: dict[str, str] = field(default_factory=dict)  # config name -> its solution's recipe ARN
+
+    def source_aliases(self) -> dict[str, str]:
+        """ARN -> configured source of every recommender and campaign.
+
+        Personalize attributes an event with a `recommendationId` but no `eventAttributionSource`
+        to the ARN of the recommender or campaign that returned it; `report` counts such rows
+        under the source the config names for it.
+        """
+        aliases = {arn: self.recommender_sources[name] for name, arn in self.recommender_arns.items()}
+        aliases.update({arn: self.campaign_sources[name] for name, arn in self.campaign_arns.items()})
+        return aliases
+
+    def exposure_arns(self) -> dict[str, str]:
+        """Upper-cased source -> the recommender or campaign whose GetRecommendations serve it (first wins)."""
+        by_source: dict[str, str] = {}
+        for arn, source in self.source_aliases().items():
+            by_source.setdefault(source.upper(), arn)
+        return by_source
 
 
 def tracking_id_parameter_name(config: AppConfig, group: DatasetGroup) -> str:
@@ -120,9 +140,13 @@ def resolve_group(config_path: str | Path, group_name: str, *, client_factory: C
         recommender_arns={
             r.name: personalize_arn("recommender", config.recommender_name(group, r)) for r in group.recommenders
         },
-        campaign_arns={},
+        # Campaigns with `enabled: false` do not exist (a release's CampaignsEnabled=false is not
+        # known here: their GetRecommendations then simply finds nothing).
+        campaign_arns={c.name: personalize_arn("campaign", config.campaign_name(group, c)) for _, c in group.campaigns(enabled_only=True)},
         recommender_sources={r.name: r.source_name for r in group.recommenders},
         recommender_recipes={r.name: r.recipe_arn for r in group.recommenders},
+        campaign_sources={c.name: c.source_name for _, c in group.campaigns(enabled_only=True)},
+        campaign_recipes={c.name: s.recipe_arn for s, c in group.campaigns(enabled_only=True)},
     )
 
 

@@ -119,6 +119,11 @@ def build_parser() -> ArgumentParser:
         help="recommender or campaign serving SOURCE: per 1,000 recommendations from CloudWatch GetRecommendations",
     )
     analysis.add_argument(
+        "--alias", action="append", default=[], metavar="REPORTED=SOURCE",
+        help="count rows of source REPORTED (e.g. a campaign's ARN, which Personalize records for events with a "
+        "recommendationId but no eventAttributionSource) as SOURCE; --config does it for every recommender and campaign",
+    )
+    analysis.add_argument(
         "--impressions", action="append", default=[], metavar="SOURCE=COUNT",
         help="recommendations SOURCE served over the period, when you count them yourself (impressions)",
     )
@@ -248,14 +253,19 @@ def _athena_names_from_stack(args: Any, config_name: str, factory: ClientFactory
         args.dataset_group = args.group
 
 
-def _aggregates(args: Any, factory: ClientFactory, start: datetime | None, end: datetime | None, sleep: Any) -> Aggregates:
+def _aggregates(
+    args: Any, factory: ClientFactory, start: datetime | None, end: datetime | None, sleep: Any, aliases: dict[str, str]
+) -> Aggregates:
     start_epoch = int(start.timestamp()) if start else None
     end_epoch = int(end.timestamp()) if end else None
+    wanted = ANALYSIS_QUERIES + (("aliased_sources",) if aliases else ())
     if args.athena:
-        queries = named_queries(f'"{args.table}"', start=start_epoch, end=end_epoch, dataset_group=args.dataset_group)
+        queries = named_queries(
+            f'"{args.table}"', start=start_epoch, end=end_epoch, dataset_group=args.dataset_group, source_aliases=aliases
+        )
         results = athena_queries.run_queries(
             factory("athena"),
-            {name: queries[name] for name in ANALYSIS_QUERIES},
+            {name: queries[name] for name in wanted},
             database=args.database,
             workgroup=args.workgroup,
             output=args.output,
@@ -279,7 +289,7 @@ def _aggregates(args: Any, factory: ClientFactory, start: datetime | None, end: 
             fetched.rows = []
             store.load.add(fetched)
             noun = "metric series"
-        results = store.aggregates(ANALYSIS_QUERIES, start=start_epoch, end=end_epoch)
+        results = store.aggregates(wanted, start=start_epoch, end=end_epoch, source_aliases=aliases)
         load = store.load
         summary = {
             "input": noun,
@@ -299,6 +309,7 @@ def _run(
     args = build_parser().parse_args(argv)
     _validate(args)
     exposure_arns = _pairs(args.exposure, "--exposure")
+    aliases = _pairs(args.alias, "--alias")
     impressions = _pairs(args.impressions, "--impressions")
     derived = [statistics.DerivedMetric(name, expression) for name, expression in _pairs(args.derived, "--derived", upper=False).items()]
     for source, count in impressions.items():
@@ -325,12 +336,18 @@ def _run(
         derived += [
             statistics.DerivedMetric(name, expression) for name, expression in deployed.derived_metrics.items() if name not in names
         ]
-        for name, arn in deployed.recommender_arns.items():  # exposure: what each recommender served
-            config_exposure.setdefault(deployed.recommender_sources[name].upper(), arn)
+        config_exposure = deployed.exposure_arns()  # what each recommender and campaign served
+        for arn, source in deployed.source_aliases().items():  # the ARN form of their sources
+            aliases.setdefault(arn.upper(), source)
 
-    aggregates = _aggregates(args, factory, start, end, sleep)
+    aggregates = _aggregates(args, factory, start, end, sleep, aliases)
     results = aggregates.results
     warnings = aggregates.warnings
+    renamed = results.get("aliased_sources", {"reported_source": []})
+    aggregates.load["aliased_sources"] = [
+        {"reported": str(reported), "counted_as": str(source), "rows": int(rows)}
+        for reported, source, rows in zip(renamed["reported_source"], renamed.get("source", []), renamed.get("row_count", []))
+    ]
     duplicates = results["duplicate_rows"]
     for name, count in zip(duplicates["source_file"], duplicates["duplicate_rows"]):
         warnings.append(f"{name}: {int(count)} rows repeat rows of another report file (a re-import or a copy?); counted once")
@@ -392,6 +409,10 @@ def _run(
                 else ""
             )
             print(f"read {load['files_read']} {load['input']}, {load['rows']} rows{skipped}\n", file=stdout)
+        for item in load["aliased_sources"]:  # the ARN form of a recommender's or campaign's source
+            print(f"source {item['reported']} counted as {item['counted_as']} ({item['rows']} rows)", file=stdout)
+        if load["aliased_sources"]:
+            print("", file=stdout)
         print(format_text(analysis, args.confidence), file=stdout)
         if args.png is not None:
             print(f"\nchart written to {args.png}", file=stdout)

@@ -16,7 +16,10 @@ The attribution segment of each dataset group whose metric attribution publishes
 * a text widget: what the section shows, the exact source strings to send, where S3 reports land;
 * per metric: a SEARCH graph (every source that ever reported, including ones added later), a
   graph of the configured sources as named lines, their totals over the dashboard's time range
-  and each one's share of the configured total;
+  and each one's share of the configured total. A recommender's or campaign's source has two
+  forms: the configured string (upper-cased by CloudWatch) and, for events that carry only a
+  ``recommendationId``, the recommender's or campaign's ARN, which Personalize records as the
+  source. Both get a line; shares and derived metrics add the two;
 * per derived metric (``dashboard.derivedMetrics``) whose inputs the group has: metric math per
   source, over time and over the whole time range;
 * the status of the group's alarms, if any (``alarm_status_row``, placed by the stack after the
@@ -71,13 +74,33 @@ def derived_metrics_for(group: DatasetGroup, derived: list[DerivedMetric]) -> li
     return [d for d in derived if set(IDENTIFIER.findall(d.expression)) <= names]
 
 
-def per_source_expression(expression: str, metric_id: dict[str, str]) -> str:
+def filled_sum(ids: list[str]) -> str:
+    """``FILL(a, 0)``, or ``(FILL(a, 0) + FILL(b, 0))`` for a source in both forms."""
+    terms = [f"FILL({metric_id}, 0)" for metric_id in ids]
+    return terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
+
+
+def per_source_expression(expression: str, metric_ids: dict[str, list[str]]) -> str:
     """``sumMargin / countViews`` → ``FILL(s0_sumMargin, 0) / FILL(s0_countViews, 0)``.
 
     A 15-minute bucket without events has no data point; for counts and sums that means 0, so
-    every input is filled with 0 (a ratio over an empty bucket, 0/0, still yields no point).
+    every input is filled with 0 (a ratio over an empty bucket, 0/0, still yields no point). A
+    source with an ARN form adds it: ``(FILL(s0_x, 0) + FILL(i0_x, 0))``.
     """
-    return IDENTIFIER.sub(lambda match: f"FILL({metric_id[match.group(0)]}, 0)", expression)
+    return IDENTIFIER.sub(lambda match: filled_sum(metric_ids[match.group(0)]), expression)
+
+
+@dataclass(frozen=True)
+class InferredSource:
+    """The ARN form of a recommender's or campaign's source: Personalize attributes an event that
+    carries a ``recommendationId`` but no ``eventAttributionSource`` to the ARN of whatever
+    returned it. Whether CloudWatch upper-cases that dimension value like an explicit source is
+    not documented; the line uses the ARN as Personalize writes it, and the SEARCH graph shows
+    whatever form arrives."""
+
+    source: str  # the configured source it belongs to
+    arn: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -87,16 +110,25 @@ class GroupMetrics:
     arn: str
     sources: tuple[str, ...]
     metrics: tuple[Metric, ...]
+    inferred: tuple[InferredSource, ...] = ()
 
-    def metric(self, metric: Metric, source: str) -> cw.Metric:
+    def metric(self, metric: Metric, source: str, *, label: str | None = None, raw: bool = False) -> cw.Metric:
+        """``raw``: the dimension value as given (an ARN), not upper-cased like a sent source."""
         return cw.Metric(
             namespace=NAMESPACE,
             metric_name=metric.cloudwatch_name,
-            dimensions_map={GROUP_DIMENSION: self.arn, SOURCE_DIMENSION: dimension_value(source)},
+            dimensions_map={GROUP_DIMENSION: self.arn, SOURCE_DIMENSION: source if raw else dimension_value(source)},
             statistic=STATISTIC,
             period=PERIOD,
-            label=source,
+            label=label or source,
         )
+
+    def inferred_metric(self, metric: Metric, inferred: InferredSource) -> cw.Metric:
+        return self.metric(metric, inferred.arn, label=inferred.label, raw=True)
+
+    def inferred_of(self, source: str) -> list[int]:
+        """Positions in ``inferred`` of the ARN forms of ``source``."""
+        return [index for index, item in enumerate(self.inferred) if item.source.upper() == source.upper()]
 
     def search(self, metric: Metric) -> cw.SearchExpression:
         """Every source that reported this metric for this group, including ones no config names.
@@ -114,7 +146,9 @@ class GroupMetrics:
         )
 
     def by_id(self, metric: Metric) -> dict[str, cw.Metric]:
-        return {f"s{index}": self.metric(metric, source) for index, source in enumerate(self.sources)}
+        """``s<i>``: configured source i as sent; ``i<j>``: ARN form j (see InferredSource)."""
+        configured = {f"s{index}": self.metric(metric, source) for index, source in enumerate(self.sources)}
+        return configured | {f"i{index}": self.inferred_metric(metric, item) for index, item in enumerate(self.inferred)}
 
 
 def group_section(
@@ -125,14 +159,16 @@ def group_section(
     report_bucket: str,
     report_prefix: str,
     athena_table: str | None = None,
+    inferred: tuple[InferredSource, ...] = (),
 ) -> tuple[GroupMetrics | None, list[list[cw.IWidget]]]:
     """The group's attribution metrics (None when it charts none) and its rows of widgets (each
-    row left to right): a text header, then per metric and per derived metric its widgets."""
+    row left to right): a text header, then per metric and per derived metric its widgets.
+    ``inferred``: the ARN forms of the group's recommender and campaign sources."""
     attribution = group.metric_attribution
-    rows: list[list[cw.IWidget]] = [[group_text(config, group, report_bucket, report_prefix, athena_table)]]
+    rows: list[list[cw.IWidget]] = [[group_text(config, group, report_bucket, report_prefix, athena_table, inferred)]]
     if attribution is None or not attribution.cloudwatch:
         return None, rows
-    data = GroupMetrics(dataset_group_arn(scope, config, group), tuple(group.all_sources()), tuple(attribution.metrics))
+    data = GroupMetrics(dataset_group_arn(scope, config, group), tuple(group.all_sources()), tuple(attribution.metrics), inferred)
     for metric in attribution.metrics:
         rows += metric_rows(group, data, metric)
     if data.sources:
@@ -172,7 +208,7 @@ def metric_rows(group: DatasetGroup, data: GroupMetrics, metric: Metric) -> list
         return [[everything]]
     configured = cw.GraphWidget(
         title=f"{name}: configured sources",
-        left=[data.metric(metric, source) for source in data.sources],
+        left=[data.metric(metric, source) for source in data.sources] + [data.inferred_metric(metric, item) for item in data.inferred],
         left_y_axis=axis,
         period=PERIOD,
         statistic=STATISTIC,
@@ -190,12 +226,12 @@ def metric_rows(group: DatasetGroup, data: GroupMetrics, metric: Metric) -> list
     all_filled = ", ".join(f"FILL({metric_id}, 0)" for metric_id in by_id)
     shares = [
         cw.MathExpression(
-            expression=f"100 * FILL({metric_id}, 0) / SUM([{all_filled}])",
+            expression=f"100 * {filled_sum([f's{index}'] + [f'i{j}' for j in data.inferred_of(source)])} / SUM([{all_filled}])",
             using_metrics=by_id,
             label=f"{source} %",
             period=PERIOD,
         )
-        for metric_id, source in zip(by_id, data.sources)
+        for index, source in enumerate(data.sources)
     ]
     share = cw.SingleValueWidget(
         title=f"{name}: share of the configured sources' total (%)",
@@ -211,11 +247,14 @@ def derived_row(group: DatasetGroup, data: GroupMetrics, derived: DerivedMetric)
     inputs = [m for m in data.metrics if m.metric_name in set(IDENTIFIER.findall(derived.expression))]
     lines = []
     for index, source in enumerate(data.sources):
-        ids = {m.metric_name: f"s{index}_{m.metric_name}" for m in inputs}
+        arn_forms = data.inferred_of(source)
+        ids = {m.metric_name: [f"s{index}_{m.metric_name}"] + [f"i{j}_{m.metric_name}" for j in arn_forms] for m in inputs}
+        using = {f"s{index}_{m.metric_name}": data.metric(m, source) for m in inputs}
+        using |= {f"i{j}_{m.metric_name}": data.inferred_metric(m, data.inferred[j]) for m in inputs for j in arn_forms}
         lines.append(
             cw.MathExpression(
                 expression=per_source_expression(derived.expression, ids),
-                using_metrics={ids[m.metric_name]: data.metric(m, source) for m in inputs},
+                using_metrics=using,
                 label=source,
                 period=PERIOD,
             )
@@ -240,7 +279,14 @@ def derived_row(group: DatasetGroup, data: GroupMetrics, derived: DerivedMetric)
     return [over_time, over_range]
 
 
-def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, report_prefix: str, athena_table: str | None = None) -> cw.TextWidget:
+def group_text(
+    config: AppConfig,
+    group: DatasetGroup,
+    report_bucket: str,
+    report_prefix: str,
+    athena_table: str | None = None,
+    inferred: tuple[InferredSource, ...] = (),
+) -> cw.TextWidget:
     """``athena_table``: ``database.table`` of the report queries, when the stack defines them."""
     attribution = group.metric_attribution
     header = f"## Dataset group `{group.name}` (`{config.physical_name(group.name)}`)"
@@ -265,18 +311,34 @@ def group_text(config: AppConfig, group: DatasetGroup, report_bucket: str, repor
     for recommender in group.recommenders:
         stopped = " (stopped: state INACTIVE)" if recommender.state == "INACTIVE" else ""
         lines.append(f"| `{recommender.source_name}` | `{dimension_value(recommender.source_name)}` | recommender `{recommender.name}`{stopped} |")
+    for solution, campaign in group.campaigns():
+        off = " (off: `enabled: false`)" if not campaign.enabled else ""
+        lines.append(f"| `{campaign.source_name}` | `{dimension_value(campaign.source_name)}` | campaign `{campaign.name}` of solution `{solution.name}`{off} |")
     for source in group.attribution_sources:
         lines.append(f"| `{source}` | `{dimension_value(source)}` | other source (`attributionSources`) |")
     if not group.all_sources():
         lines.append("| (none configured) | | only the search graphs show data |")
-    lines += [
-        "",
-        (
-            "Events with a `recommendationId` but no source are attributed to the recommender's ARN, events with neither "
-            "to `SOURCE_NAME_UNDEFINED`: both appear only in the *every source (search)* graphs, as do sources added later."
-        ),
-        "",
-    ]
+    lines.append("")
+    if inferred:
+        lines += [
+            (
+                "Events with a `recommendationId` but no source are attributed to the ARN of the recommender or campaign "
+                "that returned it; the *configured sources* graphs show that form as its own line, and shares, derived "
+                "metrics and outcomes per 1,000 calls add it to the configured source:"
+            ),
+            "",
+            "| Recorded as | Counted with |",
+            "|---|---|",
+            *[f"| `{item.arn}` | `{item.source}` |" for item in inferred],
+            "",
+            "Events with neither go to `SOURCE_NAME_UNDEFINED`, which only the *every source (search)* graphs show, as they show sources added later.",
+        ]
+    else:
+        lines.append(
+            "Events with a `recommendationId` but no source are attributed to the recommender's or campaign's ARN, events with "
+            "neither to `SOURCE_NAME_UNDEFINED`: both appear only in the *every source (search)* graphs, as do sources added later."
+        )
+    lines.append("")
     if attribution.s3_output:
         lines.append(
             f"**S3 reports**: `s3://{report_bucket}/{report_prefix}{group.name}/` (one CSV per bulk import job that "
@@ -292,7 +354,7 @@ def intro_text(config: AppConfig, groups: list[DatasetGroup]) -> cw.TextWidget:
     lines = [
         f"# Amazon Personalize metric attribution: `{config.name}`",
         (
-            "Compares the business metrics of each event attribution source (recommenders and other sources) side by "
+            "Compares the business metrics of each event attribution source (recommenders, campaigns and other sources) side by "
             f"side. Personalize publishes them to CloudWatch namespace `{NAMESPACE}` in 15-minute buckets, from PutEvents "
             "and incremental imports only, and only for events at most 14 days old. The *total* and *share* numbers "
             "cover the dashboard's whole time range; the share is each configured source's part of the configured "
@@ -300,9 +362,15 @@ def intro_text(config: AppConfig, groups: list[DatasetGroup]) -> cw.TextWidget:
         ),
         (
             "\nUnder each group, its *operations* rows: event ingestion health (PutEvents), recommendation traffic and latency "
-            "per recommender, and each recommender source's outcomes per 1,000 `GetRecommendations` calls."
+            "per recommender and campaign, and each recommender's or campaign's source's outcomes per 1,000 "
+            "`GetRecommendations` calls."
         ),
     ]
+    if any(group.solutions for group in config.dataset_groups):
+        lines.append(
+            "\nPer custom solution, the offline metrics of the version the last deployment trained (`GetSolutionMetrics`) "
+            "next to the online figures of its campaigns."
+        )
     if not groups:
         lines.append(
             "\nNo dataset group has a metric attribution with `cloudwatch: true`, so there is nothing to chart yet."

@@ -4,14 +4,15 @@ Per dataset group, each segment a list of widget rows (the way cdk-monitoring-co
 every monitored resource contribute a segment and a facade lay them out):
 
 * event ingestion health: PutEvents requests, 4xx/5xx errors and latency of the event tracker;
-* recommendation traffic: ``GetRecommendations`` calls and latency per recommender;
-* exposure-normalised outcomes: each recommender source's attribution metric per 1,000
-  ``GetRecommendations`` calls of its recommender, so a source that is simply called more often
-  does not look better.
+* recommendation traffic: ``GetRecommendations`` calls and latency per recommender and campaign;
+* exposure-normalised outcomes: each recommender's or campaign's source (both forms: the
+  configured ``eventAttributionSource`` and the ARN Personalize records for events that carry
+  only a ``recommendationId``) per 1,000 ``GetRecommendations`` calls of that recommender or
+  campaign, so a source that is simply called more often does not look better.
 
 Dimension sets (see /work/shared/personalize-facts.md, "CloudWatch metrics besides metric
-attribution"): ``GetRecommendations*`` by ``RecommenderArn`` is what aws-samples/
-amazon-personalize-monitor reads, so those are plain metrics. Which dimension sets carry the
+attribution"): ``GetRecommendations*`` by ``RecommenderArn`` (recommenders) or ``CampaignArn`` (campaigns) is
+what aws-samples/amazon-personalize-monitor reads, so those are plain metrics. Which dimension sets carry the
 ``PutEvents*`` metrics is *unconfirmed* (the current page lists DatasetGroupArn, DatasetArn,
 EventTrackerArn; older pages EventTrackerArn alone), and the event tracker's ARN is assumed to end
 in its name like every other Personalize ARN. Those graphs therefore use SEARCH expressions, one
@@ -59,14 +60,15 @@ def event_tracker_arn(scope: Construct, config: AppConfig, group: DatasetGroup) 
 
 @dataclass(frozen=True)
 class ServingEndpoint:
-    """Something applications call GetRecommendations on: a recommender (or, later, a campaign,
-    whose metrics carry ``CampaignArn`` instead of ``RecommenderArn``)."""
+    """Something applications call GetRecommendations on: a recommender, or a campaign (whose
+    metrics carry ``CampaignArn`` instead of ``RecommenderArn``)."""
 
-    kind: str
+    kind: str  # "recommender" or "campaign"
     name: str
     arn: str
     dimension: str
     source_name: str  # the eventAttributionSource its recommendations are attributed to
+    solution: str | None = None  # the campaign's solution
 
     def metric(self, metric_name: str, statistic: str, period: Duration, label: str | None = None) -> cw.Metric:
         return cw.Metric(
@@ -80,7 +82,8 @@ class ServingEndpoint:
 
 
 def serving_endpoints(scope: Construct, config: AppConfig, group: DatasetGroup) -> list[ServingEndpoint]:
-    return [
+    """The group's recommenders, then its campaigns (`enabled: false` ones do not exist)."""
+    recommenders = [
         ServingEndpoint(
             kind="recommender",
             name=recommender.name,
@@ -90,6 +93,18 @@ def serving_endpoints(scope: Construct, config: AppConfig, group: DatasetGroup) 
         )
         for recommender in group.recommenders
     ]
+    campaigns = [
+        ServingEndpoint(
+            kind="campaign",
+            name=campaign.name,
+            arn=personalize_arn(scope, "campaign", config.campaign_name(group, campaign)),
+            dimension="CampaignArn",
+            source_name=campaign.source_name,
+            solution=solution.name,
+        )
+        for solution, campaign in group.campaigns(enabled_only=True)
+    ]
+    return recommenders + campaigns
 
 
 def put_events_search(metric_name: str, dimension: str, value: str, statistic: str, label: str) -> cw.SearchExpression:
@@ -163,27 +178,28 @@ def traffic_rows(endpoints: list[ServingEndpoint], group: DatasetGroup) -> list[
     return [[calls, latency]]
 
 
-def exposure_lines(data: GroupMetrics, metric: Metric, endpoints: list[ServingEndpoint]) -> list[cw.MathExpression]:
-    """``1000 * FILL(o, 0) / r`` per endpoint: o its source's outcome, r its GetRecommendations calls.
+def exposure_line(data: GroupMetrics, metric: Metric, endpoint: ServingEndpoint, index: int) -> cw.MathExpression:
+    """``1000 * (FILL(o, 0) + FILL(i, 0)) / r``: o the endpoint's source as configured, i its ARN
+    form (events with only a recommendationId), r its GetRecommendations calls.
 
     Outcomes are attribution metrics (15-minute buckets), so the calls are summed per 15 minutes
     too. A bucket without calls has no denominator and yields no point rather than infinity.
     """
-    lines = []
-    for index, endpoint in enumerate(endpoints):
-        outcome, calls = f"o{index}", f"r{index}"
-        lines.append(
-            cw.MathExpression(
-                expression=f"{EXPOSURE_SCALE} * FILL({outcome}, 0) / {calls}",
-                using_metrics={
-                    outcome: data.metric(metric, endpoint.source_name),
-                    calls: endpoint.metric(GET_RECOMMENDATIONS, "Sum", PERIOD),
-                },
-                label=f"{endpoint.source_name} per {EXPOSURE_SCALE:,} calls",
-                period=PERIOD,
-            )
-        )
-    return lines
+    outcome, inferred, calls = f"o{index}", f"i{index}", f"r{index}"
+    return cw.MathExpression(
+        expression=f"{EXPOSURE_SCALE} * (FILL({outcome}, 0) + FILL({inferred}, 0)) / {calls}",
+        using_metrics={
+            outcome: data.metric(metric, endpoint.source_name),
+            inferred: data.metric(metric, endpoint.arn, label=f"{endpoint.source_name} (as {endpoint.kind} ARN)", raw=True),
+            calls: endpoint.metric(GET_RECOMMENDATIONS, "Sum", PERIOD),
+        },
+        label=f"{endpoint.source_name} per {EXPOSURE_SCALE:,} calls",
+        period=PERIOD,
+    )
+
+
+def exposure_lines(data: GroupMetrics, metric: Metric, endpoints: list[ServingEndpoint]) -> list[cw.MathExpression]:
+    return [exposure_line(data, metric, endpoint, index) for index, endpoint in enumerate(endpoints)]
 
 
 def exposure_rows(data: GroupMetrics, endpoints: list[ServingEndpoint], group: DatasetGroup) -> list[list[cw.IWidget]]:
@@ -228,7 +244,8 @@ def operator_text(group: DatasetGroup, endpoints: list[ServingEndpoint]) -> cw.T
     if endpoints:
         lines.append(
             f"**Recommendation traffic**: `{GET_RECOMMENDATIONS}` calls and latency per {', '.join(f'{e.kind} `{e.name}`' for e in endpoints)}. "
-            f"**Outcomes per {EXPOSURE_SCALE:,} calls** divide a recommender's source by that recommender's calls: "
+            f"**Outcomes per {EXPOSURE_SCALE:,} calls** divide a recommender's or campaign's source (sent as configured, or "
+            "recorded as its ARN when an event carries only a `recommendationId`) by that recommender's or campaign's calls: "
             "a fair comparison of sources that are shown unequally often (other sources have no call count)."
         )
     return cw.TextWidget(markdown="\n\n".join(lines), width=DASHBOARD_WIDTH, height=text_height([*lines, *[""] * (len(lines) - 1)]))

@@ -7,6 +7,8 @@ runs on Athena over this table, from `report --athena` or the Athena console.
   (stacks/constructs/attribution.py), header skipped, columns from ``REPORT_COLUMNS``. The group
   folder is a partition column filled by partition projection (an enum of the groups that
   publish to S3): no crawler, no ``MSCK REPAIR``, and a query on one group reads one folder.
+* Saved queries: `named_queries` with every recommender's and campaign's ARN aliased to its
+  configured source (the ARN form Personalize records for events with only a recommendationId).
 * Workgroup: results under ``athena-results/`` in the data bucket, encrypted (SSE-S3, or SSE-KMS
   with the config's ``encryption.kmsKeyArn``), settings enforced so no client can send results
   elsewhere or unencrypted. Athena reads and writes S3 with the caller's own credentials and
@@ -23,6 +25,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.configuration import AppConfig, DatasetGroup
+from stacks.constructs.operator_widgets import serving_endpoints
 from tools.impact.sql import REPORT_COLUMNS, named_queries
 
 RESULTS_PREFIX = "athena-results/"
@@ -133,7 +136,10 @@ class ReportQueries(Construct):
         )
 
         self.queries: dict[str, athena.CfnNamedQuery] = {}
-        for name, sql in named_queries(TABLE_NAME).items():
+        # Rows whose source is a recommender's or campaign's ARN (events with only a
+        # recommendationId) are counted with the source the config names for it, as `report` does.
+        aliases = {endpoint.arn: endpoint.source_name for group in config.dataset_groups for endpoint in serving_endpoints(self, config, group)}
+        for name, sql in named_queries(TABLE_NAME, source_aliases=aliases).items():
             query = athena.CfnNamedQuery(
                 self,
                 f"Query-{name}",

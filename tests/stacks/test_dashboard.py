@@ -2,7 +2,9 @@
 
 Expectations are computed from the same config files the templates were built from, so the
 tests follow config changes; the dashboard body is rendered from its Fn::Join with placeholders
-(``<AWS::Region>``, ``<Logical.Attr>``) standing in for tokens.
+(``<AWS::Region>``, ``<Logical.Attr>``) standing in for tokens, and with the value CloudFormation
+would give an SSM-typed template parameter (the offline metrics) evaluated through the body's
+Fn::Split/Fn::Join, as CloudFormation evaluates them at deployment.
 """
 
 from __future__ import annotations
@@ -13,26 +15,38 @@ from typing import Any
 
 import pytest
 
+from lambdas.personalize_resources.solution_version import offline_metrics
 from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
+from tests.stacks.templates import resources as template_resources
+from tests.stacks.templates import text
 from tests.synthesis import SYNTH_CONFIGS
 
 NAMESPACE = "AWS/Personalize"
 DIMENSIONS = {"DatasetGroupArn", "EventAttributionSource"}
-WITH_DASHBOARD = ("default", "multi")
+WITH_DASHBOARD = ("default", "multi", "custom")
+# What the personalize stack writes to the offline-metrics parameter: the handler's own formatting.
+METRICS = {"precision_at_5": 0.12344, "normalized_discounted_cumulative_gain_at_10": 0.31, "coverage": 0.4, "mean_reciprocal_rank_at_25": 0.2}
+SSM_VALUE = offline_metrics(METRICS)
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def render(node: Any) -> str:
-    """A CloudFormation string value as text, tokens replaced by placeholders."""
+def render(node: Any, parameters: dict[str, str] | None = None) -> Any:
+    """A CloudFormation string value as text, tokens replaced by placeholders; ``parameters``
+    gives the deploy-time values of template parameters (Fn::Split yields a list)."""
+    parameters = parameters or {}
     if isinstance(node, str):
         return node
     if "Fn::Join" in node:
         delimiter, items = node["Fn::Join"]
-        return delimiter.join(render(item) for item in items)
+        items = render(items, parameters) if isinstance(items, dict) else [render(item, parameters) for item in items]
+        return delimiter.join(items)
+    if "Fn::Split" in node:
+        delimiter, source = node["Fn::Split"]
+        return render(source, parameters).split(delimiter)
     if "Ref" in node:
-        return f"<{node['Ref']}>"
+        return parameters.get(node["Ref"], f"<{node['Ref']}>")
     if "Fn::GetAtt" in node:
         return "<{}.{}>".format(*node["Fn::GetAtt"])
     raise AssertionError(f"unexpected intrinsic in the dashboard body: {node}")
@@ -42,9 +56,19 @@ def resources(template: dict, resource_type: str) -> list[dict]:
     return [r for r in template["Resources"].values() if r["Type"] == resource_type]
 
 
-def body(template: dict) -> dict:
+def ssm_parameters(template: dict) -> dict[str, str]:
+    """Logical id -> SSM parameter name of each SSM-typed template parameter (CDK's own bootstrap check aside)."""
+    return {
+        key: p["Default"]
+        for key, p in template.get("Parameters", {}).items()
+        if p["Type"] == "AWS::SSM::Parameter::Value<String>" and key != "BootstrapVersion"
+    }
+
+
+def body(template: dict, value: str = SSM_VALUE) -> dict:
+    """The body as CloudFormation would send it to PutDashboard, every SSM parameter holding ``value``."""
     (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard")
-    return json.loads(render(dashboard["Properties"]["DashboardBody"]))
+    return json.loads(render(dashboard["Properties"]["DashboardBody"], {key: value for key in ssm_parameters(template)}))
 
 
 def config(key: str) -> AppConfig:
@@ -63,7 +87,7 @@ def metric_widgets(dashboard: dict) -> list[dict]:
     return [w for w in dashboard["widgets"] if w["type"] == "metric"]
 
 
-OPERATOR_TITLE = re.compile(r"^[a-z0-9-]+ · (event ingestion: |recommendation traffic: |\w+ per 1,000 GetRecommendations calls, )")
+OPERATOR_TITLE = re.compile(r"^[a-z0-9-]+ · (event ingestion: |recommendation traffic: |\w+ per 1,000 GetRecommendations calls, |solution [a-z0-9-]+: )")
 
 
 def attribution_widgets(dashboard: dict) -> list[dict]:
@@ -104,6 +128,23 @@ def by_title(dashboard: dict, title: str) -> dict:
 
 def metric_title(group: DatasetGroup, metric) -> str:
     return f"{group.name} · {metric.metric_name} ({metric.cloudwatch_name})"
+
+
+PERSONALIZE_ARN = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:"
+
+
+def endpoints(cfg: AppConfig, group: DatasetGroup) -> list[tuple[str, str, str, str]]:
+    """(kind, name, ARN, source) of each recommender, then each enabled campaign."""
+    found = [("recommender", r.name, f"{PERSONALIZE_ARN}recommender/{cfg.recommender_name(group, r)}", r.source_name) for r in group.recommenders]
+    found += [("campaign", c.name, f"{PERSONALIZE_ARN}campaign/{cfg.campaign_name(group, c)}", c.source_name) for _, c in group.campaigns(enabled_only=True)]
+    return found
+
+
+def source_lines(cfg: AppConfig, group: DatasetGroup) -> list[tuple[str, str]]:
+    """(EventAttributionSource, label) of the configured-source lines: each source as sent
+    (upper-cased by CloudWatch), then the ARN form of each recommender's and campaign's source."""
+    sent = [(source.upper(), source) for source in group.all_sources()]
+    return sent + [(arn, f"{source} (as {kind} ARN)") for kind, _, arn, source in endpoints(cfg, group)]
 
 
 @pytest.fixture(scope="module", params=WITH_DASHBOARD)
@@ -154,7 +195,9 @@ def test_every_metric_line_queries_personalize_with_both_dimensions(case):
         assert line["name"] in names and line["name"] == line["name"].upper()
         assert set(line["dimensions"]) == DIMENSIONS
         assert line["dimensions"]["DatasetGroupArn"] in arns
-        assert line["dimensions"]["EventAttributionSource"] == line["dimensions"]["EventAttributionSource"].upper()
+        source = line["dimensions"]["EventAttributionSource"]
+        inferred = {arn for g in charted(cfg) for _, _, arn, _ in endpoints(cfg, g)}
+        assert source == source.upper() or source in inferred  # sent (upper-cased) or the ARN form
         assert line["options"]["stat"] == "Sum"
         assert line["options"]["period"] >= 900
 
@@ -198,8 +241,7 @@ def test_configured_sources_are_named_lines(case):
         for metric in group.metric_attribution.metrics:
             widget = by_title(dashboard, f"{metric_title(group, metric)}: configured sources")
             lines = plain_metrics(widget)
-            assert [line["dimensions"]["EventAttributionSource"] for line in lines] == [s.upper() for s in sources]
-            assert [line["options"]["label"] for line in lines] == sources
+            assert [(line["dimensions"]["EventAttributionSource"], line["options"]["label"]) for line in lines] == source_lines(cfg, group)
             assert {line["name"] for line in lines} == {metric.cloudwatch_name}
 
 
@@ -211,7 +253,7 @@ def test_totals_per_source_over_the_time_range(case):
             assert widget["properties"]["view"] == "singleValue"
             assert widget["properties"]["setPeriodToTimeRange"] is True
             lines = plain_metrics(widget)
-            assert [line["dimensions"]["EventAttributionSource"] for line in lines] == [s.upper() for s in group.all_sources()]
+            assert [line["dimensions"]["EventAttributionSource"] for line in lines] == [value for value, _ in source_lines(cfg, group)]
             assert all(line["options"]["stat"] == "Sum" and line["name"] == metric.cloudwatch_name for line in lines)
 
 
@@ -219,18 +261,26 @@ def test_share_of_each_source_is_its_part_of_all_configured_sources(case):
     cfg, _, dashboard = case
     for group in charted(cfg):
         sources = group.all_sources()
-        all_ids = [f"s{i}" for i in range(len(sources))]
+        served = endpoints(cfg, group)
+        sent_ids = [f"s{i}" for i in range(len(sources))]
+        arn_ids = [f"i{j}" for j in range(len(served))]
         for metric in group.metric_attribution.metrics:
             widget = by_title(dashboard, f"{metric_title(group, metric)}: share of the configured sources' total (%)")
             assert widget["properties"]["setPeriodToTimeRange"] is True
-            total = "SUM([" + ", ".join(f"FILL({i}, 0)" for i in all_ids) + "])"
-            assert [e["expression"] for e in expressions(widget)] == [f"100 * FILL({i}, 0) / {total}" for i in all_ids]
+            total = "SUM([" + ", ".join(f"FILL({i}, 0)" for i in sent_ids + arn_ids) + "])"
+            expected = []
+            for index, source in enumerate(sources):
+                # A recommender's or campaign's source adds its ARN form.
+                forms = [f"s{index}"] + [f"i{j}" for j, (_, _, _, owner) in enumerate(served) if owner.upper() == source.upper()]
+                numerator = f"FILL({forms[0]}, 0)" if len(forms) == 1 else "(" + " + ".join(f"FILL({f}, 0)" for f in forms) + ")"
+                expected.append(f"100 * {numerator} / {total}")
+            assert [e["expression"] for e in expressions(widget)] == expected
             assert [e["label"] for e in expressions(widget)] == [f"{s} %" for s in sources]
             hidden = {line["options"]["id"]: line for line in plain_metrics(widget)}
-            assert set(hidden) == set(all_ids)
-            for metric_id, source in zip(all_ids, sources):
+            assert set(hidden) == set(sent_ids + arn_ids)
+            for metric_id, (value, _) in zip(sent_ids + arn_ids, source_lines(cfg, group)):
                 assert hidden[metric_id]["options"]["visible"] is False
-                assert hidden[metric_id]["dimensions"]["EventAttributionSource"] == source.upper()
+                assert hidden[metric_id]["dimensions"]["EventAttributionSource"] == value
                 assert hidden[metric_id]["name"] == metric.cloudwatch_name
 
 
@@ -243,6 +293,7 @@ def test_share_of_each_source_is_its_part_of_all_configured_sources(case):
         ("default", "retail", "Margin per view", "sumMargin", "countViews"),
         ("multi", "shop", "Margin per view", "sumMargin", "countViews"),
         ("multi", "shop", "revenuePerView", "revenue", "countViews"),
+        ("custom", "ratings", "Margin per view", "sumMargin", "countViews"),
     ],
 )
 def test_derived_metric_is_metric_math_per_source(synthesized, key, group_name, name, numerator, denominator):
@@ -257,9 +308,18 @@ def test_derived_metric_is_metric_math_per_source(synthesized, key, group_name, 
         exprs = expressions(widget)
         assert [e["label"] for e in exprs] == sources
         hidden = {line["options"]["id"]: line for line in plain_metrics(widget)}
+        arns = {source.upper(): (j, arn) for j, (_, _, arn, source) in enumerate(endpoints(cfg, group))}
         for index, (expression, source) in enumerate(zip(exprs, sources)):
             top, bottom = f"s{index}_{numerator}", f"s{index}_{denominator}"
-            assert expression["expression"] == f"FILL({top}, 0) / FILL({bottom}, 0)"
+            if source.upper() not in arns:  # another source: sent form only
+                assert expression["expression"] == f"FILL({top}, 0) / FILL({bottom}, 0)"
+            else:  # a recommender's or campaign's source: sent form plus ARN form
+                j, arn = arns[source.upper()]
+                arn_top, arn_bottom = f"i{j}_{numerator}", f"i{j}_{denominator}"
+                assert expression["expression"] == f"(FILL({top}, 0) + FILL({arn_top}, 0)) / (FILL({bottom}, 0) + FILL({arn_bottom}, 0))"
+                for metric_id, metric_name in ((arn_top, numerator), (arn_bottom, denominator)):
+                    assert hidden[metric_id]["name"] == upper[metric_name]
+                    assert hidden[metric_id]["dimensions"]["EventAttributionSource"] == arn
             for metric_id, metric_name in ((top, numerator), (bottom, denominator)):
                 assert hidden[metric_id]["name"] == upper[metric_name]
                 assert hidden[metric_id]["dimensions"]["EventAttributionSource"] == source.upper()
@@ -292,6 +352,87 @@ def test_text_names_sources_to_send_and_report_location(case):
             assert f"On Athena: `{cfg.name.replace('-', '_')}_reports.metric_reports` `WHERE dataset_group = '{group.name}'`" in text
         else:
             assert "s3://" not in text and "s3Output: false" in text
+        # Each recommender's and campaign's source in its ARN form, and what it is counted with.
+        for kind, name, arn, source in endpoints(cfg, group):
+            assert f"| `{arn}` | `{source}` |" in text
+        for solution, campaign in group.campaigns():
+            assert f"| `{campaign.source_name}` | `{campaign.source_name.upper()}` | campaign `{campaign.name}` of solution `{solution.name}`" in text
+
+
+# --- custom solutions: offline metrics next to their campaigns' online figures ------------------
+
+
+def solution_widgets(dashboard: dict, group: DatasetGroup, solution) -> tuple[str, dict]:
+    (text,) = [t for t in text_widgets(dashboard) if t.startswith(f"### `{group.name}` · solution `{solution.name}`")]
+    return text, by_title(dashboard, f"{group.name} · solution {solution.name}: its campaigns online, over the time range")
+
+
+def test_offline_metrics_come_from_the_parameter_the_personalize_stack_writes(synthesized):
+    cfg = config("custom")
+    template = synthesized.template("custom", "dashboard")
+    written = {text(p["Properties"]["Name"]) for p in template_resources(synthesized.template("custom", "personalize"), "AWS::SSM::Parameter").values()}
+    (group,) = cfg.dataset_groups
+    read = ssm_parameters(template)
+    # One SSM-typed template parameter per solution, naming a parameter the personalize stack writes:
+    # CloudFormation resolves it before intrinsics and re-reads it on every update.
+    assert sorted(read.values()) == sorted(f"/{cfg.name}/{group.name}/solutions/{s.name}/offline-metrics" for s in group.solutions)
+    assert set(read.values()) <= written
+    dashboard = body(template)
+    for solution in group.solutions:
+        markdown, _ = solution_widgets(dashboard, group, solution)
+        assert f"SSM `/{cfg.name}/{group.name}/solutions/{solution.name}/offline-metrics`" in markdown
+        assert f"training.version `{solution.training.version}`, mode {solution.training.mode}" in markdown
+        # The handler's JSON, without the quotes and braces that would break the body.
+        assert "coverage = 0.4 · " in markdown and "precision_at_5 = 0.1234\n" in markdown  # keys sorted by the handler
+        assert '"' not in markdown.split("):", 1)[1]
+
+
+@pytest.mark.parametrize("value", ['{"a":"x\\"}', '\\"}{,:', "plain text, no JSON"])
+def test_any_parameter_value_leaves_the_dashboard_body_valid_json(synthesized, value):
+    """CloudFormation pastes the resolved value into the body: quotes and backslashes are removed
+    before (Fn::Split/Fn::Join); CDK's own JSON escaping of those delimiters is undone."""
+    dashboard = body(synthesized.template("custom", "dashboard"), value)  # json.loads inside
+    assert any("solution `top-picks`" in t for t in text_widgets(dashboard))
+
+
+def test_each_solution_shows_its_campaigns_online_figures_beside_its_offline_metrics(synthesized):
+    cfg = config("custom")
+    dashboard = body(synthesized.template("custom", "dashboard"))
+    (group,) = cfg.dataset_groups
+    arns = {name: arn for kind, name, arn, _ in endpoints(cfg, group) if kind == "campaign"}
+    for solution in group.solutions:
+        markdown, online = solution_widgets(dashboard, group, solution)
+        (text_widget,) = [w for w in dashboard["widgets"] if w["type"] == "text" and w["properties"]["markdown"] == markdown]
+        assert text_widget["y"] == online["y"] and text_widget["x"] + text_widget["width"] == online["x"]  # side by side
+        assert online["properties"]["setPeriodToTimeRange"] is True
+        campaigns = [c for c in solution.campaigns if c.enabled]
+        lines = plain_metrics(online)
+        calls = [line for line in lines if line["name"] == "GetRecommendations" and line["options"].get("visible", True)]
+        assert [line["dimensions"] for line in calls] == [{"CampaignArn": arns[c.name]} for c in campaigns]
+        labels = [e["label"] for e in expressions(online)]
+        assert labels == [f"campaign {c.name}: {m.metric_name} per 1,000 calls" for m in group.metric_attribution.metrics for c in campaigns]
+        assert all(re.fullmatch(r"1000 \* \(FILL\(o\d+, 0\) \+ FILL\(i\d+, 0\)\) / r\d+", e["expression"]) for e in expressions(online))
+        for campaign in campaigns:
+            assert f"campaign `{campaign.name}` (source `{campaign.source_name}`)" in markdown
+
+
+def test_dashboard_stack_is_deployed_after_the_personalize_stack_only_with_solutions(synthesized):
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+    for key in WITH_DASHBOARD:
+        stacks = synthesized.stacks[key]
+        dependencies = manifest["artifacts"][stacks["dashboard"]].get("dependencies", [])
+        reads = any(g.solutions for g in config(key).dataset_groups)
+        assert (stacks["personalize"] in dependencies) == reads, key
+        assert bool(ssm_parameters(synthesized.template(key, "dashboard"))) == reads, key
+
+
+def test_released_dashboard_names_the_offline_metrics_instead_of_reading_them(releases):
+    """A release's NamePrefix is chosen at deployment; an SSM-typed parameter's default cannot follow it."""
+    (path,) = (releases["custom"] / "templates").glob("*-dashboard.template.json")
+    template = json.loads(path.read_text())
+    assert ssm_parameters(template) == {}
+    texts = text_widgets(body(template))
+    assert any("personalize stack's output `OfflineMetrics`" in t and "solution `top-picks`" in t for t in texts)
 
 
 # --- alarms and their topic --------------------------------------------------------------------
@@ -363,12 +504,7 @@ def test_multi_topic_is_kms_encrypted_ssl_only_and_mails_the_team(synthesized):
 
 # --- operator segments: event ingestion, recommendation traffic, outcomes per exposure ----------
 
-PERSONALIZE_ARN = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:"
 SEARCH = re.compile(r"SEARCH\('Namespace=\"AWS/Personalize\" MetricName=\"(\w+)\" (\w+)=\"([^\"]+)\"', '(\w+)', (\d+)\)")
-
-
-def recommender_arns(cfg: AppConfig, group: DatasetGroup) -> list[str]:
-    return [f"{PERSONALIZE_ARN}recommender/{cfg.recommender_name(group, r)}" for r in group.recommenders]
 
 
 def searches(widget: dict) -> list[tuple[str, str, str, str, int]]:
@@ -408,11 +544,11 @@ def test_ingestion_health_searches_by_dataset_group_and_by_event_tracker(case):
         assert "by dataset group ARN *and* by event tracker ARN" in operations  # the reader learns why a line may be empty
 
 
-def test_recommendation_traffic_and_latency_per_recommender(case):
+def test_recommendation_traffic_and_latency_per_recommender_and_campaign(case):
     cfg, _, dashboard = case
     for group in cfg.dataset_groups:
-        arns = recommender_arns(cfg, group)
-        if not arns:
+        served = endpoints(cfg, group)
+        if not served:
             continue
         title = f"{group.name} · recommendation traffic: "
         for suffix, metric, statistic in (
@@ -421,32 +557,36 @@ def test_recommendation_traffic_and_latency_per_recommender(case):
         ):
             widget = by_title(dashboard, title + suffix)
             lines = plain_metrics(widget)
-            assert [line["dimensions"] for line in lines] == [{"RecommenderArn": arn} for arn in arns]
+            dimension = {"recommender": "RecommenderArn", "campaign": "CampaignArn"}
+            assert [line["dimensions"] for line in lines] == [{dimension[kind]: arn} for kind, _, arn, _ in served]
             assert {(line["namespace"], line["name"]) for line in lines} == {(NAMESPACE, metric)}
             assert all(line["options"].get("stat", "Average") == statistic for line in lines)
-            assert [line["options"]["label"] for line in lines] == [f"recommender {r.name}" for r in group.recommenders]
+            assert [line["options"]["label"] for line in lines] == [f"{kind} {name}" for kind, name, _, _ in served]
             assert widget["properties"]["period"] == 300
 
 
-def test_outcomes_per_1000_calls_divide_each_recommender_source_by_its_calls(case):
+def test_outcomes_per_1000_calls_divide_each_recommender_and_campaign_source_by_its_calls(case):
     cfg, _, dashboard = case
     checked = 0
+    dimension = {"recommender": "RecommenderArn", "campaign": "CampaignArn"}
     for group in charted(cfg):
-        arns = recommender_arns(cfg, group)
+        served = endpoints(cfg, group)
         for metric in group.metric_attribution.metrics:
             for suffix in ("per 15 minutes", "over the time range"):
                 widget = by_title(dashboard, f"{group.name} · {metric.metric_name} per 1,000 GetRecommendations calls, {suffix}")
                 exprs = expressions(widget)
-                assert [e["expression"] for e in exprs] == [f"1000 * FILL(o{i}, 0) / r{i}" for i in range(len(arns))]
-                assert [e["label"] for e in exprs] == [f"{r.source_name} per 1,000 calls" for r in group.recommenders]
+                # Outcomes in both forms (sent source, ARN recorded for a bare recommendationId) over the calls.
+                assert [e["expression"] for e in exprs] == [f"1000 * (FILL(o{i}, 0) + FILL(i{i}, 0)) / r{i}" for i in range(len(served))]
+                assert [e["label"] for e in exprs] == [f"{source} per 1,000 calls" for *_, source in served]
                 hidden = {line["options"]["id"]: line for line in plain_metrics(widget)}
-                for index, (recommender, arn) in enumerate(zip(group.recommenders, arns)):
-                    outcome, calls = hidden[f"o{index}"], hidden[f"r{index}"]
-                    assert outcome["name"] == metric.cloudwatch_name
-                    assert outcome["dimensions"] == {"DatasetGroupArn": group_arn(cfg, group), "EventAttributionSource": recommender.source_name.upper()}
-                    assert calls["name"] == "GetRecommendations" and calls["dimensions"] == {"RecommenderArn": arn}
-                    # Both sides over the same 15-minute buckets, both summed.
-                    for line in (outcome, calls):
+                for index, (kind, _, arn, source) in enumerate(served):
+                    outcome, inferred, calls = hidden[f"o{index}"], hidden[f"i{index}"], hidden[f"r{index}"]
+                    assert outcome["name"] == inferred["name"] == metric.cloudwatch_name
+                    assert outcome["dimensions"] == {"DatasetGroupArn": group_arn(cfg, group), "EventAttributionSource": source.upper()}
+                    assert inferred["dimensions"] == {"DatasetGroupArn": group_arn(cfg, group), "EventAttributionSource": arn}
+                    assert calls["name"] == "GetRecommendations" and calls["dimensions"] == {dimension[kind]: arn}
+                    # All over the same 15-minute buckets, all summed.
+                    for line in (outcome, inferred, calls):
                         assert line["options"]["stat"] == "Sum" and line["options"]["period"] == 900 and line["options"]["visible"] is False
                     checked += 1
                 if suffix == "over the time range":
@@ -461,7 +601,7 @@ def test_other_sources_get_no_exposure_line(synthesized):
     shop = next(g for g in cfg.dataset_groups if g.name == "shop")
     widget = by_title(dashboard, "shop · countViews per 1,000 GetRecommendations calls, per 15 minutes")
     sources = {line["dimensions"]["EventAttributionSource"] for line in plain_metrics(widget) if "EventAttributionSource" in line["dimensions"]}
-    assert sources == {r.source_name.upper() for r in shop.recommenders}
+    assert sources == {r.source_name.upper() for r in shop.recommenders} | {arn for *_, arn, _ in endpoints(cfg, shop)}
     assert "VENDOR_WIDGET" not in sources
 
 

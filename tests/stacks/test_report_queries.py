@@ -20,7 +20,7 @@ from tests.stacks.templates import only, resources, text
 from tests.synthesis import SYNTH_CONFIGS
 from tools.impact.sql import REPORT_COLUMNS, named_queries
 
-WITH_REPORTS = ("default", "multi")
+WITH_REPORTS = ("default", "multi", "custom")
 TABLE = "metric_reports"
 
 
@@ -143,9 +143,14 @@ def test_saved_queries_are_the_shared_sql(case):
         assert properties["Database"] == database_name
         assert properties["WorkGroup"] == {"Ref": workgroup_id}
         assert table_id in query.get("DependsOn", [])  # the table exists before a query names it
-        saved[properties["Name"]] = properties["QueryString"]
-        assert_valid_request("athena", "CreateNamedQuery", {k: properties[k] for k in ("Name", "Database", "QueryString", "Description")} | {"WorkGroup": "wg"})
-    assert saved == named_queries(TABLE)
+        saved[properties["Name"]] = text(properties["QueryString"])  # ARNs hold the account and region
+        assert_valid_request("athena", "CreateNamedQuery", {k: text(properties[k]) for k in ("Name", "Database", "QueryString", "Description")} | {"WorkGroup": "wg"})
+    # Every recommender's and campaign's ARN counted with its configured source, as `report --config` does.
+    arn = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:"
+    aliases = {f"{arn}recommender/{cfg.recommender_name(g, r)}": r.source_name for g in cfg.dataset_groups for r in g.recommenders}
+    aliases |= {f"{arn}campaign/{cfg.campaign_name(g, c)}": c.source_name for g in cfg.dataset_groups for _, c in g.campaigns(enabled_only=True)}
+    assert aliases
+    assert saved == named_queries(TABLE, source_aliases=aliases)
     assert all(re.search(rf"\bFROM {TABLE}\b", sql) for sql in saved.values())
 
 

@@ -20,6 +20,7 @@ from tools.deployment_lookup import DeployedGroup, check_sources, resolve_group
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "config" / "default.yaml"
 MULTI_CONFIG = REPO / "config" / "multi-group.yaml"
+CUSTOM_CONFIG = REPO / "config" / "custom-solutions.yaml"
 MOTO_ACCOUNT = "123456789012"  # moto's default account
 
 
@@ -101,7 +102,7 @@ def synthesized_templates(request):
     return request.getfixturevalue("synthesized")
 
 
-@pytest.mark.parametrize(("config_key", "config_path"), [("default", DEFAULT_CONFIG), ("multi", MULTI_CONFIG)])
+@pytest.mark.parametrize(("config_key", "config_path"), [("default", DEFAULT_CONFIG), ("multi", MULTI_CONFIG), ("custom", CUSTOM_CONFIG)])
 def test_names_match_the_synthesized_templates(synthesized_templates, factory, config_key, config_path):
     storage = synthesized_templates.template(config_key, "storage")
     personalize = synthesized_templates.template(config_key, "personalize")
@@ -114,9 +115,11 @@ def test_names_match_the_synthesized_templates(synthesized_templates, factory, c
         if "s3DataDestination" in r["Properties"]["Request"]["metricsOutputConfig"]
     }
     recommender_names = {text(r["Properties"]["Request"]["name"]) for r in resources(personalize, "Custom::PersonalizeRecommender").values()}
+    campaign_names = {text(c["Properties"]["Name"]) for c in resources(personalize, "AWS::Personalize::Campaign").values()}
 
-    config_name = "pimpact-default" if config_key == "default" else "pimpact-multi"
-    group_names = ["retail"] if config_key == "default" else ["shop", "video"]
+    config_name = {"default": "pimpact-default", "multi": "pimpact-multi", "custom": "pimpact-custom"}[config_key]
+    group_names = {"default": ["retail"], "multi": ["shop", "video"], "custom": ["ratings"]}[config_key]
+    looked_up_campaigns = set()
     for group_name in group_names:
         deployed = resolve_group(config_path, group_name, client_factory=factory)
         assert bucket.replace("<AWS::AccountId>", MOTO_ACCOUNT).replace("<AWS::Region>", "eu-west-1") == deployed.data_bucket
@@ -128,3 +131,6 @@ def test_names_match_the_synthesized_templates(synthesized_templates, factory, c
             assert report_path in attribution_paths
         for arn in deployed.recommender_arns.values():
             assert arn.rsplit("/", 1)[1] in recommender_names
+        looked_up_campaigns |= {arn.rsplit("/", 1)[1] for arn in deployed.campaign_arns.values()}
+        assert all(arn.startswith(f"arn:aws:personalize:eu-west-1:{MOTO_ACCOUNT}:campaign/") for arn in deployed.campaign_arns.values())
+    assert looked_up_campaigns == campaign_names  # every campaign the stack creates, and no other

@@ -77,8 +77,10 @@ def test_config_with_athena_takes_names_from_the_stack_parameters_and_filters_th
             ssm.put_parameter(Name=f"/pimpact-default/reports/{leaf}", Value=value, Type="String")
         athena = factory("athena")
         with Stubber(athena) as stubber:
-            queries = named_queries('"metric_reports"', dataset_group="retail")
-            for position, name in enumerate(ANALYSIS_QUERIES):
+            # --config renames each recommender's ARN (the source of events with only a recommendationId).
+            aliases = resolve_group(DEFAULT_CONFIG, "retail", client_factory=factory).source_aliases()
+            queries = named_queries('"metric_reports"', dataset_group="retail", source_aliases={arn.upper(): s for arn, s in aliases.items()})
+            for position, name in enumerate((*ANALYSIS_QUERIES, "aliased_sources")):
                 stubber.add_response(
                     "start_query_execution", {"QueryExecutionId": f"id-{position}"},
                     {"QueryString": queries[name], "QueryExecutionContext": {"Database": "pimpact_default_reports"}, "WorkGroup": "pimpact-default-reports"},
@@ -96,4 +98,5 @@ def test_config_with_athena_takes_names_from_the_stack_parameters_and_filters_th
         missing_code = report.main(["--config", str(DEFAULT_CONFIG), "--group", "retail", "--athena"], client_factory=factory, stdout=io.StringIO(), stderr=missing)
     assert code == 2 and "Athena query hourly_by_source (id-0) failed: stop here" in stderr.getvalue()
     assert "AND dataset_group = 'retail'" in queries["hourly_by_source"]
+    assert len(aliases) == 2 and all(f"WHEN upper('{arn.upper()}') THEN upper('{source}')" in queries["hourly_by_source"] for arn, source in aliases.items())
     assert missing_code == 2 and "SSM parameter /pimpact-default/reports/glue-table not found" in missing.getvalue()

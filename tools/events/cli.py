@@ -71,7 +71,7 @@ def build_parser() -> ArgumentParser:
         "--config",
         type=Path,
         metavar="PATH",
-        help="the stack's config file: the tracking-id parameter, sources and recommender ARNs come from it "
+        help="the stack's config file: the tracking-id parameter, sources and recommender and campaign ARNs come from it "
         "(with --group; account and region from your credentials)",
     )
     target.add_argument("--group", metavar="NAME", help="dataset group of --config")
@@ -146,7 +146,7 @@ def build_parser() -> ArgumentParser:
         "--recommendation-ids",
         action="store_true",
         help="ask each source's recommender (GetRecommendations, once per session and source) and send its "
-        "recommendationId and items with that source's events; the recommenders of --config, or the ARNs below",
+        "recommendationId and items with that source's events; the recommenders and campaigns of --config, or the ARNs below",
     )
     recommendations.add_argument(
         "--recommender-arn",
@@ -279,7 +279,8 @@ def _targets(args: argparse.Namespace, deployed: DeployedGroup | None, sources: 
             source = deployed.recommender_sources[name]
             by_source[source] = Target(source, arn, "recommender", needs_item_context(deployed.recommender_recipes[name]))
         for name, arn in deployed.campaign_arns.items():
-            by_source[name] = Target(name, arn, "campaign")
+            source = deployed.campaign_sources[name]
+            by_source[source] = Target(source, arn, "campaign", needs_item_context(deployed.campaign_recipes[name]))
     explicit = [parse_target(spec, "recommender") for spec in args.recommender_arn]
     explicit += [parse_target(spec, "campaign") for spec in args.campaign_arn]
     shared = {s.name for s in sources if s.weight > 0}
@@ -294,7 +295,7 @@ def _targets(args: argparse.Namespace, deployed: DeployedGroup | None, sources: 
     if not targets:
         raise CliError(
             "--recommendation-ids: no source has a recommender; give --recommender-arn SOURCE=ARN, "
-            "--campaign-arn SOURCE=ARN, or --config with a group that has recommenders"
+            "--campaign-arn SOURCE=ARN, or --config with a group that has recommenders or campaigns"
         )
     for source in sorted(shared - {t.source for t in targets}):
         _warn(stderr, f"source {source!r} has no recommender or campaign: its events carry no recommendationId")

@@ -21,7 +21,7 @@ import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ import duckdb
 import numpy as np
 
 from tools._cli import CliError
-from tools.impact.sql import FINAL_SELECTS, REPORT_COLUMNS, dedup_steps
+from tools.impact.sql import REPORT_COLUMNS, dedup_steps, final_select
 
 CSV_COLUMNS = ("METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP")
 TABLE = "loaded_reports"
@@ -258,9 +258,17 @@ class ReportStore:
     def row_count(self) -> int:
         return int(self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
 
-    def aggregates(self, names: Iterable[str], *, start: int | None = None, end: int | None = None) -> dict[str, dict[str, np.ndarray]]:
-        """The named queries' results: each deduplication step materialized once, then the final SELECTs."""
-        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end)
+    def aggregates(
+        self,
+        names: Iterable[str],
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        source_aliases: Mapping[str, str] | None = None,
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """The named queries' results: each deduplication step materialized once, then the final
+        SELECTs (over the renamed sources with `source_aliases`, see sql.py)."""
+        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end, source_aliases=source_aliases)
         overlap = self._files_overlap()
         if not overlap:
             # Files that share no timestamp cannot repeat each other's rows (the usual case: one
@@ -271,7 +279,8 @@ class ReportStore:
         for step, body in steps.items():
             self.connection.execute(f"CREATE OR REPLACE TEMP {kinds[step]} {step} AS {body}")
         try:
-            results = {name: self.query(FINAL_SELECTS[name]) for name in names}
+            aliased = bool(source_aliases)
+            results = {name: self.query(final_select(name, aliased=aliased)) for name in names if aliased or name != "aliased_sources"}
         finally:
             for step in reversed(list(steps)):
                 self.connection.execute(f"DROP {kinds[step]} IF EXISTS {step}")

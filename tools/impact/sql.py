@@ -12,11 +12,17 @@ as often as the one file with the most copies of it has it, not once per file. R
 inside one file are kept (the documented example adds several rows into one bucket).
 Source and metric names are upper-cased, as CloudWatch does, so `recommended_for_you` and
 `RECOMMENDED_FOR_YOU` are one source.
+
+Source aliases: an event with a `recommendationId` but no `eventAttributionSource` is attributed
+to the recommender's or campaign's ARN. Given `source_aliases` (ARN -> configured source), an
+`attributed` step after the deduplication renames those rows, so both forms count as one source.
+Renaming after deduplication keeps the two forms from being mistaken for copies of each other.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 # (column, Athena/Hive type) of the report CSV in file order; Glue stores names lower-case.
 REPORT_COLUMNS: list[tuple[str, str]] = [
@@ -39,6 +45,27 @@ ANALYSIS_QUERIES = ("hourly_by_source", "traffic_by_hour", "metric_details", "du
 
 
 KEY = "metric, source, event_type, math_function, value, ts"
+# The step the analysis reads: `deduplicated`, or `attributed` when sources are aliased.
+ROWS = "{rows}"
+
+
+def sql_string(value: str) -> str:
+    """A string literal for DuckDB and Trino alike."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def attributed_step(source_aliases: Mapping[str, str]) -> str:
+    """`deduplicated` with each aliased source (compared upper-cased) renamed to its target.
+
+    The SQL upper-cases the names, not Python: the dashboard stack saves these queries with ARNs
+    that hold deploy-time tokens (account, region), which must reach the template unchanged.
+    """
+    cases = " ".join(
+        f"WHEN upper({sql_string(alias)}) THEN upper({sql_string(target)})" for alias, target in sorted(source_aliases.items())
+    )
+    return f"""SELECT metric, CASE source {cases} ELSE source END AS source, source AS reported_source,
+         event_type, math_function, value, ts, total, files
+  FROM deduplicated"""
 
 
 def dedup_steps(
@@ -48,8 +75,10 @@ def dedup_steps(
     start: int | None = None,
     end: int | None = None,
     dataset_group: str | None = None,
+    source_aliases: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The deduplication, as named steps in order (name -> SELECT over the steps before it).
+    """The deduplication, as named steps in order (name -> SELECT over the steps before it), and
+    the renaming of aliased sources (`attributed`) when there are any.
 
     Athena runs them as the CTEs of each query; DuckDB materializes each once as a table.
     """
@@ -62,7 +91,7 @@ def dedup_steps(
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset_group):
             raise ValueError(f"dataset group name {dataset_group!r} cannot be a partition value")
         time_filter += f" AND {PARTITION_COLUMN} = '{dataset_group}'"
-    return {
+    steps = {
         "report_rows": f"""SELECT upper(trim(metric_name)) AS metric,
          upper(trim(event_attribution_source)) AS source,
          coalesce(trim(event_type), '') AS event_type,
@@ -80,6 +109,9 @@ def dedup_steps(
   FROM copies_per_file
   GROUP BY {KEY}""",
     }
+    if source_aliases:
+        steps["attributed"] = attributed_step(source_aliases)
+    return steps
 
 
 FINAL_SELECTS = {
@@ -87,7 +119,7 @@ FINAL_SELECTS = {
     "hourly_by_source": f"""SELECT metric, source, bucket - bucket % {HOUR_SECONDS} AS hour_start, sum(total) AS total,
        count(*) AS buckets
 FROM (SELECT metric, source, ts - ts % {BUCKET_SECONDS} AS bucket, sum(total) AS total
-      FROM deduplicated
+      FROM {ROWS}
       GROUP BY metric, source, ts - ts % {BUCKET_SECONDS}) AS per_bucket
 GROUP BY metric, source, bucket - bucket % {HOUR_SECONDS}
 ORDER BY metric, source, hour_start""",
@@ -114,11 +146,17 @@ FROM (SELECT c.source_file, c.copies,
 WHERE file_rank > 1
 GROUP BY source_file
 ORDER BY source_file""",
+    # Which reported sources were renamed by an alias, and how many rows each had.
+    "aliased_sources": """SELECT reported_source, source, count(*) AS row_count
+FROM attributed
+WHERE reported_source <> source
+GROUP BY reported_source, source
+ORDER BY reported_source""",
     # For the Athena console: totals and volume share per metric and source.
     "totals_by_source": """SELECT metric, source, sum(total) AS total,
        sum(total) / sum(sum(total)) OVER (PARTITION BY metric) AS volume_share,
        min(ts) AS first_timestamp, max(ts) AS last_timestamp
-FROM deduplicated
+FROM {rows}
 GROUP BY metric, source
 ORDER BY metric, total DESC""",
 }
@@ -131,13 +169,22 @@ def named_queries(
     start: int | None = None,
     end: int | None = None,
     dataset_group: str | None = None,
+    source_aliases: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Query name -> SQL reading the report rows in `table`, valid on Athena and DuckDB.
 
     `file_column` is the expression naming each row's file (Athena: "$path"); `start`/`end`
     (epoch seconds, end exclusive) restrict the rows by TIMESTAMP; `dataset_group` by the
-    table's partition column.
+    table's partition column; `source_aliases` (reported source -> configured source) renames
+    sources, e.g. a campaign's ARN to the source the config names for it, and adds the query
+    `aliased_sources`.
     """
-    steps = dedup_steps(table, file_column=file_column, start=start, end=end, dataset_group=dataset_group)
+    steps = dedup_steps(table, file_column=file_column, start=start, end=end, dataset_group=dataset_group, source_aliases=source_aliases)
     with_clause = "WITH " + ",\n".join(f"{name} AS (\n  {body}\n)" for name, body in steps.items()) + "\n"
-    return {name: with_clause + select for name, select in FINAL_SELECTS.items()}
+    aliased = bool(source_aliases)
+    return {name: with_clause + final_select(name, aliased=aliased) for name in FINAL_SELECTS if aliased or name != "aliased_sources"}
+
+
+def final_select(name: str, *, aliased: bool) -> str:
+    """The final SELECT of query `name`, over the renamed rows when sources are aliased."""
+    return FINAL_SELECTS[name].replace(ROWS, "attributed" if aliased else "deduplicated")
