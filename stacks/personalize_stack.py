@@ -84,3 +84,5 @@ class PersonalizeStack(Stack):
                 import_locations=import_locations(resources.group, bucket_name, sample_locations),
                 switch=switch,
             )
+            if tokens.teardown_wait is not None:
+                resources.add_teardown_chain(config=config, service_token=tokens.teardown_wait)

@@ -114,6 +114,7 @@ class ServiceTokens:
     import_job: str | None = None
     recommender: str | None = None
     dataset_export: str | None = None
+    teardown_wait: str | None = None
 
 
 def keeps_recorded_events(config: AppConfig, group: DatasetGroup) -> bool:
@@ -258,6 +259,7 @@ class GroupCustomResources(Construct):
             )
             if switch is not None:
                 switch.apply(resource)
+            resources.blocks_teardown(resource.resource)
 
 
 class RecommenderResource(Construct):

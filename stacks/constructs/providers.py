@@ -9,10 +9,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, teardown_wait
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
-from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.dataset_group import TEARDOWN_WAIT_TIMEOUT, DatasetGroupResources
 from stacks.constructs.handlers import (
     LOG_RETENTION,
     CustomResourceProvider,
@@ -68,6 +68,8 @@ def build_providers(
             environment={poller.STATE_MACHINE_ENV: state_machine_arn},
         )
     if "recommender" in used:
+        # Holds a group's datasets until children still training are gone (dataset_group.py).
+        tokens.teardown_wait = provider("TeardownWaitProvider", teardown_wait, total_timeout=TEARDOWN_WAIT_TIMEOUT)
         tokens.recommender = provider(
             "RecommenderProvider", recommender, other=start_poller,
             environment={
