@@ -14,8 +14,8 @@ import pkgutil
 import pytest
 
 import lambdas.personalize_resources as package
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, recommender, solution
-from tests.lambdas import test_dataset_export, test_import_job, test_metric_attribution, test_recommender, test_solution
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, recommender, solution, teardown_wait
+from tests.lambdas import test_dataset_export, test_import_job, test_metric_attribution, test_recommender, test_solution, test_teardown_wait
 
 
 def modules_with_is_complete() -> set[str]:
@@ -57,6 +57,8 @@ LIFECYCLES = {
     metric_attribution.__name__: lambda monkeypatch, factory: run_scenarios(test_metric_attribution.SCENARIOS)(monkeypatch, factory),
     recommender.__name__: lambda monkeypatch, factory: recommender_lifecycles(monkeypatch),
     solution.__name__: lambda monkeypatch, factory: run_scenarios(test_solution.SCENARIOS)(monkeypatch, test_solution.solutions_world_factory(factory)),
+    teardown_wait.__name__: lambda monkeypatch, factory: run_scenarios(test_teardown_wait.SCENARIOS)(
+        monkeypatch, test_teardown_wait.group_factory(monkeypatch)),
 }
 
 
