@@ -20,16 +20,18 @@ from stacks.configuration import (
 )
 
 SCHEMA_NAMESPACE = "com.amazonaws.personalize.schema"
-# Each teardown wait's own share of time: under its Provider's total timeout (TEARDOWN_WAIT_TIMEOUT),
-# so it answers complete and the next wait goes on instead of the Provider failing the Delete.
-TEARDOWN_WAIT_SHARE = Duration.minutes(50)
-TEARDOWN_WAIT_TIMEOUT = Duration.minutes(55)
+# The teardown chain (see `DatasetGroupResources.add_teardown_chain`): a fixed number of waits,
+# enough for the longest `recommenderReadyTimeoutHours` (12) at 48 minutes each. Fixed, so that a
+# timeout change only updates their share in place: a wait removed in a cleanup would find the
+# group's ACTIVE recommenders and hold the update for its whole share.
+TEARDOWN_WAITS = 15
+TEARDOWN_WAIT_TIMEOUT = Duration.minutes(55)  # each wait's Provider: its share ends well before
 
 
-def teardown_wait_count(config: AppConfig) -> int:
-    """How many waits a group's teardown chain needs: a recommender is never awaited longer than
-    the deploy would have waited for it (`recommenderReadyTimeoutHours`)."""
-    return math.ceil(config.recommender_ready_timeout_hours * 60 / TEARDOWN_WAIT_SHARE.to_minutes())
+def teardown_wait_share_seconds(config: AppConfig) -> int:
+    """Each wait's own share of time: together the waits last as long as the deploy would have
+    waited for a recommender's training (`recommenderReadyTimeoutHours`), never longer."""
+    return math.ceil(config.recommender_ready_timeout_hours * 3600 / TEARDOWN_WAITS)
 
 
 def avro_schema(schema: DatasetSchema, dataset_type: str) -> str:
@@ -128,7 +130,7 @@ class DatasetGroupResources(Construct):
         (lambdas/personalize_resources/teardown_wait.py). None when no child registered."""
         if not self.teardown_children:
             return []
-        count = teardown_wait_count(config)
+        count, share = TEARDOWN_WAITS, teardown_wait_share_seconds(config)
         waits: list[CustomResource] = []
         for position in range(count, 0, -1):
             wait = CustomResource(
@@ -142,7 +144,7 @@ class DatasetGroupResources(Construct):
                         "namePrefix": f"{self.name}-",
                         "position": position,
                         "count": count,
-                        "shareSeconds": int(TEARDOWN_WAIT_SHARE.to_seconds()),
+                        "shareSeconds": share,
                     }
                 },
             )

@@ -489,11 +489,11 @@ def teardown_chain(template: dict, group_id: str) -> list[str]:
 
 def test_teardown_chain_sits_between_the_recommenders_and_the_datasets(template):
     chain = teardown_chain(template, DATASET_GROUP)
-    # The deploy waits at most recommenderReadyTimeoutHours (8) for training: 50-minute shares.
-    assert len(chain) == 10
+    # A fixed 15 waits; together they last recommenderReadyTimeoutHours (8): 32 minutes each.
+    assert len(chain) == 15
     requests = [template["Resources"][k]["Properties"]["Request"] for k in chain]
-    assert [r["position"] for r in requests] == list(range(1, 11))
-    assert {(r["count"], r["shareSeconds"], r["namePrefix"]) for r in requests} == {(10, 3000, "pimpact-default-retail-")}
+    assert [r["position"] for r in requests] == list(range(1, 16))
+    assert {(r["count"], r["shareSeconds"], r["namePrefix"]) for r in requests} == {(15, 8 * 3600 // 15, "pimpact-default-retail-")}
     # Each wait is deleted before the next (it depends on the next), the last before the datasets.
     for earlier, later in zip(chain, chain[1:]):
         assert later in dependencies(template, earlier)
@@ -508,13 +508,24 @@ def test_teardown_chain_sits_between_the_recommenders_and_the_datasets(template)
         assert not set(chain) & dependencies(template, logical_id)
 
 
-def test_teardown_chain_per_group_follows_the_timeout(synthesized):
+def test_teardown_chain_per_group_and_its_share_follows_the_timeout(synthesized):
+    from stacks.constructs.dataset_group import TEARDOWN_WAITS, TEARDOWN_WAIT_TIMEOUT, teardown_wait_share_seconds
+
     multi = synthesized.template("multi", "personalize")
-    groups = resources(multi, "AWS::Personalize::DatasetGroup")
-    chains = {group: teardown_chain(multi, group) for group in groups}
-    assert len(chains) == 2 and all(chains.values())
-    hours = {len(chain) for chain in chains.values()}
-    assert len(hours) == 1
+    chains = [teardown_chain(multi, group) for group in resources(multi, "AWS::Personalize::DatasetGroup")]
+    assert len(chains) == 2 and all(len(chain) == TEARDOWN_WAITS for chain in chains)
+    assert not set(chains[0]) & set(chains[1])
+    # The longest timeout the config accepts (12 h) still leaves each wait inside its Provider's
+    # total timeout, with a 30 s isComplete interval to spare.
+    assert teardown_wait_share_seconds(_with_timeout(12)) + 30 < TEARDOWN_WAIT_TIMEOUT.to_seconds()
+    assert teardown_wait_share_seconds(_with_timeout(12)) * TEARDOWN_WAITS >= 12 * 3600
+
+
+def _with_timeout(hours: float):
+    """What teardown_wait_share_seconds reads of a config (12 h is the most it accepts)."""
+    import types
+
+    return types.SimpleNamespace(recommender_ready_timeout_hours=hours)
 
 
 def test_each_teardown_wait_passes_on_before_its_provider_times_out(template):
