@@ -11,7 +11,7 @@ from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import FrameworkRoles
-from stacks.constructs.providers import build_providers
+from stacks.constructs.providers import build_providers, build_teardown_chains
 from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
 from stacks.deployment import RecommenderSwitch, StackSettings
@@ -84,5 +84,5 @@ class PersonalizeStack(Stack):
                 import_locations=import_locations(resources.group, bucket_name, sample_locations),
                 switch=switch,
             )
-            if tokens.teardown_wait is not None:
-                resources.add_teardown_chain(config=config, service_token=tokens.teardown_wait)
+        # Last: every construct has registered its long-running children by now.
+        build_teardown_chains(self, config=config, groups=self.groups, framework=framework)

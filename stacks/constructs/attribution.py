@@ -114,7 +114,6 @@ class ServiceTokens:
     import_job: str | None = None
     recommender: str | None = None
     dataset_export: str | None = None
-    teardown_wait: str | None = None
 
 
 def keeps_recorded_events(config: AppConfig, group: DatasetGroup) -> bool:

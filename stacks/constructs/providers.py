@@ -68,8 +68,6 @@ def build_providers(
             environment={poller.STATE_MACHINE_ENV: state_machine_arn},
         )
     if "recommender" in used:
-        # Holds a group's datasets until children still training are gone (dataset_group.py).
-        tokens.teardown_wait = provider("TeardownWaitProvider", teardown_wait, total_timeout=TEARDOWN_WAIT_TIMEOUT)
         tokens.recommender = provider(
             "RecommenderProvider", recommender, other=start_poller,
             environment={
@@ -78,6 +76,29 @@ def build_providers(
             },
         )
     return tokens
+
+
+def build_teardown_chains(stack: Stack, *, config: AppConfig, groups: list[DatasetGroupResources], framework: FrameworkRoles) -> None:
+    """The teardown waits of every group with long-running children (`blocks_teardown`), and their
+    one Provider. Call it after every construct that registers children (recommenders, solutions)."""
+    if not any(resources.teardown_children for resources in groups):
+        return
+    personalize = [personalize_prefix_arn(stack, config.name)]
+    token = CustomResourceProvider(
+        stack,
+        "TeardownWaitProvider",
+        module="teardown_wait",
+        description="Custom resource handler: teardown_wait",
+        operations=teardown_wait.API_OPERATIONS,
+        # ListRecommenders (and the like) on the dataset group, named under the prefix.
+        resources_by_operation={op: personalize for op in (*teardown_wait.API_OPERATIONS, *teardown_wait.IS_COMPLETE_API_OPERATIONS)},
+        waits=True,
+        framework_roles=framework,
+        is_complete_operations=teardown_wait.IS_COMPLETE_API_OPERATIONS,
+        total_timeout=TEARDOWN_WAIT_TIMEOUT,
+    ).service_token
+    for resources in groups:
+        resources.add_teardown_chain(config=config, service_token=token)
 
 
 class Poller(Construct):
