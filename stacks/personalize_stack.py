@@ -11,7 +11,7 @@ from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import FrameworkRoles
-from stacks.constructs.providers import build_providers
+from stacks.constructs.providers import build_providers, build_teardown_chains
 from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
 from stacks.constructs.solutions import GroupSolutions
@@ -107,3 +107,5 @@ class PersonalizeStack(Stack):
                     after=after,
                     switch=campaign_switch,
                 )
+        # Last: every construct has registered its long-running children by now.
+        build_teardown_chains(self, config=config, groups=self.groups, framework=framework)

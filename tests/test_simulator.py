@@ -11,19 +11,7 @@ from tests.simulator.scenarios import SCENARIOS
 
 # Scenarios the simulator shows failing because of the handlers or constructs (not the
 # simulator), with the failing step: strict, so a fix makes the test fail until it is removed here.
-KNOWN_HANDLER_FAILURES: dict[str, str] = {
-    "wait-condition-timeout": (
-        "issue 9 item 4: step 1's rollback deletes recommenders still training (9 h > 8 h timeout);"
-        " DeleteRecommender is refused until training ends, the Provider gives up after ~55 min"
-        " (Operation timed out), so the stack ends ROLLBACK_FAILED and the dataset group stays"),
-    "cancel-while-training": (
-        "issue 9 item 4: step 2, the cancelled update's cleanup deletes the new recommender 30 min into"
-        " its 90 min training: Delete FAILED 'Operation timed out', UPDATE_ROLLBACK_FAILED (the"
-        " poller deletes it after training, so nothing is left billing)"),
-    "start-execution-fails": (
-        "issue 9 items 4/7: step 1's rollback deletes the other recommender while it trains:"
-        " Delete FAILED 'Operation timed out', ROLLBACK_FAILED, dataset group and datasets kept"),
-}
+KNOWN_HANDLER_FAILURES: dict[str, str] = {}
 
 
 def _scenario_param(name: str):

@@ -22,8 +22,10 @@ PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built 
   the recommender to reach ``DesiredState``.
 - Delete: DeleteRecommender, repeated by ``is_complete`` while Personalize says the recommender
   is busy, until DescribeRecommender says it is gone. A recommender still training cannot be
-  deleted: the delete is also handed to the poller (``DELETED``), which deletes it once training
-  ends, so nothing bills even when the Provider's hour runs out first.
+  deleted (and training may outlast the Provider's hour): the delete is handed to the poller
+  (``DELETED``), which deletes it once training ends, and the Delete answers complete at once;
+  the dataset group's teardown chain (teardown_wait.py) keeps its datasets and the group until
+  the recommender is gone.
 - A poller that cannot start after CreateRecommender fails the request in ``is_complete``, with
   the real ARN as physical id, so the rollback's Delete removes the recommender.
 
@@ -94,6 +96,9 @@ DELETED = "DELETED"
 BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
 # Top-level key of an on_event answer whose poller did not start; is_complete fails with it.
 POLLER_START_ERROR = "PollerStartError"
+# Top-level key of a Delete's on_event answer when the poller took the delete over (the
+# framework passes it to is_complete, which then answers complete at once).
+DELETE_HANDED_OFF = "DeleteHandedToPoller"
 STATE_MACHINE_ENV = poller.STATE_MACHINE_ENV
 POLLER_TIMEOUT_ENV = poller.POLLER_TIMEOUT_ENV
 # Seconds between polls of a recommender (the config's recommenderPollMinutes).
@@ -120,7 +125,7 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     if event["RequestType"] != "Delete":
         # Creation and training are watched by the poller and the WaitCondition.
         return is_complete_result(True, {"RecommenderArn": arn})
-    if not is_personalize_arn(arn, RESOURCE_TYPE):
+    if not is_personalize_arn(arn, RESOURCE_TYPE) or event.get(DELETE_HANDED_OFF):
         return is_complete_result(True)
     api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     return is_complete_result(
@@ -204,6 +209,11 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
                 start_delete_poller(event, arn)
             except Exception as exc:  # noqa: BLE001 - a safety net; is_complete keeps deleting meanwhile
                 log_action("delete_poller_not_started", recommender_arn=arn, reason=str(exc))
+            else:
+                # Training outlasts this resource's hour: the poller deletes the recommender once
+                # training ends, and the dataset group's teardown chain (teardown_wait.py) holds
+                # the datasets and the group until it is gone. CloudFormation moves on now.
+                return {**result, DELETE_HANDED_OFF: True}
     return result
 
 

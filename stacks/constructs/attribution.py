@@ -281,6 +281,7 @@ class GroupCustomResources(Construct):
             )
             if switch is not None:
                 switch.apply(resource)
+            resources.blocks_teardown(resource.resource)
 
 
 class RecommenderResource(Construct):

@@ -9,10 +9,19 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, solution, solution_version
+from lambdas.personalize_resources import (
+    dataset_export,
+    import_job,
+    metric_attribution,
+    poller,
+    recommender,
+    solution,
+    solution_version,
+    teardown_wait,
+)
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
-from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.dataset_group import TEARDOWN_WAIT_TIMEOUT, DatasetGroupResources
 from stacks.constructs.handlers import (
     LOG_RETENTION,
     CustomResourceProvider,
@@ -82,6 +91,29 @@ def build_providers(
             "SolutionVersionProvider", solution_version, other=start_poller, environment={poller.STATE_MACHINE_ENV: state_machine_arn},
         )
     return tokens
+
+
+def build_teardown_chains(stack: Stack, *, config: AppConfig, groups: list[DatasetGroupResources], framework: FrameworkRoles) -> None:
+    """The teardown waits of every group with long-running children (`blocks_teardown`), and their
+    one Provider. Call it after every construct that registers children (recommenders, solutions)."""
+    if not any(resources.teardown_children for resources in groups):
+        return
+    personalize = [personalize_prefix_arn(stack, config.name)]
+    token = CustomResourceProvider(
+        stack,
+        "TeardownWaitProvider",
+        module="teardown_wait",
+        description="Custom resource handler: teardown_wait",
+        operations=teardown_wait.API_OPERATIONS,
+        # ListRecommenders (and the like) on the dataset group, named under the prefix.
+        resources_by_operation={op: personalize for op in (*teardown_wait.API_OPERATIONS, *teardown_wait.IS_COMPLETE_API_OPERATIONS)},
+        waits=True,
+        framework_roles=framework,
+        is_complete_operations=teardown_wait.IS_COMPLETE_API_OPERATIONS,
+        total_timeout=TEARDOWN_WAIT_TIMEOUT,
+    ).service_token
+    for resources in groups:
+        resources.add_teardown_chain(config=config, service_token=token)
 
 
 class Poller(Construct):

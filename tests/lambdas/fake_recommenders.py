@@ -296,6 +296,19 @@ class FakeRecommenders(FakePersonalize):
         ])
         return {}
 
+    @operation("ListRecommenders")
+    def list_recommenders(self, params: dict) -> dict:
+        """Every recommender of the group (all of them without one), in any status, as summaries."""
+        self._settle()
+        group = params.get("datasetGroupArn")
+        keys = ("name", "recommenderArn", "datasetGroupArn", "recipeArn", "recommenderConfig")
+        summaries = [
+            {**{key: copy.deepcopy(state.resource.attributes[key]) for key in keys}, "status": state.resource.status,
+             "creationDateTime": state.resource.created, "lastUpdatedDateTime": state.resource.updated}
+            for state in self.recommenders.values() if group in (None, state.resource.attributes["datasetGroupArn"])
+        ]
+        return {"recommenders": summaries}
+
     @operation("TagResource")
     def tag_resource(self, params: dict) -> dict:
         state = self._tag_target(params["resourceArn"])

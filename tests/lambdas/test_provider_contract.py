@@ -14,7 +14,7 @@ import pkgutil
 import pytest
 
 import lambdas.personalize_resources as package
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, recommender, solution, solution_version
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, recommender, solution, solution_version, teardown_wait
 from tests.lambdas import (
     test_dataset_export,
     test_import_job,
@@ -22,6 +22,7 @@ from tests.lambdas import (
     test_recommender,
     test_solution,
     test_solution_version,
+    test_teardown_wait,
 )
 
 
@@ -66,6 +67,8 @@ LIFECYCLES = {
     solution.__name__: lambda monkeypatch, factory: run_scenarios(test_solution.SCENARIOS)(monkeypatch, test_solution.solutions_world_factory(factory)),
     solution_version.__name__: lambda monkeypatch, factory: run_scenarios(test_solution_version.SCENARIOS)(
         monkeypatch, test_solution.solutions_world_factory(factory)),
+    teardown_wait.__name__: lambda monkeypatch, factory: run_scenarios(test_teardown_wait.SCENARIOS)(
+        monkeypatch, test_teardown_wait.group_factory(monkeypatch)),
 }
 
 

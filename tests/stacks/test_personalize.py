@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, sample_data
+from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, sample_data, teardown_wait
 from stacks.constructs.handlers import iam_action
 from tests.stacks.templates import (
     dependencies,
@@ -140,6 +140,7 @@ HANDLERS = {
     "personalize_resources.poller.poll_failed": poller.POLL_FAILED_API_OPERATIONS,
     "personalize_resources.dataset_export.on_event": dataset_export.API_OPERATIONS,
     "personalize_resources.sample_data.on_event": sample_data.API_OPERATIONS,
+    "personalize_resources.teardown_wait.on_event": teardown_wait.API_OPERATIONS,
 }
 
 
@@ -188,6 +189,7 @@ IS_COMPLETE = {
     "personalize_resources.import_job.is_complete": (import_job.IS_COMPLETE_API_OPERATIONS, False),
     "personalize_resources.recommender.is_complete": (recommender.IS_COMPLETE_API_OPERATIONS, False),
     "personalize_resources.dataset_export.is_complete": (dataset_export.IS_COMPLETE_API_OPERATIONS, False),
+    "personalize_resources.teardown_wait.is_complete": (teardown_wait.IS_COMPLETE_API_OPERATIONS, False),
 }
 
 
@@ -203,7 +205,7 @@ def test_is_complete_functions_have_their_own_exact_roles(template, handler):
 
 def test_provider_waiter_roles_write_no_log_streams_anywhere(template):
     waiter_roles = [k for k, v in resources(template, "AWS::IAM::Role").items() if "waiterstatemachine" in k]
-    assert len(waiter_roles) == 4  # attribution, imports, recommenders, event export
+    assert len(waiter_roles) == 5  # attribution, imports, recommenders, event export, teardown waits
     for role in waiter_roles:
         pairs = granted(template, role)
         assert not {("logs:CreateLogStream", "*"), ("logs:PutLogEvents", "*")} & pairs, role
@@ -473,3 +475,67 @@ def test_no_export_when_the_config_destroys_data_or_records_no_events(synthesize
     # multi-group: removalPolicy DESTROY; minimal: no event tracker, so no recorded events.
     for config in ("multi", "minimal"):
         assert not resources(synthesized.template(config, "personalize"), "Custom::PersonalizeInteractionsExport")
+
+
+# --- the teardown chain (lambdas/personalize_resources/teardown_wait.py) -------------------------
+
+
+def teardown_chain(template: dict, group_id: str) -> list[str]:
+    """A group's waits in delete order: wait 1 (the children depend on it) ... wait K."""
+    waits = {k: v for k, v in custom(template, "Custom::PersonalizeTeardownWait").items()
+             if v["Properties"]["Request"]["datasetGroupArn"] == {"Fn::GetAtt": [group_id, "DatasetGroupArn"]}}
+    return sorted(waits, key=lambda k: int(waits[k]["Properties"]["Request"]["position"]))
+
+
+def test_teardown_chain_sits_between_the_recommenders_and_the_datasets(template):
+    chain = teardown_chain(template, DATASET_GROUP)
+    # A fixed 15 waits; together they last recommenderReadyTimeoutHours (8): 32 minutes each.
+    assert len(chain) == 15
+    requests = [template["Resources"][k]["Properties"]["Request"] for k in chain]
+    assert [r["position"] for r in requests] == list(range(1, 16))
+    assert {(r["count"], r["shareSeconds"], r["namePrefix"]) for r in requests} == {(15, 8 * 3600 // 15, "pimpact-default-retail-")}
+    # Each wait is deleted before the next (it depends on the next), the last before the datasets.
+    for earlier, later in zip(chain, chain[1:]):
+        assert later in dependencies(template, earlier)
+    datasets = set(resources(template, "AWS::Personalize::Dataset"))
+    assert datasets <= dependencies(template, chain[-1])
+    recommenders = custom(template, "Custom::PersonalizeRecommender")
+    assert len(recommenders) == 2
+    for logical_id in recommenders:
+        assert chain[0] in dependencies(template, logical_id), "deleted before the chain"
+    # Nothing else hangs between the chain and the datasets: imports are not held up on create.
+    for logical_id in custom(template, "Custom::PersonalizeDatasetImportJob"):
+        assert not set(chain) & dependencies(template, logical_id)
+
+
+def test_teardown_chain_per_group_and_its_share_follows_the_timeout(synthesized):
+    from stacks.constructs.dataset_group import TEARDOWN_WAITS, TEARDOWN_WAIT_TIMEOUT, teardown_wait_share_seconds
+
+    multi = synthesized.template("multi", "personalize")
+    chains = [teardown_chain(multi, group) for group in resources(multi, "AWS::Personalize::DatasetGroup")]
+    assert len(chains) == 2 and all(len(chain) == TEARDOWN_WAITS for chain in chains)
+    assert not set(chains[0]) & set(chains[1])
+    # The longest timeout the config accepts (12 h) still leaves each wait inside its Provider's
+    # total timeout, with a 30 s isComplete interval to spare.
+    assert teardown_wait_share_seconds(_with_timeout(12)) + 30 < TEARDOWN_WAIT_TIMEOUT.to_seconds()
+    assert teardown_wait_share_seconds(_with_timeout(12)) * TEARDOWN_WAITS >= 12 * 3600
+
+
+def _with_timeout(hours: float):
+    """What teardown_wait_share_seconds reads of a config (12 h is the most it accepts)."""
+    import types
+
+    return types.SimpleNamespace(recommender_ready_timeout_hours=hours)
+
+
+def test_each_teardown_wait_passes_on_before_its_provider_times_out(template):
+    import re
+
+    [waiter] = [v for k, v in resources(template, "AWS::StepFunctions::StateMachine").items() if k.startswith("TeardownWaitProvider")]
+    definition = "".join(part for part in waiter["Properties"]["DefinitionString"]["Fn::Join"][1] if isinstance(part, str))
+    interval = int(re.search(r'"IntervalSeconds":(\d+)', definition).group(1))
+    attempts = int(re.search(r'"MaxAttempts":(\d+)', definition).group(1))
+    share = int(template["Resources"][teardown_chain(template, DATASET_GROUP)[0]]["Properties"]["Request"]["shareSeconds"])
+    # The framework's waiter gives up (Delete FAILED) after interval × attempts: a wait must answer
+    # complete (pass on) at its share, one isComplete interval before that, within the hour.
+    assert share + interval < interval * attempts <= 3600
