@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Median synth time and peak memory: default config vs. the jsii floor vs. 20 dataset groups,
+"""Median synth time and peak memory: default config vs. the jsii floor vs. 10 dataset groups,
 and config/custom-solutions.yaml (custom solutions, campaigns, filters) against the default:
 its target is at most 1.1× the default's median, measured in the same run.
 
@@ -69,9 +69,10 @@ def app_command(config_path: Path | None, outdir: str, cli: bool) -> tuple[list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="samples per case (default 5)")
-    # 15, not 20: since imports and recommenders each got a WaitCondition and handle, 20 groups
-    # exceed CloudFormation's 500 resources per stack (the synth refuses: TooManyResourcesInStack).
-    parser.add_argument("--groups", type=int, default=15, help="dataset groups in the generated config")
+    # 10, not 20: with a WaitCondition and handle per import and recommender and a chain of 15
+    # teardown waits per group, 15 groups or more exceed CloudFormation's 500 resources per stack
+    # (the synth refuses: TooManyResourcesInStack). Personalize's default quota is 5 groups.
+    parser.add_argument("--groups", type=int, default=10, help="dataset groups in the generated config")
     parser.add_argument("--cli", action="store_true", help="synthesize through the pinned CDK CLI (npx cdk synth)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
