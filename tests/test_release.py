@@ -183,3 +183,17 @@ def test_publish_assets_refuses_without_an_owner_or_region(releases, tmp_path, a
     assert result.returncode == 2
     assert "usage: ASSET_BUCKET_OWNER=ACCOUNT_ID" in result.stderr
     assert calls == []  # nothing was copied
+
+
+def test_stackset_example_passes_every_cost_switch_to_the_personalize_stack(releases):
+    """The cost switches a release has (RecommendersEnabled, CampaignsEnabled) reach the personalize
+    stack set: the default config has recommenders, the custom-solutions config campaigns."""
+    for config, expected in (("default", {"RecommendersEnabled"}), ("custom", {"CampaignsEnabled"})):
+        folder = releases[config]
+        switches = set(json.loads((folder / "release.json").read_text())["parameters"]) & {"RecommendersEnabled", "CampaignsEnabled"}
+        assert switches == expected, config
+        text = (folder / "stackset-example.yaml").read_text()
+        personalize = text.split("PersonalizeStackSet:")[1]
+        for switch in switches:
+            assert f"  {switch}:\n    Type: String" in text, switch
+            assert f"- ParameterKey: {switch}\n          ParameterValue: !Ref {switch}" in personalize, switch

@@ -37,6 +37,8 @@ BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,40}$")  # room for "-<region
 VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,40}$")
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # fixed, so the same source gives byte-identical zips
 
+COST_SWITCHES = ("RecommendersEnabled", "CampaignsEnabled")
+
 
 class ReleaseError(Exception):
     pass
@@ -165,9 +167,11 @@ def stackset_example(request: ReleaseRequest, stack_names: list[str], parameters
         "    AllowedPattern: '^[a-z0-9][a-z0-9-]*$'",
         "    MaxLength: 20",
     ]
-    if "RecommendersEnabled" in parameters:
+    # The cost switches of the personalize stack (no recommender / no campaign: no hourly cost).
+    switches = [name for name in COST_SWITCHES if name in parameters]
+    for switch in switches:
         lines += [
-            "  RecommendersEnabled:",
+            f"  {switch}:",
             "    Type: String",
             "    AllowedValues: ['true', 'false']",
             "    Default: 'true'",
@@ -202,11 +206,12 @@ def stackset_example(request: ReleaseRequest, stack_names: list[str], parameters
             "        - ParameterKey: NamePrefix",
             "          ParameterValue: !Ref NamePrefix",
         ]
-        if name.endswith("-personalize") and "RecommendersEnabled" in parameters:
-            lines += [
-                "        - ParameterKey: RecommendersEnabled",
-                "          ParameterValue: !Ref RecommendersEnabled",
-            ]
+        if name.endswith("-personalize"):
+            for switch in switches:
+                lines += [
+                    f"        - ParameterKey: {switch}",
+                    f"          ParameterValue: !Ref {switch}",
+                ]
         lines += [
             "      StackInstancesGroup:",
             "        - DeploymentTargets:",

@@ -66,13 +66,20 @@ class DashboardAlarms(Construct):
             removal_policy=RemovalPolicy.DESTROY,  # messages are transient; nothing at rest needs the key later
             pending_window=Duration.days(7),
         )
-        # The statement AWS documents for alarms publishing to an encrypted topic.
+        # The statement AWS documents for alarms publishing to an encrypted topic, limited to this
+        # account's alarms of this environment. Whether CloudWatch sends aws:SourceAccount /
+        # aws:SourceArn on these KMS calls is unconfirmed, so the IfExists forms: a wrong account
+        # or alarm is refused, a request without the keys still works.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublishToEncryptedTopic",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key
+                conditions={
+                    "StringEqualsIfExists": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLikeIfExists": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{alarm_prefix}*"},
+                },
             )
         )
         self.topic = sns.Topic(

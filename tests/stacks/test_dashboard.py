@@ -677,3 +677,14 @@ def test_ingestion_alarms_default_off_and_report_queries_default_on(tmp_path):
     cfg = load_config(dashboard_config(tmp_path, "{}"))
     assert cfg.dashboard.ingestion_alarms.enabled is False and cfg.dashboard.report_queries is True
     assert cfg.dashboard.any_alarms() is False
+
+
+def test_alarm_topic_key_lets_only_this_environments_alarms_use_it(synthesized):
+    """Issue 12: the key policy statement for CloudWatch carries the source conditions."""
+    template = synthesized.template("multi", "dashboard")
+    [key] = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    [statement] = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchAlarmsPublishToEncryptedTopic"]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(statement["Condition"]) == {"StringEqualsIfExists", "ArnLikeIfExists"}
+    assert statement["Condition"]["StringEqualsIfExists"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":alarm:pimpact-multi-*" in json.dumps(statement["Condition"]["ArnLikeIfExists"])
