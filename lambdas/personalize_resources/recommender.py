@@ -96,8 +96,6 @@ DESIRED_STATES = (ACTIVE, INACTIVE)
 # nothing is left to bill.
 DELETED = "DELETED"
 BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
-# Top-level key of an on_event answer whose poller did not start; is_complete fails with it.
-POLLER_START_ERROR = "PollerStartError"
 # Top-level key of a Delete's on_event answer when the poller took the delete over (the
 # framework passes it to is_complete, which then answers complete at once).
 DELETE_HANDED_OFF = "DeleteHandedToPoller"
@@ -120,10 +118,7 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
-    if event.get(POLLER_START_ERROR):
-        # Failing here (not in on_event) keeps the real ARN as physical id: CloudFormation's
-        # rollback then sends a Delete for it instead of the framework's ignored placeholder.
-        raise HandlerError(f"recommender {arn} was created but its poller did not start: {event[POLLER_START_ERROR]}")
+    poller.raise_start_error(event, f"recommender {arn} was created")
     if event["RequestType"] != "Delete":
         # Creation and training are watched by the poller and the WaitCondition.
         return is_complete_result(True, {"RecommenderArn": arn})
@@ -145,13 +140,9 @@ def _on_create(event: Mapping[str, Any], context: Any) -> dict:
 
 def _created(event: Mapping[str, Any], arn: str) -> dict:
     """Answer for a recommender this request created: its real ARN even when the poller fails."""
-    result = on_event_result(arn, {"RecommenderArn": arn})
-    try:
-        start_poller(event, arn, config_update_requested=False)
-    except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN for the rollback's Delete
-        log_action("poller_start_failed", recommender_arn=arn, reason=str(exc))
-        result[POLLER_START_ERROR] = f"{type(exc).__name__}: {exc}"
-    return result
+    return poller.start_or_record(
+        on_event_result(arn, {"RecommenderArn": arn}), lambda: start_poller(event, arn, config_update_requested=False), recommender_arn=arn
+    )
 
 
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
