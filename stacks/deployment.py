@@ -53,16 +53,38 @@ class StackSettings:
         return StackSettings(config.model_copy(update={"name": prefix.value_as_string}), config.name, True)
 
 
-class RecommenderSwitch:
-    """`RecommendersEnabled` and `MinRecommendationRequestsPerSecond` of a parameterized stack."""
+class _Switch:
+    """A "true"/"false" stack parameter and the condition that creates everything under a scope
+    only when it is "true"."""
 
-    def __init__(self, stack: Stack, default_tps: int) -> None:
+    def __init__(self, stack: Stack, parameter_id: str, condition_id: str, *, description: str) -> None:
         self.enabled = CfnParameter(
             stack,
-            "RecommendersEnabled",
+            parameter_id,
             type="String",
             allowed_values=["true", "false"],
             default="true",
+            description=description,
+        )
+        self.condition = CfnCondition(stack, condition_id, expression=Fn.condition_equals(self.enabled.value_as_string, "true"))
+
+    def apply(self, scope: IConstruct) -> None:
+        """Create every resource and output under `scope` only when the switch is on."""
+        for construct in scope.node.find_all():
+            if isinstance(construct, CfnResource):
+                construct.cfn_options.condition = self.condition
+            elif isinstance(construct, CfnOutput):
+                construct.condition = self.condition
+
+
+class RecommenderSwitch(_Switch):
+    """`RecommendersEnabled` and `MinRecommendationRequestsPerSecond` of a parameterized stack."""
+
+    def __init__(self, stack: Stack, default_tps: int) -> None:
+        super().__init__(
+            stack,
+            "RecommendersEnabled",
+            "CreateRecommenders",
             description="false: create no recommenders in this account (they bill per hour while ACTIVE).",
         )
         self.min_tps = CfnParameter(
@@ -73,38 +95,18 @@ class RecommenderSwitch:
             default=default_tps,
             description="Billed floor of requests per second for every recommender.",
         )
-        self.condition = CfnCondition(stack, "CreateRecommenders", expression=Fn.condition_equals(self.enabled.value_as_string, "true"))
-
-    def apply(self, scope: IConstruct) -> None:
-        """Create every resource and output under `scope` only when recommenders are enabled."""
-        for construct in scope.node.find_all():
-            if isinstance(construct, CfnResource):
-                construct.cfn_options.condition = self.condition
-            elif isinstance(construct, CfnOutput):
-                construct.condition = self.condition
 
 
-class CampaignSwitch:
+class CampaignSwitch(_Switch):
     """`CampaignsEnabled` of a parameterized stack: campaigns cannot be stopped, only deleted."""
 
     def __init__(self, stack: Stack) -> None:
-        self.enabled = CfnParameter(
+        super().__init__(
             stack,
             "CampaignsEnabled",
-            type="String",
-            allowed_values=["true", "false"],
-            default="true",
+            "CreateCampaigns",
             description="false: create no campaigns in this account (they bill their minimum TPS every hour).",
         )
-        self.condition = CfnCondition(stack, "CreateCampaigns", expression=Fn.condition_equals(self.enabled.value_as_string, "true"))
-
-    def apply(self, scope: IConstruct) -> None:
-        """Create every resource and output under `scope` only when campaigns are enabled."""
-        for construct in scope.node.find_all():
-            if isinstance(construct, CfnResource):
-                construct.cfn_options.condition = self.condition
-            elif isinstance(construct, CfnOutput):
-                construct.condition = self.condition
 
 
 def alarm_email_subscription(scope: Construct, topic: sns.ITopic, *, default: str) -> None:

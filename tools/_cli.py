@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -55,11 +56,28 @@ class _ParserExit(Exception):
         self.status = status
 
 
-def run_main(prog: str, body: Callable[[], int], stderr: TextIO | None = None) -> int:
-    """Run a tool body, turning expected failures into messages and exit codes."""
+def run_main(
+    prog: str,
+    body: Callable[[], int],
+    stderr: TextIO | None = None,
+    *,
+    stdout: TextIO | None = None,
+    lost_on_broken_pipe: str = "everything was written",
+) -> int:
+    """Run a tool body, turning expected failures into messages and exit codes.
+
+    `lost_on_broken_pipe` completes "output closed before ..." when the reader of `stdout`
+    goes away (`--json | head`).
+    """
     stderr = stderr or sys.stderr
     try:
         return body()
+    except BrokenPipeError:
+        if stdout is sys.stdout:
+            # Python's own recipe: point stdout at /dev/null so the flush at exit raises nothing.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{prog}: error: output closed before {lost_on_broken_pipe} (broken pipe)", file=stderr)
+        return EXIT_FAILURE
     except _ParserExit as exc:
         return exc.status
     except CliError as exc:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from typing import Any, TextIO
 import botocore.exceptions
 
 from tools._cli import (
-    EXIT_FAILURE,
     EXIT_OK,
     ArgumentParser,
     ClientFactory,
@@ -154,15 +152,7 @@ def main(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return run_main(PROG, lambda: _run(argv, client_factory, stdout, stderr, now, sleep), stderr)
-    except BrokenPipeError:
-        # The reader went away (`--json | head`): point stdout at /dev/null so the flush at exit
-        # raises nothing (Python's own recipe), and say so in one line.
-        if stdout is sys.stdout:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print(f"{PROG}: error: output closed before everything was written (broken pipe)", file=stderr)
-        return EXIT_FAILURE
+    return run_main(PROG, lambda: _run(argv, client_factory, stdout, stderr, now, sleep), stderr, stdout=stdout)
 
 
 @dataclass

@@ -58,6 +58,9 @@ Lifecycle
     ``properties(event, old=False)`` the ``Request`` block of (Old)ResourceProperties.
     ``log_action(action, **fields)`` one JSON line per action on the
         ``personalize_resources`` logger.
+    ``create_or_adopt(api, kind, arn, request)`` Create<kind>, or adopt the same-named
+        resource a retried Create made (same dataset group and recipe, not deleting).
+    ``update_tags(api, kind, arn, old_tags, new_tags)`` UntagResource / TagResource for the difference.
 """
 
 from __future__ import annotations
@@ -395,3 +398,59 @@ def dispatch(event: Mapping[str, Any], context: Any, *, create: Route, update: R
         physical_id=event.get("PhysicalResourceId"),
     )
     return routes[request_type](event, context)
+
+
+# --- Named resources (solutions, recommenders) ------------------------------------
+
+
+def _names(kind: str) -> tuple[str, str]:
+    """``"Solution"`` → (``"solution"``: response key / ARN parameter stem, ``"solution"``: log and message stem)."""
+    return kind[0].lower() + kind[1:], re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()
+
+
+def create_or_adopt(
+    api: PersonalizeApi, kind: str, arn: str, request: Mapping[str, Any], *, same_keys: tuple[str, ...] = ("datasetGroupArn", "recipeArn")
+) -> str:
+    """Create<kind> with ``request``; when the name is taken, adopt the resource at ``arn``.
+
+    A retried Create finds what its first attempt made: adopt it, but never someone else's
+    (other ``same_keys`` under the same name), nor one being deleted.
+    """
+    key, stem = _names(kind)
+    try:
+        created = api.call(f"Create{kind}", **request)[f"{key}Arn"]
+        log_action(f"{stem}_created", **{f"{stem}_arn": created})
+        return created
+    except ClientError as exc:
+        if error_code(exc) != "ResourceAlreadyExistsException":
+            raise
+        already_exists = exc
+    existing = api.describe_or_none(f"Describe{kind}", key, **{f"{key}Arn": arn})
+    if existing is None:
+        raise already_exists  # gone again in between: let CloudFormation retry the deployment
+    what = stem.replace("_", " ")
+    for setting in same_keys:
+        if existing.get(setting) != request[setting]:
+            raise HandlerError(
+                f"a {what} named {request['name']!r} already exists with {setting} {existing.get(setting)},"
+                f" not {request[setting]}; choose another name or delete it"
+            )
+    if is_deleting(existing):
+        raise HandlerError(f"{what} {arn} is {existing['status']}; deploy again once it is gone")
+    log_action(f"{stem}_adopted", **{f"{stem}_arn": arn}, status=existing.get("status"))
+    return arn
+
+
+def update_tags(api: PersonalizeApi, kind: str, arn: str, old_tags: list, new_tags: list) -> None:
+    """Untag the removed keys and tag the new or changed ones (each call only when needed)."""
+    old = {tag["tagKey"]: tag["tagValue"] for tag in old_tags}
+    new = {tag["tagKey"]: tag["tagValue"] for tag in new_tags}
+    removed = sorted(set(old) - set(new))
+    changed = [{"tagKey": key, "tagValue": value} for key, value in new.items() if old.get(key) != value]
+    if removed:
+        api.call("UntagResource", resourceArn=arn, tagKeys=removed)
+    if changed:
+        api.call("TagResource", resourceArn=arn, tags=changed)
+    if removed or changed:
+        stem = _names(kind)[1]
+        log_action(f"{stem}_tags_updated", **{f"{stem}_arn": arn}, removed=removed, changed=[tag["tagKey"] for tag in changed])

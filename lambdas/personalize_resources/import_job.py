@@ -49,7 +49,6 @@ API_OPERATIONS: tuple[str, ...] = (
 IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob", "ListDatasetImportJobs")
 # What the shared poller (poller.py) calls when it follows an import job.
 POLL_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob",)
-POLLER_START_ERROR = "PollerStartError"
 
 RESOURCE_TYPE = "dataset-import-job"
 RUNNING_STATUSES = ("CREATE PENDING", "CREATE IN_PROGRESS")
@@ -64,9 +63,7 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
-    if event.get(POLLER_START_ERROR):
-        # Failing here keeps the real ARN as physical id (the framework's placeholder otherwise).
-        raise HandlerError(f"import job {arn} was started but its poller did not start: {event[POLLER_START_ERROR]}")
+    poller.raise_start_error(event, f"import job {arn} was started")
     if event["RequestType"] == "Delete":
         return is_complete_result(no_import_running(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), event))
     if signal_target(event):
@@ -107,11 +104,7 @@ def _started(event: Mapping[str, Any], arn: str) -> dict:
     result = on_event_result(arn, {"DatasetImportJobArn": arn})
     target = signal_target(event)
     if target:
-        try:
-            start_poller(event, arn, target)
-        except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN (see is_complete)
-            log_action("poller_start_failed", arn=arn, reason=str(exc))
-            result[POLLER_START_ERROR] = f"{type(exc).__name__}: {exc}"
+        poller.start_or_record(result, lambda: start_poller(event, arn, target), arn=arn)
     return result
 
 

@@ -9,7 +9,8 @@ Every execution input carries ``kind`` (the resource type it follows; a missing 
 recommender, as executions started before kinds existed), ``uniqueId``, ``waitSeconds`` and the
 signal target: ``signalHandle`` ({StackId, LogicalResourceId}: a reference, the presigned URL
 never enters logs or execution input) or, from older stacks, ``signalUrl``. Each kind's module
-supplies ``poll(state) -> state`` and uses ``waiting`` / ``finish`` from here.
+supplies ``poll(state) -> state`` and uses ``waiting`` / ``finish`` from here; its on_event starts
+the poller through ``start_or_record`` and its is_complete first calls ``raise_start_error``.
 
 Lambda handlers: ``poll_step`` and ``poll_failed``; ``POLLER_API_OPERATIONS`` is the union of the
 kinds' operations (the poll role's policy), ``POLL_FAILED_API_OPERATIONS`` only reads the handle.
@@ -30,7 +31,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import wait_condition
-from .core import error_code, log_action
+from .core import HandlerError, error_code, log_action
 
 STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
 POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
@@ -43,6 +44,31 @@ POLL_FAILED_API_OPERATIONS = SIGNAL_ONLY_OPERATIONS
 # The wait-condition signal and the handle's URL lookup; tests replace both with fakes.
 send_signal = wait_condition.signal
 handle_url = wait_condition.handle_url
+
+
+# Top-level key of an on_event answer whose poller did not start; is_complete fails with it.
+START_ERROR = "PollerStartError"
+
+
+def start_or_record(result: dict, start: Callable[[], None], **log_fields: Any) -> dict:
+    """on_event's ``result`` for a resource this request made, after ``start()`` of its poller.
+
+    Any failure to start is recorded in the result rather than raised: the answer then keeps
+    the real ARN as physical id, so CloudFormation's rollback sends a Delete for it instead of
+    the framework's ignored placeholder; ``raise_start_error`` fails the resource in is_complete.
+    """
+    try:
+        start()
+    except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN
+        log_action("poller_start_failed", **log_fields, reason=str(exc))
+        result[START_ERROR] = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def raise_start_error(event: Mapping[str, Any], what: str) -> None:
+    """In is_complete: fail when on_event recorded that the poller of ``what`` did not start."""
+    if event.get(START_ERROR):
+        raise HandlerError(f"{what} but its poller did not start: {event[START_ERROR]}")
 
 
 def now() -> float:

@@ -49,6 +49,7 @@ from .core import (
     THROTTLING_ERROR_CODES,
     HandlerError,
     PersonalizeApi,
+    create_or_adopt,
     dispatch,
     error_code,
     is_complete_result,
@@ -59,6 +60,7 @@ from .core import (
     personalize_arn,
     properties,
     start_delete,
+    update_tags,
 )
 from .core import coerce as coerce_request
 
@@ -94,8 +96,6 @@ DESIRED_STATES = (ACTIVE, INACTIVE)
 # nothing is left to bill.
 DELETED = "DELETED"
 BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
-# Top-level key of an on_event answer whose poller did not start; is_complete fails with it.
-POLLER_START_ERROR = "PollerStartError"
 # Top-level key of a Delete's on_event answer when the poller took the delete over (the
 # framework passes it to is_complete, which then answers complete at once).
 DELETE_HANDED_OFF = "DeleteHandedToPoller"
@@ -118,10 +118,7 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
-    if event.get(POLLER_START_ERROR):
-        # Failing here (not in on_event) keeps the real ARN as physical id: CloudFormation's
-        # rollback then sends a Delete for it instead of the framework's ignored placeholder.
-        raise HandlerError(f"recommender {arn} was created but its poller did not start: {event[POLLER_START_ERROR]}")
+    poller.raise_start_error(event, f"recommender {arn} was created")
     if event["RequestType"] != "Delete":
         # Creation and training are watched by the poller and the WaitCondition.
         return is_complete_result(True, {"RecommenderArn": arn})
@@ -137,19 +134,15 @@ def _on_create(event: Mapping[str, Any], context: Any) -> dict:
     request = desired_recommender(properties(event))
     check_poller_settings(event)
     api = PersonalizeApi(API_OPERATIONS)
-    arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
+    arn = create_or_adopt(api, "Recommender", personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
     return _created(event, arn)
 
 
 def _created(event: Mapping[str, Any], arn: str) -> dict:
     """Answer for a recommender this request created: its real ARN even when the poller fails."""
-    result = on_event_result(arn, {"RecommenderArn": arn})
-    try:
-        start_poller(event, arn, config_update_requested=False)
-    except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN for the rollback's Delete
-        log_action("poller_start_failed", recommender_arn=arn, reason=str(exc))
-        result[POLLER_START_ERROR] = f"{type(exc).__name__}: {exc}"
-    return result
+    return poller.start_or_record(
+        on_event_result(arn, {"RecommenderArn": arn}), lambda: start_poller(event, arn, config_update_requested=False), recommender_arn=arn
+    )
 
 
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
@@ -165,13 +158,13 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
                 " and its ARN derives from the name, so it would collide with the old one, which"
                 " CloudFormation deletes only afterwards. Give the recommender a new name too."
             )
-        arn = create_or_adopt(api, personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
+        arn = create_or_adopt(api, "Recommender", personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
         return _created(event, arn)
 
     arn = event.get("PhysicalResourceId")
     if not is_personalize_arn(arn, RESOURCE_TYPE):
         arn = personalize_arn(context, RESOURCE_TYPE, request["name"])
-    update_tags(api, arn, old.get("tags", []), request.get("tags", []))
+    update_tags(api, "Recommender", arn, old.get("tags", []), request.get("tags", []))
     config = request.get("recommenderConfig", {})
     config_update_requested, pending_config = False, None
     if config != old.get("recommenderConfig", {}):
@@ -233,46 +226,6 @@ def desired_state(event: Mapping[str, Any]) -> str:
     if value not in DESIRED_STATES:
         raise HandlerError(f"DesiredState must be ACTIVE or INACTIVE, got {value!r}")
     return value
-
-
-def create_or_adopt(api: PersonalizeApi, arn: str, request: Mapping[str, Any]) -> str:
-    try:
-        created = api.call("CreateRecommender", **request)["recommenderArn"]
-        log_action("recommender_created", recommender_arn=created)
-        return created
-    except ClientError as exc:
-        if error_code(exc) != "ResourceAlreadyExistsException":
-            raise
-        already_exists = exc
-    existing = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
-    if existing is None:
-        raise already_exists  # gone again in between: let CloudFormation retry the deployment
-    # A retried Create finds the recommender its first attempt made: adopt it, but never
-    # someone else's (a different recipe or dataset group under the same name).
-    for key in ("datasetGroupArn", "recipeArn"):
-        if existing.get(key) != request[key]:
-            raise HandlerError(
-                f"a recommender named {request['name']!r} already exists with {key} {existing.get(key)},"
-                f" not {request[key]}; choose another name or delete it"
-            )
-    if is_deleting(existing):
-        raise HandlerError(f"recommender {arn} is {existing['status']}; deploy again once it is gone")
-    log_action("recommender_adopted", recommender_arn=arn, status=existing.get("status"))
-    return arn
-
-
-def update_tags(api: PersonalizeApi, arn: str, old_tags: list, new_tags: list) -> None:
-    old = {tag["tagKey"]: tag["tagValue"] for tag in old_tags}
-    new = {tag["tagKey"]: tag["tagValue"] for tag in new_tags}
-    removed = sorted(set(old) - set(new))
-    changed = [{"tagKey": key, "tagValue": value} for key, value in new.items() if old.get(key) != value]
-    if removed:
-        api.call("UntagResource", resourceArn=arn, tagKeys=removed)
-    if changed:
-        api.call("TagResource", resourceArn=arn, tags=changed)
-    if removed or changed:
-        log_action("recommender_tags_updated", recommender_arn=arn, removed=removed,
-                   changed=[tag["tagKey"] for tag in changed])
 
 
 # --- starting the poller ------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from . import core
 from .core import (
     IN_USE_ERROR_CODES,
     HandlerError,
@@ -57,6 +58,7 @@ from .core import (
     personalize_arn,
     properties,
     start_delete,
+    update_tags,
 )
 from .core import coerce as coerce_request
 
@@ -142,7 +144,7 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
         arn = create_or_adopt(api, arn, desired)
         log_action("solution_replaced", old_arn=previous, new_arn=arn)
         return on_event_result(arn, {"SolutionArn": arn})
-    update_tags(api, arn, old.get("tags", []), desired.get("tags", []))
+    update_tags(api, "Solution", arn, old.get("tags", []), desired.get("tags", []))
     update = update_request(desired, old)
     if update is not None:
         request_update(api, arn, update)
@@ -242,30 +244,8 @@ def _describe(api: PersonalizeApi, arn: str) -> dict | None:
 
 
 def create_or_adopt(api: PersonalizeApi, arn: str, desired: Mapping[str, Any]) -> str:
-    request = {**desired, "name": arn.rsplit("/", 1)[-1]}
-    try:
-        created = api.call("CreateSolution", **request)["solutionArn"]
-        log_action("solution_created", solution_arn=created)
-        return created
-    except ClientError as exc:
-        if error_code(exc) != "ResourceAlreadyExistsException":
-            raise
-        already_exists = exc
-    existing = _describe(api, arn)
-    if existing is None:
-        raise already_exists  # gone again in between: let CloudFormation retry the deployment
-    # The name carries a digest of the settings, so the same name and group is the same solution:
-    # a retried Create finds what its first attempt made.
-    for key in ("datasetGroupArn", "recipeArn"):
-        if existing.get(key) != desired[key]:
-            raise HandlerError(
-                f"a solution named {request['name']!r} already exists with {key} {existing.get(key)},"
-                f" not {desired[key]}; choose another name or delete it"
-            )
-    if is_deleting(existing):
-        raise HandlerError(f"solution {arn} is {existing['status']}; deploy again once it is gone")
-    log_action("solution_adopted", solution_arn=arn, status=existing.get("status"))
-    return arn
+    # The name carries a digest of the settings, so the same name and group is the same solution.
+    return core.create_or_adopt(api, "Solution", arn, {**desired, "name": arn.rsplit("/", 1)[-1]})
 
 
 def request_update(api: PersonalizeApi, arn: str, update: Mapping[str, Any]) -> bool:
@@ -321,19 +301,6 @@ def converge_ready(api: PersonalizeApi, arn: str, desired: Mapping[str, Any], up
         return False  # someone else's update (an earlier deployment): wait for it, then ours
     request_update(api, arn, update)
     return False
-
-
-def update_tags(api: PersonalizeApi, arn: str, old_tags: list, new_tags: list) -> None:
-    old = {tag["tagKey"]: tag["tagValue"] for tag in old_tags}
-    new = {tag["tagKey"]: tag["tagValue"] for tag in new_tags}
-    removed = sorted(set(old) - set(new))
-    changed = [{"tagKey": key, "tagValue": value} for key, value in new.items() if old.get(key) != value]
-    if removed:
-        api.call("UntagResource", resourceArn=arn, tagKeys=removed)
-    if changed:
-        api.call("TagResource", resourceArn=arn, tags=changed)
-    if removed or changed:
-        log_action("solution_tags_updated", solution_arn=arn, removed=removed, changed=[t["tagKey"] for t in changed])
 
 
 def stop_trainings(api: PersonalizeApi, arn: str) -> bool:

@@ -58,7 +58,6 @@ API_OPERATIONS: tuple[str, ...] = (
 IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeSolutionVersion",)
 # What the shared poller calls when it follows a training.
 POLL_API_OPERATIONS: tuple[str, ...] = ("DescribeSolutionVersion", "GetSolutionMetrics")
-POLLER_START_ERROR = "PollerStartError"
 
 RESOURCE_TYPE = "solution-version"
 TRAINING_STATUSES = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
@@ -88,9 +87,7 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     if event.get("ResourceType") == METRICS_RESOURCE_TYPE:
         return is_complete_result(True, event.get("Data") or {})
     arn = event.get("PhysicalResourceId")
-    if event.get(POLLER_START_ERROR):
-        # Failing here keeps the real ARN as physical id (the framework's placeholder otherwise).
-        raise HandlerError(f"solution version {arn} was started but its poller did not start: {event[POLLER_START_ERROR]}")
+    poller.raise_start_error(event, f"solution version {arn} was started")
     if event["RequestType"] == "Delete":
         if not is_personalize_arn(arn, "solution"):
             return is_complete_result(True)
@@ -137,8 +134,7 @@ def _train(event: Mapping[str, Any], desired: Mapping[str, Any]) -> dict:
 
 
 def _started(event: Mapping[str, Any], arn: str) -> dict:
-    result = on_event_result(arn, {"SolutionVersionArn": arn})
-    try:
+    def start() -> None:
         state = {
             "kind": RESOURCE_TYPE,
             "resourceArn": arn,
@@ -147,10 +143,8 @@ def _started(event: Mapping[str, Any], arn: str) -> dict:
             **signal_target(event),
         }
         poller.start(poller.execution_name(event["RequestId"], arn), state)
-    except Exception as exc:  # noqa: BLE001 - any failure must keep the ARN (see is_complete)
-        log_action("poller_start_failed", arn=arn, reason=str(exc))
-        result[POLLER_START_ERROR] = f"{type(exc).__name__}: {exc}"
-    return result
+
+    return poller.start_or_record(on_event_result(arn, {"SolutionVersionArn": arn}), start, arn=arn)
 
 
 def create_or_adopt(api: PersonalizeApi, request: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Stack, CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Fn
+from aws_cdk import Aws, CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Fn
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -21,7 +21,7 @@ from constructs import Construct
 from lambdas.personalize_resources import solution as solution_handler
 from stacks.configuration import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
 from stacks.constructs.dataset_group import DatasetGroupResources
-from stacks.constructs.handlers import personalize_arn
+from stacks.constructs.handlers import personalize_arn, request_tags, signal_handle
 from stacks.deployment import RecommenderSwitch
 from stacks.storage_stack import IMPORT_PREFIX, import_location
 
@@ -221,8 +221,7 @@ class GroupCustomResources(Construct):
                         "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
                     },
                     **({"MetricAttributionArn": self.metric_attribution.ref} if after_attribution else {}),
-                    # A reference to the handle, never its URL (see RecommenderResource).
-                    "SignalHandle": {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(self).get_logical_id(handle)},
+                    "SignalHandle": signal_handle(handle),
                 },
             )
             # Personalize reads the data with the role's permissions: wait for its policy.
@@ -313,8 +312,7 @@ class RecommenderResource(Construct):
             # A release's per-account TPS floor (a stack parameter) overrides the config's.
             request["recommenderConfig"] = {**recommender.recommender_config, "minRecommendationRequestsPerSecond": min_tps}
         if config.tags:
-            # Stack tags do not reach resources a custom resource creates; the handler applies them.
-            request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(config.tags.items())]
+            request["tags"] = request_tags(config.tags)
         timeout = str(int(config.recommender_ready_timeout_hours * 3600))
         # Everything an update may change goes into the hash, so that each change brings a fresh
         # handle (a satisfied WaitCondition never waits again) and the update is awaited. A
@@ -322,16 +320,12 @@ class RecommenderResource(Construct):
         # is applied by the poller but not awaited.
         digest = short_hash(group.name, recommender.model_dump(mode="json", by_alias=True), config.tags, timeout)
         handle = CfnWaitConditionHandle(self, f"ReadyHandle{digest}")
-        # The handle's URL is a bearer credential for the signal: the Provider framework logs the
-        # properties and Step Functions shows execution input, so only a reference travels; the
-        # poller reads the URL with cloudformation:DescribeStackResource when it signals.
-        signal_handle = {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(self).get_logical_id(handle)}
         self.resource = CustomResource(
             self,
             "Recommender",
             service_token=service_token,
             resource_type="Custom::PersonalizeRecommender",
-            properties={"Request": request, "DesiredState": recommender.state, "SignalHandle": signal_handle},
+            properties={"Request": request, "DesiredState": recommender.state, "SignalHandle": signal_handle(handle)},
         )
         self.resource.node.add_dependency(handle)
         for dependency in after:

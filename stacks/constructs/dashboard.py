@@ -260,21 +260,31 @@ def derived_row(group: DatasetGroup, data: GroupMetrics, derived: DerivedMetric)
             )
         )
     title = f"{group.name} · {derived.label or derived.name} = {derived.expression}"
-    over_time = cw.GraphWidget(
-        title=f"{title}, per 15 minutes",
-        left=lines,
+    return over_time_and_range(title, lines)
+
+
+def zero_based_graph(title: str, left: list[cw.IMetric], *, period: Duration, width: int) -> cw.GraphWidget:
+    """A graph of counts, rates or times: the y axis from 0, no unit label, the standard height."""
+    return cw.GraphWidget(
+        title=title,
+        left=left,
         left_y_axis=cw.YAxisProps(min=0, show_units=False),
-        period=PERIOD,
-        width=HALF,
+        period=period,
+        width=width,
         height=GRAPH_HEIGHT,
     )
+
+
+def over_time_and_range(title: str, lines: list[cw.IMetric], *, number_height: int = GRAPH_HEIGHT) -> list[cw.IWidget]:
+    """The same lines per 15 minutes (left half) and as one number each over the time range (right half)."""
+    over_time = zero_based_graph(f"{title}, per 15 minutes", lines, period=PERIOD, width=HALF)
     over_range = cw.SingleValueWidget(
         title=f"{title}, over the time range",
         metrics=lines,
         set_period_to_time_range=True,
         full_precision=True,
         width=HALF,
-        height=GRAPH_HEIGHT,
+        height=number_height,
     )
     return [over_time, over_range]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -198,3 +198,19 @@ def personalize_prefix_arn(scope: Construct, name_prefix: str) -> str:
 def personalize_arn(scope: Construct, resource_type: str, name: str) -> str:
     """The ARN Personalize gives a resource named `name`: known at synth, so IAM can be exact."""
     return Stack.of(scope).format_arn(service="personalize", resource=resource_type, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+
+
+def request_tags(tags: Mapping[str, str]) -> list[dict]:
+    """The stack's tags as a handler's ``tags`` request field: stack tags do not reach resources a
+    custom resource creates, so the handler applies them."""
+    return [{"tagKey": k, "tagValue": v} for k, v in sorted(tags.items())]
+
+
+def signal_handle(handle: CfnWaitConditionHandle) -> dict:
+    """A handler's ``SignalHandle`` property: a reference to the handle, never its URL.
+
+    The URL is a bearer credential for the signal: the Provider framework logs the properties and
+    Step Functions shows execution input, so only a reference travels; the poller reads the URL
+    with cloudformation:DescribeStackResource when it signals.
+    """
+    return {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(handle).get_logical_id(handle)}

@@ -31,14 +31,15 @@ from constructs import Construct
 from stacks.configuration import AppConfig, DatasetGroup, Metric
 from stacks.constructs.dashboard import (
     DASHBOARD_WIDTH,
-    GRAPH_HEIGHT,
     HALF,
     NAMESPACE,
     NUMBER_HEIGHT,
     PERIOD,
     GroupMetrics,
     dataset_group_arn,
+    over_time_and_range,
     text_height,
+    zero_based_graph,
 )
 from stacks.constructs.handlers import personalize_arn
 
@@ -127,29 +128,23 @@ def ingestion_rows(scope: Construct, config: AppConfig, group: DatasetGroup) -> 
         return [put_events_search(metric_name, dimension, value, statistic, f"{short} {how}") for dimension, value, how in keys]
 
     title = f"{group.name} · event ingestion"
-    requests = cw.GraphWidget(
-        title=f"{title}: {PUT_EVENTS_REQUESTS} (sum per 5 minutes)",
-        left=searches(PUT_EVENTS_REQUESTS, "Sum", "requests"),
-        left_y_axis=cw.YAxisProps(min=0, show_units=False),
+    requests = zero_based_graph(
+        f"{title}: {PUT_EVENTS_REQUESTS} (sum per 5 minutes)",
+        searches(PUT_EVENTS_REQUESTS, "Sum", "requests"),
         period=SERVICE_PERIOD,
         width=THIRD,
-        height=GRAPH_HEIGHT,
     )
-    errors = cw.GraphWidget(
-        title=f"{title}: {' and '.join(PUT_EVENTS_ERRORS)} (sum per 5 minutes)",
-        left=[line for name in PUT_EVENTS_ERRORS for line in searches(name, "Sum", name.removeprefix("PutEvents").removesuffix("Errors"))],
-        left_y_axis=cw.YAxisProps(min=0, show_units=False),
+    errors = zero_based_graph(
+        f"{title}: {' and '.join(PUT_EVENTS_ERRORS)} (sum per 5 minutes)",
+        [line for name in PUT_EVENTS_ERRORS for line in searches(name, "Sum", name.removeprefix("PutEvents").removesuffix("Errors"))],
         period=SERVICE_PERIOD,
         width=THIRD,
-        height=GRAPH_HEIGHT,
     )
-    latency = cw.GraphWidget(
-        title=f"{title}: {PUT_EVENT_LATENCY} (ms, average)",
-        left=searches(PUT_EVENT_LATENCY, "Average", "latency"),
-        left_y_axis=cw.YAxisProps(min=0, show_units=False),
+    latency = zero_based_graph(
+        f"{title}: {PUT_EVENT_LATENCY} (ms, average)",
+        searches(PUT_EVENT_LATENCY, "Average", "latency"),
         period=SERVICE_PERIOD,
         width=DASHBOARD_WIDTH - 2 * THIRD,
-        height=GRAPH_HEIGHT,
     )
     return [[requests, errors, latency]]
 
@@ -159,21 +154,17 @@ def traffic_rows(endpoints: list[ServingEndpoint], group: DatasetGroup) -> list[
     if not endpoints:
         return []
     title = f"{group.name} · recommendation traffic"
-    calls = cw.GraphWidget(
-        title=f"{title}: {GET_RECOMMENDATIONS} calls (sum per 5 minutes)",
-        left=[e.metric(GET_RECOMMENDATIONS, "Sum", SERVICE_PERIOD) for e in endpoints],
-        left_y_axis=cw.YAxisProps(min=0, show_units=False),
+    calls = zero_based_graph(
+        f"{title}: {GET_RECOMMENDATIONS} calls (sum per 5 minutes)",
+        [e.metric(GET_RECOMMENDATIONS, "Sum", SERVICE_PERIOD) for e in endpoints],
         period=SERVICE_PERIOD,
         width=HALF,
-        height=GRAPH_HEIGHT,
     )
-    latency = cw.GraphWidget(
-        title=f"{title}: {GET_RECOMMENDATIONS_LATENCY} (ms, average)",
-        left=[e.metric(GET_RECOMMENDATIONS_LATENCY, "Average", SERVICE_PERIOD) for e in endpoints],
-        left_y_axis=cw.YAxisProps(min=0, show_units=False),
+    latency = zero_based_graph(
+        f"{title}: {GET_RECOMMENDATIONS_LATENCY} (ms, average)",
+        [e.metric(GET_RECOMMENDATIONS_LATENCY, "Average", SERVICE_PERIOD) for e in endpoints],
         period=SERVICE_PERIOD,
         width=HALF,
-        height=GRAPH_HEIGHT,
     )
     return [[calls, latency]]
 
@@ -210,26 +201,7 @@ def exposure_rows(data: GroupMetrics, endpoints: list[ServingEndpoint], group: D
     for metric in data.metrics:
         lines = exposure_lines(data, metric, endpoints)
         title = f"{group.name} · {metric.metric_name} per {EXPOSURE_SCALE:,} {GET_RECOMMENDATIONS} calls"
-        rows.append(
-            [
-                cw.GraphWidget(
-                    title=f"{title}, per 15 minutes",
-                    left=lines,
-                    left_y_axis=cw.YAxisProps(min=0, show_units=False),
-                    period=PERIOD,
-                    width=HALF,
-                    height=GRAPH_HEIGHT,
-                ),
-                cw.SingleValueWidget(
-                    title=f"{title}, over the time range",
-                    metrics=lines,
-                    set_period_to_time_range=True,
-                    full_precision=True,
-                    width=HALF,
-                    height=NUMBER_HEIGHT,
-                ),
-            ]
-        )
+        rows.append(over_time_and_range(title, lines, number_height=NUMBER_HEIGHT))
     return rows
 
 

@@ -17,13 +17,14 @@ solutions → filters → the rest (imports, attribution, datasets), and create 
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Aws, CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Validations
 from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.configuration import AppConfig, Campaign, DatasetGroup, Solution
 from stacks.constructs.attribution import short_hash
+from stacks.constructs.handlers import request_tags, signal_handle
 from stacks.deployment import CampaignSwitch
 
 
@@ -85,8 +86,7 @@ class SolutionResources(Construct):
         super().__init__(scope, construct_id)
         request = solution.create_request(config.solution_base_name(group, solution), dataset_group_arn)
         if config.tags:
-            # Stack tags do not reach resources a custom resource creates; the handler applies them.
-            request["tags"] = [{"tagKey": k, "tagValue": v} for k, v in sorted(config.tags.items())]
+            request["tags"] = request_tags(config.tags)
         self.solution = CustomResource(
             self, "Solution", service_token=solution_token, resource_type="Custom::PersonalizeSolution", properties={"Request": request}
         )
@@ -108,8 +108,7 @@ class SolutionResources(Construct):
             properties={
                 "Request": {"solutionArn": solution_arn, "name": config.solution_version_name(group, solution), "trainingMode": solution.training.mode},
                 "Version": solution.training.version,
-                # A reference to the handle, never its URL (see RecommenderResource).
-                "SignalHandle": {"StackId": Aws.STACK_ID, "LogicalResourceId": Stack.of(self).get_logical_id(handle)},
+                "SignalHandle": signal_handle(handle),
             },
         )
         self.version.node.add_dependency(handle)

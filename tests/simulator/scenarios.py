@@ -234,6 +234,19 @@ SCENARIOS: list[Scenario] = [
 
 # --- the critical path ----------------------------------------------------------------------
 
+# Resources whose create takes a fixed time of their own: the Timings field of each type.
+OWN_DURATION = {
+    "AWS::Personalize::DatasetGroup": "dataset_group",
+    "AWS::IAM::Policy": "iam_policy",
+    "AWS::Personalize::Dataset": "dataset",
+    "AWS::Personalize::EventTracker": "event_tracker",
+    "Custom::PersonalizeMetricAttribution": "metric_attribution",
+    "Custom::PersonalizeSolution": "solution",
+    "AWS::Personalize::Filter": "filter",
+    "AWS::Personalize::Campaign": "campaign",
+}
+
+
 def critical_path_minutes(template: dict, timings: Timings) -> float:
     """Longest path through the template's dependency graph, each resource weighted with the
     modelled duration of what it waits for (the lower bound of any deploy)."""
@@ -257,22 +270,8 @@ def critical_path_minutes(template: dict, timings: Timings) -> float:
     def weight(logical_id: str) -> float:
         resource = resources[logical_id]
         kind = resource["Type"]
-        if kind == "AWS::Personalize::DatasetGroup":
-            return timings.dataset_group
-        if kind == "AWS::IAM::Policy":
-            return timings.iam_policy
-        if kind == "AWS::Personalize::Dataset":
-            return timings.dataset
-        if kind == "AWS::Personalize::EventTracker":
-            return timings.event_tracker
-        if kind == "Custom::PersonalizeMetricAttribution":
-            return timings.metric_attribution
-        if kind == "Custom::PersonalizeSolution":
-            return timings.solution
-        if kind == "AWS::Personalize::Filter":
-            return timings.filter
-        if kind == "AWS::Personalize::Campaign":
-            return timings.campaign
+        if kind in OWN_DURATION:
+            return getattr(timings, OWN_DURATION[kind])
         if kind == "Custom::PersonalizeDatasetImportJob":
             # Waited for inside the custom resource, or (when a WaitCondition follows it) there.
             return 0 if logical_id in awaited else work(resource)

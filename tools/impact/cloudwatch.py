@@ -9,7 +9,7 @@ buckets. Recommendations served are `GetRecommendations` (Sum) with dimension Re
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,38 @@ CLOUDWATCH_NAMESPACE = "AWS/Personalize"
 CLOUDWATCH_MAX_QUERIES = 500  # GetMetricData limit per call
 BUCKET_SECONDS = 900
 EXPOSURE_PERIOD = 3600  # hourly, the resolution of the analysis
+
+
+def sum_query(query_id: str, metric_name: str, dimensions: list[dict], period: int) -> dict:
+    """One GetMetricData query: the Sum of an AWS/Personalize metric per ``period`` seconds."""
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {"Namespace": CLOUDWATCH_NAMESPACE, "MetricName": metric_name, "Dimensions": dimensions},
+            "Period": period,
+            "Stat": "Sum",
+        },
+        "ReturnData": True,
+    }
+
+
+def metric_data_results(cloudwatch: Any, queries: list[dict], start: datetime, end: datetime) -> Iterator[dict]:
+    """Every ``MetricDataResults`` entry of GetMetricData over all its pages (oldest points first)."""
+    token = None
+    while True:
+        request: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
+        if token:
+            request["NextToken"] = token
+        response = cloudwatch.get_metric_data(**request)
+        yield from response.get("MetricDataResults", [])
+        token = response.get("NextToken")
+        if not token:
+            return
 
 
 def fetch_cloudwatch_rows(
@@ -67,38 +99,12 @@ def fetch_cloudwatch_rows(
     for first in range(0, len(metrics), CLOUDWATCH_MAX_QUERIES):
         chunk = metrics[first : first + CLOUDWATCH_MAX_QUERIES]
         queries = [
-            {
-                "Id": f"m{position}",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": CLOUDWATCH_NAMESPACE,
-                        "MetricName": metric["MetricName"],
-                        "Dimensions": metric["Dimensions"],
-                    },
-                    "Period": BUCKET_SECONDS,
-                    "Stat": "Sum",
-                },
-                "ReturnData": True,
-            }
+            sum_query(f"m{position}", metric["MetricName"], metric["Dimensions"], BUCKET_SECONDS)
             for position, metric in enumerate(chunk)
         ]
         series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-        token = None
-        while True:
-            request: dict[str, Any] = {
-                "MetricDataQueries": queries,
-                "StartTime": start,
-                "EndTime": end,
-                "ScanBy": "TimestampAscending",
-            }
-            if token:
-                request["NextToken"] = token
-            response = cloudwatch.get_metric_data(**request)
-            for data in response.get("MetricDataResults", []):
-                series[data["Id"]].extend(zip(data.get("Timestamps", []), data.get("Values", [])))
-            token = response.get("NextToken")
-            if not token:
-                break
+        for data in metric_data_results(cloudwatch, queries, start, end):
+            series[data["Id"]].extend(zip(data.get("Timestamps", []), data.get("Values", [])))
         for position, metric in enumerate(chunk):
             dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
             for stamp, value in series.get(f"m{position}", []):
@@ -138,41 +144,21 @@ def fetch_exposure(
     """GetRecommendations served per hour for each source's recommender or campaign."""
     sources = list(arns_by_source)
     queries = [
-        {
-            "Id": f"e{position}",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": CLOUDWATCH_NAMESPACE,
-                    "MetricName": "GetRecommendations",
-                    "Dimensions": [{"Name": exposure_dimension(arns_by_source[source]), "Value": arns_by_source[source]}],
-                },
-                "Period": EXPOSURE_PERIOD,
-                "Stat": "Sum",
-            },
-            "ReturnData": True,
-        }
+        sum_query(
+            f"e{position}",
+            "GetRecommendations",
+            [{"Name": exposure_dimension(arns_by_source[source]), "Value": arns_by_source[source]}],
+            EXPOSURE_PERIOD,
+        )
         for position, source in enumerate(sources)
     ]
     hourly: dict[str, dict[int, float]] = {source: defaultdict(float) for source in sources}
     for first in range(0, len(queries), CLOUDWATCH_MAX_QUERIES):
-        token = None
-        while True:
-            request: dict[str, Any] = {
-                "MetricDataQueries": queries[first : first + CLOUDWATCH_MAX_QUERIES],
-                "StartTime": _floor(start, EXPOSURE_PERIOD),
-                "EndTime": end,
-                "ScanBy": "TimestampAscending",
-            }
-            if token:
-                request["NextToken"] = token
-            response = cloudwatch.get_metric_data(**request)
-            for data in response.get("MetricDataResults", []):
-                source = sources[int(data["Id"][1:])]
-                for stamp, value in zip(data.get("Timestamps", []), data.get("Values", [])):
-                    hourly[source][int(stamp.timestamp())] += float(value)
-            token = response.get("NextToken")
-            if not token:
-                break
+        chunk = queries[first : first + CLOUDWATCH_MAX_QUERIES]
+        for data in metric_data_results(cloudwatch, chunk, _floor(start, EXPOSURE_PERIOD), end):
+            source = sources[int(data["Id"][1:])]
+            for stamp, value in zip(data.get("Timestamps", []), data.get("Values", [])):
+                hourly[source][int(stamp.timestamp())] += float(value)
     return {
         source: Exposure(origin=f"GetRecommendations of {arns_by_source[source]}", hourly=dict(hourly[source]))
         for source in sources
