@@ -172,3 +172,13 @@ def test_source_names_are_one_source_whatever_their_case():
     figures = by_source(reports["COUNTVIEWS"])
     assert set(figures) == {"RECOMMENDED_FOR_YOU", "SOURCE_NAME_UNDEFINED"}
     assert figures["RECOMMENDED_FOR_YOU"].total == 20 and figures["RECOMMENDED_FOR_YOU"].lift.rate_lift.estimate == 5.0
+
+
+def test_lift_axis_ticks_are_readable_when_lifts_are_close_to_one():
+    """The chart's lift panel: a narrow range still gets several labelled ticks around 1x."""
+    from tools.impact.chart import MAX_LIFT_TICKS, lift_ticks
+
+    assert lift_ticks(0.53, 1.55) == [0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5]
+    for low, high in ((0.9, 1.05), (0.05, 40.0), (0.7, 2.3), (0.2, 120.0)):
+        ticks = lift_ticks(low, high)
+        assert 1.0 in ticks and len(ticks) <= MAX_LIFT_TICKS and all(low <= t <= high for t in ticks)

@@ -80,17 +80,33 @@ def _lift_panel(axis, report: MetricReport, confidence: float) -> None:
     positive = np.concatenate([estimates, lows[has_interval], highs[has_interval]])
     positive = positive[positive > 0]
     if positive.size:
-        from matplotlib.ticker import FuncFormatter, LogLocator
+        from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator
 
         axis.set_xscale("log")
-        axis.set_xlim(min(positive.min(), 1.0) / 1.3, max(positive.max(), 1.0) * 1.3)
-        axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        low, high = min(positive.min(), 1.0) / 1.3, max(positive.max(), 1.0) * 1.3
+        axis.set_xlim(low, high)
+        axis.xaxis.set_major_locator(FixedLocator(lift_ticks(low, high)))
         axis.xaxis.set_minor_locator(LogLocator(subs="all"))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}x"))
         axis.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     axis.set_ylim(-0.7, len(compared) - 0.3)
     axis.set_xlabel("rate lift (x baseline; 1 = same rate)")
     axis.grid(True, axis="x", alpha=0.3, which="both")
+
+
+# Lifts people read: a log axis with only powers of ten (or 1-2-5) shows a single "1x" tick when
+# the lifts are close to 1, which is the usual case.
+NICE_LIFTS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+MAX_LIFT_TICKS = 7
+
+
+def lift_ticks(low: float, high: float) -> list[float]:
+    """Readable ticks inside (low, high), always with 1x, at most MAX_LIFT_TICKS."""
+    inside = [t for t in NICE_LIFTS if low <= t <= high]
+    while len(inside) > MAX_LIFT_TICKS:
+        one = inside.index(1.0)
+        inside = [t for i, t in enumerate(inside) if (i - one) % 2 == 0]
+    return inside
 
 
 def _rates_panel(axis, report: MetricReport, mdates) -> None:
