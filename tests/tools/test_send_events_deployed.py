@@ -1,4 +1,4 @@
-"""send-events after issue 11: the deployed catalogue, unique ids, --config lookup, real
+"""send-events against a deployed environment: the deployed catalogue, unique ids, --config lookup, real
 recommendation ids (personalize-runtime requests checked by botocore's Stubber), events not
 attempted, and one-line errors instead of tracebacks."""
 
