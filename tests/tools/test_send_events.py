@@ -1,6 +1,6 @@
 """Tests for send-events (tools/events/): generation, validation against botocore's model, pacing,
 retries, CLI. The features of issue 11 (config lookup, shared catalogue, unique ids, real
-recommendation ids, the burst-free rate limit) are in test_send_events_issue11.py."""
+recommendation ids, the burst-free rate limit) are in test_send_events_deployed.py."""
 
 from __future__ import annotations
 
