@@ -155,9 +155,9 @@ class DatasetGroupResources(Construct):
                     }
                 },
             )
-            # The last wait is deleted before the datasets (and the group, through its ARN) and
-            # what goes right before them; each earlier one before the next.
-            for dependency in waits[-1:] or [*self.datasets.values(), *self._after_teardown]:
+            # Every wait is deleted before the datasets and the group (it references their ARNs),
+            # the last one before what goes right before them; each earlier one before the next.
+            for dependency in waits[-1:] or self._after_teardown:
                 wait.node.add_dependency(dependency)
             waits.append(wait)
         return waits
