@@ -120,9 +120,10 @@ class DatasetGroupResources(Construct):
         self._after_teardown: list[Construct] = []
 
     def blocks_teardown(self, child: Construct) -> None:
-        """Register a long-running child (import job, recommender): on delete it goes first,
-        then the teardown chain waits until it is really gone (an import: no longer running),
-        then the datasets and the group. On create the chain (no-op resources) is made first."""
+        """Register a long-running child whose Delete hands its work on (a recommender still
+        training): on delete it goes first, then the teardown chain waits until it is really
+        gone, then the datasets and the group. On create the chain (no-op resources) is made
+        first. Running imports need no registration: the waits list them per dataset."""
         self.teardown_children.append(child)
         child.node.add_dependency(self._teardown_head)
 
