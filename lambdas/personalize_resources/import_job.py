@@ -6,8 +6,10 @@ was imported": Create starts a job, an Update that changes what is imported star
 (new physical id). With a ``SignalHandle`` (a WaitConditionHandle's stack id and logical id) the
 shared poller (poller.py) follows the job and signals the WaitCondition, so an import may take up
 to 12 hours; without one (properties of stacks deployed before) ``is_complete`` waits, within the
-custom resource's hour. Delete deletes nothing but waits until no import on the dataset runs
-(Personalize refuses DeleteDataset meanwhile).
+custom resource's hour. Delete deletes nothing and answers at once: Personalize has no
+DeleteDatasetImportJob and no way to stop an import, and refuses DeleteDataset while one runs,
+so the dataset group's teardown waits (teardown_wait.py; the job is registered with
+``blocks_teardown``) hold the datasets until no import of this app runs, for longer than the hour.
 
 Properties: ``{"Request": {"jobName", "datasetArn", "dataSource": {"dataLocation"},
 "roleArn", "importMode", "publishAttributionMetricsToS3"}, "MetricAttributionArn": ...}``.
@@ -46,12 +48,11 @@ API_OPERATIONS: tuple[str, ...] = (
     "states:StartExecution",
 )
 # is_complete runs under its own role: exactly these.
-IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob", "ListDatasetImportJobs")
+IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob",)
 # What the shared poller (poller.py) calls when it follows an import job.
 POLL_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetImportJob",)
 
 RESOURCE_TYPE = "dataset-import-job"
-RUNNING_STATUSES = ("CREATE PENDING", "CREATE IN_PROGRESS")
 FULL = "FULL"
 # A change to any of these means different data imported, hence a new job.
 JOB_DEFINING_KEYS = ("jobName", "datasetArn", "dataSource", "importMode", "publishAttributionMetricsToS3")
@@ -63,9 +64,9 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
-    poller.raise_start_error(event, f"import job {arn} was started")
     if event["RequestType"] == "Delete":
-        return is_complete_result(no_import_running(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), event))
+        return is_complete_result(True)  # nothing to delete; the teardown waits wait for running imports
+    poller.raise_start_error(event, f"import job {arn} was started")
     if signal_target(event):
         # The poller follows the job and signals the WaitCondition: imports may outlast the hour.
         return is_complete_result(True, {"DatasetImportJobArn": arn})
@@ -169,31 +170,8 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     return _started(event, arn)
 
 
-def no_import_running(api: PersonalizeApi, event: Mapping[str, Any]) -> bool:
-    """The Delete completes once no import on the dataset is CREATE PENDING/IN_PROGRESS.
-
-    Jobs cannot be deleted or stopped, and Personalize refuses DeleteDataset while one runs; this
-    resource is deleted before its dataset, so waiting here lets the dataset's delete (in a
-    rollback or destroy) succeed. Every job of the dataset counts: a replaced job's successor too.
-    """
-    request = (event.get("ResourceProperties") or {}).get("Request") or {}
-    dataset = request.get("datasetArn")
-    if not isinstance(dataset, str) or not dataset:
-        return True
-    try:
-        jobs = api.collect("ListDatasetImportJobs", "datasetImportJobs", datasetArn=dataset)
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return True  # the dataset is gone, and its jobs with it
-        raise
-    running = [job["datasetImportJobArn"] for job in jobs if job.get("status") in RUNNING_STATUSES]
-    if running:
-        log_action("delete_waits_for_imports", dataset_arn=dataset, running=running)
-    return not running
-
-
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
-    # Import jobs cannot be deleted; they go with their dataset.
+    # Import jobs can be neither deleted nor stopped; they go with their dataset.
     log_action("nothing_to_delete", physical_id=event.get("PhysicalResourceId"))
     return on_event_result(event.get("PhysicalResourceId"), {})
 

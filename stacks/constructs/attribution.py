@@ -190,8 +190,9 @@ class GroupCustomResources(Construct):
                     }
                 },
             )
-            # Deleted after the imports (which wait for running jobs) and before the dataset.
+            # Deleted after the teardown chain (no import runs any more) and before the dataset.
             self.events_export.node.add_dependency(role_policy(service_role))
+            resources.deleted_after_teardown(self.events_export)
         publish_to_s3 = bool(attribution and attribution.s3_output)
 
         wait_timeout = str(int(config.recommender_ready_timeout_hours * 3600))
@@ -230,6 +231,9 @@ class GroupCustomResources(Construct):
             if self.events_export is not None:
                 job.node.add_dependency(self.events_export)
             self.import_jobs.append(job)
+            # Its Delete answers at once and the teardown waits list the group's running imports
+            # themselves, so the job need not depend on the chain: on create the chain (15
+            # serial no-op resources) is made while the imports run, off the critical path.
             imported = CfnWaitCondition(self, f"{dataset_type.title()}Imported{digest}", handle=handle.ref, count=1, timeout=wait_timeout)
             imported.node.add_dependency(job)
             self.imported.append(imported)

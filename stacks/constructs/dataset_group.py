@@ -30,7 +30,7 @@ TEARDOWN_WAIT_TIMEOUT = Duration.minutes(55)  # each wait's Provider: its share 
 
 def teardown_wait_share_seconds(config: AppConfig) -> int:
     """Each wait's own share of time: together the waits last as long as the deploy would have
-    waited for a recommender's training (`recommenderReadyTimeoutHours`), never longer."""
+    waited for a recommender's training or an import (`recommenderReadyTimeoutHours`), never longer."""
     return math.ceil(config.recommender_ready_timeout_hours * 3600 / TEARDOWN_WAITS)
 
 
@@ -117,13 +117,20 @@ class DatasetGroupResources(Construct):
         # resolves construct dependencies at synthesis, after the chain was added.
         self._teardown_head = Construct(self, "Teardown")
         self.teardown_children: list[Construct] = []
+        self._after_teardown: list[Construct] = []
 
     def blocks_teardown(self, child: Construct) -> None:
-        """Register a long-running child (recommender; later solution versions, campaigns): on
-        delete it goes first, then the teardown chain waits until it is really gone, then the
-        datasets and the group. On create the chain (no-op resources) is made while imports run."""
+        """Register a long-running child whose Delete hands its work on (a recommender still
+        training): on delete it goes first, then the teardown chain waits until it is really
+        gone, then the datasets and the group. On create the chain (no-op resources) is made
+        first. Running imports need no registration: the waits list them per dataset."""
         self.teardown_children.append(child)
         child.node.add_dependency(self._teardown_head)
+
+    def deleted_after_teardown(self, resource: Construct) -> None:
+        """A resource deleted after the chain and before the datasets (the export of recorded
+        events: it must see every import finished)."""
+        self._after_teardown.append(resource)
 
     def add_teardown_chain(self, *, config: AppConfig, service_token: str) -> list[CustomResource]:
         """The waits between the children and the datasets/group, deleted one after another
@@ -141,6 +148,7 @@ class DatasetGroupResources(Construct):
                 properties={
                     "Request": {
                         "datasetGroupArn": self.arn,
+                        "datasetArns": [dataset.attr_dataset_arn for dataset in self.datasets.values()],
                         "namePrefix": f"{self.name}-",
                         "position": position,
                         "count": count,
@@ -148,9 +156,9 @@ class DatasetGroupResources(Construct):
                     }
                 },
             )
-            # The last wait is deleted before the datasets (and the group, through its ARN);
-            # each earlier one before the next.
-            for dependency in waits[-1:] or list(self.datasets.values()):
+            # Every wait is deleted before the datasets and the group (it references their ARNs),
+            # the last one before what goes right before them; each earlier one before the next.
+            for dependency in waits[-1:] or self._after_teardown:
                 wait.node.add_dependency(dependency)
             waits.append(wait)
         return waits

@@ -1,7 +1,8 @@
 """A dataset group's teardown chain: K waits, deleted one after another, hold the datasets and the
-group until no recommender of this app is left in it, on simulated time with the stateful fake
+group until no recommender of this app is left in it and no import of this app runs on one of
+its datasets, on simulated time with the stateful fake
 (requests validated by botocore), the Provider framework's 30 s isComplete interval and its
-55-minute total timeout; the exact ListRecommenders request under the Stubber; the declared
+55-minute total timeout; the exact ListRecommenders and ListDatasetImportJobs requests under the Stubber; the declared
 operations proven exact."""
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ class Group:
         self.count = count
         self.context = make_lambda_context()
         self.arn = self.fake.add_dataset_group("shop")
+        self.dataset = self.fake.add_dataset(self.arn)
         self.answers: list[dict] = []
         monkeypatch.setattr(core, "create_client", lambda: self.client)
         monkeypatch.setattr(core, "sleep", lambda seconds: None)
         monkeypatch.setattr(teardown_wait, "now", self.clock.epoch)
 
     def properties(self, position: int, **overrides: Any) -> dict:
-        request = {"datasetGroupArn": self.arn, "namePrefix": "shop-", "position": str(position), "count": str(self.count),
+        request = {"datasetGroupArn": self.arn, "datasetArns": [self.dataset], "namePrefix": "shop-", "position": str(position), "count": str(self.count),
                    "shareSeconds": str(SHARE), **overrides}
         return {"Request": request}  # every scalar a string, as CloudFormation sends them
 
@@ -55,6 +57,16 @@ class Group:
         if trained:
             self.clock.advance(hours=2)
             self.client.describe_recommender(recommenderArn=arn)
+        return arn
+
+    def running_import(self, name: str, *, polls: int | None) -> str:
+        """An import on the dataset that stays CREATE IN_PROGRESS for ``polls`` more observations
+        (one per isComplete, every 30 s), or for ever with None (its ACTIVE comes later)."""
+        arn = self.client.create_dataset_import_job(jobName=name, datasetArn=self.dataset, dataSource={"dataLocation": "s3://b/i/"},
+                                                    roleArn="arn:aws:iam::123456789012:role/r")["datasetImportJobArn"]
+        job = self.fake.resources[arn]
+        job.status, job.schedule = "CREATE IN_PROGRESS", ([] if polls is None else ["ACTIVE"])
+        job.polls_at_status = self.fake.polls_per_status - (polls or 0)
         return arn
 
     def _invoke(self, function: Callable, event: Mapping) -> dict:
@@ -168,12 +180,57 @@ def other_apps_recommenders_do_not_hold_the_chain(group):
 
 
 @scenario
+def the_chain_holds_until_an_import_of_this_app_ends(group):
+    # A rollback during a long import: the import job's Delete answered at once; Personalize
+    # refuses DeleteDataset until the import ends.
+    physical_ids = group.create_chain()
+    arn = group.running_import("shop-interactions-1a2b-0123abcd", polls=150)  # 75 minutes of polls
+    started = group.clock.now
+    group.delete_chain(physical_ids)
+    waited = group.clock.now - started
+    assert group.fake.resources[arn].status == "ACTIVE"
+    # Wait 1 passed on after its 50 minutes, wait 2 saw the import ended.
+    assert dt.timedelta(minutes=74) < waited < dt.timedelta(minutes=76), waited
+    assert any(not answer["IsComplete"] for answer in group.answers)
+
+
+@scenario
+def the_last_wait_fails_naming_a_running_import(group):
+    physical_ids = group.create_chain()
+    group.running_import("shop-items-9f9f-0123abcd", polls=None)
+    with pytest.raises(HandlerError, match=r"still has shop-items-9f9f-0123abcd \(CREATE IN_PROGRESS\) after 3 waits of 50 minutes"):
+        group.delete_chain(physical_ids)
+
+
+@scenario
+def finished_imports_and_other_apps_imports_do_not_hold_the_chain(group):
+    physical_ids = group.create_chain()
+    done = group.running_import("shop-interactions-1a2b-0123abcd", polls=0)
+    group.fake.observe(done)  # ACTIVE now
+    group.running_import("other-app-interactions", polls=None)
+    started = group.clock.now
+    group.delete_chain(physical_ids)
+    assert group.clock.now == started
+
+
+@scenario
+def a_dataset_already_gone_holds_nothing(group):
+    physical_ids = group.create_chain()
+    group.fake.datasets.discard(group.dataset)
+    started = group.clock.now
+    group.delete_chain(physical_ids)
+    assert group.clock.now == started
+
+
+@scenario
 def a_delete_after_a_failed_create_waits_for_nothing(group):
     assert group.send(group.event("Delete", 1, "5f1c2a7e-request-id")) == "5f1c2a7e-request-id"
 
 
 @scenario
 def malformed_properties_fail_with_the_field(group):
+    with pytest.raises(HandlerError, match="Request.datasetArns must be a list of dataset ARNs, got 'arn:x'"):
+        group.send(group.event("Create", 1, datasetArns="arn:x"))
     with pytest.raises(HandlerError, match="Request.namePrefix is required"):
         group.send(group.event("Create", 1, namePrefix=""))
     with pytest.raises(HandlerError, match="must be integers"):
@@ -211,15 +268,18 @@ def test_each_wait_answers_within_its_provider_timeout():
     assert dt.timedelta(seconds=SHARE) + QUERY_INTERVAL < PROVIDER_TIMEOUT
 
 
-def test_stubbed_list_request(stubbed, lambda_context):
+def test_stubbed_list_requests(stubbed, lambda_context):
     group_arn = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
+    dataset_arn = "arn:aws:personalize:us-east-1:123456789012:dataset/shop/INTERACTIONS"
     event = {"RequestType": "Delete", "RequestId": "r-1", "LogicalResourceId": "TeardownWait1",
              "PhysicalResourceId": group_arn + "#teardown-wait-1", teardown_wait.STARTED_KEY: 0,
              "ResourceProperties": {"ServiceToken": "t", "Request": {
-                 "datasetGroupArn": group_arn, "namePrefix": "shop-", "position": "1", "count": "2", "shareSeconds": "3000"}}}
+                 "datasetGroupArn": group_arn, "datasetArns": [dataset_arn], "namePrefix": "shop-", "position": "1", "count": "2", "shareSeconds": "3000"}}}
     stubbed.add_response("list_recommenders", {"recommenders": [
         {"name": "shop-recommended-for-you-1a2b", "status": "DELETE IN_PROGRESS"}], "nextToken": "page-2"}, {"datasetGroupArn": group_arn})
     stubbed.add_response("list_recommenders", {"recommenders": [{"name": "other-app", "status": "ACTIVE"}]},
                          {"datasetGroupArn": group_arn, "nextToken": "page-2"})
+    stubbed.add_response("list_dataset_import_jobs", {"datasetImportJobs": [
+        {"jobName": "shop-interactions-1a2b-0123abcd", "status": "CREATE IN_PROGRESS"}]}, {"datasetArn": dataset_arn})
     # Epoch 0 is long ago: not the last wait, so it passes on to the next.
     assert teardown_wait.is_complete(event, lambda_context) == {"IsComplete": True, "Data": {}}

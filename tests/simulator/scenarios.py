@@ -204,6 +204,10 @@ SCENARIOS: list[Scenario] = [
              setup=_faults(poll_lambda_timeouts=1)),
     Scenario("start-execution-fails", about="StartExecution fails after CreateRecommender: rollback must not orphan the recommender", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
     Scenario("import-3-hours", about="an import job takes 3 hours; destroy", steps=[deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
+    # The import job's Delete answers at once (nothing to delete); the teardown waits hold the
+    # datasets until the import ends (Personalize refuses DeleteDataset meanwhile).
+    Scenario("rollback-during-long-import", about="the create cancelled 30 min into a 3-hour import: rollback",
+             steps=[deploy("default", "ROLLBACK_COMPLETE", cancel_after=30, reason="cancelled")], timings=Timings(dataset_import_job=180)),
     Scenario("redeploy-after-destroy", about="create, destroy, create again under the same names; destroy",
              steps=[deploy("default"), destroy(), deploy("default"), destroy()]),
     # Custom solutions (issue 10): config/custom-solutions.yaml and edits of it.

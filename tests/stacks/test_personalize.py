@@ -203,6 +203,17 @@ def test_is_complete_functions_have_their_own_exact_roles(template, handler):
     assert actions == {iam_action(op) for op in operations} | ({"iam:PassRole"} if passes_role else set())
 
 
+def test_listing_running_imports_moved_from_the_import_job_to_the_teardown_wait(template):
+    # The import job's Delete calls nothing now; the teardown waits list the running imports.
+    def personalize_grants(handler: str) -> set:
+        role = role_of_function(template, function_by_handler(template, handler))
+        return {(a, text(r)) for a, r in granted(template, role) if a.startswith("personalize:")}
+
+    assert personalize_grants("personalize_resources.import_job.is_complete") == {("personalize:DescribeDatasetImportJob", PREFIX_ARN)}
+    assert personalize_grants("personalize_resources.teardown_wait.is_complete") == {
+        ("personalize:ListRecommenders", PREFIX_ARN), ("personalize:ListDatasetImportJobs", PREFIX_ARN)}
+
+
 def test_provider_waiter_roles_write_no_log_streams_anywhere(template):
     waiter_roles = [k for k, v in resources(template, "AWS::IAM::Role").items() if "waiterstatemachine" in k]
     assert len(waiter_roles) == 5  # attribution, imports, recommenders, event export, teardown waits
@@ -458,10 +469,11 @@ def test_recorded_events_are_exported_before_the_interactions_dataset_is_deleted
     assert text(request["exportPrefix"]) == "s3://pimpact-default-data-<AWS::AccountId>-<AWS::Region>/exports/retail/"
     assert request["jobNamePrefix"] == "pimpact-default-retail-export"
     assert text(request["roleArn"]) == "<ServiceRoleD777F2A1.Arn>"
-    # Created before the imports, so deleted after them (they wait for running jobs) and before
-    # the dataset (which it references).
+    # Created before the imports and the teardown chain, so deleted after the chain (no import
+    # runs any more) and before the dataset (which it references).
     for job_id in custom(template, "Custom::PersonalizeDatasetImportJob"):
         assert export_id in dependencies(template, job_id)
+    assert export_id in dependencies(template, teardown_chain(template, DATASET_GROUP)[-1])
     bucket = "arn:<AWS::Partition>:s3:::pimpact-default-data-<AWS::AccountId>-<AWS::Region>"
     assert ("s3:PutObject", f"{bucket}/exports/*") in granted(template, "ServiceRoleD777F2A1")
     storage = synthesized.template("default", "storage")
@@ -487,25 +499,32 @@ def teardown_chain(template: dict, group_id: str) -> list[str]:
     return sorted(waits, key=lambda k: int(waits[k]["Properties"]["Request"]["position"]))
 
 
-def test_teardown_chain_sits_between_the_recommenders_and_the_datasets(template):
+def test_teardown_chain_sits_between_the_imports_and_recommenders_and_the_datasets(template):
     chain = teardown_chain(template, DATASET_GROUP)
     # A fixed 15 waits; together they last recommenderReadyTimeoutHours (8): 32 minutes each.
     assert len(chain) == 15
     requests = [template["Resources"][k]["Properties"]["Request"] for k in chain]
     assert [r["position"] for r in requests] == list(range(1, 16))
     assert {(r["count"], r["shareSeconds"], r["namePrefix"]) for r in requests} == {(15, 8 * 3600 // 15, "pimpact-default-retail-")}
-    # Each wait is deleted before the next (it depends on the next), the last before the datasets.
+    # Each wait is deleted before the next (it depends on the next), every one before the
+    # datasets, whose running imports it lists.
     for earlier, later in zip(chain, chain[1:]):
         assert later in dependencies(template, earlier)
-    datasets = set(resources(template, "AWS::Personalize::Dataset"))
-    assert datasets <= dependencies(template, chain[-1])
+    datasets = resources(template, "AWS::Personalize::Dataset")
+    assert {text(arn) for arn in requests[0]["datasetArns"]} == {f"<{k}.DatasetArn>" for k in datasets}
+    assert all(r["datasetArns"] == requests[0]["datasetArns"] for r in requests)
+    assert set(datasets) <= dependencies(template, chain[-1])
+    # Recommenders go before the chain: their Deletes answer at once (the poller deletes a
+    # recommender once trained). Import jobs need not (an import can be neither stopped nor
+    # deleted; the waits list the running ones per dataset), so on create the chain is made
+    # while the imports run instead of before them.
     recommenders = custom(template, "Custom::PersonalizeRecommender")
-    assert len(recommenders) == 2
+    imports = custom(template, "Custom::PersonalizeDatasetImportJob")
+    assert len(recommenders) == 2 and len(imports) == 2
     for logical_id in recommenders:
         assert chain[0] in dependencies(template, logical_id), "deleted before the chain"
-    # Nothing else hangs between the chain and the datasets: imports are not held up on create.
-    for logical_id in custom(template, "Custom::PersonalizeDatasetImportJob"):
-        assert not set(chain) & dependencies(template, logical_id)
+    for logical_id in imports:
+        assert not set(chain) & dependencies(template, logical_id), "imports start without waiting for the chain"
 
 
 def test_teardown_chain_per_group_and_its_share_follows_the_timeout(synthesized):
