@@ -44,6 +44,8 @@ CREATING_OPERATIONS = {
     "CreateSolution": ("solution", "name"),
 }
 NOT_AUTHORIZED_ARNS = {"roleArn", "recipeArn", "kmsKeyArn", "schemaArn"}
+# The owner of a named resource that a Retain delete left in the account (Aws.named).
+RETAINED = "(no stack: retained)"
 
 
 def _stack_name(name_or_arn: str) -> str:
@@ -130,6 +132,10 @@ class Aws:
         self.stack_outputs: dict[str, dict[str, Any]] = {}
         self.service_role_refusals: list[str] = []
         self.stacks: dict[str, Any] = {}  # stack name → cloudformation.Stack
+        # (type, custom name) → "stack/logical id" or RETAINED: names are unique in the account
+        # (S3 bucket names globally), and a retained resource keeps its name after its stack is gone.
+        self.named: dict[tuple[str, tuple], str] = {}
+        self.largest_response: tuple[int, str] = (0, "")  # bytes, which custom resource answered it
 
     # --- the boto3 side -----------------------------------------------------------------------
 
@@ -190,6 +196,8 @@ class Aws:
         if service == "states" and model.name == "StartExecution":
             return self._start_execution(params)
         if service == "s3" and model.name == "PutObject":
+            if ("AWS::S3::Bucket", (params["Bucket"],)) not in self.named:
+                return self._error("NoSuchBucket", "The specified bucket does not exist", 404)
             body = params.get("Body", b"")
             self.s3_objects[f"s3://{params['Bucket']}/{params['Key']}"] = len(body) if hasattr(body, "__len__") else 0
             return AWSResponse(None, 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}

@@ -1,7 +1,11 @@
 """CloudFormation played over a synthesized template: create in dependency order (in parallel
 where the graph allows), update with its real phases (update/replace, then cleanup of replaced
 and removed resources, where a failed delete is a leak and not a failure), rollback of a failed
-create or update, and delete in reverse order honouring DeletionPolicy/UpdateReplacePolicy."""
+create or update, and delete in reverse order honouring DeletionPolicy/UpdateReplacePolicy.
+
+Replacement or update in place follows each type's registry schema (tests/simulator/schemas.py);
+resource Conditions and parameters are evaluated; named resources (S3 buckets, log groups, SSM
+parameters...) are unique in the account and outlive a Retain delete (Aws.named)."""
 
 from __future__ import annotations
 
@@ -16,12 +20,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.simulator.aws import HANDLE_HOST, RESPONSE_HOST, Aws, LambdaFunction, WaitHandle
+from tests.simulator import schemas
+from tests.simulator.aws import HANDLE_HOST, RESPONSE_HOST, RETAINED, Aws, LambdaFunction, WaitHandle
 from tests.simulator.intrinsics import ACCOUNT, REGION, Resolver, TemplateError, references
 from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
 from tests.simulator.states import check_definition
 
 CUSTOM_RESOURCE_TIMEOUT_SECONDS = 3600  # no ServiceTimeout in the templates: CloudFormation's default
+# "The total size of the response body ... can't exceed 4096 bytes" (Custom resource response
+# objects, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/crpg-ref-responses.html).
+CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES = 4096
 NATIVE_POLL_SECONDS = 10
 NATIVE_PERSONALIZE = {
     # type → (operation suffix, ARN property / attribute, create parameters from properties)
@@ -31,12 +39,6 @@ NATIVE_PERSONALIZE = {
     "AWS::Personalize::EventTracker": ("EventTracker", "EventTrackerArn"),
     "AWS::Personalize::Filter": ("Filter", "FilterArn"),
     "AWS::Personalize::Campaign": ("Campaign", "CampaignArn"),
-}
-# Properties these types update in place (their resource schemas); a new Name means replacement
-# (a new resource under the new name, the old one deleted in the cleanup).
-NATIVE_IN_PLACE = {
-    "AWS::Personalize::Campaign": {"SolutionVersionArn", "MinProvisionedTPS", "CampaignConfig", "Tags"},
-    "AWS::Personalize::Filter": {"Tags"},
 }
 
 
@@ -113,7 +115,9 @@ class Stack:
         self._failed_physical: dict[str, str] = {}
         aws.stacks[name] = self
         self._creations = 0
+        self._generated = 0
         self.stack_id = ""
+        self.parameters: dict[str, str] = {}
 
     # --- resolution ---------------------------------------------------------------------------
 
@@ -139,7 +143,29 @@ class Stack:
                 raise TemplateError(f"stack {stack_name} has no output {output_name} (deployed: {sorted(self.aws.stack_outputs)})")
             return outputs[output_name]
 
-        return Resolver(template, self.name, {}, ref, get_att, stack_output=stack_output, stack_id=self.stack_id)
+        return Resolver(template, self.name, self.parameters, ref, get_att, stack_output=stack_output, stack_id=self.stack_id)
+
+    def _effective(self, template: dict) -> dict:
+        """The template as this deploy creates it: parameters checked, and only the resources and
+        outputs whose Condition holds ("Conditions", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html)."""
+        for name, value in self.parameters.items():
+            spec = (template.get("Parameters") or {}).get(name)
+            if spec is None:
+                raise TemplateError(f"Parameters: [{name}] do not exist in the template")
+            if "AllowedValues" in spec and value not in spec["AllowedValues"]:
+                raise TemplateError(f"Parameter '{name}' must be one of AllowedValues")
+        resolver = self.resolver(template)
+        kept = {logical_id: resource for logical_id, resource in template["Resources"].items()
+                if "Condition" not in resource or resolver.condition(resource["Condition"])}
+        for logical_id, resource in kept.items():
+            depends = resource.get("DependsOn") or []
+            for dependency in [depends] if isinstance(depends, str) else depends:
+                if dependency not in kept:
+                    # Stricter than silence: a dependency the conditions leave out is an error.
+                    raise TemplateError(f"Template format error: Unresolved resource dependencies [{dependency}] of {logical_id}")
+        outputs = {name: output for name, output in (template.get("Outputs") or {}).items()
+                   if "Condition" not in output or resolver.condition(output["Condition"])}
+        return {**template, "Resources": kept, "Outputs": outputs}
 
     def publish_outputs(self) -> None:
         resolver = self.resolver(self.template)
@@ -165,9 +191,40 @@ class Stack:
         return Resource(logical_id, kind, properties, physical, attributes,
                         {k: definition[k] for k in ("DeletionPolicy", "UpdateReplacePolicy") if k in definition})
 
+    def _physical_name(self, kind: str, logical_id: str, properties: Mapping) -> str:
+        """The template's name for the resource, claimed in the account; else one CloudFormation
+        generates (stack name, logical id, a random suffix: unique on every creation)."""
+        name = schemas.custom_name(kind, properties)
+        if name is None:
+            self._generated += 1
+            suffix = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.stack_id}/{logical_id}#{self._generated}").hex[:12]
+            generated = f"{self.name}-{logical_id}"[:50] + f"-{suffix}"
+            name = (generated.lower() if kind == "AWS::S3::Bucket" else generated,)
+        owner = self.aws.named.get((kind, name))
+        if owner is not None:
+            where = "retained by an earlier delete" if owner == RETAINED else f"in {owner}"
+            raise ResourceFailed(f"{logical_id}: {'|'.join(map(str, name))} already exists ({where})")
+        if kind == "AWS::S3::BucketPolicy" and ("AWS::S3::Bucket", name) not in self.aws.named:
+            raise ResourceFailed(f"{logical_id}: The specified bucket does not exist ({name[0]})")
+        self.aws.named[(kind, name)] = f"{self.name}/{logical_id}"
+        return "|".join(map(str, name))
+
+    def _release_name(self, resource: Resource, *, retained: bool) -> None:
+        key = (resource.type, tuple(resource.physical_id.split("|")))
+        if self.aws.named.get(key) != f"{self.name}/{resource.logical_id}":
+            return
+        if retained:
+            self.aws.named[key] = RETAINED
+        else:
+            del self.aws.named[key]
+
     def _provision(self, kind: str, logical_id: str, request: str, properties: Any, old: Resource | None, old_properties: Any):
-        short = f"{self.name}-{logical_id}"[:64]
         arn = lambda service, resource: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"  # noqa: E731
+        native = not (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource" or kind in NATIVE_PERSONALIZE
+                      or kind.startswith("AWS::CloudFormation::Wait"))
+        short = ""
+        if native:
+            short = old.physical_id if request == "Update" and old is not None else self._physical_name(kind, logical_id, properties)
         if kind == "AWS::IAM::Role":
             return short, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{short}", "RoleId": f"AROASIM{logical_id.upper()[:16]}"}
         if kind == "AWS::IAM::Policy":
@@ -208,13 +265,12 @@ class Stack:
         if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and self.custom_resources:
             return (yield from self._custom(logical_id, kind, request, properties, old, old_properties))
         if kind == "AWS::SSM::Parameter":
-            return properties.get("Name") or short, {"Type": "String", "Value": properties.get("Value")}
+            return short, {"Type": "String", "Value": properties.get("Value")}
         if kind == "AWS::KMS::Key":
-            key_arn = arn("kms", f"key/sim-{logical_id.lower()}")
-            return key_arn.rsplit("/", 1)[-1], {"Arn": key_arn, "KeyId": key_arn.rsplit("/", 1)[-1]}
+            key_arn = arn("kms", f"key/{short}")
+            return short, {"Arn": key_arn, "KeyId": short}
         if kind == "AWS::S3::Bucket":
-            bucket = properties.get("BucketName") or short.lower()
-            return bucket, {"Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
+            return short, {"Arn": f"arn:aws:s3:::{short}", "DomainName": f"{short}.s3.amazonaws.com"}
         return short, {"Arn": arn(kind.split("::")[1].lower(), short)}
 
     def _wait_condition(self, logical_id: str, properties: Mapping):
@@ -236,15 +292,11 @@ class Stack:
                 raise ResourceFailed(f"{logical_id}: resource creation cancelled")
 
     def _native_update(self, logical_id: str, kind: str, properties: Mapping, old: Resource | None):
+        """An update in place (the schema said so: no create-only property changed)."""
         assert old is not None
-        changed = {k for k in set(properties) | set(old.properties) if properties.get(k) != old.properties.get(k)}
-        if kind in NATIVE_IN_PLACE and changed <= NATIVE_IN_PLACE[kind]:
-            if kind == "AWS::Personalize::Campaign":
-                yield from self._update_campaign(old.physical_id, properties)
-            return old.physical_id, old.attributes
-        if kind in NATIVE_IN_PLACE and properties.get("Name") != old.properties.get("Name"):
-            return (yield from self._native_create(kind, properties))  # replacement under the new name
-        raise ResourceFailed(f"{logical_id}: CloudFormation cannot update a stack when a custom-named resource requires replacing")
+        if kind == "AWS::Personalize::Campaign":
+            yield from self._update_campaign(old.physical_id, properties)
+        return old.physical_id, old.attributes
 
     def _update_campaign(self, campaign_arn: str, properties: Mapping):
         client = self._client()
@@ -333,6 +385,10 @@ class Stack:
         if first is timer:
             raise ResourceFailed(f"{logical_id}: no response within {CUSTOM_RESOURCE_TIMEOUT_SECONDS // 60} min")
         body = response.value
+        size = len(json.dumps(body).encode())
+        self.aws.largest_response = max(self.aws.largest_response, (size, f"{logical_id} {request}"))
+        if size > CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES:
+            raise ResourceFailed(f"{logical_id}: Response object is too long ({size} bytes; CloudFormation accepts {CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES})")
         if body["Status"] != "SUCCESS":
             # The physical id of a failed Create is what its later Delete is sent with.
             self._failed_physical[logical_id] = body.get("PhysicalResourceId")
@@ -342,8 +398,10 @@ class Stack:
     def _delete(self, resource: Resource, *, replaced: bool = False):
         policy = resource.policies.get("UpdateReplacePolicy" if replaced else "DeletionPolicy", "Delete")
         if policy in ("Retain", "RetainExceptOnCreate"):
-            self._log(f"RETAIN {resource.logical_id}")
+            self._log(f"RETAIN {resource.logical_id} {resource.physical_id}")
+            self._release_name(resource, retained=True)
             return
+        self._release_name(resource, retained=False)
         self._log(f"DELETE {resource.logical_id} {resource.physical_id}")
         kind = resource.type
         if kind == "AWS::IAM::Policy":
@@ -407,10 +465,13 @@ class Stack:
 
     # --- stack operations --------------------------------------------------------------------------
 
-    def deploy(self, template: dict):
-        """Create the stack, or update it to ``template``. Returns an Outcome."""
+    def deploy(self, template: dict, parameters: Mapping[str, str] | None = None):
+        """Create the stack, or update it to ``template`` with these parameter values (the others
+        take their defaults). Returns an Outcome."""
         started = self.kernel.clock.minutes
         self._failed_physical: dict[str, str] = {}
+        self.parameters = dict(parameters or {})
+        template = self._effective(template)
         if not self.resources:
             # Every creation of a stack gets a new id (CloudFormation's UUID), deterministic here.
             self._creations += 1
@@ -498,6 +559,22 @@ class Stack:
                 created.append(logical_id)
                 return
             if properties == current.properties:
+                return
+            kind = definition["Type"]
+            if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+                if properties.get("ServiceToken") != current.properties.get("ServiceToken"):
+                    # CloudFormation refuses this update ("ServiceToken ... Updates are not
+                    # supported", https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html).
+                    raise ResourceFailed(f"{logical_id}: Modifying service token is not allowed.")
+            elif replacing := schemas.replacing_changes(kind, current.properties, properties):
+                name = schemas.custom_name(kind, properties)
+                if name is not None and name == schemas.custom_name(kind, current.properties):
+                    raise ResourceFailed(f"{logical_id}: CloudFormation cannot update a stack when a custom-named resource requires replacing."
+                                         f" Rename {'|'.join(map(str, name))} and update the stack again. (create-only: {', '.join(replacing)})")
+                self._log(f"REPLACE {logical_id} ({', '.join(replacing)})")
+                replaced[logical_id] = current
+                updated[logical_id] = current
+                self.resources[logical_id] = yield from self._create(logical_id, definition, properties)
                 return
             self._log(f"UPDATE {logical_id}")
             updated[logical_id] = current
