@@ -502,6 +502,8 @@ class AppConfig(Strict):
     name: str = Field(min_length=1, max_length=20, pattern=SHORT_NAME_PATTERN)
     tags: dict[str, str] = Field(default_factory=dict)
     removal_policy: Literal["RETAIN", "DESTROY"] = Field(default="RETAIN", alias="removalPolicy")
+    # The buckets an earlier `destroy` retained are used instead of created (docs/storage-lifecycle.md).
+    reuse_retained_buckets: bool = Field(default=False, alias="reuseRetainedBuckets")
     encryption: Encryption = Field(default_factory=Encryption)
     noncurrent_version_days: int = Field(default=30, ge=1, le=3650, alias="noncurrentVersionDays")
     recommender_ready_timeout_hours: float = Field(default=8, gt=0, le=12, alias="recommenderReadyTimeoutHours")
@@ -725,6 +727,12 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
 
     for name in _duplicates([g.name for g in config.dataset_groups]):
         add("datasetGroups", f"dataset group name {name!r} is used twice; names must be unique")
+    if config.reuse_retained_buckets:
+        if config.removal_policy != "RETAIN":
+            add("reuseRetainedBuckets", "needs removalPolicy: RETAIN (DESTROY deletes the buckets, so none is left to reuse); set removalPolicy: RETAIN or drop reuseRetainedBuckets")
+        if config.encryption.mode == "KMS" and not config.encryption.kms_key_arn:
+            add("encryption.kmsKeyArn", "reuseRetainedBuckets keeps the retained data bucket, whose objects are encrypted with the key the earlier"
+                " storage stack created (RETAIN kept it): set kmsKeyArn to that key (the earlier storage stack's output DataKeyArn)")
 
     for g_index, group in enumerate(config.dataset_groups):
         base = f"datasetGroups[{g_index}]"

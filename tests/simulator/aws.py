@@ -136,6 +136,8 @@ class Aws:
         # (S3 bucket names globally), and a retained resource keeps its name after its stack is gone.
         self.named: dict[tuple[str, tuple], str] = {}
         self.largest_response: tuple[int, str] = (0, "")  # bytes, which custom resource answered it
+        # Parameter Store: the account is bootstrapped (the CDK's default synthesizer checks it).
+        self.ssm_values: dict[str, Any] = {"/cdk-bootstrap/hnb659fds/version": "30"}
 
     # --- the boto3 side -----------------------------------------------------------------------
 

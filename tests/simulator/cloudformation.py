@@ -143,7 +143,20 @@ class Stack:
                 raise TemplateError(f"stack {stack_name} has no output {output_name} (deployed: {sorted(self.aws.stack_outputs)})")
             return outputs[output_name]
 
-        return Resolver(template, self.name, self.parameters, ref, get_att, stack_output=stack_output, stack_id=self.stack_id)
+        return Resolver(template, self.name, self._parameter_values(template), ref, get_att, stack_output=stack_output, stack_id=self.stack_id)
+
+    def _parameter_values(self, template: Mapping) -> dict[str, Any]:
+        """Given values, else defaults; an SSM parameter type is read from Parameter Store
+        ("SSM parameter types", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html)."""
+        values = {}
+        for name, spec in (template.get("Parameters") or {}).items():
+            value = self.parameters.get(name, spec.get("Default"))
+            if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+                if value not in self.aws.ssm_values:
+                    raise TemplateError(f"Unable to fetch parameters [{value}] from parameter store for this account.")
+                value = self.aws.ssm_values[value]
+            values[name] = value
+        return values
 
     def _effective(self, template: dict) -> dict:
         """The template as this deploy creates it: parameters checked, and only the resources and
@@ -173,7 +186,7 @@ class Stack:
             name: resolver.resolve(output["Value"]) for name, output in (self.template.get("Outputs") or {}).items()}
 
     def _asset_dir(self, code: Mapping) -> Path:
-        key = code.get("S3Key", "")
+        key = code.get("S3Key", "").rsplit("/", 1)[-1]  # a release puts its assets under a key prefix
         return self.asset_root / f"asset.{key.removesuffix('.zip')}"
 
     def _log(self, text: str) -> None:
@@ -210,13 +223,14 @@ class Stack:
         return "|".join(map(str, name))
 
     def _release_name(self, resource: Resource, *, retained: bool) -> None:
-        key = (resource.type, tuple(resource.physical_id.split("|")))
-        if self.aws.named.get(key) != f"{self.name}/{resource.logical_id}":
-            return
-        if retained:
-            self.aws.named[key] = RETAINED
-        else:
-            del self.aws.named[key]
+        owner, physical = f"{self.name}/{resource.logical_id}", resource.physical_id
+        for key in [key for key, value in self.aws.named.items() if value == owner and key[0] == resource.type]:
+            name = "|".join(map(str, key[1]))
+            if physical == name or physical.endswith((f":{name}", f"/{name}")):  # the name, or an ARN ending in it
+                if retained:
+                    self.aws.named[key] = RETAINED
+                else:
+                    del self.aws.named[key]
 
     def _provision(self, kind: str, logical_id: str, request: str, properties: Any, old: Resource | None, old_properties: Any):
         arn = lambda service, resource: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"  # noqa: E731
@@ -265,6 +279,7 @@ class Stack:
         if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and self.custom_resources:
             return (yield from self._custom(logical_id, kind, request, properties, old, old_properties))
         if kind == "AWS::SSM::Parameter":
+            self.aws.ssm_values[short] = properties.get("Value")
             return short, {"Type": "String", "Value": properties.get("Value")}
         if kind == "AWS::KMS::Key":
             key_arn = arn("kms", f"key/{short}")
@@ -411,6 +426,8 @@ class Stack:
             self.aws.functions.pop(resource.attributes["Arn"], None)
         elif kind == "AWS::StepFunctions::StateMachine":
             self.aws.state_machines.pop(resource.physical_id, None)
+        elif kind == "AWS::SSM::Parameter":
+            self.aws.ssm_values.pop(resource.physical_id, None)
         elif kind == "AWS::CloudFormation::WaitConditionHandle":
             handle = self.aws.handles.get(resource.physical_id.split("?")[0])
             if handle:
