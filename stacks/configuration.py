@@ -41,6 +41,10 @@ METRIC_EXPRESSION = re.compile(
     r"^\s*(?:(?P<count>SAMPLECOUNT\(\s*\))|SUM\(\s*(?P<dataset>[A-Za-z_]+)\.(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*\))\s*$"
 )
 MAX_METRICS = 10
+# "You can have a total of 5 pending or in progress dataset import jobs per region. This quota is
+# not adjustable." (Developer Guide, "Common error messages": LimitExceededException "More than 5
+# resources with PENDING or IN_PROGRESS status").
+RUNNING_IMPORT_JOBS_QUOTA = 5
 # CloudWatch dimension values come upper-cased; sources equal after that collide.
 ATTRIBUTION_SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 

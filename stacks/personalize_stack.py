@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import CfnWaitCondition, CustomResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.configuration import AppConfig
+from stacks.configuration import RUNNING_IMPORT_JOBS_QUOTA, AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import FrameworkRoles
@@ -78,6 +78,7 @@ class PersonalizeStack(Stack):
                 iam.PolicyStatement(sid="WriteEventExports", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(EXPORT_PREFIX + "*")])
             )
         tokens = build_providers(self, config=config, groups=self.groups, service_role=self.service_role, framework=framework)
+        imports: list[tuple[CustomResource, CfnWaitCondition]] = []
         for resources in self.groups:
             custom = GroupCustomResources(
                 self,
@@ -92,6 +93,7 @@ class PersonalizeStack(Stack):
                 import_locations=import_locations(resources.group, bucket_name, sample_locations),
                 switch=switch,
             )
+            imports += zip(custom.import_jobs, custom.imported)
             group = resources.group
             if group.solutions or group.filters:
                 # After the data is in (imports ACTIVE, attribution in place): deleted before them.
@@ -107,5 +109,10 @@ class PersonalizeStack(Stack):
                     after=after,
                     switch=campaign_switch,
                 )
+        # Personalize runs at most RUNNING_IMPORT_JOBS_QUOTA imports per region and refuses more:
+        # each import beyond it starts once the one that many places before it ended (in creation
+        # order, which already puts an Items import before its group's Interactions import).
+        for (job, _), (_, earlier) in zip(imports[RUNNING_IMPORT_JOBS_QUOTA:], imports):
+            job.node.add_dependency(earlier)
         # Last: every construct has registered its long-running children by now.
         build_teardown_chains(self, config=config, groups=self.groups, framework=framework)

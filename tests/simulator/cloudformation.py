@@ -606,6 +606,7 @@ class Stack:
         if not failures:
             removed = [r for r in old_resources if r not in new_template["Resources"]]
             leaks = yield from self._cleanup(old_template, removed, replaced)
+            self.publish_outputs()
             return Outcome("UPDATE_COMPLETE", leaks=leaks)
         # Rollback: old properties re-sent to what was updated (new physical ids are replaced
         # by the old ones), then a cleanup deletes what the failed update created.

@@ -296,6 +296,9 @@ SCENARIOS: list[Scenario] = [
     # expression's hash), the old one deleted in the cleanup.
     Scenario("filter-expression-replaced", about="a filter's expression changed: replaced under a new name (create-only in its schema); destroy",
              steps=[deploy("custom"), deploy("custom-filter-changed", check=_filters(CHANGED_FILTER)), destroy()]),
+    # Personalize refuses a sixth running import in a region (LimitExceededException).
+    Scenario("six-imports-at-once", about="three groups whose six imports could all start at once: the sixth waits for the first; destroy",
+             steps=[deploy("six-imports"), destroy()]),
 ]
 
 

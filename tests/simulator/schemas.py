@@ -51,15 +51,18 @@ def custom_name(kind: str, properties: Mapping) -> tuple | None:
     """The name the template gives the resource, or None when CloudFormation generates one.
 
     A custom name is the primary identifier when every part of it is a writable property the
-    template sets (BucketName, LogGroupName, a bucket policy's Bucket). Personalize types are
-    identified by a read-only ARN derived from their create-only ``Name``: that is their name
-    ("Name type", https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
+    template sets (BucketName, LogGroupName, a bucket policy's Bucket). Types identified by a
+    read-only ARN (Personalize types, state machines, topics) are named by their create-only
+    ``Name`` or ``<Type>Name`` property, the "Name type" convention
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
     """
     read_only = set(_paths(kind, "readOnlyProperties"))
     identifier = _paths(kind, "primaryIdentifier")
     if identifier and not read_only & set(identifier):
         values = tuple(_at(properties, path) for path in identifier)
         return None if _ABSENT in values else values
-    if ("Name",) in _paths(kind, "createOnlyProperties") and isinstance(properties.get("Name"), str):
-        return (properties["Name"],)
+    create_only = _paths(kind, "createOnlyProperties")
+    for key in ("Name", f"{kind.rsplit('::', 1)[-1]}Name"):
+        if (key,) in create_only and isinstance(properties.get(key), str):
+            return (properties[key],)
     return None

@@ -35,6 +35,15 @@ def _set(path: Callable[[dict], None]) -> Callable[[dict], dict]:
 
 
 CHANGED_FILTER = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase", "rating")'
+def _six_imports(config: dict) -> None:
+    """Three groups of Interactions and Items, without attribution: six imports start at once."""
+    group = _group(config)
+    group.pop("metricAttribution")
+    group["recommenders"] = []
+    config["datasetGroups"] = [{**copy.deepcopy(group), "name": name} for name in ("retail", "outlet", "archive")]
+    config["dashboard"]["derivedMetrics"] = []
+
+
 # variant → (base config, mutation)
 VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "default": ("default", _set(lambda c: None)),
@@ -60,6 +69,7 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "custom-threshold": ("custom", _set(lambda c: _group(c)["solutions"][0].update(eventValueThreshold=4))),
     "custom-campaign-removed": ("custom", _set(lambda c: _group(c)["solutions"][1].update(campaigns=[]))),
     "custom-filter-changed": ("custom", _set(lambda c: _group(c)["filters"][0].update(expression=CHANGED_FILTER))),
+    "six-imports": ("default", _set(_six_imports)),
     # After a RETAIN destroy: the retained buckets used, not created again (docs/storage-lifecycle.md).
     "default-reuse": ("default", _set(lambda c: c.update(reuseRetainedBuckets=True))),
     # Release templates (tools/release.py): parameters and the cost switches' Conditions.
