@@ -633,3 +633,18 @@ def test_app_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert code == 2, err
     assert "Traceback" not in err
     assert "syntax.yaml" in err and "line 3, column 1: not valid YAML" in err
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "fix"),
+    [
+        ({"removalPolicy": "DESTROY"}, "reuseRetainedBuckets", "set removalPolicy: RETAIN"),
+        ({"encryption": {"mode": "KMS"}}, "encryption.kmsKeyArn", "DataKeyArn"),
+    ],
+)
+def test_reusing_retained_buckets_needs_retain_and_the_retained_key(changes, path, fix):
+    raw = {**yaml.safe_load((REPO / "config" / "default.yaml").read_text()), "reuseRetainedBuckets": True, **changes}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    [issue] = caught.value.issues
+    assert issue.path == path and fix in issue.message
