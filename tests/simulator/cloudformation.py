@@ -159,26 +159,13 @@ class Stack:
         return values
 
     def _effective(self, template: dict) -> dict:
-        """The template as this deploy creates it: parameters checked, and only the resources and
-        outputs whose Condition holds ("Conditions", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html)."""
         for name, value in self.parameters.items():
             spec = (template.get("Parameters") or {}).get(name)
             if spec is None:
                 raise TemplateError(f"Parameters: [{name}] do not exist in the template")
             if "AllowedValues" in spec and value not in spec["AllowedValues"]:
                 raise TemplateError(f"Parameter '{name}' must be one of AllowedValues")
-        resolver = self.resolver(template)
-        kept = {logical_id: resource for logical_id, resource in template["Resources"].items()
-                if "Condition" not in resource or resolver.condition(resource["Condition"])}
-        for logical_id, resource in kept.items():
-            depends = resource.get("DependsOn") or []
-            for dependency in [depends] if isinstance(depends, str) else depends:
-                if dependency not in kept:
-                    # Stricter than silence: a dependency the conditions leave out is an error.
-                    raise TemplateError(f"Template format error: Unresolved resource dependencies [{dependency}] of {logical_id}")
-        outputs = {name: output for name, output in (template.get("Outputs") or {}).items()
-                   if "Condition" not in output or resolver.condition(output["Condition"])}
-        return {**template, "Resources": kept, "Outputs": outputs}
+        return apply_conditions(template, self._parameter_values(template), self.name)
 
     def publish_outputs(self) -> None:
         resolver = self.resolver(self.template)
@@ -660,6 +647,26 @@ class Stack:
             if name not in failures:
                 self.resources.pop(name, None)
         return [f"cleanup of {name} failed (left behind): {error}" for name, error in failures.items() if not error.startswith("kept:")]
+
+
+def apply_conditions(template: dict, parameters: Mapping[str, Any], stack_name: str = "stack") -> dict:
+    """The template as a deploy with these parameter values creates it: only the resources and
+    outputs whose Condition holds ("Conditions", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html)."""
+    def nothing(*_: Any) -> Any:
+        raise TemplateError("a Condition may refer to parameters and pseudo parameters only")
+
+    resolver = Resolver(template, stack_name, parameters, nothing, nothing)
+    kept = {logical_id: resource for logical_id, resource in template["Resources"].items()
+            if "Condition" not in resource or resolver.condition(resource["Condition"])}
+    for logical_id, resource in kept.items():
+        depends = resource.get("DependsOn") or []
+        for dependency in [depends] if isinstance(depends, str) else depends:
+            if dependency not in kept:
+                # Stricter than silence: a dependency the conditions leave out is an error.
+                raise TemplateError(f"Template format error: Unresolved resource dependencies [{dependency}] of {logical_id}")
+    outputs = {name: output for name, output in (template.get("Outputs") or {}).items()
+               if "Condition" not in output or resolver.condition(output["Condition"])}
+    return {**template, "Resources": kept, "Outputs": outputs}
 
 
 def _roots(failures: Iterable[str]) -> list[str]:

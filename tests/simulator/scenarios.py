@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.simulator.aws import RETAINED, Aws, FrameworkBridge
-from tests.simulator.cloudformation import Outcome, Stack, dependencies
+from tests.simulator.cloudformation import Outcome, Stack, apply_conditions, dependencies
 from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems, stale_import_problems
 from tests.simulator.iam import Iam
 from tests.simulator.kernel import Clock, Kernel, drain
@@ -420,7 +420,10 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
     problems: list[str] = []
     outcomes: list[Outcome] = []
     deploy_minutes = 0.0
-    bound = critical_path_minutes(load_template(first["template"]), scenario.timings)
+    first_step = next(s for s in scenario.steps if s.action.startswith("deploy"))
+    template = load_template(first["template"])
+    values = {name: first_step.parameters.get(name, spec.get("Default")) for name, spec in (template.get("Parameters") or {}).items()}
+    bound = critical_path_minutes(apply_conditions(template, values), scenario.timings)
     ended_clean = False
     with aws.patched(modules):
         # The storage stack (buckets, key) first: the personalize stack reads its outputs.
