@@ -9,7 +9,7 @@ Resource type schemas: https://docs.aws.amazon.com/cloudformation-cli/latest/use
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
@@ -19,7 +19,7 @@ from tests.simulator.intrinsics import REGION
 _ABSENT = object()
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(kind: str) -> Mapping[str, Any] | None:
     """The registry schema of ``kind``; None for custom resources and unknown types."""
     try:

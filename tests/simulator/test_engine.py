@@ -8,8 +8,11 @@ import json
 import pytest
 
 from tests.simulator import states
+from tests.simulator.aws import RETAINED, Aws
+from tests.simulator.cloudformation import Stack
+from tests.simulator.fake_service import StackFakePersonalize, Timings
 from tests.simulator.iam import Iam
-from tests.simulator.intrinsics import Resolver, references
+from tests.simulator.intrinsics import Resolver, TemplateError, references
 from tests.simulator.kernel import Clock, Kernel, Sleep
 
 
@@ -90,11 +93,6 @@ def test_kernel_runs_processes_in_simulated_time_order() -> None:
 
 
 # --- CloudFormation's published rules: schemas, names, conditions, custom-resource limits ------------
-
-from tests.simulator.aws import RETAINED, Aws  # noqa: E402
-from tests.simulator.cloudformation import Stack  # noqa: E402
-from tests.simulator.fake_service import StackFakePersonalize, Timings  # noqa: E402
-from tests.simulator.intrinsics import TemplateError  # noqa: E402
 
 
 def _world(tmp_path, name: str = "stack", custom_resources: bool = False):
