@@ -392,6 +392,7 @@ class Result:
     bound_minutes: float
     problems: list[str]
     events: list[str]
+    largest_response: tuple[int, str] = (0, "")  # bytes of the largest custom-resource response, and whose
 
     def line(self) -> str:
         return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} denied={len(self.denied)}"
@@ -501,4 +502,4 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
         problems.append(f"unknown IAM condition keys (denied): {sorted(aws.iam.unknown_conditions)}")
     if not ended_clean and not problems:
         problems.append("the scenario does not end in a destroy or rollback")
-    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events)
+    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events, aws.largest_response)
