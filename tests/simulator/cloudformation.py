@@ -221,10 +221,12 @@ class Stack:
 
     def _provision(self, kind: str, logical_id: str, request: str, properties: Any, old: Resource | None, old_properties: Any):
         arn = lambda service, resource: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"  # noqa: E731
-        native = not (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource" or kind in NATIVE_PERSONALIZE
-                      or kind.startswith("AWS::CloudFormation::Wait"))
+        custom = kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"
+        # Named here: every type whose physical id CloudFormation makes (custom resources that are
+        # only recorded included); Personalize's and the handlers' own name theirs.
+        named_here = not (kind in NATIVE_PERSONALIZE or kind.startswith("AWS::CloudFormation::Wait") or (custom and self.custom_resources))
         short = ""
-        if native:
+        if named_here:
             short = old.physical_id if request == "Update" and old is not None else self._physical_name(kind, logical_id, properties)
         if kind == "AWS::IAM::Role":
             return short, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{short}", "RoleId": f"AROASIM{logical_id.upper()[:16]}"}
@@ -263,7 +265,7 @@ class Stack:
             if request == "Update":
                 return (yield from self._native_update(logical_id, kind, properties, old))
             return (yield from self._native_create(kind, properties))
-        if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and self.custom_resources:
+        if custom and self.custom_resources:
             return (yield from self._custom(logical_id, kind, request, properties, old, old_properties))
         if kind == "AWS::SSM::Parameter":
             self.aws.ssm_values[short] = properties.get("Value")
