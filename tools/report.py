@@ -133,6 +133,10 @@ def build_parser() -> ArgumentParser:
     mode = checks.add_mutually_exclusive_group()
     mode.add_argument("--lenient", action="store_true", help="skip files with a wrong header instead of failing")
     mode.add_argument("--strict", action="store_true", help="fail on a malformed row instead of skipping it")
+    checks.add_argument(
+        "--keep-copies", action="store_true",
+        help="count files with the same content or the same report name each time (default: once)",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="print JSON instead of text tables")
@@ -263,6 +267,7 @@ def _aggregates(
         )
         return Aggregates(results, {"input": "athena"}, [])
     store = reports.ReportStore()
+    store.keep_copies = args.keep_copies
     try:
         if args.dir is not None:
             reports.load_local(store, args.dir, lenient=args.lenient, strict=args.strict)
@@ -281,14 +286,17 @@ def _aggregates(
             noun = "metric series"
         results = store.aggregates(wanted, start=start_epoch, end=end_epoch, source_aliases=aliases)
         load = store.load
+        not_counted = [item for item in store.plan() if not item.counted]
         summary = {
             "input": noun,
             "files_read": load.files_read,
             "files_skipped": load.files_skipped,
             "rows": store.row_count(),
             "rows_skipped": load.rows_skipped,
+            "files_not_counted": [{"file": item.name, "rows": item.rows, "reason": item.reason} for item in not_counted],
         }
-        return Aggregates(results, summary, list(load.warnings))
+        notes = [f"{item.name}: {item.rows} rows not counted: {item.reason}" for item in not_counted]
+        return Aggregates(results, summary, list(load.warnings) + notes)
     finally:
         store.close()
 

@@ -99,11 +99,16 @@ def test_local_store_gives_the_same_aggregates(tmp_path, report_files):
     try:
         load_local(store, tmp_path)
         results = store.aggregates(ANALYSIS_QUERIES)
+        plan = store.plan()
         assert store.load.files_read == 4 and store.row_count() == 16 + 4 + 1
     finally:
         store.close()
     assert as_dict(results["hourly_by_source"]) == python_reference(report_files)
-    assert list(results["duplicate_rows"]["source_file"]) == [str(tmp_path / "copy of BULK.csv")]
+    # Locally whole files are judged (reports.file_plan): the copy is skipped, not compared row by row.
+    assert len(results["duplicate_rows"]["source_file"]) == 0
+    assert [(f.base_name, f.reason) for f in plan if not f.counted] == [
+        ("copy of BULK.csv", f"the same content as {tmp_path / 'AggregatedAttributionMetrics - BULK - 1704071100.csv'}: counted once")
+    ]
 
 
 def test_a_file_duckdb_rejects_is_parsed_in_python_with_messages(tmp_path):
@@ -133,7 +138,76 @@ def test_header_in_another_column_order_is_read_by_name(tmp_path):
     assert as_dict(results["hourly_by_source"]) == {("M", "A", 1704067200): (4.0, 1)}
 
 
-def test_files_from_successive_imports_skip_the_deduplication_with_the_same_result(tmp_path):
+def report_csv(rows: list[tuple[str, float, int]]) -> bytes:
+    return (HEADER + "".join(f"COUNTVIEWS,View,{v},samplecount,{src},{ts}\n" for src, v, ts in rows)).encode()
+
+
+def load_and_sum(tmp_path, files: dict[str, bytes], *, keep_copies: bool = False) -> tuple[dict, list]:
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    store = ReportStore()
+    store.keep_copies = keep_copies
+    try:
+        load_local(store, tmp_path)
+        results = store.aggregates(["hourly_by_source"])
+        plan = store.plan()
+    finally:
+        store.close()
+    return as_dict(results["hourly_by_source"]), [(f.base_name, f.counted, f.reason) for f in plan]
+
+
+def test_late_rows_with_equal_values_in_two_incremental_imports_add_up(tmp_path):
+    """Late events put the same bucket into the next import: 1.0 + 1.0 is 2 events, not a copy."""
+    files = {
+        "AggregatedAttributionMetrics - INCREMENTAL - 1704070000.csv": report_csv([("a", 1.0, 1704067200)]),
+        "AggregatedAttributionMetrics - INCREMENTAL - 1704080000.csv": report_csv([("a", 1.0, 1704067200), ("a", 3.0, 1704070800)]),
+    }
+    totals, plan = load_and_sum(tmp_path, files)
+    assert totals == {("COUNTVIEWS", "A", 1704067200): (2.0, 1), ("COUNTVIEWS", "A", 1704070800): (3.0, 1)}
+    assert all(counted for _, counted, _ in plan)
+
+
+def test_a_full_import_replaces_the_reports_before_it_and_later_incrementals_add(tmp_path):
+    files = {
+        "AggregatedAttributionMetrics - FULL - 1704000000.csv": report_csv([("a", 5.0, 1704067200)]),
+        "AggregatedAttributionMetrics - INCREMENTAL - 1704070000.csv": report_csv([("a", 2.0, 1704067200), ("a", 9.0, 1704060000)]),
+        # Re-imports everything with one late event in the first bucket: 5 + 2 + 1.
+        "AggregatedAttributionMetrics - FULL - 1704090000.csv": report_csv([("a", 8.0, 1704067200), ("a", 9.0, 1704060000)]),
+        "AggregatedAttributionMetrics - INCREMENTAL - 1704100000.csv": report_csv([("a", 4.0, 1704067200)]),
+    }
+    totals, plan = load_and_sum(tmp_path, files)
+    assert totals == {("COUNTVIEWS", "A", 1704067200): (12.0, 1), ("COUNTVIEWS", "A", 1704060000): (9.0, 1)}
+    skipped = [(name, reason) for name, counted, reason in plan if not counted]
+    assert [name for name, _ in skipped] == list(files)[:2]
+    assert all("replaced by the FULL import" in reason and "1704090000" in reason for _, reason in skipped)
+
+
+def test_iso_timestamps_in_file_names_order_the_imports(tmp_path):
+    files = {
+        "AggregatedAttributionMetrics - INCREMENTAL - 2024-01-02T00:00:00Z.csv": report_csv([("a", 2.0, 1704067200)]),
+        "AggregatedAttributionMetrics - FULL - 2024-01-01T00:00:00Z.csv": report_csv([("a", 5.0, 1704067200)]),
+    }
+    totals, _ = load_and_sum(tmp_path, files)
+    assert totals == {("COUNTVIEWS", "A", 1704067200): (7.0, 1)}  # the FULL one came first
+
+
+def test_copies_count_once_with_the_reason_and_keep_copies_counts_them(tmp_path):
+    name = "AggregatedAttributionMetrics - INCREMENTAL - 1704070000.csv"
+    files = {
+        name: report_csv([("a", 1.0, 1704067200)]),
+        "AggregatedAttributionMetrics - INCREMENTAL - 1704070000 (1).csv": report_csv([("a", 1.0, 1704067200)]),
+        f"elsewhere/{name}": report_csv([("a", 1.0, 1704067200), ("b", 1.0, 1704067200)]),
+    }
+    totals, plan = load_and_sum(tmp_path, files)
+    assert totals == {("COUNTVIEWS", "A", 1704067200): (1.0, 1)}
+    reasons = sorted(reason.split(" ")[2] for _, counted, reason in plan if not counted)
+    assert reasons == ["content", "import"]  # "the same content as …", "the same import as …"
+    totals, _ = load_and_sum(tmp_path, {}, keep_copies=True)
+    assert totals == {("COUNTVIEWS", "A", 1704067200): (3.0, 1), ("COUNTVIEWS", "B", 1704067200): (1.0, 1)}
+
+
+def test_files_from_successive_imports_give_the_row_by_row_result(tmp_path):
     files = {
         "first.csv": (HEADER + "M,V,1,sum,a,1704067224\nM,V,1,sum,a,1704067224\nM,V,2,sum,b,1704068124\n").encode(),
         "second.csv": (HEADER + "M,V,1,sum,a,1704069024\nm,V,4,sum,B,1704072624\n").encode(),
@@ -143,11 +217,7 @@ def test_files_from_successive_imports_skip_the_deduplication_with_the_same_resu
     store = ReportStore()
     try:
         load_local(store, tmp_path)
-        assert not store._files_overlap()  # the shortcut: no GROUP BY over every row
         results = store.aggregates(ANALYSIS_QUERIES)
-        (tmp_path / "copy.csv").write_bytes(files["second.csv"])
-        store.add_file(tmp_path / "copy.csv", "copy.csv")
-        assert store._files_overlap()
     finally:
         store.close()
     assert as_dict(results["hourly_by_source"]) == python_reference(files)

@@ -9,20 +9,22 @@ Each file is loaded by DuckDB's CSV reader (fast, no Python per row) and checked
 only a file that fails that check is parsed again row by row in Python, which names the file
 and line of every problem (and skips or, with --strict, rejects those rows). The rows land in
 table `loaded_reports` with the columns of sql.REPORT_COLUMNS plus `file_id` (the file's number
-in `file_names`; a small integer keeps memory down), so the same
-queries run here and on Athena.
+in `files`; a small integer keeps memory down), so the same queries run here and on Athena.
+Which files count is decided per whole file (file_plan: FULL and INCREMENTAL imports, copies).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,86 @@ class LoadResult:
         self.files_read += other.files_read
         self.files_skipped += other.files_skipped
         self.rows_skipped += other.rows_skipped
+
+
+# The name Personalize gives each report it publishes (Developer Guide, "Publishing metric
+# attribution reports to Amazon S3"): one file per import job with publishAttributionMetricsToS3.
+REPORT_FILE_NAME = re.compile(r"AggregatedAttributionMetrics - (?P<method>[A-Za-z]+) - (?P<stamp>.+)\.csv", re.IGNORECASE)
+
+
+@dataclass
+class ReportFile:
+    """One loaded input (a report file, or CloudWatch) and what the analysis does with its rows."""
+
+    file_id: int
+    name: str
+    digest: str | None = None  # SHA-256 of the bytes; None for rows that came from no file
+    rows: int = 0
+    counted: bool = True
+    reason: str = ""  # why it is not counted
+
+    @property
+    def base_name(self) -> str:
+        return re.split(r"[/\\]", self.name)[-1]
+
+    @property
+    def import_method(self) -> str | None:
+        match = REPORT_FILE_NAME.fullmatch(self.base_name)
+        return match.group("method").upper() if match else None
+
+    def order(self) -> tuple:
+        """Import order: the Timestamp of the file name (epoch or ISO 8601), else the name."""
+        match = REPORT_FILE_NAME.fullmatch(self.base_name)
+        stamp = match.group("stamp").strip() if match else ""
+        return (_stamp_seconds(stamp) if stamp else None) is None, _stamp_seconds(stamp) or 0.0, self.base_name, self.name
+
+
+def _stamp_seconds(stamp: str) -> float | None:
+    if re.fullmatch(r"\d{9,13}(\.\d+)?", stamp):
+        value = float(stamp)
+        return value / 1000 if value > 1e11 else value  # milliseconds
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00").replace("_", ":"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def file_plan(files: Sequence[ReportFile], *, keep_copies: bool = False) -> list[ReportFile]:
+    """Decide which report files count, from what the Developer Guide says about imports.
+
+    * A FULL import "overwrites all existing bulk data" of the dataset (CreateDatasetImportJob,
+      importMode), so the report of the latest FULL import replaces every report published
+      before it. The guide does not say whether a FULL report covers only its own time range;
+      the stricter reading (nothing before it counts) is taken, and the output says how many
+      rows that leaves out.
+    * An INCREMENTAL import appends records, so its report adds to the earlier ones: rows for a
+      bucket already reported (late events) add up, equal values included.
+    * True copies are counted once: the same bytes (a re-download), or the same report file name
+      (an import's report saved in two folders). `keep_copies` counts them too.
+    A file whose name is not Personalize's counts like an INCREMENTAL one.
+    """
+    ordered = sorted(files, key=ReportFile.order)
+    for item in ordered:
+        item.counted, item.reason = True, ""
+    if not keep_copies:
+        seen: dict[str, ReportFile] = {}
+        for item in ordered:
+            for key, why in ((item.digest, "the same content as"), (item.base_name if item.import_method else None, "the same import as")):
+                if key is not None and key in seen:
+                    item.counted, item.reason = False, f"{why} {seen[key].name}: counted once"
+                    break
+            else:
+                for key in (item.digest, item.base_name if item.import_method else None):
+                    if key is not None:
+                        seen[key] = item
+    full = [item for item in ordered if item.counted and item.import_method == "FULL"]
+    if full:
+        latest = full[-1]
+        for item in ordered[: ordered.index(latest)]:
+            if item.counted:
+                item.counted, item.reason = False, f"replaced by the FULL import {latest.name} (a FULL import overwrites all bulk data)"
+    return ordered
 
 
 class ReportFileError(CliError):
@@ -203,7 +285,8 @@ class ReportStore:
         columns = ", ".join(f'"{name}" {_duckdb_type(kind)}' for name, kind in REPORT_COLUMNS)
         self.connection.execute(f"CREATE TABLE {TABLE} ({columns}, {FILE_COLUMN} INTEGER)")
         self.load = LoadResult()
-        self.file_names: list[str] = []
+        self.files: list[ReportFile] = []
+        self.keep_copies = False  # see file_plan
 
     def close(self) -> None:
         self.connection.close()
@@ -217,6 +300,8 @@ class ReportStore:
         except OSError as exc:
             raise CliError(f"{name}: cannot read: {exc}") from None
         header = _valid_header(first_line)
+        record = self._file(name)
+        record.digest = _digest(path)
         if header is not None and self._load_with_duckdb(path, name, header):
             self.load.files_read += 1
             return
@@ -250,10 +335,26 @@ class ReportStore:
         finally:
             self.connection.unregister("parsed_rows")
 
+    @property
+    def file_names(self) -> list[str]:
+        return [item.name for item in self.files]
+
+    def _file(self, name: str) -> ReportFile:
+        for item in self.files:
+            if item.name == name:
+                return item
+        self.files.append(ReportFile(len(self.files), name))
+        return self.files[-1]
+
     def _file_id(self, name: str) -> int:
-        if name not in self.file_names:
-            self.file_names.append(name)
-        return self.file_names.index(name)
+        return self._file(name).file_id
+
+    def plan(self) -> list[ReportFile]:
+        """file_plan over the loaded files, with each file's row count."""
+        counts = dict(self.connection.execute(f"SELECT {FILE_COLUMN}, count(*) FROM {TABLE} GROUP BY 1").fetchall())
+        for item in self.files:
+            item.rows = int(counts.get(item.file_id, 0))
+        return file_plan(self.files, keep_copies=self.keep_copies)
 
     def row_count(self) -> int:
         return int(self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
@@ -268,14 +369,9 @@ class ReportStore:
     ) -> dict[str, dict[str, np.ndarray]]:
         """The named queries' results: each deduplication step materialized once, then the final
         SELECTs (over the renamed sources with `source_aliases`, see sql.py)."""
-        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end, source_aliases=source_aliases)
-        overlap = self._files_overlap()
-        if not overlap:
-            # Files that share no timestamp cannot repeat each other's rows (the usual case: one
-            # import job after another): the same result as the steps, without their two GROUP BYs.
-            steps["copies_per_file"] = "SELECT *, 1 AS copies FROM report_rows"
-            steps["deduplicated"] = "SELECT metric, source, event_type, math_function, value, ts, value AS total, 1 AS files FROM report_rows"
-        kinds = {step: "TABLE" if overlap and step != "report_rows" else "VIEW" for step in steps}
+        skip = [item.file_id for item in self.plan() if not item.counted]
+        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end, source_aliases=source_aliases, skip_files=skip)
+        kinds = {step: "VIEW" for step in steps}  # whole files are skipped, no row is compared: nothing to materialize
         for step, body in steps.items():
             self.connection.execute(f"CREATE OR REPLACE TEMP {kinds[step]} {step} AS {body}")
         try:
@@ -288,16 +384,6 @@ class ReportStore:
             ids = results["duplicate_rows"]["source_file"]
             results["duplicate_rows"]["source_file"] = np.array([self.file_names[int(i)] for i in ids], dtype=object)
         return results
-
-    def _files_overlap(self) -> bool:
-        """Whether the TIMESTAMP ranges of any two loaded files overlap."""
-        ranges = self.connection.execute(
-            f'SELECT min("timestamp"), max("timestamp") FROM {TABLE} GROUP BY {FILE_COLUMN} ORDER BY 1'
-        ).fetchall()
-        for (_, previous_end), (next_start, _) in zip(ranges, ranges[1:]):
-            if next_start <= previous_end:
-                return True
-        return False
 
     def query(self, sql: str) -> dict[str, np.ndarray]:
         """Run a query; the result as one numpy array per column."""
@@ -337,6 +423,14 @@ class ReportStore:
             self.connection.execute(f"DELETE FROM {TABLE} WHERE {FILE_COLUMN} = {file_id}")
             return False
         return True
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _duckdb_type(athena_type: str) -> str:

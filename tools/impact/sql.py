@@ -22,7 +22,7 @@ Renaming after deduplication keeps the two forms from being mistaken for copies 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 # (column, Athena/Hive type) of the report CSV in file order; Glue stores names lower-case.
 REPORT_COLUMNS: list[tuple[str, str]] = [
@@ -76,11 +76,15 @@ def dedup_steps(
     end: int | None = None,
     dataset_group: str | None = None,
     source_aliases: Mapping[str, str] | None = None,
+    skip_files: Sequence[int] | None = None,
 ) -> dict[str, str]:
     """The deduplication, as named steps in order (name -> SELECT over the steps before it), and
     the renaming of aliased sources (`attributed`) when there are any.
 
     Athena runs them as the CTEs of each query; DuckDB materializes each once as a table.
+    `skip_files`: the caller knows every file and has decided which count (reports.file_plan:
+    copies and files a FULL import replaced); rows of the others all add up, no row is
+    compared with another. Without it (Athena) repeated rows are folded as described above.
     """
     time_filter = ""
     if start is not None:
@@ -109,6 +113,11 @@ def dedup_steps(
   FROM copies_per_file
   GROUP BY {KEY}""",
     }
+    if skip_files is not None:
+        if skip_files:
+            steps["report_rows"] += f" AND NOT {file_column} IN ({', '.join(str(int(i)) for i in skip_files)})"
+        steps["copies_per_file"] = "SELECT *, 1 AS copies FROM report_rows"
+        steps["deduplicated"] = "SELECT metric, source, event_type, math_function, value, ts, value AS total, 1 AS files FROM report_rows"
     if source_aliases:
         steps["attributed"] = attributed_step(source_aliases)
     return steps
