@@ -105,6 +105,18 @@ def build_parser() -> ArgumentParser:
         "--block", choices=("day", "hour"), default="day",
         help="independent units of the interval: UTC days (default) or hours (short tests; assumes no day effects)",
     )
+    analysis.add_argument(
+        "--timezone", metavar="IANA_NAME",
+        help="the shop's time zone, e.g. America/Los_Angeles: days (the interval's clusters) follow its local day (default UTC)",
+    )
+    analysis.add_argument(
+        "--rate-hours", choices=("clock", "active"), default="clock",
+        help="per hour: per clock hour live (default), or per hour in which any source had rows",
+    )
+    analysis.add_argument(
+        "--adjust", choices=("holm", "none"), default="holm",
+        help="multiple comparisons over every lift: Holm-adjusted p and simultaneous intervals (default), or none",
+    )
     analysis.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     analysis.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     analysis.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
@@ -195,6 +207,13 @@ def _time_range(args: Any, now: datetime | None) -> tuple[datetime | None, datet
 
 
 def _validate(args: Any) -> None:
+    if args.timezone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(args.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CliError(f"--timezone {args.timezone!r} is not an IANA time zone name, e.g. Europe/Berlin") from None
     if not 0 < args.confidence < 1:
         raise CliError("--confidence must be between 0 and 1, e.g. 0.95")
     if args.resamples < 100:
@@ -358,7 +377,7 @@ def _run(
     for warning in warnings:
         print(f"{PROG}: warning: {warning}", file=stderr)
 
-    data = statistics.HourlyData(results["hourly_by_source"], results["traffic_by_hour"])
+    data = statistics.HourlyData(results["hourly_by_source"], results["traffic_by_hour"], timezone=args.timezone)
     if deployed is not None:
         from tools.deployment_lookup import check_sources
 
@@ -384,6 +403,9 @@ def _run(
         seed=args.seed,
         per=args.per,
         metrics=args.metric,
+        rate_hours=args.rate_hours,
+        timezone=args.timezone,
+        adjust=args.adjust,
     )
     analysis = statistics.analyse(data, results["metric_details"], settings, exposure=exposure, derived=derived)
     if not analysis.metrics:

@@ -83,13 +83,56 @@ def test_a_late_source_is_compared_only_over_the_window_both_were_live():
     assert over_time.period == "day" and over_time.per_hour["NEW_WIDGET"] == [None] * 4 + [pytest.approx(160)]
 
 
-def test_outages_are_gaps_not_zeros():
-    values = [5] * 8 + [0] * 8 + [5] * 8  # six hours, the middle two with no rows at all
-    reports = run(series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values))
+def test_quiet_hours_are_clock_hours_and_active_hours_only_if_asked():
+    values = [5] * 8 + [0] * 8 + [5] * 8  # six hours, the middle two with no rows of any source
+    rows = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values)
+    reports = run(rows)
     rates = reports["COUNTVIEWS"].rates_over_time
     assert rates.period == "hour"
-    assert rates.per_hour["A"] == [20.0, 20.0, None, None, 20.0, 20.0]
-    assert by_source(reports["COUNTVIEWS"])["A"].per_hour.estimate == pytest.approx(20)
+    assert rates.per_hour["A"] == [20.0, 20.0, 0.0, 0.0, 20.0, 20.0]  # a quiet shop, not a pause
+    figures = by_source(reports["COUNTVIEWS"])["A"]
+    assert figures.per_hour.estimate == pytest.approx(80 / 6) and figures.live_hours == 6 and not figures.pauses
+    active = by_source(run(rows, rate_hours="active")["COUNTVIEWS"])["A"]
+    assert active.per_hour.estimate == pytest.approx(20)
+
+
+def test_rates_are_independent_of_other_sources_rows():
+    """Per clock hour: adding a source with rows in the quiet hours changes nobody else's rate."""
+    values = [5] * 8 + [0] * 8 + [5] * 8
+    rows = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values)
+    night_owl = series_rows("COUNTVIEWS", "owl", [1] * 24)
+    alone, together = (by_source(run(r)["COUNTVIEWS"])["A"].per_hour.estimate for r in (rows, rows + night_owl))
+    assert alone == together == pytest.approx(80 / 6)
+
+
+def test_a_pause_is_not_live_time_and_is_stated():
+    """The source stops for three of ten days while the baseline goes on: those days are
+    excluded from its rate and from the lift's window, and reported as a pause."""
+    rng = np.random.default_rng(4)
+    days = 10
+    baseline = rng.poisson(10, days * BUCKETS_PER_DAY)
+    source = rng.poisson(13, days * BUCKETS_PER_DAY)
+    source[3 * BUCKETS_PER_DAY : 6 * BUCKETS_PER_DAY] = 0
+    reports = run(series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", baseline) + series_rows("COUNTVIEWS", "rec", source))
+    rec = by_source(reports["COUNTVIEWS"])["REC"]
+    [pause] = rec.pauses
+    assert (pause.start, pause.end, pause.hours) == (datetime(2024, 1, 4, tzinfo=UTC), datetime(2024, 1, 7, tzinfo=UTC), 72)
+    assert rec.live_hours == 7 * 24
+    assert rec.per_hour.estimate == pytest.approx(source.sum() / (7 * 24))
+    assert rec.lift.rate_lift.estimate == pytest.approx(1.3, rel=0.03)
+    baseline_figures = by_source(reports["COUNTVIEWS"])["SOURCE_NAME_UNDEFINED"]
+    assert baseline_figures.live_hours == days * 24 and not baseline_figures.pauses
+
+
+def test_a_sparse_source_is_live_from_the_start_of_the_report_not_its_first_event():
+    """38 purchases in 14 days: nothing makes the empty hours before the first one improbable."""
+    rng = np.random.default_rng(9)
+    days = 14
+    views = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", rng.poisson(5, days * BUCKETS_PER_DAY))
+    purchases = np.zeros(days * BUCKETS_PER_DAY)
+    purchases[np.sort(rng.choice(np.arange(30, days * BUCKETS_PER_DAY - 30), 38, replace=False))] = 1
+    rec = by_source(run(views + series_rows("COUNTPURCHASES", "rec", purchases))["COUNTPURCHASES"])["REC"]
+    assert rec.live_hours == days * 24 and rec.per_hour.estimate == pytest.approx(38 / (days * 24))
 
 
 def test_delta_interval_matches_the_cluster_robust_formula():
