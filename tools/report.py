@@ -305,17 +305,14 @@ def _aggregates(
             noun = "metric series"
         results = store.aggregates(wanted, start=start_epoch, end=end_epoch, source_aliases=aliases)
         load = store.load
-        not_counted = [item for item in store.plan() if not item.counted]
         summary = {
             "input": noun,
             "files_read": load.files_read,
             "files_skipped": load.files_skipped,
             "rows": store.row_count(),
             "rows_skipped": load.rows_skipped,
-            "files_not_counted": [{"file": item.name, "rows": item.rows, "reason": item.reason} for item in not_counted],
         }
-        notes = [f"{item.name}: {item.rows} rows not counted: {item.reason}" for item in not_counted]
-        return Aggregates(results, summary, list(load.warnings) + notes)
+        return Aggregates(results, summary, list(load.warnings))
     finally:
         store.close()
 
@@ -365,9 +362,13 @@ def _run(
         {"reported": str(reported), "counted_as": str(source), "rows": int(rows)}
         for reported, source, rows in zip(renamed["reported_source"], renamed.get("source", []), renamed.get("row_count", []))
     ]
-    duplicates = results["duplicate_rows"]
-    for name, count in zip(duplicates["source_file"], duplicates["duplicate_rows"]):
-        warnings.append(f"{name}: {int(count)} rows repeat rows of another report file (a re-import or a copy?); counted once")
+    skipped_files = results["files_not_counted"]
+    aggregates.load["files_not_counted"] = [
+        {"file": str(name), "rows": int(rows), "reason": str(reason)}
+        for name, rows, reason in zip(skipped_files["source_file"], skipped_files["row_count"], skipped_files["reason"])
+    ]
+    for item in aggregates.load["files_not_counted"]:
+        warnings.append(f"{item['file']}: {item['rows']} rows not counted: {item['reason']}")
     if not len(results["traffic_by_hour"]["hour_start"]):
         load = aggregates.load
         skipped = load.get("rows_skipped") or load.get("files_skipped")
@@ -377,7 +378,9 @@ def _run(
     for warning in warnings:
         print(f"{PROG}: warning: {warning}", file=stderr)
 
-    data = statistics.HourlyData(results["hourly_by_source"], results["traffic_by_hour"], timezone=args.timezone)
+    data = statistics.HourlyData(
+        results["hourly_by_source"], results["traffic_by_hour"], timezone=args.timezone, whole_days=args.block == "day"
+    )
     if deployed is not None:
         from tools.deployment_lookup import check_sources
 

@@ -33,7 +33,7 @@ def run(rows: list[MetricRow], exposure=None, derived=(), **settings) -> dict[st
         results = store.aggregates(ANALYSIS_QUERIES)
     finally:
         store.close()
-    data = HourlyData(results["hourly_by_source"], results["traffic_by_hour"])
+    data = HourlyData(results["hourly_by_source"], results["traffic_by_hour"], whole_days=settings.get("block", "day") == "day")
     analysis = analyse(data, results["metric_details"], Settings(**settings), exposure=exposure, derived=derived)
     run.last = analysis
     return {report.metric: report for report in analysis.metrics}
@@ -86,14 +86,16 @@ def test_a_late_source_is_compared_only_over_the_window_both_were_live():
 def test_quiet_hours_are_clock_hours_and_active_hours_only_if_asked():
     values = [5] * 8 + [0] * 8 + [5] * 8  # six hours, the middle two with no rows of any source
     rows = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values)
-    reports = run(rows)
+    reports = run(rows, block="hour")
     rates = reports["COUNTVIEWS"].rates_over_time
     assert rates.period == "hour"
     assert rates.per_hour["A"] == [20.0, 20.0, 0.0, 0.0, 20.0, 20.0]  # a quiet shop, not a pause
     figures = by_source(reports["COUNTVIEWS"])["A"]
     assert figures.per_hour.estimate == pytest.approx(80 / 6) and figures.live_hours == 6 and not figures.pauses
-    active = by_source(run(rows, rate_hours="active")["COUNTVIEWS"])["A"]
+    active = by_source(run(rows, rate_hours="active", block="hour")["COUNTVIEWS"])["A"]
     assert active.per_hour.estimate == pytest.approx(20)
+    # With day clusters the period is the whole (UTC) day: 80 views in 24 clock hours.
+    assert by_source(run(rows)["COUNTVIEWS"])["A"].per_hour.estimate == pytest.approx(80 / 24)
 
 
 def test_rates_are_independent_of_other_sources_rows():
@@ -101,7 +103,7 @@ def test_rates_are_independent_of_other_sources_rows():
     values = [5] * 8 + [0] * 8 + [5] * 8
     rows = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values)
     night_owl = series_rows("COUNTVIEWS", "owl", [1] * 24)
-    alone, together = (by_source(run(r)["COUNTVIEWS"])["A"].per_hour.estimate for r in (rows, rows + night_owl))
+    alone, together = (by_source(run(r, block="hour")["COUNTVIEWS"])["A"].per_hour.estimate for r in (rows, rows + night_owl))
     assert alone == together == pytest.approx(80 / 6)
 
 

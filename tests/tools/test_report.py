@@ -181,7 +181,7 @@ def test_text_output_shows_the_comparison(fixtures_dir):
 
 
 def test_json_output(fixtures_dir):
-    code, out, _ = run_cli(["--dir", str(fixtures_dir / "reports"), "--json", "--ci", "bootstrap"])
+    code, out, _ = run_cli(["--dir", str(fixtures_dir / "reports"), "--json", "--ci", "bootstrap", "--block", "hour"])
     assert code == 0
     data = json.loads(out)
     assert data["files_read"] == 2 and data["rows"] == 16 and data["rows_skipped"] == 0

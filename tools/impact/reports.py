@@ -24,7 +24,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,12 @@ import duckdb
 import numpy as np
 
 from tools._cli import CliError
-from tools.impact.sql import REPORT_COLUMNS, dedup_steps, final_select
+from tools.impact.sql import REPORT_COLUMNS, file_steps, final_select
 
 CSV_COLUMNS = ("METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP")
 TABLE = "loaded_reports"
 FILE_COLUMN = "file_id"
+FILES_TABLE = "loaded_files"  # file_id -> name, joined in for the SQL's file rules
 # Plausible epoch seconds (2000-01-01 .. 2100-01-01): catches milliseconds and cut-off digits.
 MIN_TIMESTAMP, MAX_TIMESTAMP = 946_684_800, 4_102_444_800
 WARNINGS_PER_FILE = 10
@@ -71,84 +71,26 @@ class LoadResult:
         self.rows_skipped += other.rows_skipped
 
 
-# The name Personalize gives each report it publishes (Developer Guide, "Publishing metric
-# attribution reports to Amazon S3"): one file per import job with publishAttributionMetricsToS3.
-REPORT_FILE_NAME = re.compile(r"AggregatedAttributionMetrics - (?P<method>[A-Za-z]+) - (?P<stamp>.+)\.csv", re.IGNORECASE)
-
-
 @dataclass
 class ReportFile:
-    """One loaded input (a report file, or CloudWatch) and what the analysis does with its rows."""
+    """One loaded input: a report file, or the CloudWatch rows (no digest)."""
 
     file_id: int
     name: str
-    digest: str | None = None  # SHA-256 of the bytes; None for rows that came from no file
-    rows: int = 0
-    counted: bool = True
-    reason: str = ""  # why it is not counted
-
-    @property
-    def base_name(self) -> str:
-        return re.split(r"[/\\]", self.name)[-1]
-
-    @property
-    def import_method(self) -> str | None:
-        match = REPORT_FILE_NAME.fullmatch(self.base_name)
-        return match.group("method").upper() if match else None
-
-    def order(self) -> tuple:
-        """Import order: the Timestamp of the file name (epoch or ISO 8601), else the name."""
-        match = REPORT_FILE_NAME.fullmatch(self.base_name)
-        stamp = match.group("stamp").strip() if match else ""
-        return (_stamp_seconds(stamp) if stamp else None) is None, _stamp_seconds(stamp) or 0.0, self.base_name, self.name
+    digest: str | None = None  # SHA-256 of the bytes
 
 
-def _stamp_seconds(stamp: str) -> float | None:
-    if re.fullmatch(r"\d{9,13}(\.\d+)?", stamp):
-        value = float(stamp)
-        return value / 1000 if value > 1e11 else value  # milliseconds
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00").replace("_", ":"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def file_plan(files: Sequence[ReportFile], *, keep_copies: bool = False) -> list[ReportFile]:
-    """Decide which report files count, from what the Developer Guide says about imports.
-
-    * A FULL import "overwrites all existing bulk data" of the dataset (CreateDatasetImportJob,
-      importMode), so the report of the latest FULL import replaces every report published
-      before it. The guide does not say whether a FULL report covers only its own time range;
-      the stricter reading (nothing before it counts) is taken, and the output says how many
-      rows that leaves out.
-    * An INCREMENTAL import appends records, so its report adds to the earlier ones: rows for a
-      bucket already reported (late events) add up, equal values included.
-    * True copies are counted once: the same bytes (a re-download), or the same report file name
-      (an import's report saved in two folders). `keep_copies` counts them too.
-    A file whose name is not Personalize's counts like an INCREMENTAL one.
-    """
-    ordered = sorted(files, key=ReportFile.order)
-    for item in ordered:
-        item.counted, item.reason = True, ""
-    if not keep_copies:
-        seen: dict[str, ReportFile] = {}
-        for item in ordered:
-            for key, why in ((item.digest, "the same content as"), (item.base_name if item.import_method else None, "the same import as")):
-                if key is not None and key in seen:
-                    item.counted, item.reason = False, f"{why} {seen[key].name}: counted once"
-                    break
-            else:
-                for key in (item.digest, item.base_name if item.import_method else None):
-                    if key is not None:
-                        seen[key] = item
-    full = [item for item in ordered if item.counted and item.import_method == "FULL"]
-    if full:
-        latest = full[-1]
-        for item in ordered[: ordered.index(latest)]:
-            if item.counted:
-                item.counted, item.reason = False, f"replaced by the FULL import {latest.name} (a FULL import overwrites all bulk data)"
-    return ordered
+def content_copies(files: Sequence[ReportFile]) -> list[str]:
+    """Names of the files whose bytes equal an earlier file's (by name): re-downloaded copies.
+    Which of the other files count is the SQL's decision (sql.file_steps)."""
+    seen: set[str] = set()
+    copies = []
+    for item in sorted(files, key=lambda f: f.name):
+        if item.digest is not None and item.digest in seen:
+            copies.append(item.name)
+        elif item.digest is not None:
+            seen.add(item.digest)
+    return copies
 
 
 class ReportFileError(CliError):
@@ -284,9 +226,10 @@ class ReportStore:
         self.connection.execute("SET enable_progress_bar = false")  # it would print into our stdout
         columns = ", ".join(f'"{name}" {_duckdb_type(kind)}' for name, kind in REPORT_COLUMNS)
         self.connection.execute(f"CREATE TABLE {TABLE} ({columns}, {FILE_COLUMN} INTEGER)")
+        self.connection.execute(f"CREATE TABLE {FILES_TABLE} ({FILE_COLUMN} INTEGER, file_name VARCHAR)")
         self.load = LoadResult()
         self.files: list[ReportFile] = []
-        self.keep_copies = False  # see file_plan
+        self.keep_copies = False  # count same-content files and same-named reports each time
 
     def close(self) -> None:
         self.connection.close()
@@ -335,26 +278,17 @@ class ReportStore:
         finally:
             self.connection.unregister("parsed_rows")
 
-    @property
-    def file_names(self) -> list[str]:
-        return [item.name for item in self.files]
-
     def _file(self, name: str) -> ReportFile:
         for item in self.files:
             if item.name == name:
                 return item
         self.files.append(ReportFile(len(self.files), name))
+        self.connection.execute(f"INSERT INTO {FILES_TABLE} VALUES (?, ?)", [len(self.files) - 1, name])
         return self.files[-1]
 
     def _file_id(self, name: str) -> int:
         return self._file(name).file_id
 
-    def plan(self) -> list[ReportFile]:
-        """file_plan over the loaded files, with each file's row count."""
-        counts = dict(self.connection.execute(f"SELECT {FILE_COLUMN}, count(*) FROM {TABLE} GROUP BY 1").fetchall())
-        for item in self.files:
-            item.rows = int(counts.get(item.file_id, 0))
-        return file_plan(self.files, keep_copies=self.keep_copies)
 
     def row_count(self) -> int:
         return int(self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
@@ -367,11 +301,14 @@ class ReportStore:
         end: int | None = None,
         source_aliases: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, np.ndarray]]:
-        """The named queries' results: each deduplication step materialized once, then the final
-        SELECTs (over the renamed sources with `source_aliases`, see sql.py)."""
-        skip = [item.file_id for item in self.plan() if not item.counted]
-        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end, source_aliases=source_aliases, skip_files=skip)
-        kinds = {step: "VIEW" for step in steps}  # whole files are skipped, no row is compared: nothing to materialize
+        """The named queries' results: the file steps (the small per-file ones materialized once),
+        then the final SELECTs (over the renamed sources with `source_aliases`, see sql.py)."""
+        steps = file_steps(
+            f"{TABLE} JOIN {FILES_TABLE} USING ({FILE_COLUMN})", file_column="file_name", start=start, end=end,
+            source_aliases=source_aliases, skip_files=[] if self.keep_copies else content_copies(self.files),
+            same_import=not self.keep_copies,
+        )
+        kinds = {step: "TABLE" if step in ("report_files", "file_status") else "VIEW" for step in steps}
         for step, body in steps.items():
             self.connection.execute(f"CREATE OR REPLACE TEMP {kinds[step]} {step} AS {body}")
         try:
@@ -380,9 +317,6 @@ class ReportStore:
         finally:
             for step in reversed(list(steps)):
                 self.connection.execute(f"DROP {kinds[step]} IF EXISTS {step}")
-        if "duplicate_rows" in results:  # file numbers back to names
-            ids = results["duplicate_rows"]["source_file"]
-            results["duplicate_rows"]["source_file"] = np.array([self.file_names[int(i)] for i in ids], dtype=object)
         return results
 
     def query(self, sql: str) -> dict[str, np.ndarray]:

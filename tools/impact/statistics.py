@@ -27,7 +27,8 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -182,12 +183,23 @@ class Analysis:
 class HourlyData:
     """Dense (source x hour) matrices per metric from the hourly_by_source / traffic_by_hour results."""
 
-    def __init__(self, hourly: Mapping[str, np.ndarray], traffic: Mapping[str, np.ndarray], *, timezone: str | None = None):
+    def __init__(
+        self,
+        hourly: Mapping[str, np.ndarray],
+        traffic: Mapping[str, np.ndarray],
+        *,
+        timezone: str | None = None,
+        whole_days: bool = True,
+    ):
         hour_starts = np.asarray(traffic["hour_start"], dtype=np.int64)
         if not len(hour_starts):
             raise ValueError("no rows")
-        self.first = int(hour_starts.min())
-        self.hours = (int(hour_starts.max()) - self.first) // HOUR + 1
+        self.first, last = int(hour_starts.min()), int(hour_starts.max())
+        if whole_days:
+            # The report's period is whole days of the shop (the interval's clusters): a quiet
+            # first morning or last evening is part of the clock time, not cut off.
+            self.first, last = _day_edges(self.first, last, timezone)
+        self.hours = (last - self.first) // HOUR + 1
         self.hour_starts = self.first + HOUR * np.arange(self.hours, dtype=np.int64)
         self.traffic_hours = np.zeros(self.hours)
         self.traffic_hours[(hour_starts - self.first) // HOUR] = np.asarray(traffic["buckets"]) / BUCKETS_PER_HOUR
@@ -251,12 +263,18 @@ class HourlyData:
         ]
 
 
+def _day_edges(first: int, last: int, timezone: str | None) -> tuple[int, int]:
+    """The first hour of first's day and the last hour of last's day, in the shop's time zone."""
+    zone = UTC if timezone is None else ZoneInfo(timezone)
+    start = datetime.fromtimestamp(first, tz=zone).replace(hour=0, minute=0, second=0)
+    end = datetime.fromtimestamp(last, tz=zone).replace(hour=0, minute=0, second=0) + timedelta(days=1)
+    return int(start.timestamp()), int(end.timestamp()) - HOUR
+
+
 def _local_days(hour_starts: np.ndarray, timezone: str | None) -> np.ndarray:
     """The day number of each hour in the shop's time zone (UTC days without one)."""
     if timezone is None:
         return hour_starts // DAY
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(timezone)
     offsets = np.array([datetime.fromtimestamp(int(t), tz=zone).utcoffset().total_seconds() for t in hour_starts])
     return (hour_starts + offsets.astype(np.int64)) // DAY
@@ -385,8 +403,10 @@ def ratio_interval(
         keep = (ratios > 0) & (spread > 0)
         studentized = (np.log(ratios[keep]) - math.log(ratio)) / (spread[keep] / ratios[keep])
         low_q, high_q = np.quantile(studentized, [tail, 1 - tail])
-        found.low, found.high = ratio * math.exp(-high_q * se_log), ratio * math.exp(-low_q * se_log)
-        return found
+        if np.isfinite([low_q, high_q]).all() and max(-low_q, high_q) * se_log < 50:
+            found.low, found.high = ratio * math.exp(-high_q * se_log), ratio * math.exp(-low_q * se_log)
+            return found
+        found.warnings.append("the studentized bootstrap did not settle; delta-method interval instead")
     t = t_quantile(confidence, clusters - 1)
     if ratio > 0:
         found.low, found.high = ratio * math.exp(-t * se_log), ratio * math.exp(t * se_log)
@@ -439,7 +459,8 @@ def heavy_tail(values: np.ndarray) -> str | None:
         return None
     top = max(1, math.ceil(HEAVY_TOP_HOURS * len(positive)))
     share = float(positive[:top].sum()) / total
-    if share < HEAVY_TOP_SHARE or len(positive) <= top:
+    # Also five times their share if all hours were alike: a handful of hours is not a tail.
+    if share < max(HEAVY_TOP_SHARE, 5 * top / len(positive)):
         return None
     return (
         f"heavy-tailed: {top} of {len(positive)} hours with data carry {share * 100:.0f} % of the total; "
