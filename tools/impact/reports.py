@@ -226,7 +226,6 @@ class ReportStore:
         self.connection.execute("SET enable_progress_bar = false")  # it would print into our stdout
         columns = ", ".join(f'"{name}" {_duckdb_type(kind)}' for name, kind in REPORT_COLUMNS)
         self.connection.execute(f"CREATE TABLE {TABLE} ({columns}, {FILE_COLUMN} INTEGER)")
-        self.connection.execute(f"CREATE TABLE {FILES_TABLE} ({FILE_COLUMN} INTEGER, file_name VARCHAR)")
         self.load = LoadResult()
         self.files: list[ReportFile] = []
         self.keep_copies = False  # count same-content files and same-named reports each time
@@ -283,7 +282,6 @@ class ReportStore:
             if item.name == name:
                 return item
         self.files.append(ReportFile(len(self.files), name))
-        self.connection.execute(f"INSERT INTO {FILES_TABLE} VALUES (?, ?)", [len(self.files) - 1, name])
         return self.files[-1]
 
     def _file_id(self, name: str) -> int:
@@ -303,6 +301,13 @@ class ReportStore:
     ) -> dict[str, dict[str, np.ndarray]]:
         """The named queries' results: the file steps (the small per-file ones materialized once),
         then the final SELECTs (over the renamed sources with `source_aliases`, see sql.py)."""
+        file_table = {FILE_COLUMN: np.arange(len(self.files), dtype=np.int32), "file_name": np.array([f.name for f in self.files], dtype=str)}
+        self.connection.register("file_names", file_table)  # one statement, not one INSERT per file
+        try:
+            self.connection.execute(f"CREATE OR REPLACE TABLE {FILES_TABLE} ({FILE_COLUMN} INTEGER, file_name VARCHAR)")
+            self.connection.execute(f"INSERT INTO {FILES_TABLE} SELECT * FROM file_names")
+        finally:
+            self.connection.unregister("file_names")
         steps = file_steps(
             f"{TABLE} JOIN {FILES_TABLE} USING ({FILE_COLUMN})", file_column="file_name", start=start, end=end,
             source_aliases=source_aliases, skip_files=[] if self.keep_copies else content_copies(self.files),

@@ -66,7 +66,7 @@ def sql_string(value: str) -> str:
 
 
 def attributed_step(source_aliases: Mapping[str, str]) -> str:
-    """`deduplicated` with each aliased source (compared upper-cased) renamed to its target.
+    """`counted` with each aliased source (compared upper-cased) renamed to its target.
 
     The SQL upper-cases the names, not Python: the dashboard stack saves these queries with ARNs
     that hold deploy-time tokens (account, region), which must reach the template unchanged.
