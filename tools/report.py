@@ -103,7 +103,8 @@ def build_parser() -> ArgumentParser:
     )
     analysis.add_argument(
         "--block", choices=("day", "hour"), default="day",
-        help="independent units of the interval: UTC days (default) or hours (short tests; assumes no day effects)",
+        help="independent units of the interval: days (default; merged into 7- or 28-day blocks when neighbouring days "
+        "are correlated) or hours (short tests; assumes no day effects)",
     )
     analysis.add_argument(
         "--timezone", metavar="IANA_NAME",
