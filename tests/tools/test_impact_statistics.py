@@ -227,3 +227,78 @@ def test_lift_axis_ticks_are_readable_when_lifts_are_close_to_one():
     for low, high in ((0.9, 1.05), (0.05, 40.0), (0.7, 2.3), (0.2, 120.0)):
         ticks = lift_ticks(low, high)
         assert 1.0 in ticks and len(ticks) <= MAX_LIFT_TICKS and all(low <= t <= high for t in ticks)
+
+
+def test_a_pause_is_printed_next_to_the_table():
+    from tools.impact.render import format_text
+
+    rng = np.random.default_rng(4)
+    baseline = rng.poisson(10, 10 * BUCKETS_PER_DAY)
+    source = rng.poisson(13, 10 * BUCKETS_PER_DAY)
+    source[3 * BUCKETS_PER_DAY : 6 * BUCKETS_PER_DAY] = 0
+    run(series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", baseline) + series_rows("COUNTVIEWS", "rec", source))
+    text = format_text(run.last, 0.95)
+    assert "REC: paused 2024-01-04 00:00 to 2024-01-07 00:00 UTC (3.0 d, no rows where ~72 hours with rows were expected)" in text
+    assert "Holm p" in text and "simultaneous CI" in text
+
+
+def test_partly_live_source_per_1000_lift_uses_matching_periods():
+    """Deleted after 5 of 10 days; both served 1,000 an hour while live (impressions totals).
+    Views per 1,000: 13 and 10 -> lift 1.3, whatever the source's shorter period."""
+    views = {"SOURCE_NAME_UNDEFINED": [2.5] * (10 * BUCKETS_PER_DAY), "rec": [3.25] * (5 * BUCKETS_PER_DAY) + [0] * (5 * BUCKETS_PER_DAY)}
+    rows = [row for source, values in views.items() for row in series_rows("COUNTVIEWS", source, values)]
+    exposure = {"SOURCE_NAME_UNDEFINED": Exposure("t", total=1000.0 * 240), "REC": Exposure("t", total=1000.0 * 120)}
+    rec = by_source(run(rows, exposure=exposure)["COUNTVIEWS"])["REC"]
+    assert rec.per_1000.estimate == pytest.approx(13.0)
+    assert rec.lift.per_1000_lift.estimate == pytest.approx(1.3)
+    assert rec.live_hours == 120 and rec.lift.rate_lift.estimate == pytest.approx(1.3)
+
+
+def test_holm_adjusts_every_lift_of_the_report_and_gives_simultaneous_intervals():
+    from tools.impact.statistics import Comparison, Interval, adjust_comparisons, t_p_value
+
+    lifts = [Interval(1.2, se_log=0.05, df=20), Interval(1.05, se_log=0.05, df=20), Interval(0.9, se_log=0.2, df=20)]
+    comparisons = [Comparison("B", None, None, 21, 0.0, lift) for lift in lifts]
+    assert adjust_comparisons(comparisons, Settings()) == 3
+    raw = [t_p_value(math.log(c.rate_lift.estimate) / c.rate_lift.se_log, 20) for c in comparisons]
+    order = np.argsort(raw)
+    expected = np.maximum.accumulate([min(1.0, (3 - rank) * raw[i]) for rank, i in enumerate(order)])
+    assert [comparisons[i].p_adjusted for i in order] == pytest.approx(list(expected))
+    spread = statistics.t_quantile(1 - 0.05 / 3, 20) * 0.05
+    assert comparisons[0].adjusted.low == pytest.approx(1.2 * math.exp(-spread))
+    assert adjust_comparisons(comparisons[:1], Settings(adjust="none")) == 1
+
+
+def test_correlated_days_are_merged_into_weeks_and_independent_days_are_not():
+    from tools.impact.statistics import choose_block
+
+    rng = np.random.default_rng(5)
+    days = np.arange(140)
+    baseline = np.full(140, 1000.0)
+    weekly = 1000 * np.repeat(rng.normal(1, 0.2, 20), 7) + rng.normal(0, 10, 140)
+    assert choose_block(weekly, baseline, days)[2] == 7
+    independent = 1000 * rng.normal(1, 0.2, 140)
+    assert choose_block(independent, baseline, days)[2] == 1
+    # Too few days for weeks: days stay, with a warning.
+    _, _, block, warnings = choose_block(weekly[:28], baseline[:28], days[:28])
+    assert block == 1 and "too few for 7-day blocks" in warnings[0]
+
+
+def test_heavy_tail_is_flagged_only_when_a_few_hours_carry_much_of_the_total():
+    from tools.impact.statistics import heavy_tail
+
+    rng = np.random.default_rng(6)
+    assert heavy_tail(rng.poisson(5, 600).astype(float)) is None
+    whales = rng.poisson(5, 600).astype(float)
+    whales[[10, 300, 500]] = 400
+    assert heavy_tail(whales).startswith("heavy-tailed: 6 of 598 hours with data carry 29 % of the total")
+    assert heavy_tail(np.array([5.0, 0, 0, 1])) is None  # a handful of hours is not a tail
+
+
+def test_local_days_follow_the_shop_across_a_dst_change():
+    from tools.impact.statistics import _local_days
+
+    starts = 1_709_971_200 + 3600 * np.arange(72)  # 2024-03-09T08:00Z = midnight in Los Angeles
+    days = _local_days(starts, "America/Los_Angeles")
+    assert [int((days == day).sum()) for day in np.unique(days)] == [24, 23, 24, 1]  # 2024-03-10 has 23 hours
+    assert _local_days(starts, None)[0] == starts[0] // 86_400

@@ -87,7 +87,7 @@ def _metric_text(report: MetricReport, level: str) -> str:
         for pause in source.pauses:
             lines.append(
                 f"{source.source}: paused {_when(pause.start)} to {_when(pause.end)} UTC ({_days(pause.hours)}, "
-                f"no rows where ~{pause.expected_buckets:,.0f} buckets with data were expected): not counted as live"
+                f"no rows where ~{pause.expected_hours:,.0f} hours with rows were expected): not counted as live"
             )
         for warning in dict.fromkeys(source.per_hour.warnings + (source.lift.warnings if source.lift else [])):
             lines.append(f"warning: {source.source}: {warning}")
@@ -137,7 +137,7 @@ def _rates_text(report: MetricReport) -> str:
     ]
     more = len(report.sources) - len(shown)
     note = f" ({more} smaller sources in --json)" if more > 0 else ""
-    title = f"per hour, by {over_time.period} (UTC; '-': not live or no traffic){note}:"
+    title = f"per hour, by {over_time.period} (UTC; '-': not live){note}:"
     return title + "\n" + format_table([over_time.period, *shown], rows, right_align=set(range(1, len(shown) + 1)))
 
 

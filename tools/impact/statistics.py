@@ -1,24 +1,27 @@
 """Rates, lift and intervals from the hourly aggregates of sql.named_queries.
 
-Definitions (see the README's "How report computes lift" for the why):
+Definitions (docs/statistics.md has the why and the measured coverage):
 
-* Traffic flowed in a 15-minute bucket when any metric of any source has a row in it. A
-  source is *live* from the first to the last hour in which it has a row of any metric.
-* A source's rate (per hour) is its total over the hours of traffic while it was live: a
-  sparse metric (purchases, margin) is divided by the time traffic flowed, not by the few
-  buckets where that metric happens to have rows.
+* The report's period runs from the first to the last hour with a row, widened to whole days
+  of the shop (`timezone`) when days are the clusters. A source is *live* over that period
+  except runs of hours without its rows that its usual activity makes improbable (live_hours:
+  before launch, pauses, after deletion), or, where its hourly exposure is known, the hours it
+  served recommendations.
+* A source's rate (per hour) is its total per clock hour live (Settings.rate_hours "active":
+  per hour in which any source had rows).
 * Rate lift of S over the baseline B: total_S / total_B over the *common window*, the hours
-  where both were live (the output states it). A source that launched late is compared only
-  after its launch, so the buckets before it existed do not count as zeros.
-* Interval: cluster-robust delta method for a ratio of totals, clustered by UTC day:
+  where both were live (the output states it).
+* Interval: cluster-robust delta method for a ratio of totals, clustered by the shop's day:
   with the per-day totals S_d and B_d and R = sum S_d / sum B_d, the residuals
   e_d = S_d - R * B_d give Var(R) = G/(G-1) * sum e_d^2 / (sum B_d)^2 (G days); the interval
-  is R * exp(+-t * sqrt(Var(R)) / R) with Student's t on G-1 degrees of freedom. Days, not
-  15-minute buckets, are the independent units: a day that is busier or quieter for one
-  source (promotions, weather, weekday) moves all its buckets together. `--ci bootstrap`
-  resamples whole days instead; `--block hour` treats hours as independent (short tests).
-* Per 1,000 recommendations: 1000 * total / GetRecommendations served while live; the
-  exposure counts are measurements, not samples, so they scale the interval.
+  is R * exp(+-t * sqrt(Var(R)) / R) with Student's t on G-1 degrees of freedom. Correlated
+  neighbouring days are merged into longer blocks (choose_block); a heavy-tailed total gets a
+  studentized bootstrap (heavy_tail). `--ci bootstrap` resamples whole blocks instead;
+  `--block hour` treats hours as independent (short tests).
+* Every rate lift of a report is one family: Holm-adjusted p-values and simultaneous
+  intervals (adjust_comparisons).
+* Per 1,000 recommendations: 1000 * total / recommendations served while live; the exposure
+  counts are measurements, not samples, so they scale the interval.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class Pause:
     start: datetime
     end: datetime
     hours: float
-    expected_buckets: float  # 15-minute buckets with data expected at its usual activity
+    expected_hours: float  # hours with its rows expected at its usual activity
 
 
 @dataclass
@@ -296,7 +299,7 @@ def live_hours(active: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, list
     exp(-lam * sum w). Runs less likely than PAUSE_FALSE_ALARM / (number of runs) are not live:
     the time before launch, pauses (stopped, INACTIVE, `enabled: false`) and the time after it
     was deleted. Hours nobody had rows in weigh nothing: a quiet night is not a pause.
-    Returns the live mask and the excluded runs as (start, stop, expected buckets).
+    Returns the live mask and the excluded runs as (start, stop, hours with rows expected).
     """
     hours = len(active)
     if not active.any():
@@ -315,7 +318,8 @@ def live_hours(active: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, list
         live[:] = True
         for i in excluded:
             live[runs[i][0] : runs[i][1]] = False
-    return live, [(runs[i][0], runs[i][1], float(expected[i])) for i in excluded]
+    lam = _activity_rate(active[live], weight[live])
+    return live, [(start, stop, float((1 - np.exp(-lam * weight[start:stop])).sum())) for start, stop in (runs[i] for i in excluded)]
 
 
 def _activity_rate(active: np.ndarray, weight: np.ndarray) -> float:
