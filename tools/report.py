@@ -275,7 +275,8 @@ def _aggregates(
     wanted = ANALYSIS_QUERIES + (("aliased_sources",) if aliases else ())
     if args.athena:
         queries = named_queries(
-            f'"{args.table}"', start=start_epoch, end=end_epoch, dataset_group=args.dataset_group, source_aliases=aliases
+            f'"{args.table}"', start=start_epoch, end=end_epoch, dataset_group=args.dataset_group, source_aliases=aliases,
+            same_import=not args.keep_copies,
         )
         results = athena_queries.run_queries(
             factory("athena"),

@@ -182,6 +182,12 @@ def test_a_full_import_replaces_the_reports_before_it_and_later_incrementals_add
     assert skipped == [(name, "replaced by a later FULL import (a FULL import overwrites all bulk data)") for name in list(files)[:2]]
 
 
+def test_the_athena_text_has_the_file_rules_and_keep_copies_drops_the_same_name_one():
+    queries = named_queries('"metric_reports"')
+    assert "'replaced by a later FULL import" in queries["hourly_by_source"] and "same report name" in queries["hourly_by_source"]
+    assert "same report name" not in named_queries('"metric_reports"', same_import=False)["hourly_by_source"]
+
+
 def test_iso_timestamps_in_file_names_order_the_imports(tmp_path):
     files = {
         "AggregatedAttributionMetrics - INCREMENTAL - 2024-01-02T00:00:00Z.csv": report_csv([("a", 2.0, 1704067200)]),
