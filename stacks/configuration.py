@@ -560,16 +560,21 @@ class ConfigError(Exception):
         self.source = source
         self.issues = issues
         lines = "\n".join(f"  - {issue}" for issue in issues)
-        super().__init__(f"{source}: {len(issues)} configuration problem(s):\n{lines}")
+        count = f"{len(issues)} configuration problem{'' if len(issues) == 1 else 's'}"
+        super().__init__(f"{source}: {count}:\n{lines}")
 
 
-def load_config(path: str | Path) -> AppConfig:
-    """Read and validate a config file; raise ConfigError naming every problem."""
+def load_config(path: str | Path, *, choose_with: str | None = None) -> AppConfig:
+    """Read and validate a config file; raise ConfigError naming every problem.
+
+    `choose_with` tells how the caller's user names the file (`-c config=PATH`, `make synth
+    CONFIG=PATH`, `--config PATH`), for the message when it cannot be read."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(source, [ConfigIssue("(file)", f"cannot read it ({err.strerror}); pass an existing file with -c config=PATH")]) from None
+        how = f" with {choose_with}" if choose_with else ""
+        raise ConfigError(source, [ConfigIssue("(file)", f"cannot read it ({err.strerror}); pass an existing file{how}")]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -677,6 +682,28 @@ def _personalize_model():
     return get_session().get_service_model("personalize")
 
 
+@cache
+def auto_training_days() -> tuple[int, int]:
+    """The days a `rate(N days)` auto-training schedule may name, as botocore's model documents
+    AutoTrainingConfig.schedulingExpression ("specify a number between 1 and 30"); its pattern
+    alone would accept any number."""
+    doc = _personalize_model().shape_for("AutoTrainingConfig").members["schedulingExpression"].documentation
+    found = re.search(r"number between (\d+) and (\d+)", doc)
+    if found is None:  # the documentation changed: fail loudly rather than accept everything
+        raise RuntimeError("botocore's AutoTrainingConfig.schedulingExpression no longer documents its range of days")
+    return int(found[1]), int(found[2])
+
+
+def _auto_training_issues(auto_training: AutoTraining, path: str) -> list[ConfigIssue]:
+    if auto_training.schedule is None:
+        return []
+    days = int(re.sub(r"\D", "", auto_training.schedule))
+    low, high = auto_training_days()
+    if low <= days <= high:
+        return []
+    return [ConfigIssue(f"{path}.schedule", f"{auto_training.schedule} trains every {days} days, but Personalize accepts {low} to {high} days (botocore AutoTrainingConfig.schedulingExpression); write e.g. rate({min(max(days, low), high)} days)")]
+
+
 def _shape_issues(value: Any, shape_name: str, path: str) -> list[ConfigIssue]:
     """Validate a request fragment with botocore's own model, so the API is not re-typed here."""
     shape = _personalize_model().shape_for(shape_name)
@@ -751,7 +778,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             allowed = DOMAIN_RECIPES.get(group.domain or "", ())
             recipe_name = recommender.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
             if group.domain and recipe_name not in allowed:
-                add(f"{path}.recipe", f"{recommender.recipe!r} is not a {group.domain} recipe; use one of {', '.join(allowed)}")
+                add(f"{path}.recipe", f"{recommender.recipe!r} is not {recipes.with_article(group.domain)} recipe; use one of {', '.join(allowed)}")
             physical = config.recommender_name(group, recommender)
             if len(physical) > PERSONALIZE_NAME_MAX:
                 add(f"{path}.name", f"the recommender's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the recommender `name` (or `name` or the dataset group name)")
@@ -762,10 +789,36 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
         issues += _solution_issues(config, group, base)
         issues += _filter_issues(config, group, base)
 
-        sources = group.all_sources()
-        for source in _duplicates([s.upper() for s in sources]):
-            add(f"{base}.attributionSources", f"attribution source {source!r} appears twice (CloudWatch upper-cases sources, so case does not separate them); give each recommender and third party its own source")
+        issues += _source_collisions(group, base)
     issues += _dashboard_issues(config)
+    return issues
+
+
+def _source_owners(group: DatasetGroup, base: str) -> list[tuple[str, str, str]]:
+    """(source, who sends it, config path) for every attribution source of the group, in
+    `all_sources` order; a source taken from a name points at that name."""
+    owners: list[tuple[str, str, str]] = []
+    for r_index, recommender in enumerate(group.recommenders):
+        field = "attributionSource" if recommender.attribution_source else "name"
+        owners.append((recommender.source_name, f"recommender {recommender.name}", f"{base}.recommenders[{r_index}].{field}"))
+    for s_index, solution in enumerate(group.solutions):
+        for c_index, campaign in enumerate(solution.campaigns):
+            field = "attributionSource" if campaign.attribution_source else "name"
+            owners.append((campaign.source_name, f"campaign {campaign.name}", f"{base}.solutions[{s_index}].campaigns[{c_index}].{field}"))
+    for index, source in enumerate(group.attribution_sources):
+        owners.append((source, "a third-party source", f"{base}.attributionSources[{index}]"))
+    return owners
+
+
+def _source_collisions(group: DatasetGroup, base: str) -> list[ConfigIssue]:
+    """Sources equal once upper-cased (as CloudWatch records them), reported where the second
+    one is set and naming every sender that shares it."""
+    issues: list[ConfigIssue] = []
+    owners = _source_owners(group, base)
+    for source in dict.fromkeys(_duplicates([s.upper() for s, _, _ in owners])):
+        sharing = [(who, path) for s, who, path in owners if s.upper() == source]
+        senders = " and ".join(f"{who} ({path})" for who, path in sharing)
+        issues.append(ConfigIssue(sharing[1][1], f"attribution source {source!r} is shared by {senders}; CloudWatch upper-cases sources, so their figures would mix: give each sender its own source"))
     return issues
 
 
@@ -811,6 +864,7 @@ def _solution_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[
             for e_index, event in enumerate(solution.events):
                 if event.event_type not in event_types:
                     issues.append(ConfigIssue(f"{path}.events[{e_index}].eventType", f"{event.event_type!r} is not an event type of this dataset group's data (known: {', '.join(sorted(event_types))}); training on it would find no interactions"))
+        issues += _auto_training_issues(solution.auto_training, f"{path}.autoTraining")
         for name in _duplicates([e.event_type for e in solution.events]):
             issues.append(ConfigIssue(f"{path}.events", f"event type {name!r} is listed twice; give each event type one entry"))
         base_name = config.solution_base_name(group, solution)

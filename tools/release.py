@@ -98,7 +98,7 @@ def synthesize(request: ReleaseRequest, assembly: Path):
     from stacks.configuration import load_config, parse_config
     from stacks.deployment import NAME_PREFIX_MAX
 
-    config = load_config(request.config_path)
+    config = load_config(request.config_path, choose_with="--config PATH (make release CONFIG=PATH)")
     # NamePrefix may be up to 20 characters in any account: names must fit Personalize's limits then too.
     longest = {**config.model_dump(by_alias=True, mode="json"), "name": "n" * NAME_PREFIX_MAX}
     parse_config(longest, f"{request.config_path} with a {NAME_PREFIX_MAX}-character NamePrefix")
