@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json
 
 # Every stack of the config into cdk.out/, through the pinned CLI, offline, with cdk-nag.
 synth: setup
-	npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
+	PERSONALIZE_IMPACT_MAKE_TARGET=synth npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
 
 # What a deploy of the config bills, from the config and stacks/prices.csv (no AWS call; docs/cost.md).
 cost: setup
