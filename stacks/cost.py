@@ -40,6 +40,7 @@ DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 RECOMMENDER_RETRAIN_DAYS = 7  # Developer Guide, "Domain recommenders": full retraining every 7 days
 DEFAULT_AUTO_TRAINING_DAYS = 7  # botocore AutoTrainingConfig.schedulingExpression: "The default is every 7 days"
 TRANSITIONS_PER_POLL = 3  # Wait -> Poll -> Finished (stacks/constructs/providers.py)
+NEW_VERSION = "new training.version"  # a solution trains on its first deploy and when its training.version changes
 RECOMMENDERS_SWITCH = "RecommendersEnabled"
 CAMPAIGNS_SWITCH = "CampaignsEnabled"
 
@@ -82,9 +83,9 @@ def prices(region: str = DEFAULT_REGION) -> dict[str, Price]:
 class Charge:
     kind: str  # hourly | training | monthly | usage
     what: str
-    quantity: float  # in the price's unit, per hour (hourly), per month (monthly), per deploy or per month (training)
+    quantity: float  # in the price's unit, per hour (hourly), per month (monthly), per new version or per month (training)
     price: Price
-    per: str = ""  # training: "deploy" or "month"; usage: what the quantity counts
+    per: str = ""  # training: NEW_VERSION or "month"; usage: what the quantity counts
     switch: str | None = None  # the release parameter that removes it
 
     @property
@@ -165,7 +166,7 @@ def _trainings(config: AppConfig, table: dict[str, Price]) -> list[Charge]:
         for solution in group.solutions:
             name = f"solution {group.name}/{solution.name}"
             hpo = " with HPO" if solution.perform_hpo else ""
-            charges.append(Charge("training", f"{name}: a new training.version{hpo}", 1, table["personalize.training_hour"], per="deploy"))
+            charges.append(Charge("training", f"{name}: trains{hpo} at each new training.version", 1, table["personalize.training_hour"], per=NEW_VERSION))
             if solution.auto_training.enabled:
                 schedule = solution.auto_training.schedule or f"rate({DEFAULT_AUTO_TRAINING_DAYS} days)"
                 days = int("".join(ch for ch in schedule if ch.isdigit()))
@@ -262,7 +263,7 @@ def summary(estimate_: Estimate) -> str:
     unknown = estimate_.unknown("hourly") + estimate_.unknown("monthly")
     if unknown:
         parts.append(f"plus {counted(len(unknown), 'charge')} whose price is unread")
-    trainings = estimate_.trainings("deploy")
+    trainings = estimate_.trainings(NEW_VERSION)
     if trainings:
         parts.append(f"{counted(int(trainings), 'training')} per new training.version at {usd(_training_price(estimate_))}/training hour")
     for switch, saved in estimate_.savings_per_hour().items():
@@ -271,4 +272,27 @@ def summary(estimate_: Estimate) -> str:
 
 
 def _training_price(estimate_: Estimate) -> float | None:
-    return next((c.price.usd for c in estimate_.of("training") if c.per == "deploy"), None)
+    return next((c.price.usd for c in estimate_.of("training") if c.per == NEW_VERSION), None)
+
+
+def markdown(estimate_: Estimate) -> list[str]:
+    """The dashboard's cost widget: the estimate at synth, by kind, one line each."""
+    read_on = max((c.price.read_on for c in estimate_.charges), default="")
+
+    def listing(kind: str) -> str:
+        return "; ".join(f"{c.what} ({usd(c.usd) if c.usd is not None else 'price unread'})" for c in estimate_.of(kind)) or "none"
+
+    lines = [
+        f"## What this environment bills (estimated at synth from its config; {estimate_.region} prices read {read_on})",
+        f"* **While deployed:** {usd(estimate_.hourly)}/hour, {usd(estimate_.hourly * HOURS_PER_MONTH)} a month of {HOURS_PER_MONTH} hours, "
+        f"billed whether or not anyone calls them: {listing('hourly')}.",
+        f"* **Fixed:** {usd(estimate_.monthly_fixed)}/month: {listing('monthly')}.",
+    ]
+    trainings = estimate_.of("training")
+    if trainings:
+        lines.append("* **Trainings** (billed per training hour, which the data decides): "
+                     + "; ".join(c.what + (f" (about {c.quantity:.3g} a month)" if c.per == "month" else "") for c in trainings) + ".")
+    for switch, saved in estimate_.savings_per_hour().items():
+        lines.append(f"* Deployed from a release with `{switch}=false`, this saves {usd(saved)}/hour.")
+    lines.append("Usage (imports per GB, requests above the floors, Athena per TB scanned) comes on top: `make cost CONFIG=...` prints every line and price.")
+    return lines

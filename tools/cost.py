@@ -18,6 +18,7 @@ from stacks.configuration import ConfigError, load_config
 from stacks.cost import (
     DEFAULT_REGION,
     HOURS_PER_MONTH,
+    NEW_VERSION,
     Charge,
     Estimate,
     PriceError,
@@ -60,9 +61,14 @@ def breakdown(estimate_: Estimate) -> str:
         lines.append(title)
         rows = []
         for charge in charges:
-            per = {"hourly": "/hour", "monthly": "/month"}.get(kind, f" per {charge.per}")
-            quantity = f"{charge.quantity:,.4g} x {charge.price.unit}"
-            rows.append([charge.what, quantity, _amount(charge) + (per if charge.price.usd is not None else ""), charge.price.status, charge.switch or ""])
+            if kind == "training":  # the count is known, the hours are not: the price per hour stands
+                quantity = f"{charge.quantity:.3g} a month" if charge.per == "month" else f"{charge.quantity:g} at each {charge.per}"
+                amount = f"{usd(charge.price.usd)}/training hour" if charge.price.usd is not None else "unknown (price unread)"
+            else:
+                quantity = f"{charge.quantity:,.4g} x {charge.price.unit}"
+                per = {"hourly": "/hour", "monthly": "/month"}.get(kind, f" per {charge.per}")
+                amount = _amount(charge) + (per if charge.usd is not None else "")
+            rows.append([charge.what, quantity, amount, charge.price.status, charge.switch or ""])
         lines.append(format_table(["what", "quantity", "amount", "price", "release switch"], rows, right_align={2}))
         lines.append("")
     lines.append(
@@ -78,7 +84,7 @@ def comparison(estimates: list[tuple[str, Estimate]], markdown: bool) -> str:
     for path, e in estimates:
         unread = len({c.price.key for c in e.charges if c.price.usd is None and c.kind != "usage"})
         saves = ", ".join(f"{switch}: {usd(saved)}/h" for switch, saved in e.savings_per_hour().items()) or "-"
-        rows.append([path, e.config_name, usd(e.hourly), usd(e.month), f"{e.trainings('deploy'):g}", str(unread), saves])
+        rows.append([path, e.config_name, usd(e.hourly), usd(e.month), f"{e.trainings(NEW_VERSION):g}", str(unread), saves])
     if not markdown:
         return format_table(headers, rows)
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
