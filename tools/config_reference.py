@@ -52,6 +52,12 @@ not read stops the run too, with what was probably meant (`-c confg=...`: "did y
 config=...`?"). Every successful run prints one line on stderr: the config file, the
 environment's `name`, its stacks and what they bill (docs/cost.md). A synth removes from `cdk.out`
 the templates of another config's stacks, so the folder holds one environment.
+
+`make synth` alone synthesizes `config/default.yaml` (the Makefile's `CONFIG` default): a synth
+reaches no account, and its line says which environment it built. The two lines that follow it,
+"Successfully synthesized to ..." and "Supply a stack id (...) to display its template.", are
+the CDK CLI's own (its `synth` prints them whenever more than one stack is selected); the app
+cannot silence them.
 """
 
 

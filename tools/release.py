@@ -298,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"release written to {folder}")
+    from stacks.configuration import load_config
+    from stacks.cost import estimate, summary
+
+    # What each account of the StackSet bills at the config's floors, and what the switches save.
+    print(f"{display_path(args.config)}: per account, {summary(estimate(load_config(args.config)))}")
     return 0
 
 
