@@ -283,7 +283,8 @@ def markdown(estimate_: Estimate) -> list[str]:
         return "; ".join(f"{c.what} ({usd(c.usd) if c.usd is not None else 'price unread'})" for c in estimate_.of(kind)) or "none"
 
     lines = [
-        f"## What this environment bills (estimated at synth from its config; {estimate_.region} prices read {read_on})",
+        # No region name: the template stays environment-agnostic (make cost names the table's region).
+        f"## What this environment bills (estimated at synth from its config, at the prices of stacks/prices.csv read {read_on})",
         f"* **While deployed:** {usd(estimate_.hourly)}/hour, {usd(estimate_.hourly * HOURS_PER_MONTH)} a month of {HOURS_PER_MONTH} hours, "
         f"billed whether or not anyone calls them: {listing('hourly')}.",
         f"* **Fixed:** {usd(estimate_.monthly_fixed)}/month: {listing('monthly')}.",
