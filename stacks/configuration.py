@@ -356,6 +356,11 @@ class AutoTraining(Strict):
             raise ValueError("schedule is set but enabled is false; set `enabled: true` or drop `schedule`")
         return self
 
+    @property
+    def interval_days(self) -> int:
+        """Days between trainings: the schedule's N, else botocore's documented default."""
+        return int(re.sub(r"\D", "", self.schedule)) if self.schedule else auto_training_default_days()
+
 
 class Training(Strict):
     """What a deployment trains: a new `version` (any string) starts a new solution version."""
@@ -773,22 +778,33 @@ def _personalize_model():
     return get_session().get_service_model("personalize")
 
 
+def _scheduling_expression_doc(pattern: str) -> re.Match[str]:
+    """A phrase of botocore's documentation of AutoTrainingConfig.schedulingExpression."""
+    doc = _personalize_model().shape_for("AutoTrainingConfig").members["schedulingExpression"].documentation
+    found = re.search(pattern, doc)
+    if found is None:  # the documentation changed: fail loudly rather than guess
+        raise RuntimeError(f"botocore's AutoTrainingConfig.schedulingExpression no longer documents {pattern!r}")
+    return found
+
+
 @cache
 def auto_training_days() -> tuple[int, int]:
-    """The days a `rate(N days)` auto-training schedule may name, as botocore's model documents
-    AutoTrainingConfig.schedulingExpression ("specify a number between 1 and 30"); its pattern
-    alone would accept any number."""
-    doc = _personalize_model().shape_for("AutoTrainingConfig").members["schedulingExpression"].documentation
-    found = re.search(r"number between (\d+) and (\d+)", doc)
-    if found is None:  # the documentation changed: fail loudly rather than accept everything
-        raise RuntimeError("botocore's AutoTrainingConfig.schedulingExpression no longer documents its range of days")
+    """The days a `rate(N days)` auto-training schedule may name ("specify a number between 1
+    and 30"); the shape's pattern alone would accept any number."""
+    found = _scheduling_expression_doc(r"number between (\d+) and (\d+)")
     return int(found[1]), int(found[2])
+
+
+@cache
+def auto_training_default_days() -> int:
+    """Days between automatic trainings without a schedule ("The default is every 7 days")."""
+    return int(_scheduling_expression_doc(r"default is every (\d+) days")[1])
 
 
 def _auto_training_issues(auto_training: AutoTraining, path: str) -> list[ConfigIssue]:
     if auto_training.schedule is None:
         return []
-    days = int(re.sub(r"\D", "", auto_training.schedule))
+    days = auto_training.interval_days
     low, high = auto_training_days()
     if low <= days <= high:
         return []

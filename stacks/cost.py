@@ -38,7 +38,6 @@ DEFAULT_REGION = "us-east-1"
 HOURS_PER_MONTH = 730  # the month of AWS's pricing pages
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 RECOMMENDER_RETRAIN_DAYS = 7  # Developer Guide, "Domain recommenders": full retraining every 7 days
-DEFAULT_AUTO_TRAINING_DAYS = 7  # botocore AutoTrainingConfig.schedulingExpression: "The default is every 7 days"
 TRANSITIONS_PER_POLL = 3  # Wait -> Poll -> Finished (stacks/constructs/providers.py)
 NEW_VERSION = "new training.version"  # a solution trains on its first deploy and when its training.version changes
 RECOMMENDERS_SWITCH = "RecommendersEnabled"
@@ -168,9 +167,8 @@ def _trainings(config: AppConfig, table: dict[str, Price]) -> list[Charge]:
             hpo = " with HPO" if solution.perform_hpo else ""
             charges.append(Charge("training", f"{name}: trains{hpo} at each new training.version", 1, table["personalize.training_hour"], per=NEW_VERSION))
             if solution.auto_training.enabled:
-                schedule = solution.auto_training.schedule or f"rate({DEFAULT_AUTO_TRAINING_DAYS} days)"
-                days = int("".join(ch for ch in schedule if ch.isdigit()))
-                charges.append(Charge("training", f"{name}: auto-training {schedule}", DAYS_PER_MONTH / days, table["personalize.training_hour"], per="month"))
+                days = solution.auto_training.interval_days
+                charges.append(Charge("training", f"{name}: auto-training every {days} days", DAYS_PER_MONTH / days, table["personalize.training_hour"], per="month"))
         for recommender in group.recommenders:
             if recommender.state == "ACTIVE":
                 charges.append(Charge("training", f"recommender {group.name}/{recommender.name}: retrains every {RECOMMENDER_RETRAIN_DAYS} days",

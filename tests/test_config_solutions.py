@@ -148,3 +148,11 @@ def test_auto_training_range_is_read_from_botocore():
     from stacks.configuration import auto_training_days
 
     assert auto_training_days() == (1, 30)
+
+
+def test_auto_training_default_interval_is_read_from_botocore():
+    from stacks.configuration import AutoTraining, auto_training_default_days
+
+    assert auto_training_default_days() == 7
+    assert AutoTraining(enabled=True).interval_days == 7
+    assert AutoTraining(enabled=True, schedule="rate(3 days)").interval_days == 3
