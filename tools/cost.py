@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         estimates = []
         for path in args.configs:
             try:
-                config = load_config(path, choose_with="make cost CONFIG=PATH")
+                config = load_config(path, choose_with="make cost CONFIG=PATH (python -m tools.cost PATH)")
                 estimates.append((path, estimate(config, args.region)))
             except (ConfigError, PriceError) as error:
                 raise CliError(str(error)) from None
