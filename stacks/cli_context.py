@@ -21,6 +21,7 @@ CONFIG_KEY = "config"  # the one context key the app reads (-c config=PATH)
 # Keys CDK itself reads: feature flags, the CLI's own settings, cached context lookups
 # (cdk.context.json keys such as "availability-zones:account=...:region=...").
 CDK_KEY_PREFIXES = ("@aws-cdk", "aws:cdk:", "aws-cdk:", "cdk-")
+CDK_KEYS = {"acknowledged-issue-numbers"}  # `cdk acknowledge N` stores it in cdk.context.json
 LOOKUP_KEY_MARK = ":account="
 
 
@@ -43,7 +44,7 @@ def cdk_json_context() -> dict[str, Any]:
 
 def unknown_context_keys(context: dict[str, Any]) -> list[str]:
     """One message per context key nothing reads, with what was probably meant."""
-    known = set(cdk_json_context()) | {CONFIG_KEY}
+    known = set(cdk_json_context()) | CDK_KEYS | {CONFIG_KEY}
     messages = []
     for key in sorted(context):
         if key in known or key.startswith(CDK_KEY_PREFIXES) or LOOKUP_KEY_MARK in key:

@@ -30,7 +30,7 @@ def run_app(context: dict | None, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_the_cli_context_of_a_plain_synth_has_no_unknown_key():
-    lookups = {"availability-zones:account=123456789012:region=eu-west-1": ["eu-west-1a"]}
+    lookups = {"availability-zones:account=123456789012:region=eu-west-1": ["eu-west-1a"], "acknowledged-issue-numbers": [32775]}
     assert unknown_context_keys(cli_context(config="config/default.yaml", **lookups)) == []
     assert unknown_context_keys(cli_context(**{"@aws-cdk/core:newStyleStackSynthesis": "true"})) == []
 
