@@ -50,7 +50,7 @@ deploy` stops with "no config chosen" instead of deploying some environment nobo
 platform team deploying to production must not get the demo by omission). A `-c` key the app does
 not read stops the run too, with what was probably meant (`-c confg=...`: "did you mean `-c
 config=...`?"). Every successful run prints one line on stderr: the config file, the
-environment's `name`, its stacks and what they bill (docs/cost.md). A synth removes from `cdk.out`
+environment's `name`, its stacks and what they bill ([cost.md](cost.md)). A synth removes from `cdk.out`
 the templates of another config's stacks, so the folder holds one environment.
 
 `make synth` alone synthesizes `config/default.yaml` (the Makefile's `CONFIG` default): a synth
