@@ -11,7 +11,8 @@ from typing import Any
 
 from tests.simulator.aws import Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, dependencies
-from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems, stale_import_problems
+from tests.simulator.fake_service import (StackFakePersonalize, Timings, attribution_order_problems, billable,
+                                          stale_import_problems)
 from tests.simulator.iam import Iam
 from tests.simulator.kernel import Clock, Kernel, drain
 from tests.simulator.synth import load_template
@@ -305,10 +306,11 @@ class Result:
     bound_minutes: float
     problems: list[str]
     events: list[str]
+    billed_hours: float = 0.0
 
     def line(self) -> str:
-        return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} denied={len(self.denied)}"
-                f" deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
+        return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} billed_h={self.billed_hours:.1f}"
+                f" denied={len(self.denied)} deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
 
 
 def handler_modules(assets: Path) -> dict[str, Any]:
@@ -369,10 +371,10 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             outcomes.append(outcome)
             if index == 0:
                 deploy_minutes = outcome.minutes
-            if outcome.status == "CREATE_COMPLETE":
-                problems += attribution_order_problems(personalize)
-                problems += stale_import_problems(personalize)
             label = f"step {index + 1} ({step.action} {step.variant})".replace(" )", ")")
+            # The invariants hold after every step, whatever its outcome (an update or a rollback
+            # that reimports or recreates must keep the order too).
+            problems += [f"{label}: {problem}" for problem in attribution_order_problems(personalize) + stale_import_problems(personalize)]
             if outcome.status not in expected.split("|"):
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
             elif outcome.failures and outcome.status.endswith("COMPLETE") and "ROLLBACK" not in outcome.status:
@@ -384,18 +386,37 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             for leak in outcome.leaks:
                 problems.append(f"{label}: {leak[:800]}")
             ended_clean = outcome.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE")
-        # What the last step left running (pollers finishing a delete, timers) runs to its end
-        # first: only what is still there a day later counts as left.
-        drain(kernel, limit_hours=24)
+        # Left is what exists the moment the stack reports its last step complete; what keeps
+        # billing after that is measured while the rest (pollers finishing a delete, timers)
+        # runs to its end, for up to a day.
         left = personalize.left()
+        billed_hours = _billed_hours_until_quiet(kernel, personalize)
     if scenario.check:
         problems += scenario.check(aws, outcomes)
     if ended_clean and left:
-        problems.append(f"left after the last step: {', '.join(a.split(':', 5)[-1] for a in left)}")
+        problems.append(f"left when the last step completed: {', '.join(a.split(':', 5)[-1] for a in left)}")
+    if ended_clean and billed_hours:
+        problems.append(f"{billed_hours:.1f} billable resource-hours after the last step completed")
     if aws.denied_calls:
         problems.append(f"IAM denied: {'; '.join(sorted(set(aws.denied_calls)))[:1500]}")
     if aws.iam.unknown_conditions:
         problems.append(f"unknown IAM condition keys (denied): {sorted(aws.iam.unknown_conditions)}")
     if not ended_clean and not problems:
         problems.append("the scenario does not end in a destroy or rollback")
-    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events)
+    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events, billed_hours)
+
+
+BILLING_SAMPLE_MINUTES = 1
+
+
+def _billed_hours_until_quiet(kernel: Kernel, personalize: StackFakePersonalize, limit_hours: float = 24) -> float:
+    """Resource-hours of what bills (fake_service.billable) from now until nothing runs any more
+    or ``limit_hours`` passed, sampled every BILLING_SAMPLE_MINUTES simulated minutes."""
+    minutes = 0.0
+    for _ in range(int(limit_hours * 60 / BILLING_SAMPLE_MINUTES)):
+        running = billable(personalize)
+        if not running and not kernel._queue:
+            break
+        minutes += len(running) * BILLING_SAMPLE_MINUTES
+        drain(kernel, limit_hours=BILLING_SAMPLE_MINUTES / 60)
+    return minutes / 60
