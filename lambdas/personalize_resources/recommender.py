@@ -50,8 +50,10 @@ from .core import (
     HandlerError,
     PersonalizeApi,
     create_or_adopt,
+    delete_target,
     dispatch,
     error_code,
+    find_owned,
     is_complete_result,
     is_deleting,
     is_personalize_arn,
@@ -59,6 +61,7 @@ from .core import (
     on_event_result,
     personalize_arn,
     properties,
+    request_properties,
     start_delete,
     update_tags,
 )
@@ -122,11 +125,12 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     if event["RequestType"] != "Delete":
         # Creation and training are watched by the poller and the WaitCondition.
         return is_complete_result(True, {"RecommenderArn": arn})
-    if not is_personalize_arn(arn, RESOURCE_TYPE) or event.get(DELETE_HANDED_OFF):
+    target = delete_target(event, RESOURCE_TYPE)
+    if target is None or event.get(DELETE_HANDED_OFF):
         return is_complete_result(True)
     api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     return is_complete_result(
-        api.converge_deleted("DescribeRecommender", "recommender", "DeleteRecommender", recommenderArn=arn)
+        api.converge_deleted("DescribeRecommender", "recommender", "DeleteRecommender", recommenderArn=target)
     )
 
 
@@ -167,7 +171,7 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     update_tags(api, "Recommender", arn, old.get("tags", []), request.get("tags", []))
     config = request.get("recommenderConfig", {})
     config_update_requested, pending_config = False, None
-    if config != old.get("recommenderConfig", {}):
+    if config != old.get("recommenderConfig", {}) and not _config_in_place(api, arn, config, old.get("recommenderConfig", {})):
         try:
             api.call("UpdateRecommender", recommenderArn=arn, recommenderConfig=config)
             log_action("recommender_update_requested", recommender_arn=arn)
@@ -183,9 +187,28 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     return on_event_result(arn, {"RecommenderArn": arn})
 
 
+def _config_in_place(api: PersonalizeApi, arn: str, config: Mapping[str, Any], old_config: Mapping[str, Any]) -> bool:
+    """True when the live recommender already serves ``config`` and not ``old_config``: the
+    rollback of an update whose UpdateRecommender was refused (OldResourceProperties are the
+    properties of the failed update then) has nothing to change, and asking would retrain."""
+    live = (api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn) or {}).get("recommenderConfig")
+    if live is None or not config_applied(config, live) or config_applied(old_config, live):
+        return False
+    log_action("recommender_config_in_place", recommender_arn=arn)
+    return True
+
+
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     # ResourceInUseException (mid-transition) is not a failure: is_complete asks again.
     api = PersonalizeApi(API_OPERATIONS)
+
+    def find() -> str | None:
+        request = request_properties(event, desired_recommender)
+        if request is None:
+            return None
+        arn = personalize_arn(context, RESOURCE_TYPE, request["name"])
+        return find_owned(api, "Recommender", arn, {key: request[key] for key in ("datasetGroupArn", "recipeArn")})
+
     result = start_delete(
         api,
         event,
@@ -193,9 +216,10 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
         operation="DeleteRecommender",
         arn_parameter="recommenderArn",
         data_key="RecommenderArn",
+        find=find,
     )
-    arn = event.get("PhysicalResourceId")
-    if is_personalize_arn(arn, RESOURCE_TYPE):
+    arn = delete_target(result, RESOURCE_TYPE)
+    if arn:
         recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
         if recommender is not None and recommender.get("status") in BUSY_CREATING:
             try:

@@ -43,12 +43,15 @@ from botocore.exceptions import ClientError
 
 from . import core
 from .core import (
+    DELETE_TARGET_KEY,
     IN_USE_ERROR_CODES,
     HandlerError,
     PersonalizeApi,
     ResourceFailedError,
+    delete_target,
     dispatch,
     error_code,
+    find_owned,
     is_active,
     is_complete_result,
     is_deleting,
@@ -57,6 +60,7 @@ from .core import (
     on_event_result,
     personalize_arn,
     properties,
+    request_properties,
     start_delete,
     update_tags,
 )
@@ -108,7 +112,8 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
     api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     if event["RequestType"] == "Delete":
-        if not is_personalize_arn(arn, RESOURCE_TYPE) or converge_deleted(api, arn):
+        target = delete_target(event, RESOURCE_TYPE)
+        if target is None or converge_deleted(api, target):
             return is_complete_result(True)
         return NOT_COMPLETE
     desired = desired_solution(properties(event))
@@ -152,13 +157,22 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
-    arn = event.get("PhysicalResourceId")
-    if is_personalize_arn(arn, RESOURCE_TYPE):
+    api = PersonalizeApi(API_OPERATIONS)
+
+    def find() -> str | None:
+        desired = request_properties(event, desired_solution)
+        if desired is None:
+            return None
+        arn = personalize_arn(context, RESOURCE_TYPE, physical_name(desired))
+        return find_owned(api, "Solution", arn, {"datasetGroupArn": desired["datasetGroupArn"]})
+
+    target = delete_target(event, RESOURCE_TYPE, find)
+    if target is not None:
         # DeleteSolution is refused while a version trains; stop trainings first.
-        stop_trainings(PersonalizeApi(API_OPERATIONS), arn)
+        stop_trainings(api, target)
     return start_delete(
-        PersonalizeApi(API_OPERATIONS),
-        event,
+        api,
+        {**event, DELETE_TARGET_KEY: target or ""},
         resource_type=RESOURCE_TYPE,
         operation="DeleteSolution",
         arn_parameter="solutionArn",

@@ -78,6 +78,10 @@ class StackFakePersonalize(FakeRecommenders, FakeSolutions):
         self.events_recorded: dict[str, int] = {}  # dataset ARN → events sent with PutEvents
         self.exported_events: dict[str, int] = {}  # s3 path → events a dataset export job wrote
         self.import_minutes: dict[str, float] = {}  # dataLocation substring → duration override
+        # (resource type, ARN substring) → duration override / failure reason: one resource of
+        # several created at once can be made slow or failing.
+        self.minutes_of: dict[tuple[str, str], float] = {}
+        self.failing: dict[tuple[str, str], str] = {}
         self.active_at: dict[str, dt.datetime] = {}  # ARN → when it first became ACTIVE
 
     # --- simulated time for every type ----------------------------------------------------
@@ -98,6 +102,7 @@ class StackFakePersonalize(FakeRecommenders, FakeSolutions):
         self._settle()
         failures = self._failing_creations[resource_type]
         reason = failures.pop(0) if failures else None
+        reason = next((r for (kind, part), r in self.failing.items() if kind == resource_type and part in arn), reason)
         now = self.clock.now
         resource = FakeResource(arn, resource_type, attributes, "CREATE PENDING", now, now, failure_reason=reason)
         self.resources[arn] = resource
@@ -105,6 +110,7 @@ class StackFakePersonalize(FakeRecommenders, FakeSolutions):
         if resource_type == "dataset-import-job":
             location = attributes["dataSource"]["dataLocation"]
             minutes = next((m for key, m in self.import_minutes.items() if key in location), minutes)
+        minutes = next((m for (kind, part), m in self.minutes_of.items() if kind == resource_type and part in arn), minutes)
         self._at(0, self._status(resource, "CREATE IN_PROGRESS", only_from=CREATING))
         # Only from a creating status: a stopped training (CREATE STOPPING) does not finish.
         self._at(minutes, self._status(resource, "CREATE FAILED" if reason else "ACTIVE", only_from=CREATING))

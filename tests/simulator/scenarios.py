@@ -163,6 +163,24 @@ def _all(*checks: StepCheck) -> StepCheck:
     return lambda fake: [problem for check in checks for problem in check(fake)]
 
 
+def _slow_and_failing(*resources: tuple[str, str, float, str]) -> Callable[[Aws], None]:
+    """(resource type, ARN part, minutes to create or 0 for the default, failure reason or "")."""
+    def setup(aws: Aws) -> None:
+        for kind, part, minutes, reason in resources:
+            if minutes:
+                aws.personalize.minutes_of[(kind, part)] = minutes
+            if reason:
+                aws.personalize.failing[(kind, part)] = reason
+    return setup
+
+
+def _no_call_after(operation_name: str, count: int) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        made = fake.count(operation_name)
+        return [] if made <= count else [f"{operation_name} called {made} times, expected at most {count}"]
+    return check
+
+
 def _training_stopped(aws: Aws, outcomes: list[Outcome]) -> list[str]:
     stopped = aws.personalize.params_of("StopSolutionVersionCreation")
     return [] if stopped else ["no training was stopped: the rollback deleted solutions without stopping their trainings"]
@@ -234,6 +252,19 @@ SCENARIOS: list[Scenario] = [
              setup=_fail_creation("solution-version", "Insufficient data: fewer than 25 users with 2 or more interactions")),
     Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
+    # CloudFormation's failure semantics (docs/simulator-rules.md, "Failures and rollbacks").
+    Scenario("multi-group-attribution-cancelled", about="multi config: the shop Items import fails while the video group's attribution is being created: the attribution's create is cancelled, its Delete carries a made-up id; rollback",
+             steps=[deploy("multi", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
+             timings=Timings(metric_attribution=30), setup=_slow_and_failing(("dataset-import-job", "shop-items", 30, "Input CSV is missing column PRICE"))),
+    Scenario("custom-solution-cancelled", about="custom config: one solution fails while the other is being created: that create is cancelled, its Delete carries a made-up id; rollback",
+             steps=[deploy("custom", "ROLLBACK_COMPLETE", reason="CREATE FAILED")],
+             setup=_slow_and_failing(("solution", "-similar-", 0, "The recipe does not support this dataset"), ("solution", "-top-picks-", 30, ""))),
+    Scenario("update-failed-rolled-back", about="tags and a recommender's config changed; UpdateRecommender refused: the update rolls back new → old (tags restored, no retraining); destroy",
+             steps=[deploy("default"),
+                    deploy("tags-and-config-changed", "UPDATE_ROLLBACK_COMPLETE", reason="injected: refused",
+                           check=_all(_tags("environment", "default"), _min_tps("recommended-for-you", 1), _no_call_after("UpdateRecommender", 1))),
+                    destroy()],
+             setup=lambda aws: aws.personalize.inject_error("UpdateRecommender", "InvalidInputException", 1, "injected: refused")),
 ]
 
 
@@ -379,7 +410,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
             elif outcome.failures and outcome.status.endswith("COMPLETE") and "ROLLBACK" not in outcome.status:
                 problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
-            if step.check and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            if step.check and outcome.status in expected.split("|"):
                 problems += [f"{label}: {problem}" for problem in step.check(personalize)]
             if step.reason and "ROLLBACK" in outcome.status and not any(step.reason in failure for failure in outcome.failures[:2]):
                 problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")
