@@ -197,6 +197,24 @@ def deleting_what_is_gone_is_done(world):
 
 
 @scenario
+def delete_after_cancelled_create_finds_the_solution_by_name(world):
+    # Another resource failed while this Create waited: CloudFormation cancelled it and sends the
+    # Delete with a physical id it made up. The solution (automatic training on) must still go,
+    # its trainings stopped first; a same-named solution of another group is not touched.
+    resource = world.resource(solution, "Ratings")
+    arn = resource.on_event(resource.event("Create", props(world)))["PhysicalResourceId"]
+    training = world.fake.start_training(arn, polls=50)
+    made_up = "stack-SolutionsratingsSolution-1A2B3C4D5E6F7"
+    other_group = props(world, group=world.fake.add_dataset_group("other"))
+    resource.send(resource.event("Delete", other_group, physical_id=made_up))
+    assert arn in world.fake.resources and world.fake.count("DeleteSolution") == 0
+    physical_id, _ = resource.send(resource.event("Delete", props(world), physical_id=made_up))
+    assert physical_id == made_up
+    assert [call["solutionVersionArn"] for call in world.fake.params_of("StopSolutionVersionCreation")] == [training]
+    assert arn not in world.fake.resources
+
+
+@scenario
 def retried_create_adopts_its_solution_but_not_a_stranger(world):
     resource = world.resource(solution, "Ratings")
     event = resource.event("Create", props(world))
