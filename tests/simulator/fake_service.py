@@ -446,13 +446,10 @@ def billable(fake: StackFakePersonalize) -> list[str]:
     running = []
     for arn, resource in fake.resources.items():
         kind, status = resource.resource_type, resource.status
-        if kind == "recommender" and status not in RECOMMENDER_UNBILLED:
-            running.append(arn)
-        elif kind == "campaign" and status not in ("CREATE FAILED", *DELETING):
-            running.append(arn)
-        elif kind == "solution-version" and status in CREATING:
-            running.append(arn)
-        elif kind == "solution" and status == "ACTIVE" and resource.attributes.get("performAutoTraining", True):
+        if ((kind == "recommender" and status not in RECOMMENDER_UNBILLED)
+                or (kind == "campaign" and status not in ("CREATE FAILED", *DELETING))
+                or (kind == "solution-version" and status in CREATING)
+                or (kind == "solution" and status == "ACTIVE" and resource.attributes.get("performAutoTraining", True))):
             running.append(arn)
     return sorted(running)
 
