@@ -90,8 +90,8 @@ POLL_API_OPERATIONS: tuple[str, ...] = (
 RESOURCE_TYPE = "recommender"
 INACTIVE = "INACTIVE"
 DESIRED_STATES = (ACTIVE, INACTIVE)
-# The poller's goal when a Delete finds the recommender still training: Personalize refuses
-# DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (ResourceInUseException; the botocore
+# The poller's goal when a Delete finds the recommender still training (created or retrained by a
+# configuration update): Personalize refuses DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (ResourceInUseException; the botocore
 # model's DeleteRecommender doc does not say so, the facts file's sources do), and offers no way
 # to cut a recommender's training short (the model's StopRecommender is for ACTIVE recommenders,
 # StopSolutionVersionCreation for solution versions only). So the poller deletes it as soon as
@@ -187,6 +187,13 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     return on_event_result(arn, {"RecommenderArn": arn})
 
 
+def _training(recommender: Mapping[str, Any]) -> bool:
+    """True while the recommender trains: its creation, or a configuration update retraining it
+    (DeleteRecommender is refused meanwhile too, for longer than the Provider's hour)."""
+    update = recommender.get("latestRecommenderUpdate") or {}
+    return recommender.get("status") in BUSY_CREATING or update.get("status") in BUSY_CREATING
+
+
 def _config_in_place(api: PersonalizeApi, arn: str, config: Mapping[str, Any], old_config: Mapping[str, Any]) -> bool:
     """True when the live recommender already serves ``config`` and not ``old_config``: the
     rollback of an update whose UpdateRecommender was refused (OldResourceProperties are the
@@ -221,7 +228,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     arn = delete_target(result, RESOURCE_TYPE)
     if arn:
         recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
-        if recommender is not None and recommender.get("status") in BUSY_CREATING:
+        if recommender is not None and _training(recommender):
             try:
                 start_delete_poller(event, arn)
             except Exception as exc:  # noqa: BLE001 - a safety net; is_complete keeps deleting meanwhile
@@ -401,7 +408,7 @@ def _poll_delete(api: PersonalizeApi, state: dict, arn: str, recommender: Mappin
     if recommender is None:
         return _finish(state, "DELETED", wait_condition.SUCCESS, f"recommender {arn} is deleted")
     status = recommender["status"]
-    if is_deleting(recommender) or status in BUSY_CREATING or status.endswith(("PENDING", "IN_PROGRESS")):
+    if is_deleting(recommender) or _training(recommender) or status.endswith(("PENDING", "IN_PROGRESS")):
         return _waiting(state, status)
     # ACTIVE, INACTIVE or FAILED: Personalize accepts the delete now.
     return _act(api, state, status, "DeleteRecommender", recommenderArn=arn)

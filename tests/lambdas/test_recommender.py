@@ -870,6 +870,20 @@ def test_delete_while_training_leaves_nothing_billing(stack):
     stack.delete()
 
 
+def test_delete_while_a_config_update_retrains_is_handed_to_the_poller(stack):
+    # A rollback or destroy right after a configuration update: the recommender is ACTIVE but
+    # retraining, and Personalize refuses DeleteRecommender for longer than the Provider's hour.
+    old = properties(config={"minRecommendationRequestsPerSecond": "1"})
+    stack.create(old)
+    stack.settle()
+    stack.update(properties(config={"minRecommendationRequestsPerSecond": "2"}))
+    assert stack.client.describe_recommender(recommenderArn=ARN)["recommender"]["latestRecommenderUpdate"]["status"] in recommender.BUSY_CREATING
+    answer = stack.on_event(stack.event("Delete", old, physical_id=ARN))
+    assert answer[recommender.DELETE_HANDED_OFF] is True
+    stack.settle()
+    assert_gone(stack, ARN)
+
+
 def test_a_poller_that_cannot_start_fails_the_create_but_keeps_the_arn_for_the_rollback(stack):
     original = recommender.start_poller
 

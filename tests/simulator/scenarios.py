@@ -275,6 +275,10 @@ SCENARIOS: list[Scenario] = [
                            check=_all(_tags("environment", "default"), _min_tps("recommended-for-you", 1), _no_call_after("UpdateRecommender", 1))),
                     destroy()],
              setup=lambda aws: aws.personalize.inject_error("UpdateRecommender", "InvalidInputException", 1, "injected: refused")),
+    Scenario("config-update-cancelled-then-destroy", about="a recommender's config update cancelled 30 min into its retraining: rolled back new → old, then destroyed at once",
+             steps=[deploy("default"), deploy("config-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30, reason="cancelled",
+                                              check=_min_tps("recommended-for-you", 1)),
+                    destroy()]),
 ]
 
 
