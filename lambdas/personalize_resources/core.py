@@ -53,7 +53,9 @@ Lifecycle
         each route is called as ``route(event, context)``.
     ``delete_target(event, resource_type, find=None)`` the ARN a Delete removes: the physical
         id, or (a cancelled Create: CloudFormation made the id up) what ``find()`` finds by name.
-    ``find_owned(api, kind, arn, expected)`` ``arn`` if it exists with the expected settings.
+    ``find_owned(api, kind, arn, expected)`` ``arn`` if it exists with the expected settings;
+        ``owned_by_name(api, event, context, kind=, resource_type=, parse=, same_keys=, name=)``
+        the ``find`` for a handler's Delete built from it.
     ``request_properties(event, parse)`` parsed ResourceProperties.Request, or None.
     ``start_delete(api, event, resource_type=, operation=, arn_parameter=, data_key=, find=None)``
         on_event for Delete: request the delete of ``delete_target`` (answer carries
@@ -401,6 +403,20 @@ def find_owned(api: PersonalizeApi, kind: str, arn: str, expected: Mapping[str, 
     if existing is None or any(existing.get(setting) != value for setting, value in expected.items()):
         return None
     return arn
+
+
+def owned_by_name(api: PersonalizeApi, event: Mapping[str, Any], context: Any, *, kind: str, resource_type: str,
+                  parse: Callable[[Mapping[str, Any]], dict], same_keys: tuple[str, ...],
+                  name: Callable[[Mapping[str, Any]], str] = lambda request: request["name"]) -> Finder:
+    """A ``find`` for ``start_delete``: the <kind> named ``name(request)`` (the request parsed with
+    ``parse`` from the Delete's properties), when its ``same_keys`` settings are the request's."""
+    def find() -> str | None:
+        request = request_properties(event, parse)
+        if request is None:
+            return None
+        arn = personalize_arn(context, resource_type, name(request))
+        return find_owned(api, kind, arn, {key: request[key] for key in same_keys})
+    return find
 
 
 def request_properties(event: Mapping[str, Any], parse: Callable[[Mapping[str, Any]], dict]) -> dict | None:

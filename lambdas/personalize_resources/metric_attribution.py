@@ -25,15 +25,14 @@ from .core import (
     delete_target,
     dispatch,
     error_code,
-    find_owned,
     is_active,
     is_complete_result,
     is_deleting,
     log_action,
     on_event_result,
+    owned_by_name,
     personalize_arn,
     properties,
-    request_properties,
     start_delete,
 )
 from .core import coerce as coerce_request
@@ -119,14 +118,8 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     api = PersonalizeApi(API_OPERATIONS)
-
-    def find() -> str | None:
-        desired = request_properties(event, desired_attribution)
-        if desired is None:
-            return None
-        arn = personalize_arn(context, RESOURCE_TYPE, desired["name"])
-        return find_owned(api, "MetricAttribution", arn, {"datasetGroupArn": desired["datasetGroupArn"]})
-
+    find = owned_by_name(api, event, context, kind="MetricAttribution", resource_type=RESOURCE_TYPE,
+                         parse=desired_attribution, same_keys=("datasetGroupArn",))
     return start_delete(
         api,
         event,

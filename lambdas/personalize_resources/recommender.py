@@ -53,15 +53,14 @@ from .core import (
     delete_target,
     dispatch,
     error_code,
-    find_owned,
     is_complete_result,
     is_deleting,
     is_personalize_arn,
     log_action,
     on_event_result,
+    owned_by_name,
     personalize_arn,
     properties,
-    request_properties,
     start_delete,
     update_tags,
 )
@@ -208,14 +207,8 @@ def _config_in_place(api: PersonalizeApi, arn: str, config: Mapping[str, Any], o
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     # ResourceInUseException (mid-transition) is not a failure: is_complete asks again.
     api = PersonalizeApi(API_OPERATIONS)
-
-    def find() -> str | None:
-        request = request_properties(event, desired_recommender)
-        if request is None:
-            return None
-        arn = personalize_arn(context, RESOURCE_TYPE, request["name"])
-        return find_owned(api, "Recommender", arn, {key: request[key] for key in ("datasetGroupArn", "recipeArn")})
-
+    find = owned_by_name(api, event, context, kind="Recommender", resource_type=RESOURCE_TYPE,
+                         parse=desired_recommender, same_keys=("datasetGroupArn", "recipeArn"))
     result = start_delete(
         api,
         event,

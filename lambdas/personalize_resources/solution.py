@@ -51,16 +51,15 @@ from .core import (
     delete_target,
     dispatch,
     error_code,
-    find_owned,
     is_active,
     is_complete_result,
     is_deleting,
     is_personalize_arn,
     log_action,
     on_event_result,
+    owned_by_name,
     personalize_arn,
     properties,
-    request_properties,
     start_delete,
     update_tags,
 )
@@ -158,14 +157,8 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     api = PersonalizeApi(API_OPERATIONS)
-
-    def find() -> str | None:
-        desired = request_properties(event, desired_solution)
-        if desired is None:
-            return None
-        arn = personalize_arn(context, RESOURCE_TYPE, physical_name(desired))
-        return find_owned(api, "Solution", arn, {"datasetGroupArn": desired["datasetGroupArn"]})
-
+    find = owned_by_name(api, event, context, kind="Solution", resource_type=RESOURCE_TYPE,
+                         parse=desired_solution, same_keys=("datasetGroupArn",), name=physical_name)
     target = delete_target(event, RESOURCE_TYPE, find)
     if target is not None:
         # DeleteSolution is refused while a version trains; stop trainings first.
