@@ -407,23 +407,26 @@ def find_owned(api: PersonalizeApi, kind: str, arn: str, expected: Mapping[str, 
 
 def owned_by_name(api: PersonalizeApi, event: Mapping[str, Any], context: Any, *, kind: str, resource_type: str,
                   parse: Callable[[Mapping[str, Any]], dict], same_keys: tuple[str, ...],
-                  name: Callable[[Mapping[str, Any]], str] = lambda request: request["name"]) -> Finder:
+                  name: Callable[[Mapping[str, Any]], str] = lambda request: request["name"], old: bool = False) -> Finder:
     """A ``find`` for ``start_delete``: the <kind> named ``name(request)`` (the request parsed with
-    ``parse`` from the Delete's properties), when its ``same_keys`` settings are the request's."""
+    ``parse`` from the event's properties, or its OldResourceProperties with ``old``), when its
+    ``same_keys`` settings are the request's. Never the event's physical id itself."""
     def find() -> str | None:
-        request = request_properties(event, parse)
+        request = request_properties(event, parse, old=old)
         if request is None:
             return None
         arn = personalize_arn(context, resource_type, name(request))
+        if arn == event.get("PhysicalResourceId"):
+            return None
         return find_owned(api, kind, arn, {key: request[key] for key in same_keys})
     return find
 
 
-def request_properties(event: Mapping[str, Any], parse: Callable[[Mapping[str, Any]], dict]) -> dict | None:
-    """``parse(properties(event))``, or None when the properties cannot be read (nothing is
+def request_properties(event: Mapping[str, Any], parse: Callable[[Mapping[str, Any]], dict], *, old: bool = False) -> dict | None:
+    """``parse(properties(event, old))``, or None when the properties cannot be read (nothing is
     found by name then)."""
     try:
-        return parse(properties(event))
+        return parse(properties(event, old=old))
     except HandlerError:
         return None
 

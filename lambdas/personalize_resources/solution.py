@@ -86,6 +86,8 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = (
 )
 
 RESOURCE_TYPE = "solution"
+# Top-level key of an Update's on_event answer: a replacement the rollback deletes (see _on_update).
+ABANDONED_KEY = "AbandonedSolution"
 NAME_MAX = 63
 DIGEST_LENGTH = 8
 BASE_NAME_MAX = NAME_MAX - DIGEST_LENGTH - 1
@@ -119,6 +121,8 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     update = None
     if event["RequestType"] == "Update" and not _replaced(event):
         update = update_request(desired, desired_solution(properties(event, old=True)))
+    if event.get(ABANDONED_KEY) and not converge_deleted(api, event[ABANDONED_KEY]):
+        return NOT_COMPLETE
     if not converge_ready(api, arn, desired, update):
         return NOT_COMPLETE
     return is_complete_result(True, {"SolutionArn": arn, "SolutionName": arn.rsplit("/", 1)[-1]})
@@ -152,7 +156,18 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     update = update_request(desired, old)
     if update is not None:
         request_update(api, arn, update)
-    return on_event_result(arn, {"SolutionArn": arn})
+    result = on_event_result(arn, {"SolutionArn": arn})
+    abandoned = owned_by_name(api, event, context, kind="Solution", resource_type=RESOURCE_TYPE, parse=desired_solution,
+                              same_keys=("datasetGroupArn",), name=physical_name, old=True)()
+    if abandoned is not None and abandoned != arn:
+        # A rollback (new → old) of an update whose replacement CloudFormation never recorded
+        # (cancelled, or failed after creating it): the solution named after
+        # OldResourceProperties is that replacement. Nobody else deletes it, and it trains.
+        log_action("abandoned_replacement_deleted", solution_arn=abandoned)
+        if stop_trainings(api, abandoned):
+            api.request_delete("DeleteSolution", solutionArn=abandoned)
+        result[ABANDONED_KEY] = abandoned
+    return result
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:

@@ -23,10 +23,10 @@ StepCheck = Callable[[StackFakePersonalize], list[str]]
 
 @dataclass
 class Step:
-    action: str                 # deploy | destroy | record-events | cancel-after
+    action: str                 # deploy | destroy | record-events | wait
     variant: str = ""
     expect: str = ""            # the stack status this step must end in
-    minutes: float = 0          # cancel-after: minutes into this deploy
+    minutes: float = 0          # deploy: cancelled this many minutes in; wait: how long
     events: int = 0
     reason: str = ""            # a failure expected by the scenario must carry this text
     check: StepCheck | None = None  # what must hold in Personalize after the step
@@ -34,6 +34,10 @@ class Step:
 
 def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None) -> Step:
     return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check)
+
+
+def wait(minutes: float, check: StepCheck | None = None) -> Step:
+    return Step("wait", minutes=minutes, check=check)
 
 
 def destroy() -> Step:
@@ -275,6 +279,14 @@ SCENARIOS: list[Scenario] = [
                            check=_all(_tags("environment", "default"), _min_tps("recommended-for-you", 1), _no_call_after("UpdateRecommender", 1))),
                     destroy()],
              setup=lambda aws: aws.personalize.inject_error("UpdateRecommender", "InvalidInputException", 1, "injected: refused")),
+    Scenario("metric-update-cancelled", about="a metric change cancelled while the attribution is being updated: rolled back new → old, and an hour later still old; destroy",
+             steps=[deploy("default"), deploy("metric-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=1, reason="cancelled",
+                                              check=_metrics("countViews", "sumMargin")),
+                    wait(60, check=_metrics("countViews", "sumMargin")), destroy()]),
+    Scenario("solution-replacement-cancelled", about="eventValueThreshold 3.5 → 4 cancelled while the new solution is being created: rolled back (the old solution stays, the new one must go); destroy",
+             steps=[deploy("custom"), deploy("custom-threshold", "UPDATE_ROLLBACK_COMPLETE", cancel_after=1, reason="cancelled",
+                                             check=_solutions(**{"top-picks": "3.5", "similar": None})),
+                    destroy()]),
     Scenario("config-update-cancelled-then-destroy", about="a recommender's config update cancelled 30 min into its retraining: rolled back new → old, then destroyed at once",
              steps=[deploy("default"), deploy("config-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30, reason="cancelled",
                                               check=_min_tps("recommended-for-you", 1)),
@@ -394,6 +406,13 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             if step.action == "record-events":
                 for dataset in [a for a in personalize.datasets if a.endswith("/INTERACTIONS")]:
                     personalize.record_events(dataset, step.events)
+                continue
+            if step.action == "wait":
+                # Time passes with no stack operation: what still runs (abandoned waiters,
+                # pollers) acts; the check then says what Personalize looks like.
+                drain(kernel, limit_hours=step.minutes / 60)
+                if step.check:
+                    problems += [f"step {index + 1} (wait {step.minutes:g} min): {problem}" for problem in step.check(personalize)]
                 continue
             if step.action == "deploy":
                 variant = variants[step.variant]
