@@ -575,8 +575,9 @@ class Stack:
                 return  # its update was refused: nothing changed to roll back
             self._log(f"ROLLBACK UPDATE {logical_id}")
             # Rolled back new → old: ResourceProperties are the old properties and
-            # OldResourceProperties the ones the failed update sent, also to the resource whose
-            # update failed or was cancelled (it may have applied part of them).
+            # OldResourceProperties the ones the failed update sent (aws/aws-cdk
+            # docs/CLOUDFORMATION.md, "Custom Resources"), also to the resource whose update
+            # failed or was cancelled (it may have applied part of them; docs/simulator-rules.md F4).
             physical, attributes = yield from self._provision(previous.type, logical_id, "Update", previous.properties, current, attempted[logical_id])
             self.resources[logical_id] = Resource(logical_id, previous.type, previous.properties, physical, attributes, previous.policies)
 
