@@ -106,6 +106,8 @@ POLLER_TIMEOUT_ENV = poller.POLLER_TIMEOUT_ENV
 # Seconds between polls of a recommender (the config's recommenderPollMinutes).
 WAIT_SECONDS_ENV = "POLLER_WAIT_SECONDS"
 REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
+# A recommender found by name is this resource's only with these settings (else someone else's).
+SAME_RECOMMENDER_KEYS = ("datasetGroupArn", "recipeArn")
 
 execution_name = poller.execution_name
 _waiting = poller.waiting
@@ -162,6 +164,13 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
                 " CloudFormation deletes only afterwards. Give the recommender a new name too."
             )
         arn = create_or_adopt(api, "Recommender", personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
+        abandoned = owned_by_name(api, event, context, kind="Recommender", resource_type=RESOURCE_TYPE,
+                                  parse=desired_recommender, same_keys=SAME_RECOMMENDER_KEYS, old=True)()
+        if abandoned is not None and abandoned != arn:
+            # A rollback (new → old) of a replacement CloudFormation never recorded (the update
+            # was cancelled before it answered): the recommender named after
+            # OldResourceProperties is that replacement, and nobody else deletes it.
+            start_delete_poller(event, abandoned)
         return _created(event, arn)
 
     arn = event.get("PhysicalResourceId")
@@ -208,7 +217,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     # ResourceInUseException (mid-transition) is not a failure: is_complete asks again.
     api = PersonalizeApi(API_OPERATIONS)
     find = owned_by_name(api, event, context, kind="Recommender", resource_type=RESOURCE_TYPE,
-                         parse=desired_recommender, same_keys=("datasetGroupArn", "recipeArn"))
+                         parse=desired_recommender, same_keys=SAME_RECOMMENDER_KEYS)
     result = start_delete(
         api,
         event,

@@ -651,6 +651,21 @@ def test_delete_by_name_spares_a_recommender_with_another_recipe(stack):
     assert stack.fake.count("DeleteRecommender") == 0
 
 
+def test_rollback_of_an_unrecorded_replacement_hands_the_replacement_to_the_poller(stack):
+    # A recipe change (a new recommender under a new name) cancelled before it answered:
+    # CloudFormation rolls back new → old to the old physical id; the replacement must go.
+    stack.create(properties())
+    stack.settle()
+    new = properties(name="shop-also-viewed", recipe=VIEWED_X_ALSO_VIEWED)
+    replacement = stack.on_event(stack.event("Update", new, old=properties()))["PhysicalResourceId"]
+    assert replacement != ARN and replacement in stack.fake.recommenders
+    physical_id, _ = stack.send(stack.event("Update", properties(), old=new, physical_id=ARN))
+    assert physical_id == ARN
+    stack.settle()
+    assert_gone(stack, replacement)
+    assert stack.status() == "ACTIVE"
+
+
 def test_rollback_of_a_refused_config_update_restores_tags_without_retraining(stack):
     # UpdateRecommender refused: CloudFormation rolls back new → old (ResourceProperties old,
     # OldResourceProperties the failed update's); the live config is still the old one.
