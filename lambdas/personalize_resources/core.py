@@ -59,7 +59,8 @@ Lifecycle
     ``request_properties(event, parse)`` parsed ResourceProperties.Request, or None.
     ``start_delete(api, event, resource_type=, operation=, arn_parameter=, data_key=, find=None)``
         on_event for Delete: request the delete of ``delete_target`` (answer carries
-        ``DELETE_TARGET_KEY`` for is_complete).
+        ``DELETE_TARGET_KEY`` for is_complete when it is not the physical id:
+        ``with_delete_target(result, arn)``).
     ``on_event_result(physical_id, data)`` / ``is_complete_result(done, data=None)``
         the Provider framework's response shapes.
     ``properties(event, old=False)`` the ``Request`` block of (Old)ResourceProperties.

@@ -9,7 +9,10 @@ retried or interrupted update simply resumes.
 
 Properties: ``{"Request": {"name", "datasetGroupArn", "metrics": [...],
 "metricsOutputConfig": {...}}}``. PhysicalResourceId and ``Data.MetricAttributionArn``
-are the attribution's ARN, built from its name.
+are the attribution's ARN, built from its name. A Delete whose physical id CloudFormation made
+up (a cancelled Create) finds the attribution by that name (``core.delete_target``); ``is_complete``
+recreates a missing attribution only when ``on_event`` deferred the create, never one a rollback
+deleted while this request's waiter still ran.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built 
   the recommender is gone.
 - A poller that cannot start after CreateRecommender fails the request in ``is_complete``, with
   the real ARN as physical id, so the rollback's Delete removes the recommender.
+- A Create cancelled before it answered (another resource failed) gets its Delete with a physical
+  id CloudFormation made up: the recommender is found by its name (``core.delete_target``). A
+  rollback Update (new → old) of a replacement CloudFormation never recorded hands the
+  replacement, named after OldResourceProperties, to the delete poller.
 
 Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPERATIONS`` and
 ``IS_COMPLETE_API_OPERATIONS``, env ``POLLER_STATE_MACHINE_ARN``, ``POLLER_WAIT_SECONDS``);
@@ -45,6 +49,7 @@ from botocore.exceptions import ClientError
 from . import poller, wait_condition
 from .core import (
     ACTIVE,
+    DELETE_TARGET_KEY,
     IN_USE_ERROR_CODES,
     THROTTLING_ERROR_CODES,
     HandlerError,
@@ -218,16 +223,15 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     api = PersonalizeApi(API_OPERATIONS)
     find = owned_by_name(api, event, context, kind="Recommender", resource_type=RESOURCE_TYPE,
                          parse=desired_recommender, same_keys=SAME_RECOMMENDER_KEYS)
+    arn = delete_target(event, RESOURCE_TYPE, find)
     result = start_delete(
         api,
-        event,
+        {**event, DELETE_TARGET_KEY: arn or ""},
         resource_type=RESOURCE_TYPE,
         operation="DeleteRecommender",
         arn_parameter="recommenderArn",
         data_key="RecommenderArn",
-        find=find,
     )
-    arn = delete_target(result, RESOURCE_TYPE)
     if arn:
         recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
         if recommender is not None and _training(recommender):

@@ -26,6 +26,9 @@ at synth for exact IAM ARNs (nothing in the digest is a CloudFormation token). A
 - Delete: stops every training in progress (StopSolutionVersionCreation: automatic training starts
   versions no template knows about, and DeleteSolution is refused while one trains), then
   DeleteSolution, until DescribeSolution says not found. Campaigns go first (template order).
+  A Delete whose physical id CloudFormation made up (a cancelled Create) finds the solution by
+  ``physical_name(request)``; a rollback Update (new → old) of a replacement CloudFormation never
+  recorded deletes that replacement (named after OldResourceProperties) too.
 
 ``is_complete`` returns ``Data`` only with ``IsComplete: true`` (the CDK Provider framework
 fails the resource otherwise).

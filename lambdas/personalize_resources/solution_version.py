@@ -17,7 +17,8 @@ version signals FAILURE too.
 
 Delete: Personalize has no DeleteSolutionVersion (versions go with their solution). A version
 still training is stopped (StopSolutionVersionCreation) and ``is_complete`` waits until it is
-``CREATE STOPPED``, so the solution's own delete that follows is not refused.
+``CREATE STOPPED``, so the solution's own delete that follows is not refused. A Delete whose
+physical id CloudFormation made up (a cancelled Create) finds the training by its name.
 """
 
 from __future__ import annotations
