@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"simulate: {len(results)} scenarios, {passed} passed")
     if args.markdown:
         about = {s.name: s.about for s in chosen}
-        print("\n| Scenario | What it plays | Result | left | denied | deploy (min) | bound (min) |\n|---|---|---|---|---|---|---|")
+        print("\n| Scenario | What it plays | Result | left | billed (h) | denied | deploy (min) | bound (min) |\n|---|---|---|---|---|---|---|---|")
         for r in results:
-            print(f"| `{r.name}` | {about[r.name]} | {'PASS' if r.passed else 'FAIL'} | {len(r.left)} | {len(r.denied)}"
+            print(f"| `{r.name}` | {about[r.name]} | {'PASS' if r.passed else 'FAIL'} | {len(r.left)} | {r.billed_hours:.1f} | {len(r.denied)}"
                   f" | {r.deploy_minutes:.1f} | {r.bound_minutes:.1f} |")
     largest = max((r.largest_response for r in results), default=(0, ""))
     print(f"largest custom-resource response: {largest[0]} bytes ({largest[1]}; CloudFormation's limit is {CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES})")
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "synthesis_seconds": synthesis["seconds"], "seconds": seconds,
             "results": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems,
-                         "left": r.left, "largest_response_bytes": r.largest_response[0]} for r in results]}, indent=1))
+                         "left": r.left, "billed_hours": r.billed_hours, "largest_response_bytes": r.largest_response[0]} for r in results]}, indent=1))
     return 0 if passed == len(results) else 1
 
 
