@@ -508,6 +508,14 @@ class AppConfig(Strict):
     recommender_poll_minutes: int = Field(default=5, ge=1, le=60, alias="recommenderPollMinutes")
     dataset_groups: Annotated[list[DatasetGroup], Field(min_length=1)] = Field(alias="datasetGroups")
     dashboard: Dashboard = Field(default_factory=Dashboard)
+    # Buckets outside this app that a dataImport location reads: this stack cannot edit their
+    # policies, so their owner adds the statement printed at synth (docs/iam-authorization.md).
+    external_buckets: list[str] = Field(default_factory=list, alias="externalBuckets")
+
+    def external_import_locations(self) -> list[str]:
+        """Every dataImport location in another bucket (an s3:// URI), in config order."""
+        return [d.data_import.location for g in self.dataset_groups for d in g.datasets.present().values()
+                if d.data_import and d.data_import.location.startswith("s3://")]
 
     def physical_name(self, *parts: str) -> str:
         """Personalize names derive from the environment name so environments can share an account."""
@@ -733,6 +741,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             issues += _schema_issues(dataset.schema_, dataset_type, f"{base}.datasets.{dataset_type}.schema", group.domain)
             if dataset.data_import is not None:
                 issues += _import_issues(dataset.data_import, dataset_type, f"{base}.datasets.{dataset_type}.dataImport")
+                issues += _external_bucket_issues(config, dataset.data_import, f"{base}.datasets.{dataset_type}.dataImport")
         for dataset_type in datasets:
             longest = config.physical_name(group.name, dataset_type, "import", "0123456789")
             if len(longest) > PERSONALIZE_NAME_MAX:
@@ -767,6 +776,24 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             add(f"{base}.attributionSources", f"attribution source {source!r} appears twice (CloudWatch upper-cases sources, so case does not separate them); give each recommender and third party its own source")
     issues += _dashboard_issues(config)
     return issues
+
+
+def location_bucket(location: str) -> str:
+    """"s3://bucket/key" → "bucket"."""
+    return location.removeprefix("s3://").split("/", 1)[0]
+
+
+def _external_bucket_issues(config: AppConfig, data_import: DataImport, path: str) -> list[ConfigIssue]:
+    # Personalize reads a bucket only when the bucket's own policy lets it (Developer Guide, "Giving
+    # Amazon Personalize access to Amazon S3 resources"); a stack cannot edit another's bucket policy.
+    if not data_import.location.startswith("s3://"):
+        return []
+    bucket = location_bucket(data_import.location)
+    if bucket in config.external_buckets:
+        return []
+    return [ConfigIssue(f"{path}.location", f"bucket {bucket!r} is not this app's data bucket: add it to `externalBuckets` (its owner "
+                        "must then add the bucket-policy statement synthesis prints), or copy the files under the data bucket's imports/ prefix "
+                        "and give their key instead")]
 
 
 def known_event_types(group: DatasetGroup) -> frozenset[str] | None:

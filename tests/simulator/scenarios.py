@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stacks.bucket_access import EXTERNAL_BUCKETS_METADATA, external_bucket_policy
 from tests.simulator.aws import Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, dependencies
 from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems, stale_import_problems
 from tests.simulator.iam import Iam
+from tests.simulator.intrinsics import ACCOUNT
 from tests.simulator.kernel import Clock, Kernel, drain
 from tests.simulator.synth import load_template
 
@@ -47,6 +49,10 @@ class Scenario:
     setup: Callable[[Aws], None] | None = None
     check: Callable[[Aws, list[Outcome]], list[str]] | None = None
     about: str = ""
+    # Seconds before a policy CloudFormation wrote is in force (IAM is eventually consistent).
+    iam_propagation_seconds: float = 0
+    # The owners of the config's `externalBuckets` added the bucket policy synthesis printed.
+    external_owners_comply: bool = True
 
 
 def _fail_creation(kind: str, reason: str) -> Callable[[Aws], None]:
@@ -162,6 +168,24 @@ def _all(*checks: StepCheck) -> StepCheck:
     return lambda fake: [problem for check in checks for problem in check(fake)]
 
 
+def _imported_from(prefix: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        jobs = [j for j in _of_type(fake, "dataset-import-job") if j.attributes["dataSource"]["dataLocation"].startswith(prefix)]
+        return [] if jobs and all(j.status == "ACTIVE" for j in jobs) else [f"no ACTIVE import job read {prefix}"]
+    return check
+
+
+def _resource_less_calls_made(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    # The calls the reference authorizes against "*" only were made (and allowed).
+    made = {name.split(":", 1)[1] for name in aws.calls}
+    missing = {"ListMetricAttributionMetrics", "ListRecommenders", "TagResource", "UntagResource"} - made
+    return [f"never called: {sorted(missing)}"] if missing else []
+
+
+def _propagation_felt(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    return [] if aws.propagation_denials else ["no call met a policy not yet in force: the delay was not exercised"]
+
+
 def _training_stopped(aws: Aws, outcomes: list[Outcome]) -> list[str]:
     stopped = aws.personalize.params_of("StopSolutionVersionCreation")
     return [] if stopped else ["no training was stopped: the rollback deleted solutions without stopping their trainings"]
@@ -233,6 +257,17 @@ SCENARIOS: list[Scenario] = [
              setup=_fail_creation("solution-version", "Insufficient data: fewer than 25 users with 2 or more interactions")),
     Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
+    # Authorization as IAM does it (docs/iam-authorization.md): AWS's resource types per action,
+    # bucket and key policies for Personalize, policies in force only after a propagation delay.
+    Scenario("reference-iam-default", about="config/default.yaml under the Service Authorization Reference's IAM (List*/Tag* on \"*\" only): create, change tags, change them back, destroy",
+             steps=[deploy("default"), deploy("tags-changed", check=_tags("environment", "staging")), deploy("default"), destroy()],
+             check=_resource_less_calls_made),
+    Scenario("external-bucket-import", about="config/multi-group.yaml: the partner bucket's owner added the printed policy; its users import succeeds; destroy",
+             steps=[deploy("multi", check=_imported_from("s3://example-partner-exports/")), destroy()]),
+    Scenario("external-bucket-policy-missing", about="config/multi-group.yaml, the partner bucket's owner has not added the printed policy: the import is refused; rollback",
+             steps=[deploy("multi", "ROLLBACK_COMPLETE", reason="example-partner-exports has no policy")], external_owners_comply=False),
+    Scenario("iam-propagation-delay", about="every policy in force only 20 s after CloudFormation wrote it: handlers retry AccessDenied; update tags; destroy",
+             steps=[deploy("default"), deploy("tags-changed"), destroy()], iam_propagation_seconds=20, check=_propagation_felt),
 ]
 
 
@@ -311,6 +346,12 @@ class Result:
                 f" deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
 
 
+def apply_external_bucket_policies(aws: Aws, template: dict) -> None:
+    """What the owner of each bucket the config declares external does: add the printed policy."""
+    for bucket, prefixes in template.get("Metadata", {}).get(EXTERNAL_BUCKETS_METADATA, {}).items():
+        aws.iam.put_resource_policy(f"arn:aws:s3:::{bucket}", external_bucket_policy(bucket, prefixes, account=ACCOUNT))
+
+
 def handler_modules(assets: Path) -> dict[str, Any]:
     python_assets = sorted(p.parent.parent for p in assets.glob("asset.*/personalize_resources/__init__.py"))
     if str(python_assets[0]) not in sys.path:
@@ -324,7 +365,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
     clock = Clock()
     kernel = Kernel(clock)
     personalize = StackFakePersonalize(clock, scenario.timings)
-    aws = Aws(kernel, personalize, Iam(), bridge)
+    aws = Aws(kernel, personalize, Iam(clock, scenario.iam_propagation_seconds), bridge)
     first = variants[next(s.variant for s in scenario.steps if s.action == "deploy")]
     stack = Stack(kernel, aws, first["stack"], Path(first["assets"]))
     modules = handler_modules(Path(first["assets"]))
@@ -350,6 +391,8 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 continue
             if step.action == "deploy":
                 variant = variants[step.variant]
+                if scenario.external_owners_comply:
+                    apply_external_bucket_policies(aws, load_template(variant["template"]))
                 stack.asset_root = Path(variant["assets"])
                 stack.cancel = type(stack.cancel)("cancel")
                 if step.minutes:
