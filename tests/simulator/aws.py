@@ -43,6 +43,8 @@ _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", d
 _slept: contextvars.ContextVar[float] = contextvars.ContextVar("slept", default=0.0)
 # IAM's service prefix where it is not botocore's endpoint prefix.
 IAM_PREFIXES = {"monitoring": "cloudwatch"}
+# The SDK's Lambda FunctionActiveV2 waiter CDK's framework uses after a failed Invoke (seconds).
+FUNCTION_WAITER_MIN_DELAY, FUNCTION_WAITER_MAX_DELAY, FUNCTION_WAITER_MAX_WAIT = 1.0, 120.0, 300.0
 # What every simulated call carries: the SDK and the services call over TLS.
 REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
 
@@ -378,11 +380,12 @@ class Aws:
             module, handler = function.handler.rsplit(".", 1)
             if module != "framework":
                 raise NotImplementedError(f"Node handler {function.handler} is not the Provider framework")
-            token = _caller.set(function.role)
+            token, slept = _caller.set(function.role), _slept.set(0.0)
             try:
                 result, error = self.bridge.run(function.asset_dir, handler, function.environment, payload, self._answer_framework)
             finally:
                 _caller.reset(token)
+                _slept.reset(slept)
             if error:
                 return None, (error["errorType"], json.dumps({"errorType": error["errorType"], "errorMessage": error["errorMessage"]}))
             return result, None
@@ -396,7 +399,8 @@ class Aws:
         context = mock.MagicMock(invoked_function_arn=function.arn, function_name=function.arn.rsplit(":", 1)[-1],
                                  aws_request_id="sim")
         context.get_remaining_time_in_millis.return_value = function.timeout * 1000
-        token, slept = _caller.set(function.role), _slept.set(0.0)
+        # Called by the framework: it starts when the framework's own waits ended.
+        token, slept = _caller.set(function.role), _slept.set(_slept.get())
         try:
             with mock.patch.dict(os.environ, function.environment):
                 result = handler(json.loads(json.dumps(payload)), context)
@@ -409,14 +413,31 @@ class Aws:
             _caller.reset(token)
             _slept.reset(slept)
 
+    def _framework_may_invoke(self, function_arn: str) -> bool:
+        """The framework's Invoke as CDK's outbound.js does it: on any error, wait with
+        `waitUntilFunctionActiveV2` (up to 300 s, polling GetFunction; a failed poll counts as
+        "retry", as in the SDK's generated waiters), then invoke once more."""
+        role, request = _caller.get(), Request("lambda:InvokeFunction", function_arn, REQUEST_CONTEXT)
+        if self.iam.authorize(role, request).allowed:
+            return True
+        waited, delay = 0.0, FUNCTION_WAITER_MIN_DELAY
+        while waited < FUNCTION_WAITER_MAX_WAIT and not self.iam.authorize(role, Request("lambda:GetFunction", function_arn, REQUEST_CONTEXT)).allowed:
+            _slept.set(_slept.get() + delay)
+            waited, delay = waited + delay, min(delay * 2, FUNCTION_WAITER_MAX_DELAY)
+        decision = self.iam.authorize(role, request)
+        if not decision.allowed:
+            self.iam.denied.append(decision.reason)
+        elif waited:
+            self.propagation_denials.append(f"Invoke (framework, after waiting {waited:g} s): {role}")
+        return decision.allowed
+
     def _answer_framework(self, call: str, body: Any) -> Any:
         if call == "invoke":
             function = self.functions.get(body["FunctionName"])
             if function is None:
                 raise RuntimeError(f"ResourceNotFoundException: {body['FunctionName']}")
-            denial = self.iam.check(_caller.get(), "lambda:InvokeFunction", [function.arn], REQUEST_CONTEXT)
-            if denial:
-                raise RuntimeError(f"AccessDeniedException: {denial}")
+            if not self._framework_may_invoke(function.arn):
+                raise RuntimeError(f"AccessDeniedException: {self.iam.denied[-1]}")
             if not function.runtime.startswith("python"):
                 raise NotImplementedError(function.runtime)
             result, error = self._invoke_python(function, json.loads(body["Payload"]))
