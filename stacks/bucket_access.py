@@ -60,7 +60,7 @@ def external_bucket_policy(bucket: str, prefixes: list[str], *, account: str = A
     if "" not in prefixes:
         list_statement["Condition"]["StringLike"] = {"s3:prefix": listed}
     read_statement = {"Sid": "PersonalizeReadsImports", "Effect": "Allow", "Principal": principal, "Action": "s3:GetObject",
-                      "Resource": [f"arn:{partition}:s3:::{bucket}/{prefix}*" for prefix in prefixes], "Condition": dict(conditions)}
+                      "Resource": [f"arn:{partition}:s3:::{bucket}/{prefix}*" for prefix in sorted(prefixes)], "Condition": dict(conditions)}
     return {"Version": "2012-10-17", "Statement": [list_statement, read_statement]}
 
 
