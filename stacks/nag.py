@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
-from stacks.iam_reference import UnknownActionError, action, as_list, flatten_reference  # noqa: F401 (flatten_reference: used by tests)
+from stacks.iam_reference import UnknownActionError, action, as_list, flatten_reference
 
 
 @dataclass(frozen=True)
