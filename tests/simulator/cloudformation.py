@@ -288,8 +288,13 @@ class Stack:
         if kind == "AWS::SSM::Parameter":
             self.aws.ssm_values[short] = properties.get("Value")
             return short, {"Type": "String", "Value": properties.get("Value")}
+        if kind == "AWS::S3::BucketPolicy":
+            # Evaluated for the service principals that reach the bucket (Personalize).
+            self.aws.iam.put_resource_policy(f"arn:aws:s3:::{properties['Bucket']}", properties["PolicyDocument"])
+            return short, {}
         if kind == "AWS::KMS::Key":
             key_arn = arn("kms", f"key/{short}")
+            self.aws.iam.put_resource_policy(key_arn, properties.get("KeyPolicy") or {})
             return short, {"Arn": key_arn, "KeyId": short}
         if kind == "AWS::S3::Bucket":
             return short, {"Arn": f"arn:aws:s3:::{short}", "DomainName": f"{short}.s3.amazonaws.com"}
@@ -439,6 +444,10 @@ class Stack:
         if kind == "AWS::IAM::Policy":
             for role in resource.properties.get("Roles", []):
                 self.aws.iam.delete_policy(role, resource.logical_id)
+        elif kind == "AWS::S3::BucketPolicy":
+            self.aws.iam.delete_resource_policy(f"arn:aws:s3:::{resource.properties['Bucket']}")
+        elif kind == "AWS::KMS::Key":
+            self.aws.iam.delete_resource_policy(resource.attributes["Arn"])
         elif kind == "AWS::Lambda::Function":
             self.aws.functions.pop(resource.attributes["Arn"], None)
         elif kind == "AWS::StepFunctions::StateMachine":
