@@ -245,7 +245,8 @@ class Stack:
         named_here = not (kind in NATIVE_PERSONALIZE or kind.startswith("AWS::CloudFormation::Wait") or (custom and self.custom_resources))
         short = ""
         if named_here:
-            short = old.physical_id if request == "Update" and old is not None else self._physical_name(kind, logical_id, properties)
+            # In place, the name stays (a state machine's physical id is its ARN, its Name the name).
+            short = old.attributes.get("Name", old.physical_id) if request == "Update" and old is not None else self._physical_name(kind, logical_id, properties)
         if kind == "AWS::IAM::Role":
             return short, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{short}", "RoleId": f"AROASIM{logical_id.upper()[:16]}"}
         if kind == "AWS::IAM::Policy":

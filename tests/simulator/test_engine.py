@@ -207,6 +207,12 @@ def test_replacement_follows_create_only_properties_and_refuses_a_kept_custom_na
     assert stack.resources["P"].physical_id == "/a" and aws.ssm_values["/a"] == "2"
     assert _play(kernel, stack.deploy({"Resources": {"M": machine("STANDARD", "m"), "P": parameter("/b", "2")}})).status == "UPDATE_COMPLETE"
     assert ("AWS::SSM::Parameter", ("/a",)) not in aws.named and aws.ssm_values == {**aws.ssm_values, "/b": "2"} and "/a" not in aws.ssm_values
+    # A new definition is an update in place: the state machine keeps its ARN.
+    arn = stack.resources["M"].physical_id
+    changed = machine("STANDARD", "m")
+    changed["Properties"]["DefinitionString"] = json.dumps({"StartAt": "B", "States": {"B": {"Type": "Succeed"}}})
+    assert _play(kernel, stack.deploy({"Resources": {"M": changed, "P": parameter("/b", "2")}})).status == "UPDATE_COMPLETE"
+    assert stack.resources["M"].physical_id == arn == "arn:aws:states:us-east-1:123456789012:stateMachine:m"
     # StateMachineType is create-only and the name stays: CloudFormation refuses the update.
     refused = _play(kernel, stack.deploy({"Resources": {"M": machine("EXPRESS", "m"), "P": parameter("/b", "2")}}))
     assert refused.status == "UPDATE_ROLLBACK_COMPLETE" and "custom-named resource requires replacing" in refused.failures[0]
