@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test simulate bench bench-report release clean
+.PHONY: setup synth test simulate bench bench-report release clean structure
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -31,6 +31,11 @@ test: setup
 # the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (README, "What the simulator proves").
 simulate: setup
 	$(PY) -m tests.simulator --verbose
+
+# Files and functions over their size, import cycles, wrong-way imports, Personalize ARN spellings
+# (docs/architecture-layers.md).
+structure: setup
+	$(PY) -m tools.structure_facts
 
 bench: setup
 	$(PY) benchmarks/synth_benchmark.py
