@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from stacks.configuration import AppConfig, ConfigError, load_config  # noqa: E402
+from stacks.configuration import AppConfig, ConfigDeprecationWarning, ConfigError, load_config  # noqa: E402
 
 DEFAULT_CONFIG = "config/default.yaml"
 
@@ -26,11 +27,16 @@ def requested_config_path(cli_context: dict) -> str:
 
 
 def load_or_report(config_path: str) -> AppConfig | None:
-    try:
-        return load_config(config_path)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigDeprecationWarning)
+        try:
+            return load_config(config_path)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return None
+        finally:
+            for warning in caught:
+                print(f"warning: {warning.message}", file=sys.stderr)
 
 
 def main() -> int:

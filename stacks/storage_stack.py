@@ -13,14 +13,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.personalize_resources import address_book
+from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX, SAMPLE_PREFIX, personalize_arn
 from stacks.configuration import AppConfig
 from stacks.deployment import StackSettings
 
-IMPORT_PREFIX = "imports/"
-REPORT_PREFIX = "metric-reports/"
-SAMPLE_PREFIX = IMPORT_PREFIX + "sample/"
-# Recorded events exported before a dataset is deleted (removalPolicy RETAIN).
-EXPORT_PREFIX = "exports/"
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 # The singleton CDK adds to a stack for `auto_delete_objects` (aws-cdk-lib 2.275).
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
@@ -38,14 +35,12 @@ def personalize_source_conditions(account: str, partition: str, region: str) -> 
     """
     return {
         "StringEquals": {"aws:SourceAccount": account},
-        "ArnLikeIfExists": {"aws:SourceArn": f"arn:{partition}:personalize:{region}:{account}:*"},
+        "ArnLikeIfExists": {"aws:SourceArn": personalize_arn(partition, region, account, "*")},
     }
 
 
 def data_bucket_name(config: AppConfig) -> str:
-    """Named from the environment, account and region: the other stacks address the bucket by
-    this name instead of a CloudFormation export, and two environments fit in one account."""
-    return f"{config.name}-data-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    return address_book.data_bucket_name(config.name, Aws.ACCOUNT_ID, Aws.REGION)
 
 
 def import_location(bucket_name: str, key: str) -> str:

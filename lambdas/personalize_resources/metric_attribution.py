@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .address_book import MAX_METRICS, cloudwatch_name
 from .core import (
     HandlerError,
     PersonalizeApi,
@@ -49,7 +50,6 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = API_OPERATIONS
 API_OPERATIONS = ("CreateMetricAttribution", "DescribeMetricAttribution", "DeleteMetricAttribution")
 
 RESOURCE_TYPE = "metric-attribution"
-MAX_METRICS = 10
 MAX_METRICS_PER_UPDATE = 10
 
 
@@ -144,7 +144,7 @@ def desired_attribution(request: Mapping[str, Any]) -> dict:
 def metric_key(metric: Mapping[str, Any]) -> str:
     # Case-insensitive: CloudWatch publishes the upper-cased name, and if
     # Personalize ever normalised case itself an exact compare would loop.
-    return metric["metricName"].upper()
+    return cloudwatch_name(metric["metricName"])
 
 
 def _expression(metric: Mapping[str, Any]) -> str:

@@ -42,6 +42,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import core
+from .address_book import NAME_MAX
+from .address_book import SOLUTION_BASE_NAME_MAX as BASE_NAME_MAX
+from .address_book import SOLUTION_DIGEST_LENGTH as DIGEST_LENGTH
 from .core import (
     IN_USE_ERROR_CODES,
     HandlerError,
@@ -83,9 +86,6 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = (
 )
 
 RESOURCE_TYPE = "solution"
-NAME_MAX = 63
-DIGEST_LENGTH = 8
-BASE_NAME_MAX = NAME_MAX - DIGEST_LENGTH - 1
 REQUIRED_KEYS = ("name", "datasetGroupArn", "recipeArn")
 IN_PLACE_CONFIG_KEYS = ("autoTrainingConfig", "eventsConfig")
 # Documented defaults (botocore CreateSolution): automatic training on, every 7 days.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from aws_cdk import ArnFormat, Aws, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from lambdas.personalize_resources import address_book
 from stacks.nag import trace_provider_waiter
 from stacks.tidy import without_stream_writes_on_any_log_group
 
@@ -190,14 +191,13 @@ def personalize_prefix_arn(scope: Construct, name_prefix: str) -> str:
     would stay and bill). The prefix keeps the grant to this app's environment: `*/` covers the
     resource type (recommender/, dataset-group/, dataset/<group>/...), the actions granted stay
     the handler's exact operations."""
-    return Stack.of(scope).format_arn(
-        service="personalize", resource="*", resource_name=f"{name_prefix}-*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-    )
+    return personalize_arn(scope, "*", f"{name_prefix}-*")
 
 
 def personalize_arn(scope: Construct, resource_type: str, name: str) -> str:
-    """The ARN Personalize gives a resource named `name`: known at synth, so IAM can be exact."""
-    return Stack.of(scope).format_arn(service="personalize", resource=resource_type, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+    """The ARN Personalize gives a resource named `name` in this stack's environment."""
+    stack = Stack.of(scope)
+    return address_book.personalize_arn(stack.partition, stack.region, stack.account, resource_type, name)
 
 
 def request_tags(tags: Mapping[str, str]) -> list[dict]:

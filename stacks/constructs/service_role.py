@@ -8,6 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import personalize_arn
+
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
 
@@ -38,7 +40,7 @@ class PersonalizeServiceRole(Construct):
                 PERSONALIZE_PRINCIPAL,
                 conditions={
                     "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="personalize", resource="*")},
+                    "ArnLike": {"aws:SourceArn": personalize_arn(stack.partition, stack.region, stack.account, "*")},
                 },
             ),
         )

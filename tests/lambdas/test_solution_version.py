@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from lambdas.personalize_resources import poller, solution_version
+from lambdas.personalize_resources import long_waits, poller, solution_version
 from lambdas.personalize_resources.core import HandlerError
 from tests.lambdas.scenarios import Scenarios
 from tests.lambdas.test_solution import props as solution_props
@@ -163,7 +163,7 @@ def versions_world(world_factory):
 
 def test_operations_are_exactly_api_operations(versions_world):
     SCENARIOS.assert_operations_exact(versions_world, solution_version)
-    assert set(solution_version.POLL_API_OPERATIONS) <= set(poller.poller_api_operations())
+    assert set(solution_version.POLL_API_OPERATIONS) <= set(long_waits.POLLER_API_OPERATIONS)
 
 
 @pytest.mark.parametrize("lifecycle", SCENARIOS, ids=lambda f: f.__name__)

@@ -18,7 +18,7 @@ from stacks.configuration import AppConfig, load_config
 from stacks.constructs.report_queries import results_encryption
 from tests.stacks.templates import only, resources, text
 from tests.synthesis import SYNTH_CONFIGS
-from tools.impact.sql import REPORT_COLUMNS, named_queries
+from stacks.report_sql import REPORT_COLUMNS, named_queries
 
 WITH_REPORTS = ("default", "multi", "custom")
 TABLE = "metric_reports"

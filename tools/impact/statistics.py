@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from lambdas.personalize_resources.address_book import cloudwatch_name
+
 BUCKETS_PER_HOUR = 4
 HOUR = 3600
 DAY = 86_400
@@ -259,8 +261,8 @@ def analyse(
     exposure: Mapping[str, Exposure] | None = None,
     derived: Sequence[DerivedMetric] = (),
 ) -> Analysis:
-    exposure = {name.upper(): value for name, value in (exposure or {}).items()}
-    wanted = {name.upper() for name in settings.metrics}
+    exposure = {cloudwatch_name(name): value for name, value in (exposure or {}).items()}
+    wanted = {cloudwatch_name(name) for name in settings.metrics}
     metrics = [m for m in data.values if not wanted or m in wanted]
     reports = [_metric_report(data, metric, details, settings, exposure) for metric in metrics]
     derived_reports = [_derived_report(data, item, settings) for item in derived]
@@ -290,7 +292,7 @@ def _metric_report(
     totals = values.sum(axis=1)
     present = np.flatnonzero(buckets.sum(axis=1) > 0)  # sources with a row of this metric
     grand_total = float(totals[present].sum())
-    baseline_name = (settings.baseline or UNDEFINED_SOURCE).upper()
+    baseline_name = cloudwatch_name(settings.baseline or UNDEFINED_SOURCE)
     baseline_index = data.sources.index(baseline_name) if baseline_name in data.sources else None
     if baseline_index is not None and baseline_index not in present:
         baseline_index = None
@@ -456,7 +458,7 @@ def _derived_report(data: HourlyData, item: DerivedMetric, settings: Settings) -
     if not match:
         report.note = "only expressions of the form metricA / metricB are reported"
         return report
-    numerator, denominator = (name.upper() for name in match.groups())
+    numerator, denominator = (cloudwatch_name(name) for name in match.groups())
     missing = [name for name in (numerator, denominator) if name not in data.values]
     if missing:
         report.note = f"no report rows for {', '.join(missing)}"
