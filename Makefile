@@ -6,14 +6,19 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test simulate bench bench-report release clean structure
+.PHONY: setup lock lint synth test simulate bench bench-report release clean structure
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# Exactly the versions and hashes of requirements.lock (every package, transitive ones included).
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
+
+# After editing requirements.txt or requirements-dev.txt (needs PyPI): `make lock`, commit both.
+lock: setup
+	$(PY) -m uv pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -23,8 +28,14 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
 
-# The whole test suite (offline; integration tests skip without AWS credentials).
-test: setup
+# ruff, mypy and the layer rules (no cycles, no wrong-way imports), configured in pyproject.toml.
+lint: setup
+	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
+	$(PY) -m tools.structure_facts --check
+
+# Lint, then the whole test suite (offline; integration tests skip without AWS credentials).
+test: lint
 	$(PY) -m pytest -n 2 --durations=5
 
 # The whole-stack simulator: CloudFormation over the synthesized templates of config variants,

@@ -837,7 +837,7 @@ def _solution_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[
             physical = config.campaign_name(group, campaign)
             if len(physical) > PERSONALIZE_NAME_MAX:
                 issues.append(ConfigIssue(f"{path}.campaigns[{c_index}].name", f"the campaign's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the campaign `name`"))
-            if campaign.item_exploration is not None and not (entry := recipes.recipe(solution.recipe)) is None and entry.name != "aws-user-personalization":
+            if campaign.item_exploration is not None and (entry := recipes.recipe(solution.recipe)) is not None and entry.name != "aws-user-personalization":
                 issues.append(ConfigIssue(f"{path}.campaigns[{c_index}].itemExploration", f"item exploration applies to aws-user-personalization campaigns only, not {entry.name}; drop itemExploration"))
     return issues
 

@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
@@ -16,14 +17,7 @@ from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
 from stacks.constructs.solutions import GroupSolutions
 from stacks.deployment import CampaignSwitch, RecommenderSwitch, StackSettings
-from stacks.storage_stack import (
-    EXPORT_PREFIX,
-    IMPORT_PREFIX,
-    REPORT_PREFIX,
-    StorageStack,
-    data_bucket_name,
-    import_location,
-)
+from stacks.storage_stack import StorageStack, data_bucket_name, import_location
 
 
 class PersonalizeStack(Stack):

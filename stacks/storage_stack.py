@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.personalize_resources import address_book
-from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX, SAMPLE_PREFIX, personalize_arn
+from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX, personalize_arn
 from stacks.configuration import AppConfig
 from stacks.deployment import StackSettings
 

@@ -15,7 +15,6 @@ from stacks.recipes import (
     RecipeKind,
     SolutionSettings,
     custom_recipe_names,
-    domain_recipe_names,
     recipe,
     solution_issues,
 )

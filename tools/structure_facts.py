@@ -7,8 +7,8 @@ between layers (docs/architecture-layers.md), and the places that spell a Person
 
     .venv/bin/python -m tools.structure_facts [--json] [--check]
 
-`--check` exits 1 when there is an import cycle or a wrong-way arrow (what `make lint` gates on);
-the size figures are reported, not gated.
+`--check` prints only import cycles and wrong-way imports, and exits 1 when there is one (what
+`make lint` gates on); the size figures are reported, not gated.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def layer(module: str) -> str:
 @dataclass
 class Module:
     name: str
-    path: Path
+    where: str  # path from the repository root
     tree: ast.Module
     lines: int
     is_package: bool
@@ -84,23 +84,23 @@ class Facts:
     personalize_arns: list[str] = field(default_factory=list)
 
 
-def python_files(roots: Iterable[str]) -> Iterator[Path]:
+def python_files(repo: Path, roots: Iterable[str]) -> Iterator[Path]:
     for root in roots:
-        path = REPO / root
+        path = repo / root
         if path.is_file():
             yield path
         else:
             yield from sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def load_modules() -> dict[str, Module]:
+def load_modules(repo: Path) -> dict[str, Module]:
     modules = {}
-    for path in python_files(SCANNED_ROOTS):
-        relative = path.relative_to(REPO).with_suffix("")
+    for path in python_files(repo, SCANNED_ROOTS):
+        relative = path.relative_to(repo).with_suffix("")
         parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
         source = path.read_text()
         name = ".".join(parts)
-        modules[name] = Module(name, path, ast.parse(source, str(path)), len(source.splitlines()), relative.name == "__init__")
+        modules[name] = Module(name, str(path.relative_to(repo)), ast.parse(source, str(path)), len(source.splitlines()), relative.name == "__init__")
     return modules
 
 
@@ -141,7 +141,7 @@ def import_graph(modules: dict[str, Module]) -> tuple[dict[str, set[str]], list[
         source_layer = layer(module.name)
         for name, line in imported_names(module, known):
             target = internal_target(name, known)
-            where = f"{module.path.relative_to(REPO)}:{line}"
+            where = f"{module.where}:{line}"
             if target is None:
                 package = name.split(".", 1)[0]
                 forbidden = FORBIDDEN_PACKAGES.get(source_layer, frozenset())
@@ -196,7 +196,7 @@ def long_functions(module: Module) -> Iterator[tuple[str, int]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             if length > MAX_FUNCTION_LINES:
-                yield f"{module.path.relative_to(REPO)}:{node.lineno} {node.name}", length
+                yield f"{module.where}:{node.lineno} {node.name}", length
 
 
 def docstring_nodes(tree: ast.Module) -> set[int]:
@@ -213,7 +213,7 @@ def personalize_arn_places(module: Module) -> Iterator[str]:
     """Code that spells a Personalize ARN: a string with `:personalize:` (an f-string part, a
     pattern) or a `format_arn(service="personalize")` call. Docstrings do not count."""
     docstrings = docstring_nodes(module.tree)
-    where = module.path.relative_to(REPO)
+    where = module.where
     for node in ast.walk(module.tree):
         if isinstance(node, ast.JoinedStr):
             if any(isinstance(v, ast.Constant) and ":personalize:" in str(v.value) for v in node.values):
@@ -235,12 +235,12 @@ def is_product(module: Module) -> bool:
     return layer(module.name) != "tests" and not module.name.startswith("benchmarks.")
 
 
-def collect() -> Facts:
-    modules = load_modules()
+def collect(repo: Path = REPO) -> Facts:
+    modules = load_modules(repo)
     graph, wrong_way = import_graph(modules)
     product = [m for m in modules.values() if is_product(m)]
     return Facts(
-        long_files=sorted(((str(m.path.relative_to(REPO)), m.lines) for m in product if m.lines > MAX_FILE_LINES), key=lambda f: -f[1]),
+        long_files=sorted(((m.where, m.lines) for m in product if m.lines > MAX_FILE_LINES), key=lambda f: -f[1]),
         long_functions=sorted((f for m in product for f in long_functions(m)), key=lambda f: -f[1]),
         cycles=cycles(graph),
         wrong_way=sorted(wrong_way),
@@ -269,11 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 on an import cycle or a wrong-way import")
     args = parser.parse_args(argv)
     facts = collect()
+    if args.check:
+        for cycle in facts.cycles:
+            print(f"import cycle: {' <-> '.join(cycle)}", file=sys.stderr)
+        for arrow in facts.wrong_way:
+            print(f"wrong-way import: {arrow} (docs/architecture-layers.md)", file=sys.stderr)
+        return 1 if facts.cycles or facts.wrong_way else 0
     if args.json:
         print(json.dumps(asdict(facts), indent=2))
     else:
         print_facts(facts)
-    return 1 if args.check and (facts.cycles or facts.wrong_way) else 0
+    return 0
 
 
 if __name__ == "__main__":

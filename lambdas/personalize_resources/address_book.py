@@ -10,6 +10,7 @@ ours and nothing outside the standard library, so every layer may import it
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 # --- Personalize names and ARNs ---------------------------------------------------------------
 
@@ -37,7 +38,7 @@ def personalize_arn(partition: str, region: str, account: str, resource_type: st
     return f"arn:{partition}:personalize:{region}:{account}:{resource}"
 
 
-def is_personalize_arn(value: object, resource_type: str) -> bool:
+def is_personalize_arn(value: object, resource_type: str) -> TypeGuard[str]:
     """False for anything else, e.g. the request id the Provider framework uses as the physical
     id after a failed Create."""
     match = _PERSONALIZE_ARN.fullmatch(value) if isinstance(value, str) else None

@@ -352,7 +352,7 @@ def properties(event: Mapping[str, Any], old: bool = False) -> dict:
     return dict(request)
 
 
-def on_event_result(physical_id: str, data: Mapping[str, Any]) -> dict:
+def on_event_result(physical_id: str | None, data: Mapping[str, Any]) -> dict:
     return {"PhysicalResourceId": physical_id, "Data": dict(data)}
 
 

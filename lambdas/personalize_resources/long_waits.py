@@ -15,7 +15,7 @@ from typing import Any
 
 from . import import_job, poller, recommender, solution_version, wait_condition
 
-KINDS: dict[str, Callable[[dict], dict]] = {
+KINDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     recommender.RESOURCE_TYPE: recommender.poll,
     import_job.RESOURCE_TYPE: import_job.poll,
     solution_version.RESOURCE_TYPE: solution_version.poll,
@@ -32,7 +32,7 @@ POLLER_API_OPERATIONS: tuple[str, ...] = tuple(
 )
 
 
-def poll_step(event: Mapping[str, Any], context: Any) -> dict:
+def poll_step(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """One step: look at the resource, act at most once, never sleep. Returns the state with
     ``finished`` (the state machine's Choice), ``status`` and ``polls``."""
     state = poller.begin_step(event)

@@ -19,12 +19,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.personalize_resources import solution as solution_handler
-from lambdas.personalize_resources.address_book import resource_parameter_prefix, whole_seconds
+from lambdas.personalize_resources.address_book import IMPORT_PREFIX, resource_parameter_prefix, whole_seconds
 from stacks.configuration import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import personalize_arn, request_tags, signal_handle
 from stacks.deployment import RecommenderSwitch
-from stacks.storage_stack import IMPORT_PREFIX, import_location
+from stacks.storage_stack import import_location
 
 
 def short_hash(*parts: object, length: int = 10) -> str:

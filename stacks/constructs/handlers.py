@@ -9,7 +9,7 @@ handler does not declare, fails synthesis, so the policy and the code cannot dri
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from aws_cdk import Aws, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -83,8 +83,8 @@ class HandlerFunction(Construct):
         by_resources: dict[tuple[str, ...], list[str]] = {}
         for action, resources in sorted(granted.items()):
             by_resources.setdefault(tuple(resources), []).append(action)
-        for resources, actions in by_resources.items():
-            self.role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resources)))
+        for resource_set, actions in by_resources.items():
+            self.role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resource_set)))
         if passes_role is not None:
             # Create calls that name a roleArn need PassRole on that role, for Personalize only.
             self.role.add_to_policy(
@@ -109,7 +109,7 @@ class CustomResourceProvider(Construct):
         operations: Sequence[str],
         resources_by_operation: Mapping[str, Iterable[str]],
         waits: bool,
-        framework_roles: "FrameworkRoles",
+        framework_roles: FrameworkRoles,
         environment: Mapping[str, str] | None = None,
         total_timeout: Duration = Duration.minutes(55),
         passes_role: str | None = None,

@@ -198,7 +198,7 @@ def test_a_poller_that_cannot_start_fails_the_request_but_keeps_the_arn(versions
 
 SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/shop-ratings-0a1b2c3d"
 VERSION = SOLUTION + "/4f3e2d1c"
-NOW = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
 
 
 def test_stubbed_create_lists_then_trains(stubbed, lambda_context, monkeypatch):
