@@ -95,3 +95,14 @@ def test_handler_tests_run_on_the_lambda_runtime_python() -> None:
     versions = [step["with"]["python-version"] for step in job["steps"] if "setup-python" in step.get("uses", "")]
     assert [f"python{v}" for v in versions] == [RUNTIME.name]
     assert any("pytest tests/lambdas" in step.get("run", "") for step in job["steps"])
+
+
+def test_the_address_book_limits_are_botocores() -> None:
+    import botocore.session
+
+    from lambdas.personalize_resources import address_book
+
+    model = botocore.session.get_session().get_service_model("personalize")
+    assert address_book.NAME_MAX == model.shape_for("Name").metadata["max"]
+    assert address_book.MAX_METRICS == model.shape_for("MetricAttributes").metadata["max"]
+    assert re.fullmatch(model.shape_for("Name").metadata["pattern"].lstrip("^"), address_book.physical_name("env", "group", "x"))

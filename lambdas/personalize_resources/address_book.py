@@ -14,7 +14,8 @@ from typing import TypeGuard
 
 # --- Personalize names and ARNs ---------------------------------------------------------------
 
-# Every Personalize resource name: botocore's personalize model, shape `Name` (max 63).
+# Every Personalize resource name: botocore's personalize model, shape `Name` (max 63;
+# tests/test_structure.py compares the limits here with the model).
 NAME_MAX = 63
 # A solution's name gets `-<8 hex>` of its create-only settings appended (handler solution.py).
 SOLUTION_DIGEST_LENGTH = 8
