@@ -28,8 +28,9 @@ MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
 ADDRESS_BOOK = "lambdas.personalize_resources.address_book"
-# The CDK-free model of the app: validated configuration and what it is made of.
-CONFIG_MODULES = frozenset({"stacks.configuration", "stacks.recipes", "stacks.filter_expressions", "stacks.report_sql"})
+# The CDK-free model of the app: validated configuration, what it is made of, and what is
+# computed from it alone (the report's SQL, the cost estimate).
+CONFIG_MODULES = frozenset({"stacks.configuration", "stacks.recipes", "stacks.filter_expressions", "stacks.report_sql", "stacks.cost"})
 # Programs that drive a synth: they may import anything of ours but tests.
 ENTRY_MODULES = frozenset({"app", "tools.release", "tools.__main__"})
 

@@ -31,13 +31,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import wait_condition
-from .address_book import LONG_WAIT_MAX_HOURS, POLLER_TIMEOUT_ENV, whole_seconds
+from .address_book import IMPORT_POLL_SECONDS, LONG_WAIT_MAX_HOURS, POLLER_TIMEOUT_ENV, whole_seconds
 from .core import HandlerError, error_code, log_action
 
 STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
 # An hour past the longest WaitCondition timeout: by then nobody is waiting any more.
 DEFAULT_POLLER_TIMEOUT_SECONDS = whole_seconds(LONG_WAIT_MAX_HOURS + 1)
-DEFAULT_WAIT_SECONDS = 60
+DEFAULT_WAIT_SECONDS = IMPORT_POLL_SECONDS
 SIGNAL_ONLY_OPERATIONS: tuple[str, ...] = ("cloudformation:DescribeStackResource",)
 POLL_FAILED_API_OPERATIONS = SIGNAL_ONLY_OPERATIONS
 
