@@ -59,6 +59,7 @@ bench: setup
 bench-report: setup
 	$(PY) benchmarks/lift_coverage.py
 	$(PY) benchmarks/report_scale.py
+	$(PY) benchmarks/report_scale.py --year --runs 1
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis
