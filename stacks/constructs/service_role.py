@@ -9,8 +9,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import personalize_arn
+from stacks.iam_reference import PERSONALIZE_PRINCIPAL
 
-PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
 
 class PersonalizeServiceRole(Construct):
