@@ -63,7 +63,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.validate import ParamValidator
 
-from stacks.configuration import RUNNING_IMPORT_JOBS_QUOTA
+from lambdas.personalize_resources.address_book import RUNNING_IMPORT_JOBS_QUOTA
 
 GONE = object()  # end of a delete schedule: the resource disappears
 
