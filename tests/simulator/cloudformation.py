@@ -478,7 +478,9 @@ class Stack:
 
         def run(node: str):
             blocked_by = []
-            for dependency in depends.get(node, ()):
+            # In name order, not set order: which finished dependency wakes a waiter last decides
+            # the order of same-instant starts, and set order follows PYTHONHASHSEED.
+            for dependency in sorted(depends.get(node, ())):
                 if dependency in done:
                     if not (yield done[dependency]):
                         blocked_by.append(dependency)
