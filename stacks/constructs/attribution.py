@@ -232,9 +232,12 @@ class GroupCustomResources(Construct):
             if self.events_export is not None:
                 job.node.add_dependency(self.events_export)
             self.import_jobs.append(job)
-            # Its Delete answers at once and the teardown waits list the group's running imports
-            # themselves, so the job need not depend on the chain: on create the chain (15
-            # serial no-op resources) is made while the imports run, off the critical path.
+            # Its Delete answers at once and the teardown waits list the group's running imports.
+            # They must exist before the job starts: a create that fails while an import runs
+            # and before the chain was made would roll back to DeleteDataset on a running
+            # import (ResourceInUseException, ROLLBACK_FAILED). CloudFormation starts
+            # independent resources in no fixed order, so the job waits for the chain.
+            resources.blocks_teardown(job)
             imported = CfnWaitCondition(self, f"{dataset_type.title()}Imported{digest}", handle=handle.ref, count=1, timeout=wait_timeout)
             imported.node.add_dependency(job)
             self.imported.append(imported)

@@ -122,9 +122,9 @@ class DatasetGroupResources(Construct):
 
     def blocks_teardown(self, child: Construct) -> None:
         """Register a long-running child whose Delete hands its work on (a recommender still
-        training): on delete it goes first, then the teardown chain waits until it is really
-        gone, then the datasets and the group. On create the chain (no-op resources) is made
-        first. Running imports need no registration: the waits list them per dataset."""
+        training, an import running): on delete it goes first, then the teardown chain waits
+        until it is really gone, then the datasets and the group. On create the chain (no-op
+        resources) is made first, so a rollback of a failed create finds it in place."""
         self.teardown_children.append(child)
         child.node.add_dependency(self._teardown_head)
 

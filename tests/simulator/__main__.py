@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", action="store_true", help="print every scenario's stack events")
     parser.add_argument("--markdown", action="store_true", help="also print the README's scenario table")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument("--reversed-order", action="store_true",
+                        help="resources ready at one instant start in the other order (CloudFormation's order is not fixed)")
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     unknown = set(args.scenario or []) - {s.name for s in SCENARIOS}
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         try:
             for scenario in chosen:
-                result = run_scenario(scenario, synthesis["variants"], bridge)
+                result = run_scenario(scenario, synthesis["variants"], bridge, reversed_order=args.reversed_order)
                 results.append(result)
                 print(result.line(), flush=True)
                 if args.verbose and not result.passed:

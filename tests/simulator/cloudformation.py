@@ -116,8 +116,14 @@ def dependencies(template: Mapping) -> dict[str, set[str]]:
 
 
 class Stack:
-    def __init__(self, kernel: Kernel, aws: Aws, name: str, asset_root: Path, *, custom_resources: bool = True) -> None:
+    def __init__(self, kernel: Kernel, aws: Aws, name: str, asset_root: Path, *, custom_resources: bool = True,
+                 reversed_order: bool = False) -> None:
         self.kernel, self.aws, self.name, self.asset_root = kernel, aws, name, asset_root
+        # A resource waits for its dependencies in name order, or in reverse name order: the one
+        # that wakes it last decides which of the resources ready at one instant starts first.
+        # CloudFormation starts independent resources in no fixed order, so an outcome must hold
+        # under both (set order would follow PYTHONHASHSEED instead).
+        self.reversed_order = reversed_order
         # False for a stack whose custom resources are outside this project (the storage stack's
         # S3 auto-delete): they are recorded, not run.
         self.custom_resources = custom_resources
@@ -478,9 +484,7 @@ class Stack:
 
         def run(node: str):
             blocked_by = []
-            # In name order, not set order: which finished dependency wakes a waiter last decides
-            # the order of same-instant starts, and set order follows PYTHONHASHSEED.
-            for dependency in sorted(depends.get(node, ())):
+            for dependency in sorted(depends.get(node, ()), reverse=self.reversed_order):
                 if dependency in done:
                     if not (yield done[dependency]):
                         blocked_by.append(dependency)

@@ -535,13 +535,14 @@ def handler_modules(assets: Path) -> dict[str, Any]:
     return {name: importlib.import_module(f"personalize_resources.{name}") for name in names}
 
 
-def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: FrameworkBridge) -> Result:
+def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: FrameworkBridge, *, reversed_order: bool = False) -> Result:
+    """``reversed_order``: resources ready at one instant start in the other order (see Stack)."""
     clock = Clock()
     kernel = Kernel(clock)
     personalize = StackFakePersonalize(clock, scenario.timings)
     aws = Aws(kernel, personalize, Iam(clock, scenario.iam_propagation_seconds), bridge)
     first = variants[next(s.variant for s in scenario.steps if s.action.startswith("deploy"))]
-    stack = Stack(kernel, aws, first["stack"], Path(first["assets"]))
+    stack = Stack(kernel, aws, first["stack"], Path(first["assets"]), reversed_order=reversed_order)
     modules = handler_modules(Path(first["assets"]))
     if scenario.setup:
         scenario.setup(aws)
@@ -555,8 +556,8 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
     ended_clean = False
     with aws.patched(modules):
         # The storage stack (buckets, key) first: the personalize stack reads its outputs.
-        storage = Stack(kernel, aws, first["storage_stack"], Path(first["assets"]), custom_resources=False)
-        dashboard = Stack(kernel, aws, first["dashboard_stack"], Path(first["assets"]))
+        storage = Stack(kernel, aws, first["storage_stack"], Path(first["assets"]), custom_resources=False, reversed_order=reversed_order)
+        dashboard = Stack(kernel, aws, first["dashboard_stack"], Path(first["assets"]), reversed_order=reversed_order)
         if not any(step.action.endswith("-all") for step in scenario.steps):
             created = kernel.spawn(storage.deploy(load_template(first["storage_template"])))
             kernel.run_until(created)
