@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # The whole-stack simulator (tests/simulator) synthesizes its own config variants; started
     # now too, so tests/test_simulator.py only collects its result.
     simulate_log = open(outdir / "simulate.log", "w")  # noqa: SIM115 - lives as long as the process
-    simulator = subprocess.Popen([sys.executable, "-m", "tests.simulator", "--verbose", "--json", str(outdir / SIMULATE_RESULT)],
+    simulator = subprocess.Popen([sys.executable, "-m", "tests.simulator", "--verbose", "--both-orders", "--json", str(outdir / SIMULATE_RESULT)],
                                  cwd=REPO, stdout=simulate_log, stderr=subprocess.STDOUT, env=env)
     config.stash[_BACKGROUND] = (process, outdir)
     config.stash[_SIMULATOR] = simulator

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--reversed-order", action="store_true",
                         help="resources ready at one instant start in the other order (CloudFormation's order is not fixed)")
+    parser.add_argument("--both-orders", action="store_true",
+                        help="also replay every chosen scenario that fails or cancels a step with --reversed-order")
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     unknown = set(args.scenario or []) - {s.name for s in SCENARIOS}
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         needed = sorted({step.variant for s in chosen for step in s.steps if step.variant})
         synthesis = synthesize(Path(folder), needed)
         bridge = FrameworkBridge()
-        results = []
+        results, reversed_results = [], []
         try:
             for scenario in chosen:
                 result = run_scenario(scenario, synthesis["variants"], bridge, reversed_order=args.reversed_order)
@@ -46,10 +48,18 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"    {problem}")
                 if args.events:
                     print("\n".join(result.events))
+            for scenario in [s for s in chosen if s.interrupted] if args.both_orders else []:
+                result = run_scenario(scenario, synthesis["variants"], bridge, reversed_order=not args.reversed_order)
+                reversed_results.append(result)
+                print(f"(other start order) {result.line()}", flush=True)
+                if args.verbose and not result.passed:
+                    for problem in result.problems:
+                        print(f"    {problem}")
         finally:
             bridge.close()
     passed = sum(r.passed for r in results)
-    print(f"simulate: {len(results)} scenarios, {passed} passed")
+    print(f"simulate: {len(results)} scenarios, {passed} passed"
+          + (f"; in the other start order {len(reversed_results)}, {sum(r.passed for r in reversed_results)} passed" if args.both_orders else ""))
     if args.markdown:
         about = {s.name: s.about for s in chosen}
         print("\n| Scenario | What it plays | Result | left | billed (h) | denied | deploy (min) | bound (min) |\n|---|---|---|---|---|---|---|---|")
@@ -64,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "synthesis_seconds": synthesis["seconds"], "seconds": seconds,
             "results": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems,
-                         "left": r.left, "billed_hours": r.billed_hours, "largest_response_bytes": r.largest_response[0]} for r in results]}, indent=1))
-    return 0 if passed == len(results) else 1
+                         "left": r.left, "billed_hours": r.billed_hours, "largest_response_bytes": r.largest_response[0]} for r in results],
+            "other_start_order": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems} for r in reversed_results]}, indent=1))
+    return 0 if passed == len(results) and all(r.passed for r in reversed_results) else 1
 
 
 def _main_reporting_crashes() -> int:

@@ -74,6 +74,11 @@ class Scenario:
     # The owners of the config's `externalBuckets` added the bucket policy synthesis printed.
     external_owners_comply: bool = True
 
+    @property
+    def interrupted(self) -> bool:
+        """A step fails or is cancelled: what was in progress at that instant decides the rollback."""
+        return any("ROLLBACK" in step.expect or step.minutes and step.action == "deploy" for step in self.steps)
+
 
 def _fail_creation(kind: str, reason: str) -> Callable[[Aws], None]:
     return lambda aws: aws.personalize.fail_next_creation(kind, reason)

@@ -265,3 +265,35 @@ def test_a_service_token_change_is_refused_and_a_response_over_4096_bytes_fails(
     too_long = _play(kernel, stack.deploy(sized(4100)))
     assert too_long.status == "UPDATE_ROLLBACK_COMPLETE" and "Response object is too long" in too_long.failures[0]
     assert aws.largest_response[0] > 4096
+
+
+def _start_order(tmp_path, *, reversed_order: bool = False) -> list[str]:
+    """The order a stack starts twelve one-minute resources in: six independent ones, then six
+    that each wait for two of those (all ready at the same instant)."""
+    kernel, aws, _ = _world(tmp_path)
+    stack = Stack(kernel, aws, "ordered", tmp_path, reversed_order=reversed_order)
+    started: list[str] = []
+
+    def provision(logical_id: str):
+        started.append(logical_id)
+        yield Sleep(60)
+
+    depends = {f"Then{i}": {f"First{i}", f"First{5 - i}"} for i in range(6)}
+    _play(kernel, stack._walk([f"First{i}" for i in range(6)] + list(depends), depends, provision))
+    return started
+
+
+def test_start_order_does_not_follow_the_hash_seed_and_has_a_reversed_variant(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # Set iteration order follows PYTHONHASHSEED: the start order must not (a scenario's
+    # outcome would change from one run to the next).
+    program = "import pathlib, sys; from tests.simulator.test_engine import _start_order; print(_start_order(pathlib.Path(sys.argv[1])))"
+    orders = {subprocess.run([sys.executable, "-c", program, str(tmp_path)], env={**os.environ, "PYTHONHASHSEED": seed},
+                             capture_output=True, text=True, check=True).stdout for seed in ("0", "1", "2", "3")}
+    assert len(orders) == 1, orders
+    # The other order (python -m tests.simulator --reversed-order) starts the same resources differently.
+    ordered, reversed_ = _start_order(tmp_path), _start_order(tmp_path, reversed_order=True)
+    assert sorted(ordered) == sorted(reversed_) and len(ordered) == 12 and ordered[6:] != reversed_[6:]
