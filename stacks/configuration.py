@@ -431,6 +431,7 @@ class DatasetGroup(Strict):
     )
     solutions: list[Solution] = Field(default_factory=list)
     filters: list[Filter] = Field(default_factory=list)
+    experiments: list[Experiment] = Field(default_factory=list)  # stacks/experiments.py
 
     def campaigns(self, *, enabled_only: bool = False) -> list[tuple[Solution, Campaign]]:
         """Every campaign of the group with its solution, in config order."""
@@ -761,6 +762,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
 
         issues += _solution_issues(config, group, base)
         issues += _filter_issues(config, group, base)
+        issues += experiment_issues(config, group, base)
 
         sources = group.all_sources()
         for source in _duplicates([s.upper() for s in sources]):
@@ -1032,3 +1034,10 @@ def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
     if config.dashboard.ingestion_alarms.enabled and not any(g.event_tracker for g in config.dataset_groups):
         issues.append(ConfigIssue("dashboard.ingestionAlarms.enabled", "no dataset group has an event tracker, so there are no PutEvents calls to watch; set `eventTracker: true` on a group or turn the alarms off"))
     return issues
+
+
+# The experiment models build on Strict and ConfigIssue above, so they are imported last.
+from stacks.experiments import Experiment, experiment_issues  # noqa: E402
+
+DatasetGroup.model_rebuild()
+AppConfig.model_rebuild()

@@ -10,6 +10,7 @@ from constructs import Construct
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.experiments import ExperimentFlags, experiment_groups
 from stacks.constructs.handlers import FrameworkRoles
 from stacks.constructs.providers import build_providers, build_teardown_chains
 from stacks.constructs.sample_data import SampleDataResource
@@ -107,5 +108,7 @@ class PersonalizeStack(Stack):
                     after=after,
                     switch=campaign_switch,
                 )
+        if experiment_groups(config):
+            ExperimentFlags(self, "Experiments", config=config)
         # Last: every construct has registered its long-running children by now.
         build_teardown_chains(self, config=config, groups=self.groups, framework=framework)
