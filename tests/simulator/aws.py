@@ -28,6 +28,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from tests.simulator import states
+from tests.simulator.appconfig import FakeAppConfig
 from tests.simulator.fake_service import StackFakePersonalize
 from tests.simulator.iam import Iam
 from tests.simulator.intrinsics import REGION
@@ -130,6 +131,7 @@ class Aws:
         self.stack_outputs: dict[str, dict[str, Any]] = {}
         self.service_role_refusals: list[str] = []
         self.stacks: dict[str, Any] = {}  # stack name → cloudformation.Stack
+        self.appconfig = FakeAppConfig()
 
     # --- the boto3 side -----------------------------------------------------------------------
 

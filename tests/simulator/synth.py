@@ -19,6 +19,7 @@ BASE_CONFIGS = {
     "default": REPO / "config" / "default.yaml",
     "multi": REPO / "config" / "multi-group.yaml",
     "custom": REPO / "config" / "custom-solutions.yaml",
+    "experiments": REPO / "config" / "experiments.yaml",
 }
 
 
@@ -58,6 +59,11 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "custom-tps": ("custom", _set(lambda c: _group(c)["solutions"][0]["campaigns"][0].update(minProvisionedTPS=2))),
     "custom-threshold": ("custom", _set(lambda c: _group(c)["solutions"][0].update(eventValueThreshold=4))),
     "custom-campaign-removed": ("custom", _set(lambda c: _group(c)["solutions"][1].update(campaigns=[]))),
+    # Experiments (config/experiments.yaml): experiment 0 is home-widget (widget 50 / rfy 50).
+    "experiments": ("experiments", _set(lambda c: None)),
+    "experiments-reweighted": ("experiments", _set(lambda c: _group(c)["experiments"][0].update(arms=[
+        {"source": "third_party_widget", "weight": 20}, {"source": "recommended_for_you", "weight": 80}]))),
+    "experiments-ended": ("experiments", _set(lambda c: _group(c)["experiments"][0].update(end="2026-12-29", winner="recommended_for_you"))),
 }
 
 
