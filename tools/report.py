@@ -129,6 +129,10 @@ def build_parser() -> ArgumentParser:
         "--derived", action="append", default=[], metavar="NAME=A/B", help="derived metric, e.g. marginPerView=sumMargin/countViews"
     )
 
+    experiment = parser.add_argument_group("randomized experiment (docs/experiments.md)")
+    experiment.add_argument("--experiment", metavar="NAME", help="analyse this experiment of --config/--group: SRM check, lift per arm, always-valid interval, verdict")
+    experiment.add_argument("--units", type=Path, metavar="CSV", help="with --experiment: one row per assigned unit (unit,source,day,<metrics>), e.g. from send_events --experiment")
+
     checks = parser.add_argument_group("bad report files")
     mode = checks.add_mutually_exclusive_group()
     mode.add_argument("--lenient", action="store_true", help="skip files with a wrong header instead of failing")
@@ -297,6 +301,10 @@ def _run(
     argv: list[str], client_factory: ClientFactory | None, stdout: TextIO, stderr: TextIO, now: datetime | None, sleep: Any
 ) -> int:
     args = build_parser().parse_args(argv)
+    if args.experiment or args.units:
+        from tools.impact.experiments import run_experiment_report
+
+        return run_experiment_report(args, stdout)
     _validate(args)
     exposure_arns = _pairs(args.exposure, "--exposure")
     aliases = _pairs(args.alias, "--alias")
