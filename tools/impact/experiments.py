@@ -96,12 +96,13 @@ def running_intersection(intervals: LiftIntervals) -> tuple[Any, Any]:
     return low, high
 
 
-def srm_p_value(units: Sequence[float], weights: Sequence[float]) -> float:
+def srm_p_value(units: Any, weights: Sequence[float]) -> Any:
+    """Pearson's chi-square p-value of units per arm (last axis; leading axes are separate tests)."""
     from scipy.stats import chisquare
 
     observed = np.asarray(units, dtype=float)
-    expected = observed.sum() * np.asarray(weights, dtype=float) / float(sum(weights))
-    return float(chisquare(observed, expected).pvalue)
+    expected = observed.sum(axis=-1, keepdims=True) * np.asarray(weights, dtype=float) / float(sum(weights))
+    return chisquare(observed, expected, axis=-1).pvalue
 
 
 def units_needed(control: Moments, arm: Moments, *, weights: tuple[float, float], effect: float, alpha: float, power: float = POWER) -> float:
@@ -203,7 +204,7 @@ def analyse(
         mask = table.sources == source
         arms.append(ArmFigures(source, weights[source], int(mask.sum()),
                                {m: float(v[mask].mean()) if mask.any() else math.nan for m, v in table.metrics.items()}))
-    srm_p = srm_p_value([a.units for a in arms], [a.weight for a in arms])
+    srm_p = float(srm_p_value([a.units for a in arms], [a.weight for a in arms]))
     report = ExperimentReport(name, control, int(table.days.max()) + 1, arms, srm_p, srm_p >= SRM_P_THRESHOLD)
     if any(a.units < 2 for a in arms):
         report.verdict = "not enough data: every arm needs at least 2 units"

@@ -1,0 +1,115 @@
+"""report --experiment and send_events --experiment: the statistics on known truths, the SRM block,
+and the whole loop offline (assignment by the flag's split rule → events → per-user outcomes →
+report)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stacks.configuration import load_config
+from tools import report, send_events
+from tools.impact.experiments import Moments, UnitTable, analyse, lift_intervals, running_intersection, srm_p_value
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config" / "experiments.yaml"
+WEIGHTS = {"third_party_widget": 50, "recommended_for_you": 50}
+
+
+def run(module, argv: list[str]) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = module.main(argv, stdout=stdout, stderr=stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def table(rng: np.random.Generator, counts: dict[str, int], means: dict[str, float], days: int = 7) -> UnitTable:
+    sources = np.concatenate([np.full(n, s) for s, n in counts.items()])
+    values = np.concatenate([rng.exponential(means[s], n) for s, n in counts.items()])
+    return UnitTable(sources, rng.integers(0, days, len(sources)), {"sumMargin": values, "countViews": values / 10})
+
+
+def test_a_clear_effect_is_called_and_sized() -> None:
+    rng = np.random.default_rng(1)
+    result = analyse("e", WEIGHTS, table(rng, {"third_party_widget": 20_000, "recommended_for_you": 20_000}, {"third_party_widget": 10, "recommended_for_you": 12}),
+                     primary="sumMargin", guardrails=["countViews"], effect=0.05)
+    assert result.srm_ok
+    primary = next(c for c in result.comparisons if c.metric == "sumMargin")
+    assert primary.lift == pytest.approx(0.2, abs=0.03)
+    assert primary.fixed[0] < 0.2 < primary.fixed[1]
+    assert primary.always_valid[0] <= primary.fixed[0] and primary.always_valid[1] >= primary.fixed[1]  # wider: valid at every look
+    assert result.verdict == "recommended_for_you beats third_party_widget on sumMargin"
+
+
+def test_a_sample_ratio_mismatch_blocks_the_verdict() -> None:
+    rng = np.random.default_rng(2)
+    result = analyse("e", WEIGHTS, table(rng, {"third_party_widget": 9_600, "recommended_for_you": 10_400}, {"third_party_widget": 10, "recommended_for_you": 12}),
+                     primary="sumMargin", guardrails=[], effect=0.05)
+    assert not result.srm_ok and result.srm_p < 0.001
+    assert result.verdict.startswith("BLOCKED: sample ratio mismatch")
+
+
+def test_srm_p_value_is_pearsons_chi_square() -> None:
+    # 480 vs 520 against 50/50: chi2 = (20^2 + 20^2) / 500 = 1.6 on 1 df.
+    assert float(srm_p_value([480, 520], [50, 50])) == pytest.approx(math.erfc(math.sqrt(1.6 / 2)), rel=1e-9)
+
+
+def test_daily_looks_keep_the_always_valid_false_positive_rate_at_alpha() -> None:
+    """A/A, 400 experiments, 28 daily looks: the fixed-horizon interval looked at daily is fooled far
+    more often than 5 %; the always-valid one (running intersection) is not."""
+    rng = np.random.default_rng(3)
+    experiments, days, per_day = 400, 28, 400
+    draws = rng.exponential(1.0, (2, experiments, days, per_day))
+    n = np.cumsum(np.full((2, experiments, days), float(per_day)), axis=-1)
+    total, squares = np.cumsum(draws.sum(-1), axis=-1), np.cumsum((draws**2).sum(-1), axis=-1)
+    intervals = lift_intervals(Moments(n[0], total[0], squares[0]), Moments(n[1], total[1], squares[1]), alpha=0.05, mixture_scale=0.1)
+    low, high = running_intersection(intervals)
+    always_valid = ((low[:, -1] > 0) | (high[:, -1] < 0)).mean()
+    peeking = ((intervals.fixed_low > 0) | (intervals.fixed_high < 0)).any(axis=-1).mean()
+    assert always_valid <= 0.05
+    assert peeking > 0.1
+
+
+def test_the_loop_offline_send_events_then_report(tmp_path: Path) -> None:
+    units = tmp_path / "units.csv"
+    code, _, err = run(send_events, ["--config", str(CONFIG), "--group", "retail", "--dry-run", "--quiet", "--seed", "5",
+                                     "--experiment", "home-widget", "--true-effect", "recommended_for_you=0.5",
+                                     "--users", "3000", "--events", "30000", "--backdate-hours", "96", "--units-out", str(units)])
+    assert code == 0, err
+    rows = list(csv.DictReader(units.open()))
+    assert set(rows[0]) == {"unit", "source", "day", "sumMargin", "countViews"}
+    shares = {s: sum(r["source"] == s for r in rows) / len(rows) for s in WEIGHTS}
+    assert shares["recommended_for_you"] == pytest.approx(0.5, abs=0.04)  # the flag's 50/50
+    code, out, err = run(report, ["--experiment", "home-widget", "--config", str(CONFIG), "--group", "retail", "--units", str(units)])
+    assert code == 0, err
+    assert "Sample ratio: chi-square p =" in out and "(OK;" in out
+    assert "Verdict:" in out
+    lifts = [line for line in out.splitlines() if line.startswith("recommended_for_you  sumMargin")]
+    assert lifts and "+" in lifts[0].split()[2]  # the true effect shows as a positive lift
+
+
+@pytest.mark.parametrize(
+    ("argv", "phrase"),
+    [
+        (["--experiment", "home-widget"], "--experiment needs --config, --group and --units"),
+        (["--experiment", "nope", "--config", str(CONFIG), "--group", "retail", "--units", "x.csv"], "is not an experiment of group retail"),
+    ],
+)
+def test_report_experiment_mistakes(argv: list[str], phrase: str) -> None:
+    code, _, err = run(report, argv)
+    assert code != 0 and phrase in err
+
+
+def test_send_events_true_effect_must_name_an_arm() -> None:
+    code, _, err = run(send_events, ["--config", str(CONFIG), "--group", "retail", "--dry-run", "--experiment", "home-widget",
+                                     "--true-effect", "viewed_X_also_viewed=0.1"])
+    assert code != 0 and "--true-effect takes SOURCE=LIFT" in err
+
+
+def test_config_weights_are_what_the_analysis_checks_against() -> None:
+    experiment = load_config(CONFIG).dataset_groups[0].experiments[1]
+    assert experiment.weights == {"viewed_X_also_viewed": 34, "recommended_for_you": 33, "third_party_widget": 33}
