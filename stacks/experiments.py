@@ -9,6 +9,7 @@ An experiment splits users (by ``$userId``) between arms, each arm a source of t
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -21,6 +22,9 @@ from stacks.feature_flags import FLAG_KEY_PATTERN, FLAG_SCHEMA_VERSION, MAX_VARI
 if TYPE_CHECKING:
     from stacks.configuration import AppConfig, DatasetGroup
 
+# A split is broken when units per arm depart from the weights with chi-square p below this
+# (Fabijan et al., "Diagnosing Sample Ratio Mismatch in Online Controlled Experiments", KDD 2019).
+SRM_P_THRESHOLD = 0.001
 ENVIRONMENT_NAME = "live"  # the AppConfig environment applications read the flags from
 # Attributes every variant carries (the flag's attribute definitions name them once).
 SOURCE_ATTRIBUTE = "source"
@@ -164,3 +168,32 @@ def flag_document(config: AppConfig, group: DatasetGroup, arns: Mapping[str, str
             variants.append(variant)
         values[experiment.name] = {"_variants": variants}
     return {"version": FLAG_SCHEMA_VERSION, "flags": flags, "values": values}
+
+
+def chi_square_survival(x: float, degrees_of_freedom: int) -> float:
+    """P(chi-square > x) for whole degrees of freedom, in closed form (synth has no scipy):
+    even k: exp(-x/2) sum_{i<k/2} (x/2)^i / i!; odd k: erfc(sqrt(x/2)) plus
+    sqrt(2x/pi) exp(-x/2) sum_{r=1}^{(k-1)/2} x^(r-1) / (3 * 5 * ... * (2r-1))."""
+    if x <= 0:
+        return 1.0
+    if degrees_of_freedom % 2 == 0:
+        term = total = 1.0
+        for i in range(1, degrees_of_freedom // 2):
+            term *= x / 2 / i
+            total += term
+        return math.exp(-x / 2) * total
+    survival = math.erfc(math.sqrt(x / 2))
+    term = math.sqrt(2 * x / math.pi) * math.exp(-x / 2)
+    for r in range(1, (degrees_of_freedom - 1) // 2 + 1):
+        survival += term
+        term *= x / (2 * r + 1)
+    return survival
+
+
+def srm_critical_value(arms: int) -> float:
+    """The chi-square statistic above which an experiment of ``arms`` arms fails the SRM check."""
+    low, high = 0.0, 1000.0
+    for _ in range(100):  # bisection: the survival function decreases in x
+        middle = (low + high) / 2
+        low, high = (middle, high) if chi_square_survival(middle, arms - 1) > SRM_P_THRESHOLD else (low, middle)
+    return (low + high) / 2

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from stacks.experiments import SRM_P_THRESHOLD
 from tools._cli import CliError
 
-SRM_P_THRESHOLD = 0.001
 POWER = 0.8
 UNIT_COLUMN, SOURCE_COLUMN, DAY_COLUMN = "unit", "source", "day"
 
