@@ -180,3 +180,14 @@ def test_flag_document_problems_catch_what_appconfig_refuses() -> None:
     bad = hand_written([split_rule("userId", 50, "s"), None])
     bad["values"]["Bad Key"] = bad["values"].pop("f")
     assert flag_document_problems(bad)
+
+
+@pytest.mark.parametrize("degrees", [1, 2, 3, 4, 7])
+def test_chi_square_survival_and_critical_value_match_scipy(degrees: int) -> None:
+    from scipy.stats import chi2
+
+    from stacks.experiments import SRM_P_THRESHOLD, chi_square_survival, srm_critical_value
+
+    for x in (0.3, 2.0, 9.5, 30.0):
+        assert chi_square_survival(x, degrees) == pytest.approx(chi2.sf(x, degrees), rel=1e-9)
+    assert srm_critical_value(degrees + 1) == pytest.approx(chi2.isf(SRM_P_THRESHOLD, degrees), rel=1e-9)

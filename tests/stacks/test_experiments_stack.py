@@ -75,3 +75,23 @@ def test_configs_without_experiments_have_no_appconfig(synthesized) -> None:
     template = synthesized.template("default", "personalize")
     assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::AppConfig::")]
     assert not resources(template, "AWS::IAM::ManagedPolicy")
+
+
+def _dashboard_widgets(synthesized) -> list[dict]:
+    template = synthesized.template("experiments", "dashboard")
+    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
+    body = dashboard["Properties"]["DashboardBody"]
+    return json.loads("".join(p if isinstance(p, str) else "REF" for p in body["Fn::Join"][1]))["widgets"]
+
+
+def test_dashboard_shows_each_experiments_split_check_and_arms(synthesized) -> None:
+    widgets = _dashboard_widgets(synthesized)
+    titles = [w["properties"].get("title", "") for w in widgets]
+    for name in ("home-widget", "product-page"):
+        assert f"{name}: sample ratio over the time range" in titles
+        assert any(t.startswith(f"{name}: share of countViews events per arm") for t in titles)
+    check = next(w for w in widgets if w["properties"].get("title") == "product-page: sample ratio over the time range")
+    expressions = [m[0] for m in check["properties"]["metrics"] if isinstance(m[0], dict)]
+    flag = next(e for e in expressions if e["expression"].startswith("IF("))
+    assert "> 13.8155" in flag["expression"]  # chi-square, 2 degrees of freedom, p = 0.001
+    assert "* 0.34) ^ 2" in flag["expression"] and "* 0.33) ^ 2" in flag["expression"]
