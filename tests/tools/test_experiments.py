@@ -14,6 +14,9 @@ import pytest
 
 from stacks.configuration import load_config
 from tools import report, send_events
+import json
+
+from stacks.feature_flags import evaluate
 from tools.impact.experiments import Moments, UnitTable, analyse, lift_intervals, running_intersection, srm_p_value
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,3 +116,73 @@ def test_send_events_true_effect_must_name_an_arm() -> None:
 def test_config_weights_are_what_the_analysis_checks_against() -> None:
     experiment = load_config(CONFIG).dataset_groups[0].experiments[1]
     assert experiment.weights == {"viewed_X_also_viewed": 34, "recommended_for_you": 33, "third_party_widget": 33}
+
+
+class _Agent:
+    """The AppConfig agent's documented local answer over the generated flags: evaluates the flag
+    named by ?flag= for the `Context: key=value` headers (stacks.feature_flags.evaluate)."""
+
+    def __init__(self, document: dict, path: str) -> None:
+        import http.server
+        import threading
+        import urllib.parse
+
+        outer = self
+        self.requests: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                url = urllib.parse.urlsplit(self.path)
+                outer.requests.append(url.path)
+                if url.path != path:
+                    self.send_error(404)
+                    return
+                flag = urllib.parse.parse_qs(url.query)["flag"][0]
+                context = dict(h.split("=", 1) for h in self.headers.get_all("Context", []))
+                body = json.dumps({flag: evaluate(document, flag, context)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_client_snippet_reads_its_arm_from_the_agent_and_attributes_events() -> None:
+    from stacks.experiments import ENVIRONMENT_NAME, application_name, flag_document, profile_name
+    from tools.experiment_client import arm_for, recommend_and_attribute
+
+    config = load_config(CONFIG)
+    group = config.dataset_groups[0]
+    arn = "arn:aws:personalize:us-east-1:123456789012:recommender/pimpact-exp-retail-recommended-for-you-abcd"
+    document = flag_document(config, group, {"recommended_for_you": arn})
+    agent = _Agent(document, f"/applications/{application_name(config)}/environments/{ENVIRONMENT_NAME}/configurations/{profile_name(group)}")
+
+    class Runtime:
+        def get_recommendations(self, **request):
+            assert request == {"recommenderArn": arn, "userId": request["userId"]}
+            return {"itemList": [{"itemId": "item_1"}, {"itemId": "item_2"}]}
+
+    try:
+        arms = {}
+        for i in range(400):
+            user = f"user_{i:04d}"
+            arms[user] = arm_for(user, application=application_name(config), environment=ENVIRONMENT_NAME, profile=profile_name(group),
+                                 flag="home-widget", agent=agent.url)
+    finally:
+        agent.close()
+    assert {a.source for a in arms.values()} == {"third_party_widget", "recommended_for_you"}
+    for user, arm in arms.items():
+        assert arm.source == evaluate(document, "home-widget", {"userId": user})["_variant"]  # the same rule, the same arm
+        items, attribution = recommend_and_attribute(arm, user, Runtime())
+        assert attribution == {"eventAttributionSource": arm.source}
+        assert items == ([] if arm.arn is None else ["item_1", "item_2"])
