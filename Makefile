@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test simulate bench bench-report release clean
+.PHONY: setup synth test simulate bench bench-report bench-experiments release clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,6 +39,10 @@ bench: setup
 bench-report: setup
 	$(PY) benchmarks/lift_coverage.py
 	$(PY) benchmarks/report_scale.py
+
+# Experiments' figures (docs/experiments.md): false positives under daily looks, power, coverage, SRM, synth cost.
+bench-experiments: setup
+	$(PY) benchmarks/experiments.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis

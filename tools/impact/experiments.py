@@ -188,6 +188,7 @@ class ExperimentReport:
     srm_ok: bool
     comparisons: list[Comparison] = field(default_factory=list)
     days_needed: float | None = None
+    units_per_day: float = 0.0
     verdict: str = ""
 
 
@@ -225,8 +226,8 @@ def analyse(
         last = lambda m: Moments(m.n[-1], m.total[-1], m.squares[-1])  # noqa: E731
         share = (weights[control] / 100, weights[source] / 100)
         needed = units_needed(last(base), last(other), weights=share, effect=effect, alpha=per_arm_alpha)
-        per_day = len(table.sources) / report.days
-        days_needed.append(needed / per_day)
+        report.units_per_day = len(table.sources) / report.days
+        days_needed.append(needed / report.units_per_day)
     report.days_needed = max(days_needed)
     report.verdict = _verdict(report, primary, guardrails)
     return report
@@ -244,7 +245,10 @@ def _verdict(report: ExperimentReport, primary: str, guardrails: Sequence[str]) 
         parts.append(f"{c.source} beats {report.control} on {primary}" + (f" but harms {', '.join(harmed)}" if harmed else ""))
     parts += [f"{c.source} is worse than {report.control} on {primary}" for c in losers]
     if not parts:
-        return f"no decision yet: about {report.days_needed:.0f} days of traffic at the current rate detect the configured effect" if report.days_needed else "no decision yet"
+        if report.days_needed is None:
+            return "no decision yet"
+        return (f"no decision yet; at the current {report.units_per_day:,.0f} units/day, a test planned to detect the configured effect "
+                f"(80 % power) needs about {report.days_needed:.0f} days in all ({report.days} so far)")
     return "; ".join(parts)
 
 
