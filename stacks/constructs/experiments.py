@@ -10,7 +10,7 @@ therefore change in place from the application's view: the next poll returns the
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack, Token
 from aws_cdk import aws_appconfig as appconfig
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -74,8 +74,10 @@ class ExperimentFlags(Construct):
                     resource_name=f"{app_id}/environment/{self.environment.attr_environment_id}/configuration/{profile.attr_configuration_profile_id}",
                 )
             )
+            # An output's description is a literal: a release's name prefix (a parameter) is spelled out.
+            app_name = "<NamePrefix>-experiments" if Token.is_unresolved(config.name) else application_name(config)
             CfnOutput(self, f"FlagsProfile-{group.name}", value=profile.attr_configuration_profile_id,
-                      description=f"AppConfig profile of {group.name}'s experiment flags (agent path: /applications/{application_name(config)}/environments/{ENVIRONMENT_NAME}/configurations/{profile_name(group)})")
+                      description=f"AppConfig profile of {group.name}'s experiment flags (agent path: /applications/{app_name}/environments/{ENVIRONMENT_NAME}/configurations/{profile_name(group)})")
         # What the AppConfig agent or Lambda extension calls (user guide, "Configuring permissions
         # for AWS AppConfig Agent"): the team attaches this policy to the application's role.
         self.read_policy = iam.ManagedPolicy(
