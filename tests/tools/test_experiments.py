@@ -186,3 +186,30 @@ def test_the_client_snippet_reads_its_arm_from_the_agent_and_attributes_events()
         items, attribution = recommend_and_attribute(arm, user, Runtime())
         assert attribution == {"eventAttributionSource": arm.source}
         assert items == ([] if arm.arn is None else ["item_1", "item_2"])
+
+
+def _exposure_rows(rng: np.random.Generator, split: float, lift: float, days: int = 14) -> str:
+    lines = ["source,day,exposures,sumMargin,countViews"]
+    for day in range(days):
+        total = 20_000
+        shown = {"third_party_widget": rng.binomial(total, split)}
+        shown["recommended_for_you"] = total - shown["third_party_widget"]
+        mood = rng.normal(1, 0.1)  # a busier or quieter day moves both arms
+        for source, count in shown.items():
+            margin = count * 0.4 * mood * (1 + (lift if source == "recommended_for_you" else 0)) * rng.normal(1, 0.03)
+            lines.append(f"{source},2026-12-{day + 1:02d},{count},{margin:.2f},{int(count * 0.9)}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("split", "blocked"), [(0.5, False), (0.48, True)])
+def test_per_exposure_rows_use_day_clusters_and_the_srm_check(tmp_path: Path, split: float, blocked: bool) -> None:
+    path = tmp_path / "exposures.csv"
+    path.write_text(_exposure_rows(np.random.default_rng(4), split, 0.2))
+    code, out, err = run(report, ["--experiment", "home-widget", "--config", str(CONFIG), "--group", "retail", "--units", str(path)])
+    assert code == 0, err
+    assert "280,000 exposures over 14 day(s)" in out and "sumMargin per exposure" in out
+    verdict = out.splitlines()[-1]
+    if blocked:
+        assert verdict.startswith("Verdict: BLOCKED: sample ratio mismatch") and "gained exposures" in verdict
+    else:
+        assert verdict == "Verdict: recommended_for_you beats third_party_widget on sumMargin"

@@ -1,7 +1,10 @@
 """Analysis of a randomized experiment between sources (config `experiments`, docs/experiments.md).
 
 Input: one row per assigned unit (user) with its arm (the source it was assigned), the day it was
-assigned and its outcomes per metric. Per arm: units and mean outcome per unit. Then:
+assigned and its outcomes per metric. Per arm: units and mean outcome per unit. When only
+exposures are counted (rows of source, day, exposures and outcome totals, e.g. GetRecommendations
+calls), the same steps run on outcomes per exposure, with a day-clustered variance (days are the
+independent units, as in report's lift) and the SRM check on exposures. Then:
 
 * Sample-ratio mismatch (SRM): Pearson's chi-square of the units per arm against the configured
   weights (scipy.stats.chisquare). p < 0.001, the threshold of Fabijan et al., "Diagnosing Sample
@@ -41,7 +44,7 @@ from stacks.experiments import SRM_P_THRESHOLD
 from tools._cli import CliError
 
 POWER = 0.8
-UNIT_COLUMN, SOURCE_COLUMN, DAY_COLUMN = "unit", "source", "day"
+UNIT_COLUMN, SOURCE_COLUMN, DAY_COLUMN, EXPOSURES_COLUMN = "unit", "source", "day", "exposures"
 
 
 def normal_quantile(probability: float) -> float:
@@ -76,7 +79,7 @@ class LiftIntervals:
     sequential_high: Any
 
 
-def lift_intervals(control: Moments, arm: Moments, *, alpha: float, mixture_scale: float) -> LiftIntervals:
+def lift_intervals(control: Moments | ClusteredRatio, arm: Moments | ClusteredRatio, *, alpha: float, mixture_scale: float) -> LiftIntervals:
     """Lift of ``arm`` over ``control`` with the fixed-horizon and the always-valid (mSPRT)
     intervals at each look (module docstring); works on numbers or numpy arrays alike."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -105,7 +108,7 @@ def srm_p_value(units: Any, weights: Sequence[float]) -> Any:
     return chisquare(observed, expected, axis=-1).pvalue
 
 
-def units_needed(control: Moments, arm: Moments, *, weights: tuple[float, float], effect: float, alpha: float, power: float = POWER) -> float:
+def units_needed(control: Moments | ClusteredRatio, arm: Moments | ClusteredRatio, *, weights: tuple[float, float], effect: float, alpha: float, power: float = POWER) -> float:
     """Total units (all arms) for a fixed-horizon test to detect a relative ``effect`` between
     two arms of the given weights (shares of all units)."""
     z = normal_quantile(1 - alpha / 2) + normal_quantile(power)
@@ -122,8 +125,12 @@ class UnitTable:
     days: np.ndarray  # int, days since the first assignment day
     metrics: dict[str, np.ndarray]
 
+    @property
+    def day_count(self) -> int:
+        return int(self.days.max()) + 1
+
     @classmethod
-    def read_csv(cls, path: Path, metrics: Sequence[str]) -> UnitTable:
+    def read_csv(cls, path: Path, metrics: Sequence[str]) -> UnitTable | ExposureTable:
         try:
             with path.open(newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
@@ -131,9 +138,15 @@ class UnitTable:
             raise CliError(f"cannot read --units {path}: {err.strerror}") from None
         if not rows:
             raise CliError(f"--units {path} has no rows")
+        if UNIT_COLUMN not in rows[0] and EXPOSURES_COLUMN in rows[0]:
+            missing = [c for c in (SOURCE_COLUMN, DAY_COLUMN, *metrics) if c not in rows[0]]
+            if missing:
+                raise CliError(f"--units {path} lacks column(s) {missing}; per-exposure rows are {SOURCE_COLUMN},{DAY_COLUMN},{EXPOSURES_COLUMN},{','.join(metrics)}")
+            return ExposureTable.from_rows(rows, metrics, path)
         missing = [c for c in (UNIT_COLUMN, SOURCE_COLUMN, *metrics) if c not in rows[0]]
         if missing:
-            raise CliError(f"--units {path} lacks column(s) {missing}; expected {UNIT_COLUMN},{SOURCE_COLUMN}[,{DAY_COLUMN}],{','.join(metrics)}")
+            raise CliError(f"--units {path} lacks column(s) {missing}; expected {UNIT_COLUMN},{SOURCE_COLUMN}[,{DAY_COLUMN}],{','.join(metrics)} "
+                           f"(or per-exposure rows: {SOURCE_COLUMN},{DAY_COLUMN},{EXPOSURES_COLUMN},...)")
         if DAY_COLUMN in rows[0]:
             days = [date.fromisoformat(r[DAY_COLUMN]) for r in rows]
             first = min(days)
@@ -146,6 +159,15 @@ class UnitTable:
             raise CliError(f"--units {path}: a metric value is not a number ({err})") from None
         return cls(np.array([r[SOURCE_COLUMN] for r in rows]), day_index, values)
 
+    kind = "units"
+
+    def count(self, source: str) -> int:
+        return int((self.sources == source).sum())
+
+    def mean(self, source: str, metric: str) -> float:
+        mask = self.sources == source
+        return float(self.metrics[metric][mask].mean()) if mask.any() else math.nan
+
     def moments(self, source: str, metric: str) -> Moments:
         """Cumulative moments after each day (index = day)."""
         mask = self.sources == source
@@ -155,6 +177,69 @@ class UnitTable:
         total = np.bincount(self.days[mask], weights=values, minlength=days)
         squares = np.bincount(self.days[mask], weights=values**2, minlength=days)
         return Moments(np.cumsum(count).astype(float), np.cumsum(total), np.cumsum(squares))
+
+
+@dataclass(frozen=True)
+class ClusteredRatio:
+    """Outcome per exposure with a day-clustered variance, shaped like `Moments` for
+    `lift_intervals`: variance / n is Var(R) of the cluster-robust delta method (report's lift,
+    tools/impact/statistics.py), R = sum of outcomes / sum of exposures over the days so far."""
+
+    n: Any
+    mean: Any
+    variance: Any
+
+
+@dataclass
+class ExposureTable:
+    """Exposures and outcome totals per arm and day, when units are not counted (e.g.
+    GetRecommendations calls per recommender): outcomes per exposure, days as the clusters."""
+
+    exposures: dict[str, np.ndarray]  # source → per day
+    totals: dict[str, dict[str, np.ndarray]]  # metric → source → per day
+    kind = "exposures"
+
+    @classmethod
+    def from_rows(cls, rows: list[dict], metrics: Sequence[str], path: Path) -> ExposureTable:
+        days = sorted({date.fromisoformat(r[DAY_COLUMN]) for r in rows})
+        index = {d: i for i, d in enumerate(days)}
+        exposures: dict[str, np.ndarray] = {}
+        totals: dict[str, dict[str, np.ndarray]] = {m: {} for m in metrics}
+        try:
+            for row in rows:
+                day = index[date.fromisoformat(row[DAY_COLUMN])]
+                exposures.setdefault(row[SOURCE_COLUMN], np.zeros(len(days)))[day] += float(row[EXPOSURES_COLUMN])
+                for metric in metrics:
+                    totals[metric].setdefault(row[SOURCE_COLUMN], np.zeros(len(days)))[day] += float(row[metric] or 0)
+        except ValueError as err:
+            raise CliError(f"--units {path}: a value is not a number ({err})") from None
+        return cls(exposures, totals)
+
+    @property
+    def sources(self) -> np.ndarray:
+        return np.array(list(self.exposures))
+
+    @property
+    def day_count(self) -> int:
+        return len(next(iter(self.exposures.values())))
+
+    def count(self, source: str) -> int:
+        return int(self.exposures.get(source, np.zeros(1)).sum())
+
+    def mean(self, source: str, metric: str) -> float:
+        shown = self.count(source)
+        return float(self.totals[metric][source].sum() / shown) if shown else math.nan
+
+    def moments(self, source: str, metric: str) -> ClusteredRatio:
+        exposures, totals = self.exposures[source], self.totals[metric][source]
+        shown, outcome = np.cumsum(exposures), np.cumsum(totals)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = outcome / shown
+            variances = []
+            for days in range(1, len(exposures) + 1):
+                residuals = totals[:days] - ratio[days - 1] * exposures[:days]
+                variances.append(days / (days - 1) * float(residuals @ residuals) / shown[days - 1] ** 2 if days > 1 else np.nan)
+            return ClusteredRatio(shown, ratio, np.array(variances) * shown)
 
 
 # --- the report ------------------------------------------------------------------------------------
@@ -186,6 +271,7 @@ class ExperimentReport:
     arms: list[ArmFigures]
     srm_p: float
     srm_ok: bool
+    kind: str = "units"  # or "exposures": outcomes per exposure, days as clusters
     comparisons: list[Comparison] = field(default_factory=list)
     days_needed: float | None = None
     units_per_day: float = 0.0
@@ -193,22 +279,19 @@ class ExperimentReport:
 
 
 def analyse(
-    name: str, weights: Mapping[str, int], table: UnitTable, *, primary: str, guardrails: Sequence[str], effect: float, alpha: float = 0.05
+    name: str, weights: Mapping[str, int], table: UnitTable | ExposureTable, *, primary: str, guardrails: Sequence[str], effect: float, alpha: float = 0.05
 ) -> ExperimentReport:
     sources = list(weights)
     control = sources[0]
     unknown = sorted(set(table.sources) - set(sources))
     if unknown:
         raise CliError(f"units of source(s) {unknown}, which are not arms of {name} ({sources})")
-    arms = []
-    for source in sources:
-        mask = table.sources == source
-        arms.append(ArmFigures(source, weights[source], int(mask.sum()),
-                               {m: float(v[mask].mean()) if mask.any() else math.nan for m, v in table.metrics.items()}))
+    metrics = [primary, *guardrails]
+    arms = [ArmFigures(source, weights[source], table.count(source), {m: table.mean(source, m) for m in metrics}) for source in sources]
     srm_p = float(srm_p_value([a.units for a in arms], [a.weight for a in arms]))
-    report = ExperimentReport(name, control, int(table.days.max()) + 1, arms, srm_p, srm_p >= SRM_P_THRESHOLD)
-    if any(a.units < 2 for a in arms):
-        report.verdict = "not enough data: every arm needs at least 2 units"
+    report = ExperimentReport(name, control, table.day_count, arms, srm_p, srm_p >= SRM_P_THRESHOLD, kind=table.kind)
+    if any(a.units < 2 for a in arms) or (table.kind == "exposures" and report.days < 2):
+        report.verdict = f"not enough data: every arm needs at least 2 {table.kind}" + (" over 2 days or more" if table.kind == "exposures" else "")
         return report
     per_arm_alpha = alpha / (len(sources) - 1)
     for source in sources[1:]:
@@ -223,10 +306,10 @@ def analyse(
     days_needed = []
     for source in sources[1:]:
         base, other = table.moments(control, primary), table.moments(source, primary)
-        last = lambda m: Moments(m.n[-1], m.total[-1], m.squares[-1])  # noqa: E731
+        last = lambda m: ClusteredRatio(m.n[-1], m.mean[-1], m.variance[-1])  # noqa: E731 - the figures after the last day
         share = (weights[control] / 100, weights[source] / 100)
         needed = units_needed(last(base), last(other), weights=share, effect=effect, alpha=per_arm_alpha)
-        report.units_per_day = len(table.sources) / report.days
+        report.units_per_day = sum(a.units for a in arms) / report.days
         days_needed.append(needed / report.units_per_day)
     report.days_needed = max(days_needed)
     report.verdict = _verdict(report, primary, guardrails)
@@ -235,7 +318,7 @@ def analyse(
 
 def _verdict(report: ExperimentReport, primary: str, guardrails: Sequence[str]) -> str:
     if not report.srm_ok:
-        return f"BLOCKED: sample ratio mismatch (p = {report.srm_p:.2g} < {SRM_P_THRESHOLD}); find why arms lost or gained units before reading any lift"
+        return f"BLOCKED: sample ratio mismatch (p = {report.srm_p:.2g} < {SRM_P_THRESHOLD}); find why arms lost or gained {report.kind} before reading any lift"
     harms = [c for c in report.comparisons if c.metric in guardrails and c.verdict == "worse"]
     winners = [c for c in report.comparisons if c.metric == primary and c.verdict == "better"]
     losers = [c for c in report.comparisons if c.metric == primary and c.verdict == "worse"]
@@ -247,7 +330,7 @@ def _verdict(report: ExperimentReport, primary: str, guardrails: Sequence[str]) 
     if not parts:
         if report.days_needed is None:
             return "no decision yet"
-        return (f"no decision yet; at the current {report.units_per_day:,.0f} units/day, a test planned to detect the configured effect "
+        return (f"no decision yet; at the current {report.units_per_day:,.0f} {report.kind}/day, a test planned to detect the configured effect "
                 f"(80 % power) needs about {report.days_needed:.0f} days in all ({report.days} so far)")
     return "; ".join(parts)
 
@@ -255,10 +338,11 @@ def _verdict(report: ExperimentReport, primary: str, guardrails: Sequence[str]) 
 def format_report(report: ExperimentReport) -> str:
     from tools._cli import format_table
 
-    lines = [f"Experiment {report.name}: {sum(a.units for a in report.arms):,} units over {report.days} day(s); control {report.control}", ""]
+    each = report.kind.removesuffix("s")
+    lines = [f"Experiment {report.name}: {sum(a.units for a in report.arms):,} {report.kind} over {report.days} day(s); control {report.control}", ""]
     metrics = list(report.arms[0].means)
     lines.append(format_table(
-        ["arm", "weight %", "units", "share %", *[f"{m} per unit" for m in metrics]],
+        ["arm", "weight %", report.kind, "share %", *[f"{m} per {each}" for m in metrics]],
         [[a.source, str(a.weight), f"{a.units:,}", f"{100 * a.units / max(1, sum(b.units for b in report.arms)):.2f}",
           *[f"{a.means[m]:.4g}" for m in metrics]] for a in report.arms],
         right_align={1, 2, 3, *range(4, 4 + len(metrics))},
