@@ -38,8 +38,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stacks.configuration import load_config, parse_config  # noqa: E402
-from tools.impact.experiments import SRM_P_THRESHOLD, Moments, lift_intervals, running_intersection, srm_p_value  # noqa: E402
+from stacks.configuration import load_config, parse_config
+from tools.impact.experiments import (
+    SRM_P_THRESHOLD,
+    Moments,
+    lift_intervals,
+    running_intersection,
+    srm_p_value,
+)
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "experiments.yaml"
 EXPERIMENT = "home-widget"

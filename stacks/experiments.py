@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field
 
 from stacks.configuration import SHORT_NAME_PATTERN, ConfigIssue, Strict, _duplicates
-from stacks.feature_flags import FLAG_KEY_PATTERN, FLAG_SCHEMA_VERSION, MAX_VARIANTS, VARIANT_NAME_MAX, cumulative_split_rules
+from stacks.feature_flags import (
+    FLAG_KEY_PATTERN,
+    FLAG_SCHEMA_VERSION,
+    MAX_VARIANTS,
+    VARIANT_NAME_MAX,
+    cumulative_split_rules,
+)
 
 if TYPE_CHECKING:
     from stacks.configuration import AppConfig, DatasetGroup
@@ -73,7 +79,7 @@ def split_seed(config: AppConfig, group: DatasetGroup, experiment: Experiment) -
 
 def experiment_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    add = lambda path, message: issues.append(ConfigIssue(path, message))  # noqa: E731
+    add = lambda path, message: issues.append(ConfigIssue(path, message))
     for name in _duplicates([e.name for e in group.experiments]):
         add(f"{base}.experiments", f"experiment name {name!r} is used twice; names must be unique in a dataset group (each is a flag key)")
     servable = _servable_sources(group)
@@ -92,7 +98,7 @@ def experiment_issues(config: AppConfig, group: DatasetGroup, base: str) -> list
             arm_path = f"{path}.arms[{a_index}].source"
             if arm.source not in known:
                 add(arm_path, f"{arm.source!r} is not a source of dataset group {group.name!r}; use one of {known} (recommenders', campaigns' or attributionSources)")
-            elif arm.source in servable and servable[arm.source]:
+            elif servable.get(arm.source):
                 add(arm_path, f"{arm.source!r} cannot serve: {servable[arm.source]}")
             if len(arm.source) > VARIANT_NAME_MAX:
                 add(arm_path, f"{arm.source!r} has {len(arm.source)} characters; an AppConfig variant name allows {VARIANT_NAME_MAX}: give the source a shorter attributionSource")

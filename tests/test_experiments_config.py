@@ -186,7 +186,11 @@ def test_flag_document_problems_catch_what_appconfig_refuses() -> None:
 def test_chi_square_survival_and_critical_value_match_scipy(degrees: int) -> None:
     from scipy.stats import chi2
 
-    from stacks.experiments import SRM_P_THRESHOLD, chi_square_survival, srm_critical_value
+    from stacks.experiments import (
+        SRM_P_THRESHOLD,
+        chi_square_survival,
+        srm_critical_value,
+    )
 
     for x in (0.3, 2.0, 9.5, 30.0):
         assert chi_square_survival(x, degrees) == pytest.approx(chi2.sf(x, degrees), rel=1e-9)

@@ -13,9 +13,24 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from stacks.configuration import AppConfig, DatasetGroup, Metric
-from stacks.constructs.dashboard import DASHBOARD_WIDTH, HALF, NUMBER_HEIGHT, PERIOD, GroupMetrics, text_height, zero_based_graph
+from stacks.constructs.dashboard import (
+    DASHBOARD_WIDTH,
+    HALF,
+    NUMBER_HEIGHT,
+    PERIOD,
+    GroupMetrics,
+    text_height,
+    zero_based_graph,
+)
 from stacks.constructs.operator_widgets import GET_RECOMMENDATIONS, serving_endpoints
-from stacks.experiments import SRM_P_THRESHOLD, ENVIRONMENT_NAME, Experiment, application_name, profile_name, srm_critical_value
+from stacks.experiments import (
+    ENVIRONMENT_NAME,
+    SRM_P_THRESHOLD,
+    Experiment,
+    application_name,
+    profile_name,
+    srm_critical_value,
+)
 
 
 def experiment_rows(scope: Construct, config: AppConfig, group: DatasetGroup, data: GroupMetrics | None) -> list[list[cw.IWidget]]:
@@ -47,10 +62,10 @@ def _text(config: AppConfig, group: DatasetGroup, experiment: Experiment, unit: 
     status = f"ended {experiment.end}: everyone gets `{experiment.winner}`" if experiment.winner else f"running since {experiment.start}"
     lines = [
         f"### `{group.name}` · experiment `{experiment.name}` ({status})",
-        f"Arms: {arms}; control `{experiment.control.source}`. Flag: AppConfig `{application_name(config)}` / `{ENVIRONMENT_NAME}` / "
+        (f"Arms: {arms}; control `{experiment.control.source}`. Flag: AppConfig `{application_name(config)}` / `{ENVIRONMENT_NAME}` / "
         f"`{profile_name(group)}`, flag `{experiment.name}`. Traffic per arm: {unit}. **SRM** is Pearson's chi-square of the traffic "
         f"per arm against the weights over the time range: above {srm_critical_value(len(experiment.arms)):.2f} (p < {SRM_P_THRESHOLD}) "
-        "the split is broken and no lift can be trusted. Intervals and the verdict: `report --experiment`.",
+        "the split is broken and no lift can be trusted. Intervals and the verdict: `report --experiment`."),
     ]
     return cw.TextWidget(markdown="\n\n".join(lines), width=DASHBOARD_WIDTH, height=text_height(lines))
 

@@ -17,7 +17,12 @@ from constructs import Construct
 
 from stacks.configuration import AppConfig
 from stacks.constructs.operator_widgets import serving_endpoints
-from stacks.experiments import ENVIRONMENT_NAME, application_name, flag_document, profile_name
+from stacks.experiments import (
+    ENVIRONMENT_NAME,
+    application_name,
+    flag_document,
+    profile_name,
+)
 
 FEATURE_FLAGS_TYPE = "AWS.AppConfig.FeatureFlags"
 HOSTED = "hosted"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 
@@ -13,11 +14,16 @@ import numpy as np
 import pytest
 
 from stacks.configuration import load_config
-from tools import report, send_events
-import json
-
 from stacks.feature_flags import evaluate
-from tools.impact.experiments import Moments, UnitTable, analyse, lift_intervals, running_intersection, srm_p_value
+from tools import report, send_events
+from tools.impact.experiments import (
+    Moments,
+    UnitTable,
+    analyse,
+    lift_intervals,
+    running_intersection,
+    srm_p_value,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "experiments.yaml"
@@ -131,7 +137,7 @@ class _Agent:
         self.requests: list[str] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 outer.requests.append(url.path)
                 if url.path != path:
@@ -158,7 +164,12 @@ class _Agent:
 
 
 def test_the_client_snippet_reads_its_arm_from_the_agent_and_attributes_events() -> None:
-    from stacks.experiments import ENVIRONMENT_NAME, application_name, flag_document, profile_name
+    from stacks.experiments import (
+        ENVIRONMENT_NAME,
+        application_name,
+        flag_document,
+        profile_name,
+    )
     from tools.experiment_client import arm_for, recommend_and_attribute
 
     config = load_config(CONFIG)

@@ -306,7 +306,7 @@ def analyse(
     days_needed = []
     for source in sources[1:]:
         base, other = table.moments(control, primary), table.moments(source, primary)
-        last = lambda m: ClusteredRatio(m.n[-1], m.mean[-1], m.variance[-1])  # noqa: E731 - the figures after the last day
+        last = lambda m: ClusteredRatio(m.n[-1], m.mean[-1], m.variance[-1])
         share = (weights[control] / 100, weights[source] / 100)
         needed = units_needed(last(base), last(other), weights=share, effect=effect, alpha=per_arm_alpha)
         report.units_per_day = sum(a.units for a in arms) / report.days
@@ -349,7 +349,7 @@ def format_report(report: ExperimentReport) -> str:
     ))
     lines += ["", f"Sample ratio: chi-square p = {report.srm_p:.3g} ({'OK' if report.srm_ok else 'MISMATCH'}; fails below {SRM_P_THRESHOLD})", ""]
     if report.comparisons:
-        pct = lambda v: f"{100 * v:+.2f} %"  # noqa: E731
+        pct = lambda v: f"{100 * v:+.2f} %"
         lines.append(format_table(
             ["arm", "metric", "lift", "fixed-horizon interval", "always-valid interval", "reading"],
             [[c.source, c.metric, pct(c.lift), f"{pct(c.fixed[0])} .. {pct(c.fixed[1])}",
