@@ -26,6 +26,8 @@ from stacks.experiments import (
 
 FEATURE_FLAGS_TYPE = "AWS.AppConfig.FeatureFlags"
 HOSTED = "hosted"
+# The AppConfig Data operations the agent calls (botocore's appconfigdata model; IAM prefix appconfig).
+READ_OPERATIONS = ("StartConfigurationSession", "GetLatestConfiguration")
 
 
 def experiment_groups(config: AppConfig) -> list:
@@ -88,6 +90,6 @@ class ExperimentFlags(Construct):
         self.read_policy = iam.ManagedPolicy(
             self, "ReadFlags", managed_policy_name=config.physical_name("read-experiment-flags"),
             description=f"{config.name}: read the experiment flags (AppConfig agent / Lambda extension)",
-            statements=[iam.PolicyStatement(actions=["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"], resources=readable)],
+            statements=[iam.PolicyStatement(actions=[f"appconfig:{operation}" for operation in READ_OPERATIONS], resources=readable)],
         )
         CfnOutput(self, "ReadFlagsPolicyArn", value=self.read_policy.managed_policy_arn, description="Attach to the role of applications that read experiment arms")

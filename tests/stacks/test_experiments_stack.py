@@ -95,3 +95,13 @@ def test_dashboard_shows_each_experiments_split_check_and_arms(synthesized) -> N
     flag = next(e for e in expressions if e["expression"].startswith("IF("))
     assert "> 13.8155" in flag["expression"]  # chi-square, 2 degrees of freedom, p = 0.001
     assert "* 0.34) ^ 2" in flag["expression"] and "* 0.33) ^ 2" in flag["expression"]
+
+
+def test_read_actions_are_the_appconfigdata_operations_under_their_signing_name() -> None:
+    import botocore.session
+
+    from stacks.constructs.experiments import READ_OPERATIONS
+
+    model = botocore.session.get_session().get_service_model("appconfigdata")
+    assert set(READ_OPERATIONS) <= set(model.operation_names)
+    assert model.signing_name == "appconfig"  # the IAM prefix of the actions
