@@ -87,7 +87,8 @@ def test_the_loop_offline_send_events_then_report(tmp_path: Path) -> None:
     units = tmp_path / "units.csv"
     code, _, err = run(send_events, ["--config", str(CONFIG), "--group", "retail", "--dry-run", "--quiet", "--seed", "5",
                                      "--experiment", "home-widget", "--true-effect", "recommended_for_you=0.5",
-                                     "--users", "3000", "--events", "30000", "--backdate-hours", "96", "--units-out", str(units)])
+                                     "--users", "3000", "--events", "30000", "--backdate-hours", "96", "--end-time", "2026-12-20T00:00:00Z",
+                                     "--units-out", str(units)])
     assert code == 0, err
     rows = list(csv.DictReader(units.open()))
     assert set(rows[0]) == {"unit", "source", "day", "sumMargin", "countViews"}

@@ -130,14 +130,20 @@ class UnitTable:
         return int(self.days.max()) + 1
 
     @classmethod
-    def read_csv(cls, path: Path, metrics: Sequence[str]) -> UnitTable | ExposureTable:
+    def read_csv(cls, path: Path, metrics: Sequence[str], *, start: date | None = None, end: date | None = None) -> UnitTable | ExposureTable:
+        """Rows of days from ``start`` to ``end`` (the experiment's window), both included."""
         try:
             with path.open(newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
         except OSError as err:
             raise CliError(f"cannot read --units {path}: {err.strerror}") from None
+        if rows and DAY_COLUMN in rows[0] and (start or end):
+            try:
+                rows = [r for r in rows if (start is None or date.fromisoformat(r[DAY_COLUMN]) >= start) and (end is None or date.fromisoformat(r[DAY_COLUMN]) <= end)]
+            except ValueError as err:
+                raise CliError(f"--units {path}: a day is not an ISO date ({err})") from None
         if not rows:
-            raise CliError(f"--units {path} has no rows")
+            raise CliError(f"--units {path} has no rows in the experiment's window ({start} to {end or 'now'})")
         if UNIT_COLUMN not in rows[0] and EXPOSURES_COLUMN in rows[0]:
             missing = [c for c in (SOURCE_COLUMN, DAY_COLUMN, *metrics) if c not in rows[0]]
             if missing:
@@ -374,7 +380,7 @@ def run_experiment_report(args: Any, stdout: Any) -> int:
     if experiment is None:
         raise CliError(f"--experiment {args.experiment!r} is not an experiment of group {group.name}; known: {[e.name for e in group.experiments]}")
     metrics = [experiment.primary_metric, *experiment.guardrail_metrics]
-    table = UnitTable.read_csv(args.units, metrics)
+    table = UnitTable.read_csv(args.units, metrics, start=experiment.start, end=experiment.end)
     report = analyse(experiment.name, experiment.weights, table, primary=experiment.primary_metric, guardrails=experiment.guardrail_metrics,
                      effect=experiment.minimum_detectable_effect, alpha=1 - args.confidence)
     stdout.write((json.dumps(asdict(report), indent=1) if args.json else format_report(report)) + "\n")
