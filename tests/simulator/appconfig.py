@@ -63,6 +63,7 @@ class FakeAppConfig:
     versions: dict[str, list[str]] = field(default_factory=dict)  # profile id → version ids
     deployed: dict[tuple[str, str], str] = field(default_factory=dict)  # (environment id, profile id) → version id
     numbered: dict[str, int] = field(default_factory=dict)  # profile id → last version number given
+    refuse_content: str = ""  # a scenario's injected fault: a hosted version whose content holds this is refused
     _ids: int = 0
 
     def _new_id(self) -> str:
@@ -92,6 +93,8 @@ class FakeAppConfig:
     def _create(self, short: str, properties: Mapping) -> tuple[str, dict]:
         if short not in ("Application", "DeploymentStrategy"):
             self._need("Application", properties["ApplicationId"])
+        if short == "HostedConfigurationVersion" and self.refuse_content and self.refuse_content in properties["Content"]:
+            raise AppConfigRefused(f"BadRequestException: the content is refused (injected: {self.refuse_content!r})")
         if short == "HostedConfigurationVersion":
             profile = self._need("ConfigurationProfile", properties["ConfigurationProfileId"])
             if profile.get("Type") == "AWS.AppConfig.FeatureFlags":

@@ -194,6 +194,10 @@ def _arms(experiment: str, **weights: int) -> AwsCheck:
     return check
 
 
+def _no_appconfig(aws: Aws) -> list[str]:
+    return [f"still there without experiments: {', '.join(aws.appconfig.left())}"] if aws.appconfig.left() else []
+
+
 def _all_aws(*checks: AwsCheck) -> AwsCheck:
     return lambda aws: [problem for check in checks for problem in check(aws)]
 
@@ -272,7 +276,12 @@ SCENARIOS: list[Scenario] = [
                     deploy("experiments-reweighted", check_aws=_arms("home-widget", third_party_widget=20, recommended_for_you=80)),
                     deploy("experiments-ended", check_aws=_all_aws(_arms("home-widget", recommended_for_you=100),
                                                                    _arms("product-page", viewed_X_also_viewed=34, recommended_for_you=33, third_party_widget=33))),
-                    destroy()]),
+                    deploy("experiments-removed", check_aws=_no_appconfig), destroy()]),
+    Scenario("experiment-version-refused", about="a reweighting whose flag version AppConfig refuses: rollback, users keep the 50/50 split; destroy",
+             steps=[deploy("experiments"), deploy("experiments-reweighted", "UPDATE_ROLLBACK_COMPLETE", reason="BadRequestException",
+                                                  check_aws=_arms("home-widget", third_party_widget=50, recommended_for_you=50)),
+                    destroy()],
+             setup=lambda aws: setattr(aws.appconfig, "refuse_content", "pct::20 ")),  # the 20/80 version only
     Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
 ]
@@ -421,7 +430,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
             if step.check and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
                 problems += [f"{label}: {problem}" for problem in step.check(personalize)]
-            if step.check_aws and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            if step.check_aws and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
                 problems += [f"{label}: {problem}" for problem in step.check_aws(aws)]
             if step.reason and "ROLLBACK" in outcome.status and not any(step.reason in failure for failure in outcome.failures[:2]):
                 problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")

@@ -64,6 +64,7 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "experiments-reweighted": ("experiments", _set(lambda c: _group(c)["experiments"][0].update(arms=[
         {"source": "third_party_widget", "weight": 20}, {"source": "recommended_for_you", "weight": 80}]))),
     "experiments-ended": ("experiments", _set(lambda c: _group(c)["experiments"][0].update(end="2026-12-29", winner="recommended_for_you"))),
+    "experiments-removed": ("experiments", _set(lambda c: _group(c).pop("experiments"))),
 }
 
 
