@@ -38,8 +38,9 @@ class ExperimentFlags(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        # The stack owns the flags: `cdk destroy` removes them even if read in the last hour
-        # (AppConfig's deletion protection would refuse; the stack's delete would fail).
+        # The stack owns the flags: `cdk destroy` removes them even if read in the last hour (an
+        # account with AppConfig deletion protection on refuses that by default: user guide,
+        # "Bypassing or forcing a deletion protection check").
         bypass = "BYPASS"
         self.application = appconfig.CfnApplication(
             self, "Application", name=application_name(config), description=f"{config.name}: experiments between recommendation sources"
