@@ -195,3 +195,27 @@ def test_chi_square_survival_and_critical_value_match_scipy(degrees: int) -> Non
     for x in (0.3, 2.0, 9.5, 30.0):
         assert chi_square_survival(x, degrees) == pytest.approx(chi2.sf(x, degrees), rel=1e-9)
     assert srm_critical_value(degrees + 1) == pytest.approx(chi2.isf(SRM_P_THRESHOLD, degrees), rel=1e-9)
+
+
+def _weights() -> Any:
+    from hypothesis import strategies as st
+
+    return st.lists(st.integers(1, 60), min_size=2, max_size=6).filter(lambda w: sum(w) <= 100 - 1).map(lambda w: [*w, 100 - sum(w)])
+
+
+def test_any_weights_split_as_configured() -> None:
+    """Property: for any 2-7 positive weights adding up to 100, the cumulative rules give each arm
+    its weight (within 2.5 points over 5,000 users), with running totals strictly increasing."""
+    from hypothesis import given, settings
+
+    @settings(max_examples=25, deadline=None, derandomize=True)
+    @given(_weights())
+    def check(weights: list[int]) -> None:
+        rules = cumulative_split_rules(weights, key="userId", seed="p")
+        totals = [float(r.split("pct::")[1].split()[0]) for r in rules if r]
+        assert totals == sorted(set(totals)) and totals[-1] < 100
+        measured = shares(hand_written(rules), "f", users=5000)
+        for index, weight in enumerate(weights):
+            assert measured.get(chr(65 + index), 0) == pytest.approx(weight, abs=2.5), (weights, measured)
+
+    check()
