@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test simulate bench bench-report bench-experiments release clean
+.PHONY: setup synth cost test simulate bench bench-report bench-experiments release clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -21,7 +21,11 @@ node_modules/.installed: package.json package-lock.json
 
 # Every stack of the config into cdk.out/, through the pinned CLI, offline, with cdk-nag.
 synth: setup
-	npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
+	PERSONALIZE_IMPACT_MAKE_TARGET=synth npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
+
+# What a deploy of the config bills, from the config and stacks/prices.csv (no AWS call; docs/cost.md).
+cost: setup
+	$(PY) -m tools.cost $(CONFIG)
 
 # The whole test suite (offline; integration tests skip without AWS credentials).
 test: setup
