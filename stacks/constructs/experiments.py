@@ -86,8 +86,9 @@ class ExperimentFlags(Construct):
             app_name = "<NamePrefix>-experiments" if Token.is_unresolved(config.name) else application_name(config)
             CfnOutput(self, f"FlagsProfile-{group.name}", value=profile.attr_configuration_profile_id,
                       description=f"AppConfig profile of {group.name}'s experiment flags (agent path: /applications/{app_name}/environments/{ENVIRONMENT_NAME}/configurations/{profile_name(group)})")
-        # What the AppConfig agent or Lambda extension calls (user guide, "Configuring permissions
-        # for AWS AppConfig Agent"): the team attaches this policy to the application's role.
+        # What the AppConfig agent or Lambda extension calls, on the Service Authorization
+        # Reference's resource type `configuration` (application/<id>/environment/<id>/configuration/<profile id>):
+        # the team attaches this policy to the application's role.
         self.read_policy = iam.ManagedPolicy(
             self, "ReadFlags", managed_policy_name=config.physical_name("read-experiment-flags"),
             description=f"{config.name}: read the experiment flags (AppConfig agent / Lambda extension)",
