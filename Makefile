@@ -43,6 +43,7 @@ bench: setup
 bench-report: setup
 	$(PY) benchmarks/lift_coverage.py
 	$(PY) benchmarks/report_scale.py
+	$(PY) benchmarks/report_scale.py --year --runs 1
 
 # Experiments' figures (docs/experiments.md): false positives under daily looks, power, coverage, SRM, synth cost.
 bench-experiments: setup

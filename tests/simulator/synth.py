@@ -53,12 +53,16 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
         location="imports/retail/interactions-2024.csv", version="2"))),
     "timeout-changed": ("default", _set(lambda c: c.update(recommenderReadyTimeoutHours=10))),
     "tags-changed": ("default", _set(lambda c: c["tags"].update(environment="staging", owner="data-team"))),
+    "untagged": ("default", _set(lambda c: c.update(tags={}))),
     # Custom solutions (config/custom-solutions.yaml): solution 0 is top-picks, 1 is similar.
     "custom": ("custom", _set(lambda c: None)),
     "custom-retrained": ("custom", _set(lambda c: _group(c)["solutions"][0]["training"].update(version="2"))),
     "custom-tps": ("custom", _set(lambda c: _group(c)["solutions"][0]["campaigns"][0].update(minProvisionedTPS=2))),
     "custom-threshold": ("custom", _set(lambda c: _group(c)["solutions"][0].update(eventValueThreshold=4))),
     "custom-campaign-removed": ("custom", _set(lambda c: _group(c)["solutions"][1].update(campaigns=[]))),
+    # Two in-place changes of one recommender at once (its tags and its recommenderConfig).
+    "tags-and-config-changed": ("default", _set(lambda c: (c["tags"].update(environment="staging"),
+                                                           _group(c)["recommenders"][0]["recommenderConfig"].update(minRecommendationRequestsPerSecond=2)))),
     # Experiments (config/experiments.yaml): experiment 0 is home-widget (widget 50 / rfy 50).
     "experiments": ("experiments", _set(lambda c: None)),
     "experiments-reweighted": ("experiments", _set(lambda c: _group(c)["experiments"][0].update(arms=[
