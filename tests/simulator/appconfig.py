@@ -82,6 +82,9 @@ class FakeAppConfig:
         """Create, or update (in place, or a replacement under a new id per createOnlyProperties)."""
         short = kind.removeprefix(PREFIX)
         if old_properties is not None and old_physical is not None:
+            # What AppConfig holds decides, not what the update sent: a rollback after a failed
+            # replacement re-sends the old properties to the untouched old resource (a no-op).
+            old_properties = self.objects.get((short, old_physical), old_properties)
             changed = {k for k in set(properties) | set(old_properties) if properties.get(k) != old_properties.get(k)}
             if not changed & create_only(kind):
                 self.objects[(short, old_physical)] = dict(properties)
