@@ -6,14 +6,19 @@ PY := $(VENV)/bin/python
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth cost test simulate bench bench-report bench-experiments release clean
+.PHONY: setup lock lint synth cost test simulate bench bench-report bench-experiments release clean structure
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# Exactly the versions and hashes of requirements.lock (every package, transitive ones included).
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
+
+# After editing requirements.txt or requirements-dev.txt (needs PyPI): `make lock`, commit both.
+lock: setup
+	$(PY) -m uv pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -27,14 +32,25 @@ synth: setup
 cost: setup
 	$(PY) -m tools.cost $(CONFIG)
 
-# The whole test suite (offline; integration tests skip without AWS credentials).
-test: setup
+# ruff, mypy and the layer rules (no cycles, no wrong-way imports), configured in pyproject.toml.
+lint: setup
+	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
+	$(PY) -m tools.structure_facts --check
+
+# Lint, then the whole test suite (offline; integration tests skip without AWS credentials).
+test: lint
 	$(PY) -m pytest -n 2 --durations=5
 
 # The whole-stack simulator: CloudFormation over the synthesized templates of config variants,
 # the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (README, "What the simulator proves").
 simulate: setup
 	$(PY) -m tests.simulator --verbose
+
+# Files and functions over their size, import cycles, wrong-way imports, Personalize ARN spellings
+# (docs/architecture-layers.md).
+structure: setup
+	$(PY) -m tools.structure_facts
 
 bench: setup
 	$(PY) benchmarks/synth_benchmark.py

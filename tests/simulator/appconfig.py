@@ -1,5 +1,5 @@
-"""AppConfig as CloudFormation's native AWS::AppConfig::* types play it: create, update in place
-or replace per the type's createOnlyProperties (the registry schema cfn-lint ships), delete.
+"""AppConfig behind CloudFormation's native AWS::AppConfig::* types: create, update in place,
+delete (CloudFormation replaces a resource on a create-only change first: tests/simulator/schemas.py).
 
 The fake keeps what AppConfig holds: applications, environments, profiles, hosted versions
 (immutable, numbered per profile) and deployments, and answers what an application would read
@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from stacks.feature_flags import variant_order_problems
 
 PREFIX = "AWS::AppConfig::"
-SCHEMA_REGION = "us-east-1"
 FLAG_SCHEMA = Path(__file__).with_name("appconfig_feature_flags.schema.json")
 # The identifier each type's create returns (its GetAtt attribute; physical id alike).
 ID_ATTRIBUTE = {
@@ -39,12 +37,6 @@ ID_ATTRIBUTE = {
 
 class AppConfigRefused(Exception):
     pass
-
-
-@cache
-def create_only(kind: str) -> frozenset[str]:
-    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, kind).schema
-    return frozenset(p.removeprefix("/properties/") for p in schema.get("createOnlyProperties", []))
 
 
 @cache
@@ -78,19 +70,13 @@ class FakeAppConfig:
 
     # --- the native types --------------------------------------------------------------------
 
-    def provision(self, kind: str, properties: Mapping, old_properties: Mapping | None, old_physical: str | None) -> tuple[str, dict]:
-        """Create, or update (in place, or a replacement under a new id per createOnlyProperties)."""
+    def provision(self, kind: str, properties: Mapping, old_physical: str | None) -> tuple[str, dict]:
+        """Create, or update in place (CloudFormation replaces on a create-only change before this:
+        tests/simulator/schemas.py)."""
         short = kind.removeprefix(PREFIX)
-        if old_properties is not None and old_physical is not None:
-            # What AppConfig holds decides, not what the update sent: a rollback after a failed
-            # replacement re-sends the old properties to the untouched old resource (a no-op).
-            old_properties = self.objects.get((short, old_physical), old_properties)
-            changed = {k for k in set(properties) | set(old_properties) if properties.get(k) != old_properties.get(k)}
-            if not changed & create_only(kind):
-                self.objects[(short, old_physical)] = dict(properties)
-                return old_physical, {ID_ATTRIBUTE[short]: old_physical.rsplit("/", 1)[-1]}
-            if "Name" in create_only(kind) and properties.get("Name") == old_properties.get("Name"):
-                raise AppConfigRefused(f"CloudFormation cannot update a stack when a custom-named resource requires replacing ({kind} {properties.get('Name')})")
+        if old_physical is not None:
+            self.objects[(short, old_physical)] = dict(properties)
+            return old_physical, {ID_ATTRIBUTE[short]: old_physical.rsplit("/", 1)[-1]}
         return self._create(short, properties)
 
     def _create(self, short: str, properties: Mapping) -> tuple[str, dict]:
