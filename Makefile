@@ -1,18 +1,32 @@
 # Two entry points for a fresh machine (Python 3.11+, Node 20+): `make synth` and `make test`.
-# Both install what they need first (a virtual env and the pinned CDK CLI), idempotently.
+# Each installs only what it needs first, idempotently: synth the CDK app's requirements.txt and
+# the pinned CDK CLI; `make tools` adds the tools' packages; `make test` the whole dev set.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 CONFIG ?= config/default.yaml
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup synth test simulate bench bench-report release clean
+.PHONY: setup tools dev synth test simulate demo-report bench bench-report release clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.synth-installed node_modules/.installed
+tools: setup $(VENV)/.tools-installed
+dev: tools $(VENV)/.dev-installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+$(VENV)/.synth-installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.tools-installed: requirements-tools.txt $(VENV)/.synth-installed
+	$(PIP) -r requirements-tools.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.tools-installed
+	$(PIP) -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -24,11 +38,11 @@ synth: setup
 	npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
 
 # The whole test suite (offline; integration tests skip without AWS credentials).
-test: setup
+test: dev
 	$(PY) -m pytest -n 2 --durations=5
 
 # The whole-stack simulator: CloudFormation over the synthesized templates of config variants,
-# the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (README, "What the simulator proves").
+# the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (docs/testing.md).
 simulate: setup
 	$(PY) -m tests.simulator --verbose
 
@@ -36,14 +50,14 @@ bench: setup
 	$(PY) benchmarks/synth_benchmark.py
 
 # report's figures: interval coverage on simulated reports, and 1,000,000 report rows.
-bench-report: setup
+bench-report: tools
 	$(PY) benchmarks/lift_coverage.py
 	$(PY) benchmarks/report_scale.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis
 
-# A self-contained release for accounts without `cdk bootstrap` (see README, "Deploying to new accounts").
+# A self-contained release for accounts without `cdk bootstrap` (docs/operations.md, "Deploying to new accounts").
 # make release VERSION=1.2.0 ASSET_BUCKET=my-org-cfn-assets [CONFIG=config/default.yaml]
 release: setup
 	@test -n "$(VERSION)" && test -n "$(ASSET_BUCKET)" || { echo "usage: make release VERSION=1.2.0 ASSET_BUCKET=my-org-cfn-assets [CONFIG=...]" >&2; exit 2; }

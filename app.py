@@ -5,7 +5,7 @@
 merged the way the CLI merges it (stacks/app_builder.py, `new_app`), and the CLI's own context
 (`-c` values, via CDK_CONTEXT_JSON) is applied over it. The only place that reads the
 environment. A config problem or a cdk-nag finding ends the process with a readable message
-and a non-zero exit, not a traceback.
+and a non-zero exit, not a traceback; so does Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ import os
 import sys
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from tools._entry import exit_quietly_on_interrupt  # noqa: E402  (standard library only)
+
+exit_quietly_on_interrupt("synth")  # Ctrl-C in `make synth`: one line, not jsii's tracebacks
 
 from stacks.configuration import AppConfig, ConfigError, load_config  # noqa: E402
 
