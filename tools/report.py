@@ -36,6 +36,7 @@ from tools._cli import (
     aws_error_code,
     boto3_client_factory,
     parse_timestamp,
+    plural,
     run_main,
 )
 from tools.impact import athena as athena_queries
@@ -359,11 +360,11 @@ def _run(
     ]
     duplicates = results["duplicate_rows"]
     for name, count in zip(duplicates["source_file"], duplicates["duplicate_rows"]):
-        warnings.append(f"{name}: {int(count)} rows repeat rows of another report file (a re-import or a copy?); counted once")
+        warnings.append(f"{name}: {plural(int(count), 'row')} repeat rows of another report file (a re-import or a copy?); counted once")
     if not len(results["traffic_by_hour"]["hour_start"]):
         load = aggregates.load
         skipped = load.get("rows_skipped") or load.get("files_skipped")
-        detail = f" ({load['rows_skipped']} malformed rows, {load['files_skipped']} files skipped)" if skipped else ""
+        detail = f" ({plural(load['rows_skipped'], 'malformed row')}, {plural(load['files_skipped'], 'file')} skipped)" if skipped else ""
         window = (f" from {start:%Y-%m-%d %H:%M}" if start else "") + (f" before {end:%Y-%m-%d %H:%M} UTC" if end else "")
         raise CliError(f"no usable metric rows{window}{detail}")
     for warning in warnings:
@@ -419,13 +420,13 @@ def _run(
         load = aggregates.load
         if load["input"] != "athena":
             skipped = (
-                f"; skipped {load['rows_skipped']} rows, {load['files_skipped']} files"
+                f"; skipped {plural(load['rows_skipped'], 'row')}, {plural(load['files_skipped'], 'file')}"
                 if load["rows_skipped"] or load["files_skipped"]
                 else ""
             )
-            print(f"read {load['files_read']} {load['input']}, {load['rows']} rows{skipped}\n", file=stdout)
+            print(f"read {plural(load['files_read'], {'files': 'file'}.get(load['input'], load['input']), load['input'])}, {plural(load['rows'], 'row')}{skipped}\n", file=stdout)
         for item in load["aliased_sources"]:  # the ARN form of a recommender's or campaign's source
-            print(f"source {item['reported']} counted as {item['counted_as']} ({item['rows']} rows)", file=stdout)
+            print(f"source {item['reported']} counted as {item['counted_as']} ({plural(item['rows'], 'row')})", file=stdout)
         if load["aliased_sources"]:
             print("", file=stdout)
         print(format_text(analysis, args.confidence), file=stdout)
