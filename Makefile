@@ -54,8 +54,13 @@ bench-report: tools
 	$(PY) benchmarks/lift_coverage.py
 	$(PY) benchmarks/report_scale.py
 
+# report offline: a seeded demo of report CSVs (docs/dashboard-and-reports.md, "Try report offline").
+demo-report: tools
+	$(PY) -m tools demo-reports --out demo/reports
+	$(PY) -m tools report --config $(CONFIG) --group retail --dir demo/reports --png demo/impact.png
+
 clean:
-	rm -rf cdk.out .pytest_cache .hypothesis
+	rm -rf cdk.out .pytest_cache .hypothesis demo
 
 # A self-contained release for accounts without `cdk bootstrap` (docs/operations.md, "Deploying to new accounts").
 # make release VERSION=1.2.0 ASSET_BUCKET=my-org-cfn-assets [CONFIG=config/default.yaml]
