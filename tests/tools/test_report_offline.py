@@ -106,7 +106,7 @@ def test_config_with_dir_renames_arn_sources_of_any_account(tmp_path):
     code = report.main(["--config", str(DEFAULT_CONFIG), "--group", "retail", "--dir", str(tmp_path), "--json"], stdout=stdout, stderr=stderr)
     assert code == 0, stderr.getvalue()
     data = json.loads(stdout.getvalue())
-    assert data["load"]["aliased_sources"] == [{"reported": arn, "counted_as": "VIEWED_X_ALSO_VIEWED", "rows": 2}]
+    assert data["aliased_sources"] == [{"reported": arn.upper(), "counted_as": "VIEWED_X_ALSO_VIEWED", "rows": 2}]
     totals = {s["source"]: s["total"] for s in data["metrics"][0]["sources"]}
     assert totals["VIEWED_X_ALSO_VIEWED"] == 16 and totals[other.upper()] == 4
     assert f"source '{other.upper()}' is not configured" in stderr.getvalue()
@@ -149,7 +149,9 @@ def busy_chart(tmp_path_factory):
     finally:
         chart.render_figure = original
     assert code == 0
-    figures[0].canvas.draw()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figures[0]).draw()  # the closed figure, drawn again exactly as it was saved
     return figures[0], json.loads(stdout.getvalue())
 
 

@@ -95,9 +95,9 @@ def render_figure(analysis: Analysis, confidence: float):
         prefixes |= _lift_panel(axes[2 * position, 0], report, confidence, colours)
         prefixes |= _rates_panel(axes[2 * position + 1, 0], report, mdates, colours)
     if prefixes:
-        footnote = f"{ARN_MARK} recorded as an ARN (events with only a recommendationId): " + "; ".join(
+        footnote = f"{ARN_MARK} recorded as an ARN (events with only a recommendationId): " + "\n   ".join(
             f"{prefix}<name>" for prefix in sorted(prefixes)
-        )
+        )  # one ARN start per line: two side by side would not fit the page
         figure.supxlabel(footnote, fontsize="small", x=0.01, ha="left")
     return figure
 
