@@ -6,6 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 CONFIG ?= config/default.yaml
+GROUP ?= retail
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: setup tools dev synth test simulate demo-report bench bench-report release clean
@@ -56,8 +57,8 @@ bench-report: tools
 
 # report offline: a seeded demo of report CSVs (docs/dashboard-and-reports.md, "Try report offline").
 demo-report: tools
-	$(PY) -m tools demo-reports --out demo/reports
-	$(PY) -m tools report --config $(CONFIG) --group retail --dir demo/reports --png demo/impact.png
+	$(PY) -m tools demo-reports --config $(CONFIG) --group $(GROUP) --out demo/reports
+	$(PY) -m tools report --config $(CONFIG) --group $(GROUP) --dir demo/reports --png demo/impact.png
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis demo
