@@ -72,8 +72,9 @@ def build_parser() -> ArgumentParser:
     inputs.add_argument(
         "--config", metavar="YAML",
         help="the app's config: bucket, report prefix, dataset group, recommenders (exposure), derived metrics "
-        "and sources of --group (account and region from your credentials); reads the group's S3 reports "
-        "unless --cloudwatch or --dir is given",
+        "and sources of --group; reads the group's S3 reports unless --s3, --dir, --cloudwatch or --athena is "
+        "given. With --dir or --s3 the config's names need no AWS call; otherwise the account and region come "
+        "from your credentials",
     )
     inputs.add_argument("--group", metavar="NAME", help="dataset group of --config")
     inputs.add_argument("--dataset-group-arn", metavar="ARN", help="dataset group of the metric attribution (CloudWatch)")
