@@ -1,8 +1,13 @@
 """A seeded demo of metric attribution reports, to try `report` without an AWS account.
 
 `python -m tools demo-reports --out DIR` writes the CSV files a metric attribution of one dataset
-group (default: config/default.yaml's `retail`) would write to S3: one file per day, a row per
-metric, source and 15-minute bucket with events. The metrics, event types and sources are the
+group (default: config/default.yaml's `retail`) would write to S3 if a bulk import with
+`publishAttributionMetricsToS3` ran once a day: one file per import
+(`AggregatedAttributionMetrics - BULK - <timestamp>.csv`), a row per metric, source and non-empty
+15-minute bucket. Developer Guide, "Publishing metric attribution reports to Amazon S3": a file per
+import job of interactions data (bulk data only; PutEvents go to CloudWatch alone), named with
+the import method, which it does not spell out (`BULK` here is *unconfirmed*; `report` reads
+any `*.csv`). The metrics, event types and sources are the
 config's; purchases carry the MARGIN of the sample catalogue's items (the one the deployed sample
 data and send-events use). Built in, so the walkthrough in docs/dashboard-and-reports.md has
 something to find:
@@ -35,6 +40,7 @@ from tools.impact.statistics import UNDEFINED_SOURCE
 DEMO_ACCOUNT = "111122223333"  # the documentation account of AWS's examples; no real account
 DEMO_REGION = "us-east-1"
 DEMO_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday; fixed so the demo is the same everywhere
+IMPORT_METHOD = "BULK"  # the file name's ImportMethod (see the module docstring)
 HEADER = ["METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP"]
 BASELINE_VIEWS_PER_BUCKET = 6.0  # SOURCE_NAME_UNDEFINED's mean views per 15 minutes
 PURCHASES_PER_VIEW = 0.04
@@ -107,7 +113,7 @@ def write_demo_reports(
                         value = margin if function == "sum" else count
                         rows.append([metric.metric_name.upper(), metric.event_type.upper(), f"{value:.2f}", function, reported, str(timestamp)])
         end_of_day = int((day_start + timedelta(days=1)).timestamp())
-        with (out / f"AggregatedAttributionMetrics - INCREMENTAL - {end_of_day}.csv").open("w", newline="") as handle:
+        with (out / f"AggregatedAttributionMetrics - {IMPORT_METHOD} - {end_of_day}.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(HEADER)
             writer.writerows(rows)
