@@ -18,11 +18,10 @@ from typing import Any, TextIO
 import boto3
 import botocore.exceptions
 
-from tools._entry import EXIT_INTERRUPTED
+from tools._entry import EXIT_INTERRUPTED, EXIT_USAGE
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the run went through but something failed (events not sent, rows skipped in strict mode)
-EXIT_USAGE = 2  # bad input: options, files, missing resources; argparse uses 2 as well
 
 # A factory that returns a boto3 client for a service name; main() functions take one so
 # tests can hand in moto-backed or Stubber-wrapped clients.

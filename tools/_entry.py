@@ -15,16 +15,18 @@ Standard library only, so it works under any Python: `app.py` (`make synth`), th
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad input: options, files, missing resources, the wrong Python; argparse uses 2 as well
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process ended by Ctrl-C
-MIN_PYTHON = (3, 11)  # pyproject.toml's requires-python
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 OUR_PACKAGES = {"tools", "stacks", "lambdas", "tests", "benchmarks", "app"}
 SETUP_COMMAND = "make tools"  # the Makefile target that installs requirements-tools.txt into .venv
 
@@ -48,8 +50,14 @@ def missing_dependency_message(prog: str, module: str, command: str) -> str:
     )
 
 
+def minimum_python() -> tuple[int, ...]:
+    """pyproject.toml's `requires-python = ">=X.Y"` (read as text: tomllib needs 3.11 itself)."""
+    found = re.search(r'^requires-python\s*=\s*">=\s*([\d.]+)"', PYPROJECT.read_text(), re.M)
+    return tuple(int(part) for part in found.group(1).split(".")) if found else (3,)
+
+
 def old_python_message(prog: str, command: str) -> str:
-    wanted = ".".join(map(str, MIN_PYTHON))
+    wanted = ".".join(map(str, minimum_python()))
     return (
         f"{prog}: error: needs Python {wanted}+, this is {sys.version.split()[0]} ({sys.executable}); "
         f"run `{SETUP_COMMAND}` once, then `.venv/bin/python {command}`"
@@ -85,7 +93,7 @@ def tool_excepthook(prog: str, command: str, previous: Callable[..., Any]) -> Ca
 def install_tool_hook() -> None:
     """For `python -m tools...` only: called by tools/__init__.py while runpy imports the package."""
     prog, command = tool_command(list(getattr(sys, "orig_argv", sys.argv)))
-    if sys.version_info < MIN_PYTHON:
+    if sys.version_info < minimum_python():
         print(old_python_message(prog, command), file=sys.stderr)
         sys.exit(EXIT_USAGE)
     sys.excepthook = tool_excepthook(prog, command, sys.excepthook)
