@@ -9,7 +9,7 @@ CONFIG ?= config/default.yaml
 GROUP ?= retail
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup tools dev synth test simulate demo-report bench bench-report release clean
+.PHONY: setup tools dev synth cost test simulate demo-report bench bench-report release clean
 
 setup: $(VENV)/.synth-installed node_modules/.installed
 tools: setup $(VENV)/.tools-installed
@@ -36,7 +36,11 @@ node_modules/.installed: package.json package-lock.json
 
 # Every stack of the config into cdk.out/, through the pinned CLI, offline, with cdk-nag.
 synth: setup
-	npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
+	PERSONALIZE_IMPACT_MAKE_TARGET=synth npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
+
+# What a deploy of the config bills, from the config and stacks/prices.csv (no AWS call; docs/cost.md).
+cost: setup
+	$(PY) -m tools.cost $(CONFIG)
 
 # The whole test suite (offline; integration tests skip without AWS credentials).
 test: dev

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Callable
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.cli_context import cdk_json_context
 from stacks.configuration import AppConfig
 from stacks.dashboard_stack import DashboardStack
 from stacks.nag import acknowledge_allowed_wildcards
@@ -22,24 +21,6 @@ UNTAGGABLE_IN_PLACE = [
     "AWS::Personalize::Dataset",
     "AWS::Personalize::EventTracker",
 ]
-CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
-
-
-def cdk_json_context() -> dict[str, Any]:
-    """The context the CDK CLI hands an app for this repository's cdk.json.
-
-    The CLI sends cdk.json's `context` plus four keys derived from its top-level settings (read
-    from CDK_CONTEXT_JSON of CLI 2.1148). Apps built outside the CLI (`python app.py`, the
-    release, benchmarks, tests) start from the same dict, so every path gives the same templates.
-    """
-    settings = json.loads(CDK_JSON.read_text())
-    return {
-        **settings.get("context", {}),
-        "aws:cdk:enable-path-metadata": settings.get("pathMetadata", True),
-        "aws:cdk:enable-asset-metadata": settings.get("assetMetadata", True),
-        "aws:cdk:disable-version-reporting": not settings.get("versionReporting", True),
-        "aws:cdk:bundling-stacks": ["**"],
-    }
 
 
 def new_app(outdir: str | None = None, overrides: dict[str, Any] | None = None) -> cdk.App:

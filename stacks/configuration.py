@@ -176,7 +176,8 @@ SCHEMA_RULES: dict[tuple[str | None, str], DatasetRules] = {
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # Field docstrings become the descriptions of docs/configuration.md and config/schema.json.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, use_attribute_docstrings=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -199,10 +200,15 @@ class AvroType(str, enum.Enum):
 
 class SchemaField(Strict):
     name: str
+    """Field name in the Avro schema (letters, digits and '_', not starting with a digit). Domain groups reserve some names (e.g. USER_ID, PRICE) with fixed types."""
     type: AvroType
+    """Avro type of the field."""
     nullable: bool = False
+    """Whether the field may be empty (Avro union with null). Required domain fields cannot be nullable."""
     categorical: bool = False
+    """String fields only: the value is a category (several may be separated by '|'); filters and recipes use it as such."""
     textual: bool = False
+    """String fields only: unstructured text (e.g. PRODUCT_DESCRIPTION) that recipes read as text; filters cannot use it."""
 
     def to_avro(self) -> dict[str, Any]:
         avro_type: Any = ["null", self.type.value] if self.nullable else self.type.value
@@ -216,6 +222,7 @@ class SchemaField(Strict):
 
 class DatasetSchema(Strict):
     fields: Annotated[list[SchemaField], Field(min_length=1)]
+    """The dataset's columns, in CSV order. Personalize cannot change a schema in place: a change replaces the schema and the dataset."""
 
     def field(self, name: str) -> SchemaField | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -236,19 +243,27 @@ class DataImport(Strict):
     """
 
     location: str
+    """`sample` (the generated demo data), a key under the data bucket's import prefix, or an `s3://bucket/key` URI whose bucket policy lets personalize.amazonaws.com read it."""
     mode: ImportMode = ImportMode.FULL
+    """FULL replaces the dataset's data, INCREMENTAL adds to it. The first import a stack runs on a dataset is always FULL."""
     version: str = "1"
+    """Any string of up to 20 letters, digits, '.', '_' or '-': a new value starts a new import job of the same location."""
 
 
 class DatasetConfig(Strict):
     schema_: DatasetSchema = Field(alias="schema")
+    """The dataset's schema."""
     data_import: DataImport | None = Field(default=None, alias="dataImport")
+    """Bulk data to import at deploy time; none leaves the dataset empty (e.g. filled by PutEvents only)."""
 
 
 class Datasets(Strict):
     interactions: DatasetConfig
+    """The Interactions dataset (required): what users did with items."""
     items: DatasetConfig | None = None
+    """The Items dataset: item metadata (required by metrics that SUM an ITEMS column)."""
     users: DatasetConfig | None = None
+    """The Users dataset: user metadata (at least one metadata field besides USER_ID)."""
 
     def present(self) -> dict[str, DatasetConfig]:
         return {k: v for k, v in (("interactions", self.interactions), ("items", self.items), ("users", self.users)) if v}
@@ -256,8 +271,11 @@ class Datasets(Strict):
 
 class Metric(Strict):
     metric_name: str = Field(alias="metricName", min_length=1, max_length=256, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    """The metric's name; Personalize publishes it to CloudWatch upper-cased (countViews -> COUNTVIEWS)."""
     event_type: str = Field(alias="eventType", min_length=1, max_length=256)
+    """The interactions' EVENT_TYPE the metric counts or sums (e.g. View, Purchase)."""
     expression: str = Field(min_length=1, max_length=256)
+    """`SAMPLECOUNT()` or `SUM(DATASET.COLUMN)` with DATASET INTERACTIONS or ITEMS and a numeric COLUMN."""
 
     @field_validator("expression")
     @classmethod
@@ -278,16 +296,24 @@ class Metric(Strict):
 
 class MetricAttributionConfig(Strict):
     metrics: Annotated[list[Metric], Field(min_length=1)]
+    """At most 10 metrics; changing them updates the metric attribution in place."""
     s3_output: bool = Field(default=True, alias="s3Output")
+    """Write a report to the data bucket's metric-report prefix after each bulk import."""
     cloudwatch: bool = True
+    """Chart the metrics on the dashboard (Personalize publishes PutEvents and incremental imports to CloudWatch)."""
 
 
 class Recommender(Strict):
     name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN)
+    """Short name, unique in the dataset group; the physical name is `<name>-<group>-<this>-<recipe hash>`."""
     recipe: str
+    """A use case of the group's domain, e.g. `aws-ecomm-recommended-for-you`, or its recipe ARN. A new recipe replaces the recommender."""
     attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)
+    """The eventAttributionSource applications send with events that follow this recommender's results (default: the name with '-' as '_')."""
     state: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    """ACTIVE serves (and bills its request floor every hour); INACTIVE stops it: no charge, no retraining."""
     recommender_config: dict[str, Any] = Field(default_factory=dict, alias="recommenderConfig")
+    """CreateRecommender's recommenderConfig as the API spells it (checked against botocore's model), e.g. `minRecommendationRequestsPerSecond` (the billed floor, default 1), `enableMetadataWithRecommendations`, `trainingDataConfig`."""
 
     @property
     def recipe_arn(self) -> str:
@@ -303,8 +329,11 @@ class SolutionEvent(Strict):
     """One entry of solutionConfig.eventsConfig.eventParametersList (v2 recipes)."""
 
     event_type: str = Field(alias="eventType", min_length=1, max_length=256)
+    """An event type of the interactions data."""
     event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold")
+    """Only events of this type with EVENT_VALUE at or above it count."""
     weight: float = Field(ge=0, le=1)  # botocore EventTypeWeight: 0..1
+    """The event type's weight in training, 0 to 1."""
 
     def to_api(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"eventType": self.event_type, "weight": self.weight}
@@ -317,7 +346,9 @@ class AutoTraining(Strict):
     """Personalize's own periodic retraining; off by default so deployments decide what is trained (and billed)."""
 
     enabled: bool = False
+    """Let Personalize train new versions on a schedule (each training bills training hours)."""
     schedule: str | None = Field(default=None, pattern=r"^rate\(\d+ days?\)$", max_length=16)
+    """`rate(N days)` with N from 1 to 30 (botocore's AutoTrainingConfig); default every 7 days."""
 
     @model_validator(mode="after")
     def _schedule_needs_enabled(self) -> AutoTraining:
@@ -325,19 +356,28 @@ class AutoTraining(Strict):
             raise ValueError("schedule is set but enabled is false; set `enabled: true` or drop `schedule`")
         return self
 
+    @property
+    def interval_days(self) -> int:
+        """Days between trainings: the schedule's N, else botocore's documented default."""
+        return int(re.sub(r"\D", "", self.schedule)) if self.schedule else auto_training_default_days()
+
 
 class Training(Strict):
     """What a deployment trains: a new `version` (any string) starts a new solution version."""
 
     version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,20}$")
+    """Any string of up to 20 letters, digits, '.', '_' or '-': a new value trains a new solution version at deploy."""
     mode: Literal["FULL", "UPDATE"] = "FULL"
+    """FULL trains on all data; UPDATE (User-Personalization and similar recipes, after a FULL version) updates the latest version."""
 
 
 class ItemExploration(Strict):
     """campaignConfig.itemExplorationConfig (aws-user-personalization): strings in the API."""
 
     exploration_weight: float | None = Field(default=None, alias="explorationWeight", ge=0, le=1)
+    """How much to recommend new or less relevant items, 0 to 1."""
     exploration_item_age_cut_off: int | None = Field(default=None, alias="explorationItemAgeCutOff", ge=1)
+    """Days since an item's CREATION_TIMESTAMP within which it counts as new."""
 
     def to_api(self) -> dict[str, str]:
         out = {}
@@ -353,12 +393,19 @@ class Campaign(Strict):
     be stopped, only deleted (`enabled: false` deletes it)."""
 
     name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN)
+    """Short name, unique in the dataset group; a new name replaces the campaign."""
     min_provisioned_tps: int = Field(default=1, ge=1, alias="minProvisionedTPS")
+    """Billed floor of transactions per second, every hour the campaign exists."""
     item_exploration: ItemExploration | None = Field(default=None, alias="itemExploration")
+    """campaignConfig.itemExplorationConfig (aws-user-personalization only)."""
     metadata: bool = False  # campaignConfig.enableMetadataWithRecommendations (billed extra)
+    """Return item metadata with recommendations (campaignConfig.enableMetadataWithRecommendations; billed extra)."""
     sync_with_latest_solution_version: bool = Field(default=False, alias="syncWithLatestSolutionVersion")
+    """Serve the solution's latest version automatically (campaignConfig.syncWithLatestSolutionVersion)."""
     attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)
+    """The eventAttributionSource applications send with events that follow this campaign's results (default: the name with '-' as '_')."""
     enabled: bool = True
+    """false deletes the campaign (the only way to stop its hourly charge) and keeps its source known."""
 
     @property
     def source_name(self) -> str:
@@ -381,14 +428,23 @@ class Solution(Strict):
     """A custom solution (recipe + training settings), its trained versions and its campaigns."""
 
     name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
+    """Short name, unique in the dataset group."""
     recipe: str
+    """A custom recipe, e.g. `aws-user-personalization`, `aws-similar-items`, or its ARN."""
     event_type: str | None = Field(default=None, alias="eventType", min_length=1, max_length=256)
+    """Train on this event type only."""
     event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold")
+    """Train on events with EVENT_VALUE at or above it only."""
     events: list[SolutionEvent] = Field(default_factory=list)
+    """Event types and weights for v2 recipes (solutionConfig.eventsConfig)."""
     auto_training: AutoTraining = Field(default_factory=AutoTraining, alias="autoTraining")
+    """Personalize's own periodic retraining."""
     perform_hpo: bool = Field(default=False, alias="performHPO")
+    """Tune hyperparameters while training (more training hours)."""
     training: Training = Field(default_factory=Training)
+    """What a deploy trains."""
     campaigns: list[Campaign] = Field(default_factory=list)
+    """Campaigns serving the solution's trained version."""
 
     @property
     def recipe_arn(self) -> str:
@@ -416,21 +472,32 @@ class Solution(Strict):
 
 class Filter(Strict):
     name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
+    """Short name, unique in the dataset group."""
     expression: str = Field(min_length=1, max_length=2500)
+    """A Personalize filter expression, e.g. `EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")`; checked against the group's schemas."""
 
 
 class DatasetGroup(Strict):
     name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
+    """Short name, unique in the config; part of every physical name in the group."""
     domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"] | None = None
+    """ECOMMERCE or VIDEO_ON_DEMAND for a domain group (recommenders); empty for a custom group (solutions and campaigns only)."""
     datasets: Datasets
+    """The group's datasets."""
     event_tracker: bool = Field(default=True, alias="eventTracker")
+    """Create an event tracker so applications can send PutEvents."""
     metric_attribution: MetricAttributionConfig | None = Field(default=None, alias="metricAttribution")
+    """The metrics Personalize attributes to each source."""
     recommenders: list[Recommender] = Field(default_factory=list)
+    """Domain recommenders (domain groups only)."""
     attribution_sources: list[Annotated[str, Field(pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)]] = Field(
         default_factory=list, alias="attributionSources"
     )
+    """Other sources that send events (third-party widgets, e-mails), besides the recommenders' and campaigns'."""
     solutions: list[Solution] = Field(default_factory=list)
+    """Custom solutions, their trainings and campaigns."""
     filters: list[Filter] = Field(default_factory=list)
+    """Filters applications may pass with GetRecommendations."""
 
     def campaigns(self, *, enabled_only: bool = False) -> list[tuple[Solution, Campaign]]:
         """Every campaign of the group with its solution, in config order."""
@@ -445,7 +512,9 @@ class Encryption(Strict):
     """SSE-S3 by default; ``kms`` creates a customer key, or uses ``kmsKeyArn`` when given."""
 
     mode: Literal["S3_MANAGED", "KMS"] = "S3_MANAGED"
+    """S3_MANAGED (SSE-S3) or KMS (a customer managed key for the data, billed monthly)."""
     kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+    """With mode KMS: use this existing key instead of creating one."""
 
     @model_validator(mode="after")
     def _arn_needs_kms(self) -> Encryption:
@@ -458,19 +527,28 @@ class DerivedMetric(Strict):
     """Metric math per attribution source, e.g. ``sumMargin / countViews``."""
 
     name: str = Field(pattern=r"^[a-z][A-Za-z0-9_]*$", max_length=64)
+    """Name of the derived metric on the dashboard."""
     expression: str = Field(min_length=1, max_length=256)
+    """Metric math over the metric names, e.g. `sumMargin / countViews`, per source."""
     label: str | None = None
+    """Label on the dashboard (default: the name)."""
 
 
 class Alarm(Strict):
     """Alarm when a source's metric stays at or below a threshold for N 15-minute periods."""
 
     name: str = Field(pattern=SHORT_NAME_PATTERN, max_length=40)
+    """Alarm name suffix; the alarm is `<name>-<this>`."""
     dataset_group: str = Field(alias="datasetGroup")
+    """The dataset group whose metric it watches."""
     metric: str
+    """A metricName of that group's metric attribution."""
     source: str
+    """The attribution source to watch."""
     threshold: float = 0.0
+    """Alarm when the metric stays at or below this value."""
     periods: int = Field(default=4, ge=1, le=96)
+    """For this many consecutive 15-minute periods (1 to 96)."""
 
 
 class IngestionAlarms(Strict):
@@ -481,18 +559,27 @@ class IngestionAlarms(Strict):
     """
 
     enabled: bool = False
+    """Create the PutEvents 4xx and 5xx alarms of every group with an event tracker."""
     threshold: int = Field(default=1, ge=1, le=1_000_000)  # errors per 5-minute period that count as a breach
+    """Errors per 5-minute period that count as a breach."""
     periods: int = Field(default=1, ge=1, le=288)  # consecutive breaching 5-minute periods before the alarm fires
+    """Consecutive breaching 5-minute periods before the alarm fires."""
 
 
 class Dashboard(Strict):
     enabled: bool = True
+    """Create the CloudWatch dashboard stack (billed monthly)."""
     derived_metrics: list[DerivedMetric] = Field(default_factory=list, alias="derivedMetrics")
+    """Metric math shown per source."""
     alarms: list[Alarm] = Field(default_factory=list)
+    """Alarms on attribution metrics."""
     ingestion_alarms: IngestionAlarms = Field(default_factory=IngestionAlarms, alias="ingestionAlarms")
+    """PutEvents error alarms."""
     alarm_email: str | None = Field(default=None, alias="alarmEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    """E-mail address subscribed to the alarm topic."""
     # Glue table + Athena workgroup + saved queries over the S3 metric reports; free while unused.
     report_queries: bool = Field(default=True, alias="reportQueries")
+    """Glue table, Athena workgroup and saved queries over the S3 metric reports (free while unused; Athena bills per TB scanned)."""
 
     def any_alarms(self) -> bool:
         return bool(self.alarms) or self.ingestion_alarms.enabled
@@ -500,14 +587,23 @@ class Dashboard(Strict):
 
 class AppConfig(Strict):
     name: str = Field(min_length=1, max_length=20, pattern=SHORT_NAME_PATTERN)
+    """The environment's name: starts every stack and physical name, so environments can share an account."""
     tags: dict[str, str] = Field(default_factory=dict)
+    """Tags for every taggable resource."""
     removal_policy: Literal["RETAIN", "DESTROY"] = Field(default="RETAIN", alias="removalPolicy")
+    """RETAIN keeps the buckets and their data on destroy; DESTROY empties and deletes them."""
     encryption: Encryption = Field(default_factory=Encryption)
+    """How the data bucket is encrypted."""
     noncurrent_version_days: int = Field(default=30, ge=1, le=3650, alias="noncurrentVersionDays")
+    """Days the data bucket keeps replaced object versions."""
     recommender_ready_timeout_hours: float = Field(default=8, gt=0, le=12, alias="recommenderReadyTimeoutHours")
+    """How long a deploy waits for an import, a training or a recommender (at most 12, CloudFormation's WaitCondition limit)."""
     recommender_poll_minutes: int = Field(default=5, ge=1, le=60, alias="recommenderPollMinutes")
+    """How often the deploy checks a recommender's status."""
     dataset_groups: Annotated[list[DatasetGroup], Field(min_length=1)] = Field(alias="datasetGroups")
+    """The Personalize dataset groups of the environment."""
     dashboard: Dashboard = Field(default_factory=Dashboard)
+    """The CloudWatch dashboard, alarms and report queries."""
 
     def physical_name(self, *parts: str) -> str:
         """Personalize names derive from the environment name so environments can share an account."""
@@ -560,16 +656,21 @@ class ConfigError(Exception):
         self.source = source
         self.issues = issues
         lines = "\n".join(f"  - {issue}" for issue in issues)
-        super().__init__(f"{source}: {len(issues)} configuration problem(s):\n{lines}")
+        count = f"{len(issues)} configuration problem{'' if len(issues) == 1 else 's'}"
+        super().__init__(f"{source}: {count}:\n{lines}")
 
 
-def load_config(path: str | Path) -> AppConfig:
-    """Read and validate a config file; raise ConfigError naming every problem."""
+def load_config(path: str | Path, *, choose_with: str | None = None) -> AppConfig:
+    """Read and validate a config file; raise ConfigError naming every problem.
+
+    `choose_with` tells how the caller's user names the file (`-c config=PATH`, `make synth
+    CONFIG=PATH`, `--config PATH`), for the message when it cannot be read."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(source, [ConfigIssue("(file)", f"cannot read it ({err.strerror}); pass an existing file with -c config=PATH")]) from None
+        how = f" with {choose_with}" if choose_with else ""
+        raise ConfigError(source, [ConfigIssue("(file)", f"cannot read it ({err.strerror}); pass an existing file{how}")]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -677,6 +778,39 @@ def _personalize_model():
     return get_session().get_service_model("personalize")
 
 
+def _scheduling_expression_doc(pattern: str) -> re.Match[str]:
+    """A phrase of botocore's documentation of AutoTrainingConfig.schedulingExpression."""
+    doc = _personalize_model().shape_for("AutoTrainingConfig").members["schedulingExpression"].documentation
+    found = re.search(pattern, doc)
+    if found is None:  # the documentation changed: fail loudly rather than guess
+        raise RuntimeError(f"botocore's AutoTrainingConfig.schedulingExpression no longer documents {pattern!r}")
+    return found
+
+
+@cache
+def auto_training_days() -> tuple[int, int]:
+    """The days a `rate(N days)` auto-training schedule may name ("specify a number between 1
+    and 30"); the shape's pattern alone would accept any number."""
+    found = _scheduling_expression_doc(r"number between (\d+) and (\d+)")
+    return int(found[1]), int(found[2])
+
+
+@cache
+def auto_training_default_days() -> int:
+    """Days between automatic trainings without a schedule ("The default is every 7 days")."""
+    return int(_scheduling_expression_doc(r"default is every (\d+) days")[1])
+
+
+def _auto_training_issues(auto_training: AutoTraining, path: str) -> list[ConfigIssue]:
+    if auto_training.schedule is None:
+        return []
+    days = auto_training.interval_days
+    low, high = auto_training_days()
+    if low <= days <= high:
+        return []
+    return [ConfigIssue(f"{path}.schedule", f"{auto_training.schedule} trains every {days} days, but Personalize accepts {low} to {high} days (botocore AutoTrainingConfig.schedulingExpression); write e.g. rate({min(max(days, low), high)} days)")]
+
+
 def _shape_issues(value: Any, shape_name: str, path: str) -> list[ConfigIssue]:
     """Validate a request fragment with botocore's own model, so the API is not re-typed here."""
     shape = _personalize_model().shape_for(shape_name)
@@ -751,7 +885,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             allowed = DOMAIN_RECIPES.get(group.domain or "", ())
             recipe_name = recommender.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
             if group.domain and recipe_name not in allowed:
-                add(f"{path}.recipe", f"{recommender.recipe!r} is not a {group.domain} recipe; use one of {', '.join(allowed)}")
+                add(f"{path}.recipe", f"{recommender.recipe!r} is not {recipes.with_article(group.domain)} recipe; use one of {', '.join(allowed)}")
             physical = config.recommender_name(group, recommender)
             if len(physical) > PERSONALIZE_NAME_MAX:
                 add(f"{path}.name", f"the recommender's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the recommender `name` (or `name` or the dataset group name)")
@@ -762,10 +896,36 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
         issues += _solution_issues(config, group, base)
         issues += _filter_issues(config, group, base)
 
-        sources = group.all_sources()
-        for source in _duplicates([s.upper() for s in sources]):
-            add(f"{base}.attributionSources", f"attribution source {source!r} appears twice (CloudWatch upper-cases sources, so case does not separate them); give each recommender and third party its own source")
+        issues += _source_collisions(group, base)
     issues += _dashboard_issues(config)
+    return issues
+
+
+def _source_owners(group: DatasetGroup, base: str) -> list[tuple[str, str, str]]:
+    """(source, who sends it, config path) for every attribution source of the group, in
+    `all_sources` order; a source taken from a name points at that name."""
+    owners: list[tuple[str, str, str]] = []
+    for r_index, recommender in enumerate(group.recommenders):
+        field = "attributionSource" if recommender.attribution_source else "name"
+        owners.append((recommender.source_name, f"recommender {recommender.name}", f"{base}.recommenders[{r_index}].{field}"))
+    for s_index, solution in enumerate(group.solutions):
+        for c_index, campaign in enumerate(solution.campaigns):
+            field = "attributionSource" if campaign.attribution_source else "name"
+            owners.append((campaign.source_name, f"campaign {campaign.name}", f"{base}.solutions[{s_index}].campaigns[{c_index}].{field}"))
+    for index, source in enumerate(group.attribution_sources):
+        owners.append((source, "a third-party source", f"{base}.attributionSources[{index}]"))
+    return owners
+
+
+def _source_collisions(group: DatasetGroup, base: str) -> list[ConfigIssue]:
+    """Sources equal once upper-cased (as CloudWatch records them), reported where the second
+    one is set and naming every sender that shares it."""
+    issues: list[ConfigIssue] = []
+    owners = _source_owners(group, base)
+    for source in dict.fromkeys(_duplicates([s.upper() for s, _, _ in owners])):
+        sharing = [(who, path) for s, who, path in owners if s.upper() == source]
+        senders = " and ".join(f"{who} ({path})" for who, path in sharing)
+        issues.append(ConfigIssue(sharing[1][1], f"attribution source {source!r} is shared by {senders}; CloudWatch upper-cases sources, so their figures would mix: give each sender its own source"))
     return issues
 
 
@@ -811,6 +971,7 @@ def _solution_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[
             for e_index, event in enumerate(solution.events):
                 if event.event_type not in event_types:
                     issues.append(ConfigIssue(f"{path}.events[{e_index}].eventType", f"{event.event_type!r} is not an event type of this dataset group's data (known: {', '.join(sorted(event_types))}); training on it would find no interactions"))
+        issues += _auto_training_issues(solution.auto_training, f"{path}.autoTraining")
         for name in _duplicates([e.event_type for e in solution.events]):
             issues.append(ConfigIssue(f"{path}.events", f"event type {name!r} is listed twice; give each event type one entry"))
         base_name = config.solution_base_name(group, solution)

@@ -23,14 +23,21 @@ from constructs import Construct
 
 from stacks.configuration import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
-from stacks.constructs.dashboard import InferredSource, alarm_status_row, charted_groups, group_section, intro_text
+from stacks.constructs.dashboard import DASHBOARD_WIDTH, InferredSource, alarm_status_row, charted_groups, group_section, intro_text, text_height
 from stacks.constructs.operator_widgets import operator_section, serving_endpoints
 from stacks.constructs.solution_widgets import fix_dashboard_body, solution_rows
 from stacks.constructs.report_queries import TABLE_NAME, ReportQueries, database_name, reporting_groups
+from stacks.cost import estimate, markdown
 from stacks.deployment import StackSettings
 from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
 
 DEFAULT_INTERVAL = Duration.days(7)
+
+
+def cost_text(config: AppConfig) -> cw.TextWidget:
+    """What the environment bills, estimated from its config at synth (stacks/cost.py)."""
+    lines = markdown(estimate(config))
+    return cw.TextWidget(markdown="\n".join(lines), width=DASHBOARD_WIDTH, height=text_height(lines))
 
 
 def dashboard_name(config: AppConfig) -> str:
@@ -57,6 +64,7 @@ class DashboardStack(Stack):
             default_interval=DEFAULT_INTERVAL,
         )
         self.dashboard.add_widgets(intro_text(config, charted_groups(config)))
+        self.dashboard.add_widgets(cost_text(config))
         for group in config.dataset_groups:
             endpoints = serving_endpoints(self, config, group)
             inferred = tuple(InferredSource(e.source_name, e.arn, f"{e.source_name} (as {e.kind} ARN)") for e in endpoints)

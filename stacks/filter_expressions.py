@@ -360,8 +360,11 @@ class _Parser:
     def user_condition(self, connector: str | None) -> Condition:
         ref = self.field_ref()
         if ref.context != "CurrentUser":
-            raise FilterExpressionError(
-                f"an IF condition checks the current user only: write IF CurrentUser.{ref.name} ...", ref.position)
+            # Only a Users field has a CurrentUser counterpart; any other condition belongs before IF.
+            fix = (f"write IF CurrentUser.{ref.name} ..." if ref.dataset == "Users" and ref.context is None else
+                   f"move the condition on {ref} before IF, joined with AND (... WHERE ... AND {ref} ...),"
+                   " and keep IF for CurrentUser.FIELD conditions on the Users dataset")
+            raise FilterExpressionError(f"an IF condition checks the current user only; {fix}", ref.position)
         operator, values = self.predicate(ref)
         return Condition(ref, operator, values, connector)
 

@@ -167,6 +167,11 @@ def recipe(name_or_arn: str) -> Recipe | None:
     return RECIPES.get(name_or_arn.removeprefix(RECIPE_ARN_PREFIX))
 
 
+def with_article(word: str) -> str:
+    """"an ECOMMERCE", "a VIDEO_ON_DEMAND": the article by the word's first letter."""
+    return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
+
+
 def domain_recipe_names(domain: str) -> tuple[str, ...]:
     return tuple(entry.name for entry in _CATALOGUE if entry.domain == domain)
 
@@ -202,7 +207,7 @@ def solution_issues(settings: SolutionSettings, *, datasets: Iterable[str]) -> l
         custom = ", ".join(custom_recipe_names())
         return [("recipe", f"{settings.recipe!r} is not a known Personalize recipe; use one of {custom}")]
     if not entry.is_custom:
-        return [("recipe", f"{entry.name} is a {entry.domain} use case, which runs as a recommender, not a"
+        return [("recipe", f"{entry.name} is {with_article(str(entry.domain))} use case, which runs as a recommender, not a"
                            f" solution; move it to recommenders or pick a custom recipe ({', '.join(custom_recipe_names())})")]
     if not entry.available:
         return [("recipe", f"{entry.name} is a legacy recipe that is no longer available ({entry.doc});"

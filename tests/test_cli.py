@@ -42,18 +42,20 @@ def test_cli_and_python_app_synthesize_identical_templates(tmp_path):
     cli_out, app_out = tmp_path / "cli", tmp_path / "app"
     runs = {
         "cli": subprocess.Popen(
-            ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(cli_out)],
+            ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-c", "config=config/default.yaml", "-o", str(cli_out)],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ),
         "app": subprocess.Popen(
             [sys.executable, "app.py"],
-            cwd=REPO, env={**env, "CDK_OUTDIR": str(app_out)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=REPO, env={**env, "CDK_OUTDIR": str(app_out), "PERSONALIZE_IMPACT_CONFIG": "config/default.yaml"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ),
     }
     for name, run in runs.items():
         out, err = run.communicate(timeout=300)
         assert run.returncode == 0, f"{name}: {out}{err}"
         assert "Traceback" not in err, err
+        # Every path names the config and environment it synthesized, in one line.
+        assert "config/default.yaml: environment 'pimpact-default', 3 stacks" in err, err
 
     from_cli, from_app = templates(cli_out), templates(app_out)
     assert sorted(from_cli) == [f"pimpact-default-{role}.template.json" for role in ("dashboard", "personalize", "storage")]

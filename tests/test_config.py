@@ -325,8 +325,8 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
     ("no-metrics", lambda raw: group(raw)["metricAttribution"].update(metrics=[]), f"{MA}.metrics", "at least 1 item"),
     # recommenders
     ("recipe-not-in-domain", lambda raw: group(raw).update(domain="VIDEO_ON_DEMAND"), f"{G0}.recommenders[0].recipe", "is not a VIDEO_ON_DEMAND recipe; use one of aws-vod-"),
-    ("vod-recipe-in-ecommerce", lambda raw: group(raw)["recommenders"][1].update(recipe="aws-vod-top-picks"), f"{G0}.recommenders[1].recipe", "is not a ECOMMERCE recipe; use one of aws-ecomm-"),
-    ("recipe-arn-not-in-domain", lambda raw: group(raw)["recommenders"][0].update(recipe="arn:aws:personalize:::recipe/aws-vod-more-like-x"), f"{G0}.recommenders[0].recipe", "is not a ECOMMERCE recipe"),
+    ("vod-recipe-in-ecommerce", lambda raw: group(raw)["recommenders"][1].update(recipe="aws-vod-top-picks"), f"{G0}.recommenders[1].recipe", "is not an ECOMMERCE recipe; use one of aws-ecomm-"),
+    ("recipe-arn-not-in-domain", lambda raw: group(raw)["recommenders"][0].update(recipe="arn:aws:personalize:::recipe/aws-vod-more-like-x"), f"{G0}.recommenders[0].recipe", "is not an ECOMMERCE recipe"),
     ("unknown-domain", lambda raw: group(raw).update(domain="RETAIL"), f"{G0}.domain", "'RETAIL' is not allowed; use one of 'ECOMMERCE' or 'VIDEO_ON_DEMAND'"),
     ("recommenders-on-custom-group", lambda raw: group(raw).pop("domain"), f"{G0}.recommenders", "recommenders need a domain dataset group; set `domain: ECOMMERCE`"),
     ("recommender-state", lambda raw: group(raw)["recommenders"][0].update(state="STOPPED"), f"{G0}.recommenders[0].state", "use one of 'ACTIVE' or 'INACTIVE'"),
@@ -343,9 +343,15 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
     ("recommender-config-excluded-missing-dataset", lambda raw: recommender_config(raw).update(trainingDataConfig={"excludedDatasetColumns": {"USERS": ["AGE"]}}),
      f"{G0}.recommenders[0].recommenderConfig.trainingDataConfig.excludedDatasetColumns.USERS", "not a dataset of this group; use one of INTERACTIONS, ITEMS"),
     # attribution sources
-    ("sources-differing-in-case", lambda raw: group(raw).update(attributionSources=["RECOMMENDED_FOR_YOU"]), f"{G0}.attributionSources", "'RECOMMENDED_FOR_YOU' appears twice"),
+    ("sources-differing-in-case", lambda raw: group(raw).update(attributionSources=["RECOMMENDED_FOR_YOU"]), f"{G0}.attributionSources[0]",
+     f"'RECOMMENDED_FOR_YOU' is shared by recommender recommended-for-you ({G0}.recommenders[0].attributionSource) and a third-party source"),
     ("default-source-collides", lambda raw: (group(raw)["recommenders"][1].pop("attributionSource"), group(raw)["recommenders"][1].update(name="recommended-for-you-2"),
-                                             group(raw).update(attributionSources=["Recommended_For_You_2"])), f"{G0}.attributionSources", "CloudWatch upper-cases sources"),
+                                             group(raw).update(attributionSources=["Recommended_For_You_2"])), f"{G0}.attributionSources[0]",
+     f"recommender recommended-for-you-2 ({G0}.recommenders[1].name) and a third-party source ({G0}.attributionSources[0]); CloudWatch upper-cases sources"),
+    ("campaign-source-collides-with-recommender", lambda raw: group(raw).update(solutions=[
+        {"name": "similar", "recipe": "aws-similar-items", "campaigns": [{"name": "similar", "attributionSource": "Recommended_For_You"}]}]),
+     f"{G0}.solutions[0].campaigns[0].attributionSource",
+     f"shared by recommender recommended-for-you ({G0}.recommenders[0].attributionSource) and campaign similar ({G0}.solutions[0].campaigns[0].attributionSource)"),
     ("source-pattern", lambda raw: group(raw)["recommenders"][0].update(attributionSource="for you"), f"{G0}.recommenders[0].attributionSource", "use letters, digits, '_' and '-'"),
     ("third-party-source-pattern", lambda raw: group(raw).update(attributionSources=["-widget"]), f"{G0}.attributionSources[0]", "does not match"),
     # imports
@@ -448,7 +454,7 @@ def test_config_error_message_lists_every_issue() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(raw, "config/broken.yaml")
     text = str(caught.value)
-    assert text.startswith("config/broken.yaml: 2 configuration problem(s):")
+    assert text.startswith("config/broken.yaml: 2 configuration problems:")
     assert f"  - {MA}.metrics[0].expression: 'COUNT()'" in text
     assert f"  - {MA}.metrics[1].expression: SUM needs a numeric column" in text
 
@@ -583,10 +589,10 @@ def test_non_mapping_top_level(tmp_path: Path, text: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError) as caught:
-        load_config(path)
+        load_config(path, choose_with="--config PATH")
     [issue] = caught.value.issues
     assert issue.path == "(file)"
-    assert "cannot read it" in issue.message and "pass an existing file with -c config=PATH" in issue.message
+    assert "cannot read it" in issue.message and "pass an existing file with --config PATH" in issue.message
     assert str(path) in str(caught.value)
 
 
@@ -627,7 +633,7 @@ def test_app_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert err.startswith("error: ")
     assert f"{MA}.metrics[1].expression: SUM needs a numeric column" in err
     assert f"{G0}.recommenders[0].recommenderConfig: Invalid value for parameter minRecommendationRequestsPerSecond" in err
-    assert "2 configuration problem(s)" in err
+    assert "2 configuration problems:" in err
 
     (_, err), code = results["syntax"]
     assert code == 2, err

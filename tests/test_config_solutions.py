@@ -95,7 +95,13 @@ CASES: list[tuple[str, Callable[[dict], Any], str, str]] = [
      "datasetGroups[0].solutions[0].name", "settings digest"),
     ("duplicate campaign", lambda r: solution(r, 1)["campaigns"][0].update(name="top-picks"), "datasetGroups[0].solutions", "used twice"),
     ("duplicate campaign source", lambda r: solution(r, 1)["campaigns"][0].update(attributionSource="TOP_PICKS"),
-     "datasetGroups[0].attributionSources", "appears twice"),
+     "datasetGroups[0].solutions[1].campaigns[0].attributionSource",
+     "shared by campaign top-picks (datasetGroups[0].solutions[0].campaigns[0].attributionSource) and campaign similar"),
+    # botocore documents 1-30 days for schedulingExpression; its pattern alone accepts rate(45 days).
+    ("schedule beyond 30 days", lambda r: solution(r).update(autoTraining={"enabled": True, "schedule": "rate(45 days)"}),
+     "datasetGroups[0].solutions[0].autoTraining.schedule", "rate(45 days) trains every 45 days, but Personalize accepts 1 to 30 days"),
+    ("schedule of 0 days", lambda r: solution(r).update(autoTraining={"enabled": True, "schedule": "rate(0 days)"}),
+     "datasetGroups[0].solutions[0].autoTraining.schedule", "write e.g. rate(1 days)"),
     ("exploration on similar items", lambda r: solution(r, 1)["campaigns"][0].update(itemExploration={"explorationWeight": 0.1}),
      "datasetGroups[0].solutions[1].campaigns[0].itemExploration", "aws-user-personalization campaigns only"),
     ("filter syntax", lambda r: group(r)["filters"][0].update(expression="EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN"),
@@ -135,3 +141,18 @@ def test_disabled_campaign_stays_a_known_source():
     group_config = parse_config(raw).dataset_groups[0]
     assert [c.name for _, c in group_config.campaigns(enabled_only=True)] == ["similar"]
     assert "top_picks" in group_config.all_sources()
+
+
+def test_auto_training_range_is_read_from_botocore():
+    """The 1-30 days come from the model's documentation of schedulingExpression, not from us."""
+    from stacks.configuration import auto_training_days
+
+    assert auto_training_days() == (1, 30)
+
+
+def test_auto_training_default_interval_is_read_from_botocore():
+    from stacks.configuration import AutoTraining, auto_training_default_days
+
+    assert auto_training_default_days() == 7
+    assert AutoTraining(enabled=True).interval_days == 7
+    assert AutoTraining(enabled=True, schedule="rate(3 days)").interval_days == 3

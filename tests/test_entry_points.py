@@ -45,7 +45,10 @@ def interrupt_after_start(argv: list[str], env: dict[str, str] | None = None) ->
     ids=["make-synth", "make-simulate"],
 )
 def test_ctrl_c_ends_with_one_line(argv, prog, tmp_path):
-    env = {**os.environ, "CDK_OUTDIR": str(tmp_path / "cdk.out"), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = {
+        **os.environ, "CDK_OUTDIR": str(tmp_path / "cdk.out"), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "PERSONALIZE_IMPACT_CONFIG": "config/default.yaml",  # the app names no default config
+    }  # fmt: skip
     run = interrupt_after_start(argv, env)
     assert run.returncode == _entry.EXIT_INTERRUPTED, run.stderr
     assert run.stderr.strip() == f"{prog}: interrupted", run.stderr

@@ -118,6 +118,9 @@ def test_wildcard_is_all_event_types():
         ('INCLUDE ItemID WHERE CurrentUser.AGE > 5', 22, "only in the IF condition"),
         ('INCLUDE ItemID WHERE CurrentItem.PRICE > 5', 22, "write Items.PRICE = CurrentItem.PRICE"),
         ('INCLUDE ItemID WHERE Items.GENRE IN ("a") IF Users.AGE > 5', 46, "IF CurrentUser.AGE"),
+        # An Items field has no CurrentUser counterpart: the fix moves the condition before IF.
+        ('INCLUDE ItemID WHERE Items.GENRE IN ("a") IF Items.PRICE < 20', 46,
+         "move the condition on Items.PRICE before IF, joined with AND (... WHERE ... AND Items.PRICE ...)"),
         ('INCLUDE ItemID WHERE Items.GENRE IN ("a") IF CurrentUser.AGE > 5 OR CurrentUser.X > 1', 66, "AND only"),
         ('INCLUDE ItemID WHERE Items.GENRE IN ("a") IF CurrentUser.AGE > 5 IF CurrentUser.X > 1', 66, "only once"),
         ('INCLUDE UserID WHERE Items.GENRE IN ("a")', 22, "UserID filters use Users or Interactions"),
@@ -254,3 +257,10 @@ def test_generated_filters_parse_to_their_parts(case):
     assert [ref.name for ref in parsed.fields if ref.dataset == "Items"] == columns
     assert parsed.placeholders == tuple(dict.fromkeys(p for _, _, p in conditions if p))
     assert len(parsed.expressions[0].conditions) == len(conditions)
+
+
+def test_if_fix_names_no_current_user_field_the_users_dataset_lacks():
+    """`IF Items.PRICE < 20`: CurrentUser.PRICE would be a field no Users schema has."""
+    with pytest.raises(FilterExpressionError) as caught:
+        parse_filter('INCLUDE ItemID WHERE Items.GENRE IN ("a") IF Items.PRICE < 20')
+    assert "CurrentUser.PRICE" not in str(caught.value)

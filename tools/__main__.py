@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-USAGE = """usage: python -m tools {send-events,report,demo-reports} [options]
+USAGE = """usage: python -m tools {send-events,report,demo-reports,cost} [options]
 
 commands:
   send-events  send generated PutEvents to an event tracker (python -m tools send-events --help)
   report       compare metric attribution sources from S3 reports or CloudWatch (python -m tools report --help)
-  demo-reports write a seeded demo of report CSVs to try report on, offline (python -m tools demo-reports --help)"""
+  demo-reports write a seeded demo of report CSVs to try report on, offline (python -m tools demo-reports --help)
+  cost         what deploying a config bills, from the config alone (python -m tools cost --help)"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tools.impact import demo
 
         return demo.main(rest)
+    if command == "cost":
+        from tools import cost
+
+        return cost.main(rest)
     print(f"tools: error: unknown command {command!r}\n{USAGE}", file=sys.stderr)
     return 2
 

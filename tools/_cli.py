@@ -99,7 +99,7 @@ def describe_aws_error(exc: Exception) -> str:
             "environment variables, or run where an IAM role is available"
         )
     if isinstance(exc, botocore.exceptions.NoRegionError):
-        return "no AWS region configured: pass --region or set AWS_REGION"
+        return "no AWS region configured: pass --region or set AWS_DEFAULT_REGION"
     if isinstance(exc, botocore.exceptions.ProfileNotFound):
         return f"AWS profile not found: {exc}"
     if isinstance(exc, botocore.exceptions.ClientError):
@@ -128,7 +128,7 @@ def boto3_client_factory(profile: str | None, region: str | None) -> ClientFacto
 def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AWS")
     group.add_argument("--profile", help="AWS profile name (default: the usual boto3 lookup)")
-    group.add_argument("--region", help="AWS region (default: from the profile or AWS_REGION)")
+    group.add_argument("--region", help="AWS region (default: AWS_DEFAULT_REGION, else the profile's region)")
 
 
 def parse_timestamp(text: str, option: str) -> datetime:

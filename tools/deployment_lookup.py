@@ -111,7 +111,7 @@ def find_group(config: AppConfig, group_name: str) -> DatasetGroup:
 def load_group(config_path: str | Path, group_name: str) -> tuple[AppConfig, DatasetGroup]:
     """The validated config and one of its dataset groups (no AWS call)."""
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, choose_with="--config PATH")
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     return config, find_group(config, group_name)

@@ -98,7 +98,7 @@ def synthesize(request: ReleaseRequest, assembly: Path):
     from stacks.configuration import load_config, parse_config
     from stacks.deployment import NAME_PREFIX_MAX
 
-    config = load_config(request.config_path)
+    config = load_config(request.config_path, choose_with="--config PATH (make release CONFIG=PATH)")
     # NamePrefix may be up to 20 characters in any account: names must fit Personalize's limits then too.
     longest = {**config.model_dump(by_alias=True, mode="json"), "name": "n" * NAME_PREFIX_MAX}
     parse_config(longest, f"{request.config_path} with a {NAME_PREFIX_MAX}-character NamePrefix")
@@ -298,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"release written to {folder}")
+    from stacks.configuration import load_config
+    from stacks.cost import estimate, summary
+
+    # What each account of the StackSet bills at the config's floors, and what the switches save.
+    print(f"{display_path(args.config)}: per account, {summary(estimate(load_config(args.config)))}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Checks a deployed environment against real AWS. Skipped unless credentials are present and
 PERSONALIZE_IMPACT_INTEGRATION=1 names the intent (the stack bills by the hour).
 
-    PERSONALIZE_IMPACT_INTEGRATION=1 AWS_PROFILE=... AWS_REGION=... \
+    PERSONALIZE_IMPACT_INTEGRATION=1 AWS_PROFILE=... AWS_DEFAULT_REGION=... \
         .venv/bin/python -m pytest tests/integration -m integration (PERSONALIZE_IMPACT_CONFIG=config/default.yaml by default)
 
 Deploy first with `npx cdk deploy --all -c config=<the same config>`.

@@ -335,6 +335,20 @@ def test_derived_metrics_only_where_the_group_has_their_inputs(synthesized):
 # --- the text widget ---------------------------------------------------------------------------
 
 
+def test_cost_widget_shows_the_estimate_of_the_config(case):
+    """The bill estimated at synth (stacks/cost.py), second on the dashboard, under the intro."""
+    from stacks.cost import estimate, markdown, usd
+
+    cfg, _, dashboard = case
+    texts = text_widgets(dashboard)
+    expected = estimate(cfg)
+    assert texts[1] == "\n".join(markdown(expected))
+    assert f"**While deployed:** {usd(expected.hourly)}/hour" in texts[1]
+    for switch, saved in expected.savings_per_hour().items():
+        assert f"`{switch}=false`, this saves {usd(saved)}/hour" in texts[1]
+
+
+
 def test_text_names_sources_to_send_and_report_location(case):
     cfg, _, dashboard = case
     texts = text_widgets(dashboard)
