@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def folder_megabytes(path: Path) -> float:
+def folder_mebibytes(path: Path) -> float:
     total = 0
     for root, _, files in os.walk(path):
         for name in files:
@@ -53,8 +53,8 @@ def first_run(ref: str) -> dict[str, float | str]:
             "commit": commit,
             "wall_s": wall,
             "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "venv_mb": folder_megabytes(clone / ".venv"),
-            "node_modules_mb": folder_megabytes(clone / "node_modules"),
+            "venv_mib": folder_mebibytes(clone / ".venv"),
+            "node_modules_mib": folder_mebibytes(clone / "node_modules"),
             "load": os.getloadavg()[0],
         }
 
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     for ref in args.refs:
         r = first_run(ref)
         print(
-            f"| {r['ref']} | {r['commit']} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | {r['venv_mb']:,.0f} MB "
-            f"| {r['node_modules_mb']:,.0f} MB | {r['load']:.1f} |",
+            f"| {r['ref']} | {r['commit']} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | {r['venv_mib']:,.0f} MiB "
+            f"| {r['node_modules_mib']:,.0f} MiB | {r['load']:.1f} |",
             flush=True,
         )
     return 0
