@@ -199,6 +199,10 @@ def test_chart_lift_markers_share_their_source_line_colour_and_every_axis_has_a_
     for axis in figure.axes[1::2]:
         assert axis.get_ylabel().endswith("per hour") and axis.get_ylabel() != "per hour"
     assert figure.axes[3].get_ylabel() == "SUMMARGIN (sum over PURCHASE events) per hour"
+    # A source keeps its colour from one metric's panels to the next.
+    views, margin = ({t.get_text(): to_rgba(t.get_color()) for t in figure.axes[i].get_yticklabels()} for i in (0, 2))
+    assert len(set(views) & set(margin)) >= 8
+    assert all(views[label] == margin[label] for label in set(views) & set(margin))
 
 
 def test_short_labels():

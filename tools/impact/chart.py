@@ -39,17 +39,17 @@ def short_label(source: str) -> tuple[str, str | None]:
     return (f"{source}{ARN_MARK}" if prefix else source), prefix
 
 
-def source_colours(report: MetricReport) -> dict[str, tuple[float, ...]]:
-    """One colour per source, the same in the lift and the rates panel (the baseline black)."""
+def source_colours(metrics: list[MetricReport]) -> dict[str, tuple[float, ...] | str]:
+    """One colour per source, the same in every panel of every metric (baselines black)."""
     from matplotlib import colormaps
 
-    others = [s.source for s in report.sources if s.source != report.baseline]
+    baselines = {report.baseline for report in metrics if report.baseline}
+    others = list(dict.fromkeys(s.source for report in metrics for s in report.sources if s.source not in baselines))
     # tab20's strong colours (even indices, = tab10) first, its pale ones only beyond ten sources.
     palette = colormaps["tab20"]
     order = [*range(0, palette.N, 2), *range(1, palette.N, 2)]
-    colours = {source: palette(order[index % palette.N]) for index, source in enumerate(others)}
-    if report.baseline:
-        colours[report.baseline] = BASELINE_COLOUR
+    colours: dict[str, tuple[float, ...] | str] = {source: palette(order[index % palette.N]) for index, source in enumerate(others)}
+    colours.update({baseline: BASELINE_COLOUR for baseline in baselines})
     return colours
 
 
@@ -90,8 +90,8 @@ def render_figure(analysis: Analysis, confidence: float):
     )
     figure.get_layout_engine().set(h_pad=0.12, hspace=0.04)  # room between a panel's axis label and the next title
     prefixes: set[str] = set()
+    colours = source_colours(metrics)
     for position, report in enumerate(metrics):
-        colours = source_colours(report)
         prefixes |= _lift_panel(axes[2 * position, 0], report, confidence, colours)
         prefixes |= _rates_panel(axes[2 * position + 1, 0], report, mdates, colours)
     if prefixes:
