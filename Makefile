@@ -58,6 +58,7 @@ bench: setup
 bench-report: tools
 	$(PY) benchmarks/lift_coverage.py
 	$(PY) benchmarks/report_scale.py
+	$(PY) benchmarks/report_scale.py --year --runs 1
 
 # report offline: a seeded demo of report CSVs (docs/dashboard-and-reports.md, "Try report offline").
 demo-report: tools

@@ -37,8 +37,8 @@ def test_every_scenario_reported_in_the_documented_format(simulation: dict) -> N
     for result in simulation["results"]:
         figures = _figures(result["line"])
         assert figures["verdict"] in ("PASS", "FAIL")
-        assert set(figures) == {"name", "verdict", "left", "denied", "deploy", "bound"}
-        assert int(figures["left"]) >= 0 and int(figures["denied"]) >= 0
+        assert set(figures) == {"name", "verdict", "left", "billed_h", "denied", "deploy", "bound"}
+        assert int(figures["left"]) >= 0 and int(figures["denied"]) >= 0 and float(figures["billed_h"]) >= 0
 
 
 def test_a_successful_create_never_beats_its_critical_path(simulation: dict) -> None:

@@ -105,7 +105,20 @@ def build_parser() -> ArgumentParser:
     )
     analysis.add_argument(
         "--block", choices=("day", "hour"), default="day",
-        help="independent units of the interval: UTC days (default) or hours (short tests; assumes no day effects)",
+        help="independent units of the interval: days (default; merged into 7- or 28-day blocks when neighbouring days "
+        "are correlated) or hours (short tests; assumes no day effects)",
+    )
+    analysis.add_argument(
+        "--timezone", metavar="IANA_NAME",
+        help="the shop's time zone, e.g. America/Los_Angeles: days (the interval's clusters) follow its local day (default UTC)",
+    )
+    analysis.add_argument(
+        "--rate-hours", choices=("clock", "active"), default="clock",
+        help="per hour: per clock hour live (default), or per hour in which any source had rows",
+    )
+    analysis.add_argument(
+        "--adjust", choices=("holm", "none"), default="holm",
+        help="multiple comparisons over every lift: Holm-adjusted p and simultaneous intervals (default), or none",
     )
     analysis.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     analysis.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
@@ -135,6 +148,10 @@ def build_parser() -> ArgumentParser:
     mode = checks.add_mutually_exclusive_group()
     mode.add_argument("--lenient", action="store_true", help="skip files with a wrong header instead of failing")
     mode.add_argument("--strict", action="store_true", help="fail on a malformed row instead of skipping it")
+    checks.add_argument(
+        "--keep-copies", action="store_true",
+        help="count files with the same content or the same report name each time (default: once)",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="print JSON instead of text tables")
@@ -193,6 +210,13 @@ def _time_range(args: Any, now: datetime | None) -> tuple[datetime | None, datet
 
 
 def _validate(args: Any) -> None:
+    if args.timezone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(args.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CliError(f"--timezone {args.timezone!r} is not an IANA time zone name, e.g. Europe/Berlin") from None
     if not 0 < args.confidence < 1:
         raise CliError("--confidence must be between 0 and 1, e.g. 0.95")
     if args.resamples < 100:
@@ -260,7 +284,8 @@ def _aggregates(
     wanted = ANALYSIS_QUERIES + (("aliased_sources",) if aliases else ())
     if args.athena:
         queries = named_queries(
-            f'"{args.table}"', start=start_epoch, end=end_epoch, dataset_group=args.dataset_group, source_aliases=aliases
+            f'"{args.table}"', start=start_epoch, end=end_epoch, dataset_group=args.dataset_group, source_aliases=aliases,
+            same_import=not args.keep_copies,
         )
         results = athena_queries.run_queries(
             factory("athena"),
@@ -272,6 +297,7 @@ def _aggregates(
         )
         return Aggregates(results, {"input": "athena"}, [])
     store = reports.ReportStore()
+    store.keep_copies = args.keep_copies
     try:
         if args.dir is not None:
             reports.load_local(store, args.dir, lenient=args.lenient, strict=args.strict)
@@ -359,9 +385,13 @@ def _run(
         {"reported": str(reported), "counted_as": str(source), "rows": int(rows)}
         for reported, source, rows in zip(renamed["reported_source"], renamed.get("source", []), renamed.get("row_count", []))
     ]
-    duplicates = results["duplicate_rows"]
-    for name, count in zip(duplicates["source_file"], duplicates["duplicate_rows"]):
-        warnings.append(f"{name}: {plural(int(count), 'row')} repeat rows of another report file (a re-import or a copy?); counted once")
+    skipped_files = results["files_not_counted"]
+    aggregates.load["files_not_counted"] = [
+        {"file": str(name), "rows": int(rows), "reason": str(reason)}
+        for name, rows, reason in zip(skipped_files["source_file"], skipped_files["row_count"], skipped_files["reason"])
+    ]
+    for item in aggregates.load["files_not_counted"]:
+        warnings.append(f"{item['file']}: {plural(item['rows'], 'row')} not counted: {item['reason']}")
     if not len(results["traffic_by_hour"]["hour_start"]):
         load = aggregates.load
         skipped = load.get("rows_skipped") or load.get("files_skipped")
@@ -371,7 +401,9 @@ def _run(
     for warning in warnings:
         print(f"{PROG}: warning: {warning}", file=stderr)
 
-    data = statistics.HourlyData(results["hourly_by_source"], results["traffic_by_hour"])
+    data = statistics.HourlyData(
+        results["hourly_by_source"], results["traffic_by_hour"], timezone=args.timezone, whole_days=args.block == "day"
+    )
     if args.config:
         from tools.deployment_lookup import unknown_source_warnings
 
@@ -403,6 +435,9 @@ def _run(
         seed=args.seed,
         per=args.per,
         metrics=args.metric,
+        rate_hours=args.rate_hours,
+        timezone=args.timezone,
+        adjust=args.adjust,
     )
     analysis = statistics.analyse(data, results["metric_details"], settings, exposure=exposure, derived=derived)
     if not analysis.metrics:

@@ -51,8 +51,16 @@ Lifecycle
     ``is_deleting(resource) -> bool`` for ``DELETE PENDING`` / ``DELETE IN_PROGRESS``.
     ``dispatch(event, context, create=, update=, delete=)`` routes on ``RequestType``;
         each route is called as ``route(event, context)``.
-    ``start_delete(api, event, resource_type=, operation=, arn_parameter=, data_key=)``
-        on_event for Delete: nothing for a non-ARN physical id, else request the delete.
+    ``delete_target(event, resource_type, find=None)`` the ARN a Delete removes: the physical
+        id, or (a cancelled Create: CloudFormation made the id up) what ``find()`` finds by name.
+    ``find_owned(api, kind, arn, expected)`` ``arn`` if it exists with the expected settings;
+        ``owned_by_name(api, event, context, kind=, resource_type=, parse=, same_keys=, name=)``
+        the ``find`` for a handler's Delete built from it.
+    ``request_properties(event, parse)`` parsed ResourceProperties.Request, or None.
+    ``start_delete(api, event, resource_type=, operation=, arn_parameter=, data_key=, find=None)``
+        on_event for Delete: request the delete of ``delete_target`` (answer carries
+        ``DELETE_TARGET_KEY`` for is_complete when it is not the physical id:
+        ``with_delete_target(result, arn)``).
     ``on_event_result(physical_id, data)`` / ``is_complete_result(done, data=None)``
         the Provider framework's response shapes.
     ``properties(event, old=False)`` the ``Request`` block of (Old)ResourceProperties.
@@ -361,18 +369,87 @@ def on_event_result(physical_id: str, data: Mapping[str, Any]) -> dict:
     return {"PhysicalResourceId": physical_id, "Data": dict(data)}
 
 
-def start_delete(api: PersonalizeApi, event: Mapping[str, Any], *, resource_type: str, operation: str, arn_parameter: str, data_key: str) -> dict:
-    """The on_event answer to Delete: ask Personalize to delete what the physical id names.
+# Top-level key of on_event's answer to a Delete whose physical id is not the resource's ARN: the
+# ARN found by name. The framework keeps the physical id of a Delete unchanged and passes
+# on_event's answer, merged into the request, to every isComplete call.
+DELETE_TARGET_KEY = "DeleteTarget"
 
-    A physical id that is no ARN of this type (after a failed Create the framework uses a request
-    id) has nothing to delete. ResourceInUseException leaves the delete to is_complete.
+Finder = Callable[[], "str | None"]
+
+
+def delete_target(event: Mapping[str, Any], resource_type: str, find: Finder | None = None) -> str | None:
+    """The ARN a Delete removes, or None when there is nothing to delete.
+
+    The physical id when it is an ARN of this type. Otherwise CloudFormation cancelled the Create
+    before it answered (another resource failed) and sent the Delete with a physical id it made
+    up (aws/aws-cdk#36951): what the cancelled Create made is found by its deterministic name
+    (``find``, which returns it only when its settings match the request). A Create that failed
+    gets no Delete here: the Provider framework answers it itself (CREATE_FAILED marker).
     """
+    if DELETE_TARGET_KEY in event:
+        return event[DELETE_TARGET_KEY] or None
     arn = event.get("PhysicalResourceId")
-    if not is_personalize_arn(arn, resource_type):
-        log_action("nothing_to_delete", physical_id=arn)
-        return on_event_result(arn, {})
+    if is_personalize_arn(arn, resource_type):
+        return arn
+    found = find() if find is not None else None
+    log_action("delete_by_name" if found else "nothing_to_delete", physical_id=arn, found=found)
+    return found
+
+
+def find_owned(api: PersonalizeApi, kind: str, arn: str, expected: Mapping[str, Any]) -> str | None:
+    """``arn`` when Describe<kind> finds it with every ``expected`` setting, else None (absent, or
+    someone else's resource of that name: never deleted)."""
+    key = _names(kind)[0]
+    existing = api.describe_or_none(f"Describe{kind}", key, **{f"{key}Arn": arn})
+    if existing is None or any(existing.get(setting) != value for setting, value in expected.items()):
+        return None
+    return arn
+
+
+def owned_by_name(api: PersonalizeApi, event: Mapping[str, Any], context: Any, *, kind: str, resource_type: str,
+                  parse: Callable[[Mapping[str, Any]], dict], same_keys: tuple[str, ...],
+                  name: Callable[[Mapping[str, Any]], str] = lambda request: request["name"], old: bool = False) -> Finder:
+    """A ``find`` for ``start_delete``: the <kind> named ``name(request)`` (the request parsed with
+    ``parse`` from the event's properties, or its OldResourceProperties with ``old``), when its
+    ``same_keys`` settings are the request's. Never the event's physical id itself."""
+    def find() -> str | None:
+        request = request_properties(event, parse, old=old)
+        if request is None:
+            return None
+        arn = personalize_arn(context, resource_type, name(request))
+        if arn == event.get("PhysicalResourceId"):
+            return None
+        return find_owned(api, kind, arn, {key: request[key] for key in same_keys})
+    return find
+
+
+def request_properties(event: Mapping[str, Any], parse: Callable[[Mapping[str, Any]], dict], *, old: bool = False) -> dict | None:
+    """``parse(properties(event, old))``, or None when the properties cannot be read (nothing is
+    found by name then)."""
+    try:
+        return parse(properties(event, old=old))
+    except HandlerError:
+        return None
+
+
+def start_delete(api: PersonalizeApi, event: Mapping[str, Any], *, resource_type: str, operation: str, arn_parameter: str,
+                 data_key: str, find: Finder | None = None) -> dict:
+    """The on_event answer to Delete: ask Personalize to delete ``delete_target``.
+
+    ResourceInUseException leaves the delete to is_complete. The physical id is answered
+    unchanged (the framework refuses another one on Delete).
+    """
+    physical_id = event.get("PhysicalResourceId")
+    arn = delete_target(event, resource_type, find)
+    if arn is None:
+        return on_event_result(physical_id, {})
     api.request_delete(operation, **{arn_parameter: arn})
-    return on_event_result(arn, {data_key: arn})
+    return with_delete_target(on_event_result(physical_id, {data_key: arn}), arn)
+
+
+def with_delete_target(result: dict, arn: str | None) -> dict:
+    """``result`` carrying ``arn`` for is_complete when it is not the physical id."""
+    return result if arn is None or arn == result["PhysicalResourceId"] else {**result, DELETE_TARGET_KEY: arn}
 
 
 def is_complete_result(done: bool, data: Mapping[str, Any] | None = None) -> dict:

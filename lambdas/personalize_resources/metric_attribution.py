@@ -9,7 +9,10 @@ retried or interrupted update simply resumes.
 
 Properties: ``{"Request": {"name", "datasetGroupArn", "metrics": [...],
 "metricsOutputConfig": {...}}}``. PhysicalResourceId and ``Data.MetricAttributionArn``
-are the attribution's ARN, built from its name.
+are the attribution's ARN, built from its name. A Delete whose physical id CloudFormation made
+up (a cancelled Create) finds the attribution by that name (``core.delete_target``); ``is_complete``
+recreates a missing attribution only when ``on_event`` deferred the create, never one a rollback
+deleted while this request's waiter still ran.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from botocore.exceptions import ClientError
 from .core import (
     HandlerError,
     PersonalizeApi,
+    delete_target,
     dispatch,
     error_code,
     is_active,
     is_complete_result,
     is_deleting,
-    is_personalize_arn,
     log_action,
     on_event_result,
+    owned_by_name,
     personalize_arn,
     properties,
     start_delete,
@@ -49,6 +53,8 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = API_OPERATIONS
 API_OPERATIONS = ("CreateMetricAttribution", "DescribeMetricAttribution", "DeleteMetricAttribution")
 
 RESOURCE_TYPE = "metric-attribution"
+# Top-level key of on_event's answer: is_complete may create the attribution (see _answer).
+CREATE_DEFERRED_KEY = "CreateDeferred"
 MAX_METRICS = 10
 MAX_METRICS_PER_UPDATE = 10
 
@@ -60,16 +66,17 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict:
 def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
     if event["RequestType"] == "Delete":
-        if not is_personalize_arn(arn, RESOURCE_TYPE):
+        target = delete_target(event, RESOURCE_TYPE)
+        if target is None:
             return is_complete_result(True)
         api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
         return is_complete_result(
             api.converge_deleted(
-                "DescribeMetricAttribution", "metricAttribution", "DeleteMetricAttribution", metricAttributionArn=arn
+                "DescribeMetricAttribution", "metricAttribution", "DeleteMetricAttribution", metricAttributionArn=target
             )
         )
     desired = desired_attribution(properties(event))
-    done = reconcile(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), arn, desired)
+    done = reconcile(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), arn, desired, may_create=bool(event.get(CREATE_DEFERRED_KEY)))
     return is_complete_result(done, {"MetricAttributionArn": arn})
 
 
@@ -79,8 +86,15 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
 def _on_create(event: Mapping[str, Any], context: Any) -> dict:
     desired = desired_attribution(properties(event))
     arn = personalize_arn(context, RESOURCE_TYPE, desired["name"])
-    ensure_exists(PersonalizeApi(API_OPERATIONS), arn, desired)
-    return on_event_result(arn, {"MetricAttributionArn": arn})
+    return _answer(arn, ensure_exists(PersonalizeApi(API_OPERATIONS), arn, desired))
+
+
+def _answer(arn: str, deferred: bool) -> dict:
+    result = on_event_result(arn, {"MetricAttributionArn": arn})
+    # Only a create deferred behind an old deletion may create in is_complete: an attribution
+    # that vanished otherwise was deleted by a rollback while this request's waiter still ran
+    # (a cancelled create), and recreating it would leave it behind.
+    return {**result, CREATE_DEFERRED_KEY: True} if deferred else result
 
 
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
@@ -102,18 +116,21 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     # Same group and name: reconciled in place by is_complete. New group and
     # name: a new attribution, so a new physical id; CloudFormation deletes the old.
     arn = personalize_arn(context, RESOURCE_TYPE, desired["name"])
-    ensure_exists(PersonalizeApi(API_OPERATIONS), arn, desired)
-    return on_event_result(arn, {"MetricAttributionArn": arn})
+    return _answer(arn, ensure_exists(PersonalizeApi(API_OPERATIONS), arn, desired))
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
+    api = PersonalizeApi(API_OPERATIONS)
+    find = owned_by_name(api, event, context, kind="MetricAttribution", resource_type=RESOURCE_TYPE,
+                         parse=desired_attribution, same_keys=("datasetGroupArn",))
     return start_delete(
-        PersonalizeApi(API_OPERATIONS),
+        api,
         event,
         resource_type=RESOURCE_TYPE,
         operation="DeleteMetricAttribution",
         arn_parameter="metricAttributionArn",
         data_key="MetricAttributionArn",
+        find=find,
     )
 
 
@@ -190,18 +207,20 @@ def next_update_step(actual_metrics: list, actual_output: Mapping[str, Any] | No
 # --- Personalize steps ------------------------------------------------------------
 
 
-def ensure_exists(api: PersonalizeApi, arn: str, desired: Mapping[str, Any]) -> None:
-    """Create the attribution unless it exists already (a retried event): then adopt it."""
+def ensure_exists(api: PersonalizeApi, arn: str, desired: Mapping[str, Any]) -> bool:
+    """Create the attribution unless it exists already (a retried event): then adopt it.
+    True when the create is deferred (an earlier stack still deletes one of that name)."""
     existing = _describe(api, arn)
     if existing is None:
         create(api, arn, desired)
-        return
+        return False
     _check_same_group(existing, desired)
     if is_deleting(existing):
         # An earlier stack is still deleting it; is_complete recreates it once gone.
         log_action("waiting_for_previous_deletion", arn=arn, status=existing.get("status"))
-    else:
-        log_action("adopted", arn=arn, status=existing.get("status"))
+        return True
+    log_action("adopted", arn=arn, status=existing.get("status"))
+    return False
 
 
 def create(api: PersonalizeApi, arn: str, desired: Mapping[str, Any]) -> None:
@@ -237,11 +256,16 @@ def _check_same_group(existing: Mapping[str, Any], desired: Mapping[str, Any]) -
         )
 
 
-def reconcile(api: PersonalizeApi, arn: str, desired: Mapping[str, Any]) -> bool:
-    """One is_complete step towards ``desired``; True once ACTIVE and equal."""
+def reconcile(api: PersonalizeApi, arn: str, desired: Mapping[str, Any], *, may_create: bool = False) -> bool:
+    """One is_complete step towards ``desired``; True once ACTIVE and equal. ``may_create``: the
+    create was deferred behind an old deletion (else a missing attribution fails the request)."""
     attribution = _describe(api, arn)
     if attribution is None:
-        # Create deferred behind an old deletion, or deleted out of band.
+        if not may_create:
+            raise HandlerError(
+                f"metric attribution {arn} does not exist any more: deleted while this request waited for it"
+                " (a rollback after another resource failed, or outside CloudFormation); deploy again to recreate it"
+            )
         create(api, arn, desired)
         return False
     _check_same_group(attribution, desired)

@@ -28,6 +28,10 @@ PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built 
   the recommender is gone.
 - A poller that cannot start after CreateRecommender fails the request in ``is_complete``, with
   the real ARN as physical id, so the rollback's Delete removes the recommender.
+- A Create cancelled before it answered (another resource failed) gets its Delete with a physical
+  id CloudFormation made up: the recommender is found by its name (``core.delete_target``). A
+  rollback Update (new → old) of a replacement CloudFormation never recorded hands the
+  replacement, named after OldResourceProperties, to the delete poller.
 
 Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPERATIONS`` and
 ``IS_COMPLETE_API_OPERATIONS``, env ``POLLER_STATE_MACHINE_ARN``, ``POLLER_WAIT_SECONDS``);
@@ -45,11 +49,13 @@ from botocore.exceptions import ClientError
 from . import poller, wait_condition
 from .core import (
     ACTIVE,
+    DELETE_TARGET_KEY,
     IN_USE_ERROR_CODES,
     THROTTLING_ERROR_CODES,
     HandlerError,
     PersonalizeApi,
     create_or_adopt,
+    delete_target,
     dispatch,
     error_code,
     is_complete_result,
@@ -57,6 +63,7 @@ from .core import (
     is_personalize_arn,
     log_action,
     on_event_result,
+    owned_by_name,
     personalize_arn,
     properties,
     start_delete,
@@ -87,8 +94,8 @@ POLL_API_OPERATIONS: tuple[str, ...] = (
 RESOURCE_TYPE = "recommender"
 INACTIVE = "INACTIVE"
 DESIRED_STATES = (ACTIVE, INACTIVE)
-# The poller's goal when a Delete finds the recommender still training: Personalize refuses
-# DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (ResourceInUseException; the botocore
+# The poller's goal when a Delete finds the recommender still training (created or retrained by a
+# configuration update): Personalize refuses DeleteRecommender while it is CREATE PENDING/IN_PROGRESS (ResourceInUseException; the botocore
 # model's DeleteRecommender doc does not say so, the facts file's sources do), and offers no way
 # to cut a recommender's training short (the model's StopRecommender is for ACTIVE recommenders,
 # StopSolutionVersionCreation for solution versions only). So the poller deletes it as soon as
@@ -104,6 +111,8 @@ POLLER_TIMEOUT_ENV = poller.POLLER_TIMEOUT_ENV
 # Seconds between polls of a recommender (the config's recommenderPollMinutes).
 WAIT_SECONDS_ENV = "POLLER_WAIT_SECONDS"
 REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
+# A recommender found by name is this resource's only with these settings (else someone else's).
+SAME_RECOMMENDER_KEYS = ("datasetGroupArn", "recipeArn")
 
 execution_name = poller.execution_name
 _waiting = poller.waiting
@@ -122,11 +131,12 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     if event["RequestType"] != "Delete":
         # Creation and training are watched by the poller and the WaitCondition.
         return is_complete_result(True, {"RecommenderArn": arn})
-    if not is_personalize_arn(arn, RESOURCE_TYPE) or event.get(DELETE_HANDED_OFF):
+    target = delete_target(event, RESOURCE_TYPE)
+    if target is None or event.get(DELETE_HANDED_OFF):
         return is_complete_result(True)
     api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     return is_complete_result(
-        api.converge_deleted("DescribeRecommender", "recommender", "DeleteRecommender", recommenderArn=arn)
+        api.converge_deleted("DescribeRecommender", "recommender", "DeleteRecommender", recommenderArn=target)
     )
 
 
@@ -159,6 +169,13 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
                 " CloudFormation deletes only afterwards. Give the recommender a new name too."
             )
         arn = create_or_adopt(api, "Recommender", personalize_arn(context, RESOURCE_TYPE, request["name"]), request)
+        abandoned = owned_by_name(api, event, context, kind="Recommender", resource_type=RESOURCE_TYPE,
+                                  parse=desired_recommender, same_keys=SAME_RECOMMENDER_KEYS, old=True)()
+        if abandoned is not None and abandoned != arn:
+            # A rollback (new → old) of a replacement CloudFormation never recorded (the update
+            # was cancelled before it answered): the recommender named after
+            # OldResourceProperties is that replacement, and nobody else deletes it.
+            start_delete_poller(event, abandoned)
         return _created(event, arn)
 
     arn = event.get("PhysicalResourceId")
@@ -167,7 +184,7 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     update_tags(api, "Recommender", arn, old.get("tags", []), request.get("tags", []))
     config = request.get("recommenderConfig", {})
     config_update_requested, pending_config = False, None
-    if config != old.get("recommenderConfig", {}):
+    if config != old.get("recommenderConfig", {}) and not _config_in_place(api, arn, config, old.get("recommenderConfig", {})):
         try:
             api.call("UpdateRecommender", recommenderArn=arn, recommenderConfig=config)
             log_action("recommender_update_requested", recommender_arn=arn)
@@ -183,21 +200,41 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     return on_event_result(arn, {"RecommenderArn": arn})
 
 
+def _training(recommender: Mapping[str, Any]) -> bool:
+    """True while the recommender trains: its creation, or a configuration update retraining it
+    (DeleteRecommender is refused meanwhile too, for longer than the Provider's hour)."""
+    update = recommender.get("latestRecommenderUpdate") or {}
+    return recommender.get("status") in BUSY_CREATING or update.get("status") in BUSY_CREATING
+
+
+def _config_in_place(api: PersonalizeApi, arn: str, config: Mapping[str, Any], old_config: Mapping[str, Any]) -> bool:
+    """True when the live recommender already serves ``config`` and not ``old_config``: the
+    rollback of an update whose UpdateRecommender was refused (OldResourceProperties are the
+    properties of the failed update then) has nothing to change, and asking would retrain."""
+    live = (api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn) or {}).get("recommenderConfig")
+    if live is None or not config_applied(config, live) or config_applied(old_config, live):
+        return False
+    log_action("recommender_config_in_place", recommender_arn=arn)
+    return True
+
+
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     # ResourceInUseException (mid-transition) is not a failure: is_complete asks again.
     api = PersonalizeApi(API_OPERATIONS)
+    find = owned_by_name(api, event, context, kind="Recommender", resource_type=RESOURCE_TYPE,
+                         parse=desired_recommender, same_keys=SAME_RECOMMENDER_KEYS)
+    arn = delete_target(event, RESOURCE_TYPE, find)
     result = start_delete(
         api,
-        event,
+        {**event, DELETE_TARGET_KEY: arn or ""},
         resource_type=RESOURCE_TYPE,
         operation="DeleteRecommender",
         arn_parameter="recommenderArn",
         data_key="RecommenderArn",
     )
-    arn = event.get("PhysicalResourceId")
-    if is_personalize_arn(arn, RESOURCE_TYPE):
+    if arn:
         recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
-        if recommender is not None and recommender.get("status") in BUSY_CREATING:
+        if recommender is not None and _training(recommender):
             try:
                 start_delete_poller(event, arn)
             except Exception as exc:  # noqa: BLE001 - a safety net; is_complete keeps deleting meanwhile
@@ -377,7 +414,7 @@ def _poll_delete(api: PersonalizeApi, state: dict, arn: str, recommender: Mappin
     if recommender is None:
         return _finish(state, "DELETED", wait_condition.SUCCESS, f"recommender {arn} is deleted")
     status = recommender["status"]
-    if is_deleting(recommender) or status in BUSY_CREATING or status.endswith(("PENDING", "IN_PROGRESS")):
+    if is_deleting(recommender) or _training(recommender) or status.endswith(("PENDING", "IN_PROGRESS")):
         return _waiting(state, status)
     # ACTIVE, INACTIVE or FAILED: Personalize accepts the delete now.
     return _act(api, state, status, "DeleteRecommender", recommenderArn=arn)

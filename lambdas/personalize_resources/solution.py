@@ -26,6 +26,9 @@ at synth for exact IAM ARNs (nothing in the digest is a CloudFormation token). A
 - Delete: stops every training in progress (StopSolutionVersionCreation: automatic training starts
   versions no template knows about, and DeleteSolution is refused while one trains), then
   DeleteSolution, until DescribeSolution says not found. Campaigns go first (template order).
+  A Delete whose physical id CloudFormation made up (a cancelled Create) finds the solution by
+  ``physical_name(request)``; a rollback Update (new → old) of a replacement CloudFormation never
+  recorded deletes that replacement (named after OldResourceProperties) too.
 
 ``is_complete`` returns ``Data`` only with ``IsComplete: true`` (the CDK Provider framework
 fails the resource otherwise).
@@ -43,10 +46,12 @@ from botocore.exceptions import ClientError
 
 from . import core
 from .core import (
+    DELETE_TARGET_KEY,
     IN_USE_ERROR_CODES,
     HandlerError,
     PersonalizeApi,
     ResourceFailedError,
+    delete_target,
     dispatch,
     error_code,
     is_active,
@@ -55,6 +60,7 @@ from .core import (
     is_personalize_arn,
     log_action,
     on_event_result,
+    owned_by_name,
     personalize_arn,
     properties,
     start_delete,
@@ -83,6 +89,8 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = (
 )
 
 RESOURCE_TYPE = "solution"
+# Top-level key of an Update's on_event answer: a replacement the rollback deletes (see _on_update).
+ABANDONED_KEY = "AbandonedSolution"
 NAME_MAX = 63
 DIGEST_LENGTH = 8
 BASE_NAME_MAX = NAME_MAX - DIGEST_LENGTH - 1
@@ -108,13 +116,16 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
     api = PersonalizeApi(IS_COMPLETE_API_OPERATIONS)
     if event["RequestType"] == "Delete":
-        if not is_personalize_arn(arn, RESOURCE_TYPE) or converge_deleted(api, arn):
+        target = delete_target(event, RESOURCE_TYPE)
+        if target is None or converge_deleted(api, target):
             return is_complete_result(True)
         return NOT_COMPLETE
     desired = desired_solution(properties(event))
     update = None
     if event["RequestType"] == "Update" and not _replaced(event):
         update = update_request(desired, desired_solution(properties(event, old=True)))
+    if event.get(ABANDONED_KEY) and not converge_deleted(api, event[ABANDONED_KEY]):
+        return NOT_COMPLETE
     if not converge_ready(api, arn, desired, update):
         return NOT_COMPLETE
     return is_complete_result(True, {"SolutionArn": arn, "SolutionName": arn.rsplit("/", 1)[-1]})
@@ -148,17 +159,31 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     update = update_request(desired, old)
     if update is not None:
         request_update(api, arn, update)
-    return on_event_result(arn, {"SolutionArn": arn})
+    result = on_event_result(arn, {"SolutionArn": arn})
+    abandoned = owned_by_name(api, event, context, kind="Solution", resource_type=RESOURCE_TYPE, parse=desired_solution,
+                              same_keys=("datasetGroupArn",), name=physical_name, old=True)()
+    if abandoned is not None and abandoned != arn:
+        # A rollback (new → old) of an update whose replacement CloudFormation never recorded
+        # (cancelled, or failed after creating it): the solution named after
+        # OldResourceProperties is that replacement. Nobody else deletes it, and it trains.
+        log_action("abandoned_replacement_deleted", solution_arn=abandoned)
+        if stop_trainings(api, abandoned):
+            api.request_delete("DeleteSolution", solutionArn=abandoned)
+        result[ABANDONED_KEY] = abandoned
+    return result
 
 
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
-    arn = event.get("PhysicalResourceId")
-    if is_personalize_arn(arn, RESOURCE_TYPE):
+    api = PersonalizeApi(API_OPERATIONS)
+    find = owned_by_name(api, event, context, kind="Solution", resource_type=RESOURCE_TYPE,
+                         parse=desired_solution, same_keys=("datasetGroupArn",), name=physical_name)
+    target = delete_target(event, RESOURCE_TYPE, find)
+    if target is not None:
         # DeleteSolution is refused while a version trains; stop trainings first.
-        stop_trainings(PersonalizeApi(API_OPERATIONS), arn)
+        stop_trainings(api, target)
     return start_delete(
-        PersonalizeApi(API_OPERATIONS),
-        event,
+        api,
+        {**event, DELETE_TARGET_KEY: target or ""},
         resource_type=RESOURCE_TYPE,
         operation="DeleteSolution",
         arn_parameter="solutionArn",

@@ -17,7 +17,8 @@ version signals FAILURE too.
 
 Delete: Personalize has no DeleteSolutionVersion (versions go with their solution). A version
 still training is stopped (StopSolutionVersionCreation) and ``is_complete`` waits until it is
-``CREATE STOPPED``, so the solution's own delete that follows is not refused.
+``CREATE STOPPED``, so the solution's own delete that follows is not refused. A Delete whose
+physical id CloudFormation made up (a cancelled Create) finds the training by its name.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .core import (
     THROTTLING_ERROR_CODES,
     HandlerError,
     PersonalizeApi,
+    delete_target,
     dispatch,
     error_code,
     is_complete_result,
@@ -42,6 +44,8 @@ from .core import (
     log_action,
     on_event_result,
     properties,
+    request_properties,
+    with_delete_target,
 )
 from .core import coerce as coerce_request
 from .import_job import signal_target
@@ -89,9 +93,10 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
     arn = event.get("PhysicalResourceId")
     poller.raise_start_error(event, f"solution version {arn} was started")
     if event["RequestType"] == "Delete":
-        if not is_personalize_arn(arn, "solution"):
+        target = delete_target(event, "solution")
+        if target is None:
             return is_complete_result(True)
-        return is_complete_result(training_settled(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), arn))
+        return is_complete_result(training_settled(PersonalizeApi(IS_COMPLETE_API_OPERATIONS), target))
     # The poller follows the training and signals the WaitCondition (training may take hours).
     return is_complete_result(True, {"SolutionVersionArn": arn})
 
@@ -114,7 +119,7 @@ def _on_create(event: Mapping[str, Any], context: Any) -> dict:
 def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     new, old = desired_version(event), desired_version(event, old=True)
     arn = event["PhysicalResourceId"]
-    if new == old and is_personalize_arn(arn, "solution"):
+    if (new == old or _is_version(PersonalizeApi(API_OPERATIONS), arn, new["request"])) and is_personalize_arn(arn, "solution"):
         if signal_target(event) != signal_target({"ResourceProperties": event.get("OldResourceProperties") or {}}):
             # Same version awaited by a new WaitCondition (e.g. the timeout changed): signal it.
             return _started(event, arn)
@@ -123,6 +128,15 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     # Retraining (a new Version, mode or solution): a new version; CloudFormation then sends a
     # Delete for the old one, which stops it if it still trains.
     return _train(event, new)
+
+
+def _is_version(api: PersonalizeApi, arn: str, request: Mapping[str, Any]) -> bool:
+    """True when ``arn`` is already the version ``request`` asks for: a rollback (ResourceProperties
+    old, OldResourceProperties those of the failed update) of an update that trained nothing."""
+    if not is_personalize_arn(arn, "solution"):
+        return False
+    version = _describe(api, arn) or {}
+    return version.get("name") == request["name"] and version.get("solutionArn") == request["solutionArn"]
 
 
 def _train(event: Mapping[str, Any], desired: Mapping[str, Any]) -> dict:
@@ -152,33 +166,56 @@ def create_or_adopt(api: PersonalizeApi, request: Mapping[str, Any]) -> str:
 
     Version summaries carry no name, so each version of the solution is described (a solution
     has few); a version that stopped or failed is not adopted."""
-    solution_arn = request["solutionArn"]
-    for summary in api.collect("ListSolutionVersions", "solutionVersions", solutionArn=solution_arn):
-        if summary.get("status") in STOPPED_STATUSES | STOPPING_STATUSES or str(summary.get("status", "")).endswith("FAILED"):
-            continue
-        version = _describe(api, summary["solutionVersionArn"])
-        if version is not None and version.get("name") == request["name"]:
-            log_action("solution_version_adopted", solution_version_arn=version["solutionVersionArn"], status=version.get("status"))
-            return version["solutionVersionArn"]
+    found = find_by_name(api, request)
+    if found is not None:
+        log_action("solution_version_adopted", solution_version_arn=found)
+        return found
     arn = api.call("CreateSolutionVersion", **request)["solutionVersionArn"]
     log_action("training_started", solution_version_arn=arn, training_mode=request["trainingMode"])
     return arn
 
 
+def find_by_name(api: PersonalizeApi, request: Mapping[str, Any]) -> str | None:
+    """The ARN of the solution's version named ``request["name"]`` that did not stop or fail.
+    Version summaries carry no name, so each version is described (a solution has few)."""
+    try:
+        summaries = api.collect("ListSolutionVersions", "solutionVersions", solutionArn=request["solutionArn"])
+    except ClientError as exc:
+        if error_code(exc) in NOT_FOUND_ERROR_CODES:
+            return None
+        raise
+    for summary in summaries:
+        if summary.get("status") in STOPPED_STATUSES | STOPPING_STATUSES or str(summary.get("status", "")).endswith("FAILED"):
+            continue
+        version = _describe(api, summary["solutionVersionArn"])
+        if version is not None and version.get("name") == request["name"]:
+            return version["solutionVersionArn"]
+    return None
+
+
 def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
-    arn = event.get("PhysicalResourceId")
-    if is_personalize_arn(arn, "solution"):
-        api = PersonalizeApi(API_OPERATIONS)
-        version = _describe(api, arn)
-        if version is not None and version.get("status") in TRAINING_STATUSES:
-            try:
-                api.call("StopSolutionVersionCreation", solutionVersionArn=arn)
-                log_action("training_stopped", solution_version_arn=arn, status=version.get("status"))
-            except ClientError as exc:
-                # Finished or stopping in between: is_complete looks again.
-                if error_code(exc) not in IN_USE_ERROR_CODES | NOT_FOUND_ERROR_CODES:
-                    raise
-    return on_event_result(arn, {})
+    physical_id = event.get("PhysicalResourceId")
+    api = PersonalizeApi(API_OPERATIONS)
+    if is_personalize_arn(physical_id, "solution"):
+        arn = physical_id
+    else:
+        # A create cancelled before it answered: CloudFormation made the physical id up
+        # (core.delete_target); the training it started is found by its name.
+        desired = request_properties(event, lambda request: desired_version(event)["request"])
+        arn = find_by_name(api, desired) if desired is not None else None
+        log_action("delete_by_name" if arn else "nothing_to_delete", physical_id=physical_id, found=arn)
+        if arn is None:
+            return on_event_result(physical_id, {})
+    version = _describe(api, arn)
+    if version is not None and version.get("status") in TRAINING_STATUSES:
+        try:
+            api.call("StopSolutionVersionCreation", solutionVersionArn=arn)
+            log_action("training_stopped", solution_version_arn=arn, status=version.get("status"))
+        except ClientError as exc:
+            # Finished or stopping in between: is_complete looks again.
+            if error_code(exc) not in IN_USE_ERROR_CODES | NOT_FOUND_ERROR_CODES:
+                raise
+    return with_delete_target(on_event_result(physical_id, {}), arn)
 
 
 def training_settled(api: PersonalizeApi, arn: str) -> bool:

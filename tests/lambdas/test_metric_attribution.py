@@ -204,15 +204,47 @@ def retried_update_is_idempotent(world):
 
 
 @scenario
-def delete_after_failed_create_with_request_id(world):
+def delete_with_a_non_arn_id_and_nothing_of_that_name(world):
     resource = world.resource(metric_attribution)
     for physical_id in (
-        "5f0f6a7c-7bb8-4f5e-9a0d-1c2b3a4d5e6f",  # the framework's request id
+        "pimpact-default-personalize-CustomMetricAttribution-1A2B3C4D5E6F7",  # made up by CloudFormation
         "arn:aws:s3:::not-personalize",
         "arn:aws:personalize:us-east-1:123456789012:recommender/not-an-attribution",
     ):
         resource.send(resource.event("Delete", attribution(world), physical_id=physical_id))
-    assert world.fake.calls == []
+    # Looked for by name, found nothing: nothing deleted.
+    assert world.fake.operations() == {"DescribeMetricAttribution"}
+
+
+@scenario
+def delete_after_cancelled_create_finds_the_attribution_by_name(world):
+    # Another resource failed while this Create waited: CloudFormation cancelled it and sends the
+    # Delete with a physical id it made up; the attribution the Create made must still go.
+    resource = world.resource(metric_attribution)
+    created = resource.on_event(resource.event("Create", attribution(world)))
+    arn = created["PhysicalResourceId"]
+    assert arn in world.fake.resources
+    made_up = "pimpact-default-personalize-CustomMetricAttribution-1A2B3C4D5E6F7"
+    physical_id, _ = resource.send(resource.event("Delete", attribution(world), physical_id=made_up))
+    assert physical_id == made_up, "the framework refuses another physical id on Delete"
+    assert arn not in world.fake.resources
+    # The cancelled Create's waiter still runs: it must not recreate what the rollback deleted.
+    with pytest.raises(HandlerError, match="does not exist any more"):
+        resource.is_complete({**resource.event("Create", attribution(world)), **created})
+    assert arn not in world.fake.resources
+
+
+@scenario
+def delete_by_name_spares_an_attribution_of_another_group(world):
+    # Same name, another dataset group: not what this stack's Create made.
+    other_group = world.fake.arn("dataset-group", "other")
+    world.fake.dataset_groups.add(other_group)
+    world.fake.add_resource(arn_of(world), "metric-attribution", {"name": "shop-metrics", "datasetGroupArn": other_group,
+                                                                    "metricAttributionArn": arn_of(world), "metrics": []})
+    resource = world.resource(metric_attribution)
+    resource.send(resource.event("Delete", attribution(world), physical_id="stack-CustomMetricAttribution-1A2B3C4D5E6F7"))
+    assert arn_of(world) in world.fake.resources
+    assert world.fake.count("DeleteMetricAttribution") == 0
 
 
 @scenario

@@ -624,10 +624,63 @@ def test_delete_of_an_already_deleted_recommender_succeeds(stack):
     assert stack.fake.params_of("DeleteRecommender") == [{"recommenderArn": ARN}] * 2
 
 
-def test_delete_after_a_failed_create_touches_nothing(stack):
+def test_delete_with_a_made_up_id_and_no_recommender_of_that_name_deletes_nothing(stack):
     calls_before = len(stack.fake.calls)
-    stack.send(stack.event("Delete", properties(), physical_id="d9f1c8e2-request-id"))
-    assert len(stack.fake.calls) == calls_before
+    stack.send(stack.event("Delete", properties(), physical_id="stack-RecommendedForYou-1A2B3C4D5E6F7"))
+    assert {call.operation for call in stack.fake.calls[calls_before:]} == {"DescribeRecommender"}
+
+
+def test_delete_after_a_cancelled_create_hands_the_training_recommender_to_the_poller(stack):
+    # Another resource failed while this Create waited: CloudFormation cancelled it and sends the
+    # Delete with a physical id it made up. The recommender (still training) is found by name.
+    stack.create(properties())
+    assert stack.status() in ("CREATE PENDING", "CREATE IN_PROGRESS")
+    made_up = "stack-RecommendedForYou-1A2B3C4D5E6F7"
+    physical_id, _ = stack.send(stack.event("Delete", properties(), physical_id=made_up))
+    assert physical_id == made_up
+    stack.settle()
+    assert ARN not in stack.fake.recommenders
+
+
+def test_delete_by_name_spares_a_recommender_with_another_recipe(stack):
+    stack.create(properties())
+    stack.settle()
+    other = properties(recipe="arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-views")
+    stack.send(stack.event("Delete", other, physical_id="stack-RecommendedForYou-1A2B3C4D5E6F7"))
+    assert ARN in stack.fake.recommenders
+    assert stack.fake.count("DeleteRecommender") == 0
+
+
+def test_rollback_of_an_unrecorded_replacement_hands_the_replacement_to_the_poller(stack):
+    # A recipe change (a new recommender under a new name) cancelled before it answered:
+    # CloudFormation rolls back new → old to the old physical id; the replacement must go.
+    stack.create(properties())
+    stack.settle()
+    new = properties(name="shop-also-viewed", recipe=VIEWED_X_ALSO_VIEWED)
+    replacement = stack.on_event(stack.event("Update", new, old=properties()))["PhysicalResourceId"]
+    assert replacement != ARN and replacement in stack.fake.recommenders
+    physical_id, _ = stack.send(stack.event("Update", properties(), old=new, physical_id=ARN))
+    assert physical_id == ARN
+    stack.settle()
+    assert_gone(stack, replacement)
+    assert stack.status() == "ACTIVE"
+
+
+def test_rollback_of_a_refused_config_update_restores_tags_without_retraining(stack):
+    # UpdateRecommender refused: CloudFormation rolls back new → old (ResourceProperties old,
+    # OldResourceProperties the failed update's); the live config is still the old one.
+    old = properties(config={"minRecommendationRequestsPerSecond": "1"})
+    new = properties(config={"minRecommendationRequestsPerSecond": "2"}, tags=[{"tagKey": "environment", "tagValue": "staging"}])
+    stack.create(old)
+    stack.settle()
+    stack.fake.inject_error("UpdateRecommender", "InvalidInputException", 1, "refused")
+    with pytest.raises(ClientError, match="refused"):
+        stack.on_event(stack.event("Update", new, old=old))
+    assert stack.fake.recommenders[ARN].tags.get("environment") == "staging", "tags changed before the refusal"
+    updates = stack.fake.count("UpdateRecommender")
+    stack.send(stack.event("Update", old, old=new))
+    assert stack.fake.recommenders[ARN].tags.get("environment") is None
+    assert stack.fake.count("UpdateRecommender") == updates, "nothing to retrain: the old config is in place"
 
 
 # --- poller edge cases ------------------------------------------------------------------------
@@ -830,6 +883,20 @@ def test_delete_while_training_leaves_nothing_billing(stack):
     delete_while_training_is_handed_to_the_poller(stack)
     # A retried Delete (a second `cdk destroy`) then finds nothing and completes at once.
     stack.delete()
+
+
+def test_delete_while_a_config_update_retrains_is_handed_to_the_poller(stack):
+    # A rollback or destroy right after a configuration update: the recommender is ACTIVE but
+    # retraining, and Personalize refuses DeleteRecommender for longer than the Provider's hour.
+    old = properties(config={"minRecommendationRequestsPerSecond": "1"})
+    stack.create(old)
+    stack.settle()
+    stack.update(properties(config={"minRecommendationRequestsPerSecond": "2"}))
+    assert stack.client.describe_recommender(recommenderArn=ARN)["recommender"]["latestRecommenderUpdate"]["status"] in recommender.BUSY_CREATING
+    answer = stack.on_event(stack.event("Delete", old, physical_id=ARN))
+    assert answer[recommender.DELETE_HANDED_OFF] is True
+    stack.settle()
+    assert_gone(stack, ARN)
 
 
 def test_a_poller_that_cannot_start_fails_the_create_but_keeps_the_arn_for_the_rollback(stack):

@@ -197,6 +197,44 @@ def deleting_what_is_gone_is_done(world):
 
 
 @scenario
+def rollback_of_an_unrecorded_replacement_deletes_it(world):
+    # An update replacing the solution was cancelled (another resource failed) before it
+    # answered: CloudFormation never learnt the new physical id and rolls back new → old to the
+    # old one. The replacement, named after OldResourceProperties, must not stay behind.
+    resource = world.resource(solution, "Ratings")
+    old_arn = resource.create(props(world))
+    new_props = props(world, threshold="4.5")
+    replacement = resource.on_event(resource.event("Update", new_props, old=props(world)))["PhysicalResourceId"]
+    assert replacement != old_arn and replacement in world.fake.resources
+    physical_id, _ = resource.send(resource.event("Update", props(world), old=new_props, physical_id=old_arn))
+    assert physical_id == old_arn and old_arn in world.fake.resources
+    assert replacement not in world.fake.resources
+    # A plain in-place update afterwards deletes nothing.
+    deletes = world.fake.count("DeleteSolution")
+    assert resource.update(props(world, schedule="rate(1 day)")) == old_arn
+    assert world.fake.count("DeleteSolution") == deletes
+    resource.delete()
+
+
+@scenario
+def delete_after_cancelled_create_finds_the_solution_by_name(world):
+    # Another resource failed while this Create waited: CloudFormation cancelled it and sends the
+    # Delete with a physical id it made up. The solution (automatic training on) must still go,
+    # its trainings stopped first; a same-named solution of another group is not touched.
+    resource = world.resource(solution, "Ratings")
+    arn = resource.on_event(resource.event("Create", props(world)))["PhysicalResourceId"]
+    training = world.fake.start_training(arn, polls=50)
+    made_up = "stack-SolutionsratingsSolution-1A2B3C4D5E6F7"
+    other_group = props(world, group=world.fake.add_dataset_group("other"))
+    resource.send(resource.event("Delete", other_group, physical_id=made_up))
+    assert arn in world.fake.resources and world.fake.count("DeleteSolution") == 0
+    physical_id, _ = resource.send(resource.event("Delete", props(world), physical_id=made_up))
+    assert physical_id == made_up
+    assert [call["solutionVersionArn"] for call in world.fake.params_of("StopSolutionVersionCreation")] == [training]
+    assert arn not in world.fake.resources
+
+
+@scenario
 def retried_create_adopts_its_solution_but_not_a_stranger(world):
     resource = world.resource(solution, "Ratings")
     event = resource.event("Create", props(world))

@@ -145,6 +145,25 @@ def destroy_while_training_stops_it_before_the_solution_goes(world):
 
 
 @scenario
+def delete_after_cancelled_create_stops_the_training_found_by_name(world):
+    # Another resource failed while this Create waited: the Delete carries a physical id
+    # CloudFormation made up; the training it started is found by its name and stopped.
+    world.fake.training_polls = 50
+    solution_arn = trained_solution(world)
+    resource = world.resource(solution_version, "Trained")
+    arn = resource.on_event(resource.event("Create", version_props(solution_arn)))["PhysicalResourceId"]
+    world.fake.observe(arn)  # CREATE IN_PROGRESS
+    made_up = "stack-SolutionsratingsVersion-1A2B3C4D5E6F7"
+    answer = resource.on_event(resource.event("Delete", version_props(solution_arn, name="another-name"), physical_id=made_up))
+    assert answer == {"PhysicalResourceId": made_up, "Data": {}}
+    assert world.fake.count("StopSolutionVersionCreation") == 0, "no version of that name: nothing stopped"
+    physical_id, _ = resource.send(resource.event("Delete", version_props(solution_arn), physical_id=made_up))
+    assert physical_id == made_up
+    assert world.fake.params_of("StopSolutionVersionCreation") == [{"solutionVersionArn": arn}]
+    assert world.fake.resources[arn].status == "CREATE STOPPED"
+
+
+@scenario
 def a_version_gone_with_its_solution_deletes_as_done(world):
     solution_arn = trained_solution(world)
     resource = world.resource(solution_version, "Trained")

@@ -55,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"simulate: {len(results)} scenarios, {passed} passed")
     if args.markdown:
         about = {s.name: s.about for s in chosen}
-        print("\n| Scenario | What it plays | Result | left | denied | deploy (min) | bound (min) |\n|---|---|---|---|---|---|---|")
+        print("\n| Scenario | What it plays | Result | left | billed (h) | denied | deploy (min) | bound (min) |\n|---|---|---|---|---|---|---|---|")
         for r in results:
-            print(f"| `{r.name}` | {about[r.name]} | {'PASS' if r.passed else 'FAIL'} | {len(r.left)} | {len(r.denied)}"
+            print(f"| `{r.name}` | {about[r.name]} | {'PASS' if r.passed else 'FAIL'} | {len(r.left)} | {r.billed_hours:.1f} | {len(r.denied)}"
                   f" | {r.deploy_minutes:.1f} | {r.bound_minutes:.1f} |")
     seconds = round(time.perf_counter() - started, 1)
     print(f"(synthesis of {len(needed)} variants {synthesis['seconds']} s, total {seconds} s)", file=sys.stderr)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "synthesis_seconds": synthesis["seconds"], "seconds": seconds,
             "results": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems,
-                         "left": r.left} for r in results]}, indent=1))
+                         "left": r.left, "billed_hours": r.billed_hours} for r in results]}, indent=1))
     return 0 if passed == len(results) else 1
 
 

@@ -5,6 +5,7 @@ create or update, and delete in reverse order honouring DeletionPolicy/UpdateRep
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import uuid
@@ -42,6 +43,20 @@ NATIVE_IN_PLACE = {
 
 class ResourceFailed(Exception):
     pass
+
+
+class ResourceCancelled(ResourceFailed):
+    """A create or update still in progress when another resource failed (or the operation was
+    cancelled): CloudFormation stops waiting for it ("Resource creation cancelled")."""
+
+
+def generated_physical_id(stack: str, logical_id: str, request_id: str) -> str:
+    """The physical id CloudFormation makes up for a custom resource that never answered its
+    Create: ``<stack>-<logical id>-<13 characters>`` like its generated names, not the id the
+    handler would have returned (aws/aws-cdk#36951 documents it for the Provider framework;
+    cloudformation-coverage-roadmap#1814 shows the events)."""
+    suffix = hashlib.sha256(request_id.encode()).hexdigest()[:13].upper()
+    return f"{stack}-{logical_id}"[:50] + f"-{suffix}"
 
 
 @dataclass
@@ -108,6 +123,9 @@ class Stack:
         self.template: dict = {"Resources": {}}
         self.resources: dict[str, Resource] = {}
         self.cancel = Future("cancel")
+        # Resolved when the forward phase of a create or update must stop: the first failure or
+        # a cancel. None outside that phase (rollback requests are never cancelled).
+        self._stop: Future | None = None
         self._request_ids = itertools.count(1)
         self.events: list[str] = []
         self._failed_physical: dict[str, str] = {}
@@ -229,11 +247,12 @@ class Stack:
                 raise ResourceFailed(f"{logical_id}: WaitCondition received failed message: '{failures[0]['Reason']}'")
             if len(handle.signals) >= count:
                 return f"{url}#condition", {"Data": json.dumps({k: s["Data"] for k, s in handle.signals.items()})}
-            first = yield wait_any(self.kernel, handle.changed, timer, self.cancel)
+            stop = self._stop or Future("never")
+            first = yield wait_any(self.kernel, handle.changed, timer, stop)
             if first is timer:
                 raise ResourceFailed(f"{logical_id}: WaitCondition timed out after {timeout / 3600:g} h (received {len(handle.signals)} of {count} signals)")
-            if first is self.cancel:
-                raise ResourceFailed(f"{logical_id}: resource creation cancelled")
+            if first is stop:
+                raise ResourceCancelled(f"{logical_id}: Resource creation cancelled")
 
     def _native_update(self, logical_id: str, kind: str, properties: Mapping, old: Resource | None):
         assert old is not None
@@ -329,7 +348,16 @@ class Stack:
             raise ResourceFailed(f"{logical_id}: the Provider's onEvent failed without answering: {error[1][:300]}")
         timer = Future("custom resource timeout")
         self.kernel.after(CUSTOM_RESOURCE_TIMEOUT_SECONDS, timer.resolve)
-        first = yield wait_any(self.kernel, response, timer)
+        # Creates and updates of the forward phase are cancelled when another resource fails;
+        # the Provider's waiter keeps running and its late answer is ignored.
+        stop = (self._stop if request != "Delete" else None) or Future("never")
+        first = yield wait_any(self.kernel, response, timer, stop)
+        if first is stop and not response.done:
+            if request == "Create":
+                # The Delete of the rollback carries an id CloudFormation made up (docs/simulator-rules.md).
+                self._failed_physical[logical_id] = generated_physical_id(self.name, logical_id, request_id)
+                raise ResourceCancelled(f"{logical_id}: Resource creation cancelled")
+            raise ResourceCancelled(f"{logical_id}: Resource update cancelled")
         if first is timer:
             raise ResourceFailed(f"{logical_id}: no response within {CUSTOM_RESOURCE_TIMEOUT_SECONDS // 60} min")
         body = response.value
@@ -397,6 +425,9 @@ class Stack:
             except (ClientError, TemplateError) as exc:
                 failures[node] = f"{type(exc).__name__}: {exc}"
                 self._log(f"FAILED {node}: {exc}")
+            if node in failures and stop_on_failure and self._stop is not None:
+                # CloudFormation cancels what is still in progress once a resource failed.
+                self._stop.resolve()
             done[node].resolve(node not in failures)
 
         for node in nodes:
@@ -422,6 +453,16 @@ class Stack:
         outcome.minutes = self.kernel.clock.minutes - started
         return outcome
 
+    def _forward_phase(self) -> Future:
+        """The stop signal of a create or update's forward phase: a failure or a cancel."""
+        stop = self._stop = Future("stop")
+
+        def on_cancel():
+            yield self.cancel
+            stop.resolve()
+        self.kernel.spawn(on_cancel())
+        return stop
+
     def _resolved(self, template: Mapping, logical_id: str, overlay: Mapping[str, Resource] | None = None) -> Any:
         return self.resolver(template, overlay).resolve(template["Resources"][logical_id].get("Properties", {}))
 
@@ -435,7 +476,9 @@ class Stack:
             resource = yield from self._create(logical_id, definition, self._resolved(template, logical_id))
             self.resources[logical_id] = resource
 
+        self._forward_phase()
         failures = yield from self._walk(graph, graph, create)
+        self._stop = None
         if not failures:
             self.publish_outputs()
             return Outcome("CREATE_COMPLETE")
@@ -448,7 +491,7 @@ class Stack:
                                                       physical, {}, {})
         rollback_failures = yield from self._delete_all(template)
         status = "ROLLBACK_COMPLETE" if not rollback_failures else "ROLLBACK_FAILED"
-        return Outcome(status, _roots([*failures.values(), *rollback_failures.values()]))
+        return Outcome(status, _roots([*_causes_first(failures), *rollback_failures.values()]))
 
     def _safe_resolved(self, template: Mapping, logical_id: str) -> Any:
         try:
@@ -485,6 +528,7 @@ class Stack:
         replaced: dict[str, Resource] = {}   # logical id → the old resource, deleted in cleanup
         created: list[str] = []
         updated: dict[str, Resource] = {}    # logical id → resource before the update
+        attempted: dict[str, Any] = {}       # logical id → the properties its update was sent
 
         def update(logical_id: str):
             definition = new_template["Resources"][logical_id]
@@ -501,6 +545,7 @@ class Stack:
                 return
             self._log(f"UPDATE {logical_id}")
             updated[logical_id] = current
+            attempted[logical_id] = properties
             physical, attributes = yield from self._provision(definition["Type"], logical_id, "Update", properties, current, current.properties)
             self.resources[logical_id] = Resource(logical_id, current.type, properties, physical, attributes,
                                                   {k: definition[k] for k in ("DeletionPolicy", "UpdateReplacePolicy") if k in definition})
@@ -508,7 +553,9 @@ class Stack:
                 replaced[logical_id] = current
 
         self.template = new_template
+        self._forward_phase()
         failures = yield from self._walk(graph, graph, update)
+        self._stop = None
         if not failures:
             removed = [r for r in old_resources if r not in new_template["Resources"]]
             leaks = yield from self._cleanup(old_template, removed, replaced)
@@ -527,7 +574,11 @@ class Stack:
             if current is previous and current.type == "AWS::CloudFormation::WaitCondition":
                 return  # its update was refused: nothing changed to roll back
             self._log(f"ROLLBACK UPDATE {logical_id}")
-            physical, attributes = yield from self._provision(previous.type, logical_id, "Update", previous.properties, current, current.properties)
+            # Rolled back new → old: ResourceProperties are the old properties and
+            # OldResourceProperties the ones the failed update sent (aws/aws-cdk
+            # docs/CLOUDFORMATION.md, "Custom Resources"), also to the resource whose update
+            # failed or was cancelled (it may have applied part of them; docs/simulator-rules.md F4).
+            physical, attributes = yield from self._provision(previous.type, logical_id, "Update", previous.properties, current, attempted[logical_id])
             self.resources[logical_id] = Resource(logical_id, previous.type, previous.properties, physical, attributes, previous.policies)
 
         restore_failures = yield from self._walk([r for r in old_graph if r in updated], old_graph, restore, stop_on_failure=False)
@@ -542,7 +593,7 @@ class Stack:
             self.resources[logical_id] = previous
         leaks = yield from self._cleanup(new_template, [], {}, extra=doomed)
         status = "UPDATE_ROLLBACK_COMPLETE" if not rollback_failures and not leaks else "UPDATE_ROLLBACK_FAILED"
-        return Outcome(status, _roots([*failures.values(), *rollback_failures]), leaks=leaks)
+        return Outcome(status, _roots([*_causes_first(failures), *rollback_failures]), leaks=leaks)
 
     def _cleanup(self, template: Mapping, removed: list[str], replaced: Mapping[str, Resource], *, extra: Mapping[str, Resource] | None = None):
         """Cleanup phase: delete removed and replaced resources; a failed delete is a leak."""
@@ -565,6 +616,11 @@ class Stack:
             if name not in failures:
                 self.resources.pop(name, None)
         return [f"cleanup of {name} failed (left behind): {error}" for name, error in failures.items() if not error.startswith("kept:")]
+
+
+def _causes_first(failures: Mapping[str, str]) -> list[str]:
+    """Failures in the order they happened, what was cancelled because of them after them."""
+    return sorted(failures.values(), key=lambda failure: failure.endswith(("creation cancelled", "update cancelled")))
 
 
 def _roots(failures: Iterable[str]) -> list[str]:

@@ -78,6 +78,10 @@ class StackFakePersonalize(FakeRecommenders, FakeSolutions):
         self.events_recorded: dict[str, int] = {}  # dataset ARN → events sent with PutEvents
         self.exported_events: dict[str, int] = {}  # s3 path → events a dataset export job wrote
         self.import_minutes: dict[str, float] = {}  # dataLocation substring → duration override
+        # (resource type, ARN substring) → duration override / failure reason: one resource of
+        # several created at once can be made slow or failing.
+        self.minutes_of: dict[tuple[str, str], float] = {}
+        self.failing: dict[tuple[str, str], str] = {}
         self.active_at: dict[str, dt.datetime] = {}  # ARN → when it first became ACTIVE
 
     # --- simulated time for every type ----------------------------------------------------
@@ -98,6 +102,7 @@ class StackFakePersonalize(FakeRecommenders, FakeSolutions):
         self._settle()
         failures = self._failing_creations[resource_type]
         reason = failures.pop(0) if failures else None
+        reason = next((r for (kind, part), r in self.failing.items() if kind == resource_type and part in arn), reason)
         now = self.clock.now
         resource = FakeResource(arn, resource_type, attributes, "CREATE PENDING", now, now, failure_reason=reason)
         self.resources[arn] = resource
@@ -105,6 +110,7 @@ class StackFakePersonalize(FakeRecommenders, FakeSolutions):
         if resource_type == "dataset-import-job":
             location = attributes["dataSource"]["dataLocation"]
             minutes = next((m for key, m in self.import_minutes.items() if key in location), minutes)
+        minutes = next((m for (kind, part), m in self.minutes_of.items() if kind == resource_type and part in arn), minutes)
         self._at(0, self._status(resource, "CREATE IN_PROGRESS", only_from=CREATING))
         # Only from a creating status: a stopped training (CREATE STOPPING) does not finish.
         self._at(minutes, self._status(resource, "CREATE FAILED" if reason else "ACTIVE", only_from=CREATING))
@@ -428,6 +434,26 @@ class StackFakePersonalize(FakeRecommenders, FakeSolutions):
         self.events_recorded[dataset_arn] = self.events_recorded.get(dataset_arn, 0) + count
 
 
+# What keeps billing while it exists (Amazon Personalize pricing: recommenders per hour while
+# training or serving, not while INACTIVE; campaigns per hour of provisioned TPS; training hours;
+# a solution with automatic training starts a new billed training every few days).
+RECOMMENDER_UNBILLED = ("INACTIVE", "CREATE FAILED", *DELETING)
+
+
+def billable(fake: StackFakePersonalize) -> list[str]:
+    """ARNs of the resources billing now."""
+    fake._settle()
+    running = []
+    for arn, resource in fake.resources.items():
+        kind, status = resource.resource_type, resource.status
+        if ((kind == "recommender" and status not in RECOMMENDER_UNBILLED)
+                or (kind == "campaign" and status not in ("CREATE FAILED", *DELETING))
+                or (kind == "solution-version" and status in CREATING)
+                or (kind == "solution" and status == "ACTIVE" and resource.attributes.get("performAutoTraining", True))):
+            running.append(arn)
+    return sorted(running)
+
+
 def attribution_order_problems(fake: StackFakePersonalize) -> list[str]:
     """Personalize reports only on data imported after the metric attribution exists, and
     SUM(ITEMS.col) needs item metadata: Items import → attribution → Interactions import."""
@@ -436,6 +462,14 @@ def attribution_order_problems(fake: StackFakePersonalize) -> list[str]:
     for attribution in [r for r in fake.resources.values() if r.resource_type == "metric-attribution"]:
         group = attribution.attributes["datasetGroupArn"]
         attribution_active = fake.active_at.get(attribution.arn)
+        # Item metadata imported before the attribution was created is what SUM(ITEMS.…) needs:
+        # a later Items import (an update) is fine once one finished before it.
+        items_ready = any(fake.active_at.get(job.arn) is not None and fake.active_at[job.arn] <= attribution.created
+                          and job.attributes["datasetArn"].endswith("/ITEMS")
+                          and job.attributes["datasetArn"].startswith(group.replace(":dataset-group/", ":dataset/") + "/")
+                          and (dataset := fake.resources.get(job.attributes["datasetArn"])) is not None
+                          and job.created >= dataset.created
+                          for job in jobs)
         for job in jobs:
             if not job.attributes["datasetArn"].startswith(group.replace(":dataset-group/", ":dataset/") + "/"):
                 continue
@@ -448,7 +482,7 @@ def attribution_order_problems(fake: StackFakePersonalize) -> list[str]:
                                 " was ACTIVE: its interactions are not reported")
             uses_items = any("ITEMS." in m["expression"].upper() for m in attribution.attributes["metrics"])
             job_active = fake.active_at.get(job.arn)
-            if dataset_type == "ITEMS" and uses_items and (job_active is None or attribution.created < job_active):
+            if dataset_type == "ITEMS" and uses_items and not items_ready and (job_active is None or attribution.created < job_active):
                 problems.append(f"the attribution of {group.rsplit('/', 1)[-1]} (SUM(ITEMS.…)) was created before its"
                                 " Items import finished")
     return problems

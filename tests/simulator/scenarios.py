@@ -11,7 +11,8 @@ from typing import Any
 
 from tests.simulator.aws import Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, dependencies
-from tests.simulator.fake_service import StackFakePersonalize, Timings, attribution_order_problems, stale_import_problems
+from tests.simulator.fake_service import (StackFakePersonalize, Timings, attribution_order_problems, billable,
+                                          stale_import_problems)
 from tests.simulator.iam import Iam
 from tests.simulator.kernel import Clock, Kernel, drain
 from tests.simulator.synth import load_template
@@ -22,10 +23,10 @@ StepCheck = Callable[[StackFakePersonalize], list[str]]
 
 @dataclass
 class Step:
-    action: str                 # deploy | destroy | record-events | cancel-after
+    action: str                 # deploy | destroy | record-events | wait
     variant: str = ""
     expect: str = ""            # the stack status this step must end in
-    minutes: float = 0          # cancel-after: minutes into this deploy
+    minutes: float = 0          # deploy: cancelled this many minutes in; wait: how long
     events: int = 0
     reason: str = ""            # a failure expected by the scenario must carry this text
     check: StepCheck | None = None  # what must hold in Personalize after the step
@@ -33,6 +34,10 @@ class Step:
 
 def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None) -> Step:
     return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check)
+
+
+def wait(minutes: float, check: StepCheck | None = None) -> Step:
+    return Step("wait", minutes=minutes, check=check)
 
 
 def destroy() -> Step:
@@ -162,6 +167,31 @@ def _all(*checks: StepCheck) -> StepCheck:
     return lambda fake: [problem for check in checks for problem in check(fake)]
 
 
+def _rolled_back_within(outcomes: list[Outcome], minutes: float) -> list[str]:
+    first = outcomes[0] if outcomes else None
+    if first is None or first.minutes <= minutes:
+        return []
+    return [f"the rollback ended {first.minutes:.0f} min after the deploy began, not within {minutes:.0f} (the failure waited for a timeout?)"]
+
+
+def _slow_and_failing(*resources: tuple[str, str, float, str]) -> Callable[[Aws], None]:
+    """(resource type, ARN part, minutes to create or 0 for the default, failure reason or "")."""
+    def setup(aws: Aws) -> None:
+        for kind, part, minutes, reason in resources:
+            if minutes:
+                aws.personalize.minutes_of[(kind, part)] = minutes
+            if reason:
+                aws.personalize.failing[(kind, part)] = reason
+    return setup
+
+
+def _no_call_after(operation_name: str, count: int) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        made = fake.count(operation_name)
+        return [] if made <= count else [f"{operation_name} called {made} times, expected at most {count}"]
+    return check
+
+
 def _training_stopped(aws: Aws, outcomes: list[Outcome]) -> list[str]:
     stopped = aws.personalize.params_of("StopSolutionVersionCreation")
     return [] if stopped else ["no training was stopped: the rollback deleted solutions without stopping their trainings"]
@@ -198,10 +228,13 @@ SCENARIOS: list[Scenario] = [
                                                                              reason="cancelled"),
                                        destroy()]),
     Scenario("throttling-burst", about="every handler call to Personalize throttled 3 times before it succeeds; destroy", steps=[deploy("default"), destroy()], setup=_faults(throttle_burst=3)),
-    # Either the poller survives the timeout, or it signals the failure at once: never the
-    # WaitCondition's hours-long timeout (that failure would not carry the poll's error).
-    Scenario("poll-lambda-timeout", about="the poller's Lambda times out once: complete, or fail at once with the error; destroy", steps=[deploy("default", "CREATE_COMPLETE|ROLLBACK_COMPLETE", reason="Sandbox.Timedout"), destroy()],
-             setup=_faults(poll_lambda_timeouts=1)),
+    # The design (stacks/constructs/providers.py, Poller): the poll task retries only Lambda's
+    # service exceptions; any other failure of the step, a timeout included, is caught and
+    # signalled as FAILURE with its error. So the one promised outcome is a rollback that starts
+    # at that poll and names Sandbox.Timedout, never the WaitCondition's hours-long timeout.
+    Scenario("poll-lambda-timeout", about="the poller's Lambda times out once: FAILURE signalled at once with the error; rollback",
+             steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Sandbox.Timedout")],
+             setup=_faults(poll_lambda_timeouts=1), check=lambda aws, outcomes: _rolled_back_within(outcomes, 60)),
     Scenario("start-execution-fails", about="StartExecution fails after CreateRecommender: rollback must not orphan the recommender", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="StartExecution")], setup=_faults(start_execution_errors=1)),
     Scenario("import-3-hours", about="an import job takes 3 hours; destroy", steps=[deploy("default"), destroy()], timings=Timings(dataset_import_job=180)),
     # The import job's Delete answers at once (nothing to delete); the teardown waits hold the
@@ -233,6 +266,31 @@ SCENARIOS: list[Scenario] = [
              setup=_fail_creation("solution-version", "Insufficient data: fewer than 25 users with 2 or more interactions")),
     Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
+    # CloudFormation's failure semantics (docs/simulator-rules.md, "Failures and rollbacks").
+    Scenario("multi-group-attribution-cancelled", about="multi config: the shop Items import fails while the video group's attribution is being created: the attribution's create is cancelled, its Delete carries a made-up id; rollback",
+             steps=[deploy("multi", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
+             timings=Timings(metric_attribution=30), setup=_slow_and_failing(("dataset-import-job", "shop-items", 30, "Input CSV is missing column PRICE"))),
+    Scenario("custom-solution-cancelled", about="custom config: one solution fails while the other is being created: that create is cancelled, its Delete carries a made-up id; rollback",
+             steps=[deploy("custom", "ROLLBACK_COMPLETE", reason="CREATE FAILED")],
+             setup=_slow_and_failing(("solution", "-similar-", 0, "The recipe does not support this dataset"), ("solution", "-top-picks-", 30, ""))),
+    Scenario("update-failed-rolled-back", about="tags and a recommender's config changed; UpdateRecommender refused: the update rolls back new → old (tags restored, no retraining); destroy",
+             steps=[deploy("default"),
+                    deploy("tags-and-config-changed", "UPDATE_ROLLBACK_COMPLETE", reason="injected: refused",
+                           check=_all(_tags("environment", "default"), _min_tps("recommended-for-you", 1), _no_call_after("UpdateRecommender", 1))),
+                    destroy()],
+             setup=lambda aws: aws.personalize.inject_error("UpdateRecommender", "InvalidInputException", 1, "injected: refused")),
+    Scenario("metric-update-cancelled", about="a metric change cancelled while the attribution is being updated: rolled back new → old, and an hour later still old; destroy",
+             steps=[deploy("default"), deploy("metric-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=1, reason="cancelled",
+                                              check=_metrics("countViews", "sumMargin")),
+                    wait(60, check=_metrics("countViews", "sumMargin")), destroy()]),
+    Scenario("solution-replacement-cancelled", about="eventValueThreshold 3.5 → 4 cancelled while the new solution is being created: rolled back (the old solution stays, the new one must go); destroy",
+             steps=[deploy("custom"), deploy("custom-threshold", "UPDATE_ROLLBACK_COMPLETE", cancel_after=1, reason="cancelled",
+                                             check=_solutions(**{"top-picks": "3.5", "similar": None})),
+                    destroy()]),
+    Scenario("config-update-cancelled-then-destroy", about="a recommender's config update cancelled 30 min into its retraining: rolled back new → old, then destroyed at once",
+             steps=[deploy("default"), deploy("config-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30, reason="cancelled",
+                                              check=_min_tps("recommended-for-you", 1)),
+                    destroy()]),
 ]
 
 
@@ -305,10 +363,11 @@ class Result:
     bound_minutes: float
     problems: list[str]
     events: list[str]
+    billed_hours: float = 0.0
 
     def line(self) -> str:
-        return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} denied={len(self.denied)}"
-                f" deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
+        return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} billed_h={self.billed_hours:.1f}"
+                f" denied={len(self.denied)} deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
 
 
 def handler_modules(assets: Path) -> dict[str, Any]:
@@ -348,6 +407,13 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 for dataset in [a for a in personalize.datasets if a.endswith("/INTERACTIONS")]:
                     personalize.record_events(dataset, step.events)
                 continue
+            if step.action == "wait":
+                # Time passes with no stack operation: what still runs (abandoned waiters,
+                # pollers) acts; the check then says what Personalize looks like.
+                drain(kernel, limit_hours=step.minutes / 60)
+                if step.check:
+                    problems += [f"step {index + 1} (wait {step.minutes:g} min): {problem}" for problem in step.check(personalize)]
+                continue
             if step.action == "deploy":
                 variant = variants[step.variant]
                 stack.asset_root = Path(variant["assets"])
@@ -369,33 +435,52 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
             outcomes.append(outcome)
             if index == 0:
                 deploy_minutes = outcome.minutes
-            if outcome.status == "CREATE_COMPLETE":
-                problems += attribution_order_problems(personalize)
-                problems += stale_import_problems(personalize)
             label = f"step {index + 1} ({step.action} {step.variant})".replace(" )", ")")
+            # The invariants hold after every step, whatever its outcome (an update or a rollback
+            # that reimports or recreates must keep the order too).
+            problems += [f"{label}: {problem}" for problem in attribution_order_problems(personalize) + stale_import_problems(personalize)]
             if outcome.status not in expected.split("|"):
                 problems.append(f"{label}: {outcome.status}, expected {expected}: {'; '.join(outcome.failures)[:1500]}")
             elif outcome.failures and outcome.status.endswith("COMPLETE") and "ROLLBACK" not in outcome.status:
                 problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
-            if step.check and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            if step.check and outcome.status in expected.split("|"):
                 problems += [f"{label}: {problem}" for problem in step.check(personalize)]
             if step.reason and "ROLLBACK" in outcome.status and not any(step.reason in failure for failure in outcome.failures[:2]):
                 problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")
             for leak in outcome.leaks:
                 problems.append(f"{label}: {leak[:800]}")
             ended_clean = outcome.status in ("DELETE_COMPLETE", "ROLLBACK_COMPLETE")
-        # What the last step left running (pollers finishing a delete, timers) runs to its end
-        # first: only what is still there a day later counts as left.
-        drain(kernel, limit_hours=24)
+        # Left is what exists the moment the stack reports its last step complete; what keeps
+        # billing after that is measured while the rest (pollers finishing a delete, timers)
+        # runs to its end, for up to a day.
         left = personalize.left()
+        billed_hours = _billed_hours_until_quiet(kernel, personalize)
     if scenario.check:
         problems += scenario.check(aws, outcomes)
     if ended_clean and left:
-        problems.append(f"left after the last step: {', '.join(a.split(':', 5)[-1] for a in left)}")
+        problems.append(f"left when the last step completed: {', '.join(a.split(':', 5)[-1] for a in left)}")
+    if ended_clean and billed_hours:
+        problems.append(f"{billed_hours:.1f} billable resource-hours after the last step completed")
     if aws.denied_calls:
         problems.append(f"IAM denied: {'; '.join(sorted(set(aws.denied_calls)))[:1500]}")
     if aws.iam.unknown_conditions:
         problems.append(f"unknown IAM condition keys (denied): {sorted(aws.iam.unknown_conditions)}")
     if not ended_clean and not problems:
         problems.append("the scenario does not end in a destroy or rollback")
-    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events)
+    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events, billed_hours)
+
+
+BILLING_SAMPLE_MINUTES = 1
+
+
+def _billed_hours_until_quiet(kernel: Kernel, personalize: StackFakePersonalize, limit_hours: float = 24) -> float:
+    """Resource-hours of what bills (fake_service.billable) from now until nothing runs any more
+    or ``limit_hours`` passed, sampled every BILLING_SAMPLE_MINUTES simulated minutes."""
+    minutes = 0.0
+    for _ in range(int(limit_hours * 60 / BILLING_SAMPLE_MINUTES)):
+        running = billable(personalize)
+        if not running and not kernel._queue:
+            break
+        minutes += len(running) * BILLING_SAMPLE_MINUTES
+        drain(kernel, limit_hours=BILLING_SAMPLE_MINUTES / 60)
+    return minutes / 60

@@ -58,6 +58,9 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "custom-tps": ("custom", _set(lambda c: _group(c)["solutions"][0]["campaigns"][0].update(minProvisionedTPS=2))),
     "custom-threshold": ("custom", _set(lambda c: _group(c)["solutions"][0].update(eventValueThreshold=4))),
     "custom-campaign-removed": ("custom", _set(lambda c: _group(c)["solutions"][1].update(campaigns=[]))),
+    # Two in-place changes of one recommender at once (its tags and its recommenderConfig).
+    "tags-and-config-changed": ("default", _set(lambda c: (c["tags"].update(environment="staging"),
+                                                           _group(c)["recommenders"][0]["recommenderConfig"].update(minRecommendationRequestsPerSecond=2)))),
 }
 
 

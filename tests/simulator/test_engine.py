@@ -85,3 +85,27 @@ def test_kernel_runs_processes_in_simulated_time_order() -> None:
     last = kernel.spawn(process("early", 60))
     kernel.run_until(last)
     assert order == [("early", 1.0)]
+
+
+def test_billed_hours_count_what_bills_until_it_is_gone() -> None:
+    from tests.lambdas.fake_personalize import GONE
+    from tests.simulator.fake_service import StackFakePersonalize, Timings
+    from tests.simulator.scenarios import _billed_hours_until_quiet
+
+    clock = Clock()
+    kernel = Kernel(clock)
+    fake = StackFakePersonalize(clock, Timings())
+    campaign = fake.add_resource(fake.arn("campaign", "c"), "campaign", {"name": "c"})
+    fake.add_resource(fake.arn("solution", "off"), "solution", {"name": "off", "performAutoTraining": False})
+    fake._at(90, fake._status(campaign, GONE))  # deleted 90 minutes from now
+    assert _billed_hours_until_quiet(kernel, fake) == 1.5
+
+
+def test_a_cancelled_create_gets_a_made_up_physical_id() -> None:
+    from lambdas.personalize_resources.core import is_personalize_arn
+    from tests.simulator.cloudformation import generated_physical_id
+
+    made_up = generated_physical_id("pimpact-default-personalize", "CustomAttribution", "req-1")
+    assert made_up.startswith("pimpact-default-personalize-CustomAttribution-") and not made_up.startswith("arn:")
+    assert made_up == generated_physical_id("pimpact-default-personalize", "CustomAttribution", "req-1")
+    assert not is_personalize_arn(made_up, "metric-attribution")

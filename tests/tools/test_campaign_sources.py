@@ -123,12 +123,12 @@ def rows(source: str, value: float, buckets: range) -> list[str]:
 
 def test_arn_rows_are_renamed_after_deduplication(tmp_path):
     """An explicit row and an ARN row with the same metric, value and time are two events, not a
-    copy: both count. A real copy (same source) in another file still counts once."""
+    copy: both count. A real copy (the same file again) still counts once."""
     arn = CAMPAIGN + "top-picks"
     first = tmp_path / "a.csv"
     second = tmp_path / "b.csv"
     first.write_text(HEADER + "".join(rows("top_picks", 3, range(4)) + rows(arn, 3, range(4)) + rows("vendor_widget", 1, range(4))))
-    second.write_text(HEADER + "".join(rows("top_picks", 3, range(4))))  # a re-downloaded copy of top_picks' rows
+    second.write_bytes(first.read_bytes())  # a re-downloaded copy
     store = ReportStore()
     try:
         for path in (first, second):
@@ -150,7 +150,7 @@ def test_arn_rows_are_renamed_after_deduplication(tmp_path):
     # The hour still has four 15-minute buckets with data, not eight.
     hourly = aliased["hourly_by_source"]
     assert int(np.asarray(hourly["buckets"])[list(hourly["source"]).index("TOP_PICKS")]) == 4
-    assert list(aliased["duplicate_rows"]["duplicate_rows"]) == list(plain["duplicate_rows"]["duplicate_rows"]) == [4]
+    assert list(plain["files_not_counted"]["source_file"]) == ["b.csv"]  # the copy is skipped as a whole file
     renamed = aliased["aliased_sources"]
     assert (list(renamed["reported_source"]), list(renamed["source"]), list(renamed["row_count"])) == ([arn.upper()], ["TOP_PICKS"], [4])
 
@@ -161,7 +161,7 @@ def test_aliases_reach_the_athena_text_and_leave_the_saved_queries_alone():
     assert "aliased_sources" not in plain and "attributed" not in plain["hourly_by_source"]
     assert "WHEN upper('arn:aws:personalize:x:1:campaign/it''s') THEN upper('top_picks')" in aliased["hourly_by_source"]  # quotes doubled
     assert "FROM attributed" in aliased["hourly_by_source"] and "FROM attributed" in aliased["totals_by_source"]
-    assert "FROM attributed" not in aliased["duplicate_rows"]
+    assert "FROM attributed" not in aliased["files_not_counted"]
 
 
 def test_report_config_counts_the_campaign_arn_under_its_source_and_divides_by_its_calls():

@@ -38,7 +38,7 @@ def status(state: str, reason: str | None = None) -> dict:
 HOURLY = [("metric", "varchar"), ("source", "varchar"), ("hour_start", "bigint"), ("total", "double"), ("buckets", "bigint")]
 TRAFFIC = [("hour_start", "bigint"), ("buckets", "bigint")]
 DETAILS = [("metric", "varchar"), ("event_type", "varchar"), ("math_function", "varchar"), ("row_count", "bigint")]
-DUPLICATES = [("source_file", "varchar"), ("duplicate_rows", "bigint")]
+NOT_COUNTED = [("source_file", "varchar"), ("row_count", "bigint"), ("reason", "varchar")]
 H0, H1 = 1704067200, 1704070800
 
 
@@ -60,7 +60,7 @@ def stub_report_run(stubber: Stubber, *, output: str | None) -> None:
         ],
         "traffic_by_hour": [result_page(TRAFFIC, [[str(H0), "4"], [str(H1), "4"]], header=True)],
         "metric_details": [result_page(DETAILS, [["COUNTVIEWS", "VIEW", "samplecount", "16"]], header=True)],
-        "duplicate_rows": [result_page(DUPLICATES, [], header=True)],
+        "files_not_counted": [result_page(NOT_COUNTED, [], header=True)],
     }
     for position, name in enumerate(ANALYSIS_QUERIES):
         execution_id = f"id-{position}"

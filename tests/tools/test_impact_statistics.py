@@ -33,7 +33,7 @@ def run(rows: list[MetricRow], exposure=None, derived=(), **settings) -> dict[st
         results = store.aggregates(ANALYSIS_QUERIES)
     finally:
         store.close()
-    data = HourlyData(results["hourly_by_source"], results["traffic_by_hour"])
+    data = HourlyData(results["hourly_by_source"], results["traffic_by_hour"], whole_days=settings.get("block", "day") == "day")
     analysis = analyse(data, results["metric_details"], Settings(**settings), exposure=exposure, derived=derived)
     run.last = analysis
     return {report.metric: report for report in analysis.metrics}
@@ -83,13 +83,58 @@ def test_a_late_source_is_compared_only_over_the_window_both_were_live():
     assert over_time.period == "day" and over_time.per_hour["NEW_WIDGET"] == [None] * 4 + [pytest.approx(160)]
 
 
-def test_outages_are_gaps_not_zeros():
-    values = [5] * 8 + [0] * 8 + [5] * 8  # six hours, the middle two with no rows at all
-    reports = run(series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values))
+def test_quiet_hours_are_clock_hours_and_active_hours_only_if_asked():
+    values = [5] * 8 + [0] * 8 + [5] * 8  # six hours, the middle two with no rows of any source
+    rows = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values)
+    reports = run(rows, block="hour")
     rates = reports["COUNTVIEWS"].rates_over_time
     assert rates.period == "hour"
-    assert rates.per_hour["A"] == [20.0, 20.0, None, None, 20.0, 20.0]
-    assert by_source(reports["COUNTVIEWS"])["A"].per_hour.estimate == pytest.approx(20)
+    assert rates.per_hour["A"] == [20.0, 20.0, 0.0, 0.0, 20.0, 20.0]  # a quiet shop, not a pause
+    figures = by_source(reports["COUNTVIEWS"])["A"]
+    assert figures.per_hour.estimate == pytest.approx(80 / 6) and figures.live_hours == 6 and not figures.pauses
+    active = by_source(run(rows, rate_hours="active", block="hour")["COUNTVIEWS"])["A"]
+    assert active.per_hour.estimate == pytest.approx(20)
+    # With day clusters the period is the whole (UTC) day: 80 views in 24 clock hours.
+    assert by_source(run(rows)["COUNTVIEWS"])["A"].per_hour.estimate == pytest.approx(80 / 24)
+
+
+def test_rates_are_independent_of_other_sources_rows():
+    """Per clock hour: adding a source with rows in the quiet hours changes nobody else's rate."""
+    values = [5] * 8 + [0] * 8 + [5] * 8
+    rows = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", values) + series_rows("COUNTVIEWS", "a", values)
+    night_owl = series_rows("COUNTVIEWS", "owl", [1] * 24)
+    alone, together = (by_source(run(r, block="hour")["COUNTVIEWS"])["A"].per_hour.estimate for r in (rows, rows + night_owl))
+    assert alone == together == pytest.approx(80 / 6)
+
+
+def test_a_pause_is_not_live_time_and_is_stated():
+    """The source stops for three of ten days while the baseline goes on: those days are
+    excluded from its rate and from the lift's window, and reported as a pause."""
+    rng = np.random.default_rng(4)
+    days = 10
+    baseline = rng.poisson(10, days * BUCKETS_PER_DAY)
+    source = rng.poisson(13, days * BUCKETS_PER_DAY)
+    source[3 * BUCKETS_PER_DAY : 6 * BUCKETS_PER_DAY] = 0
+    reports = run(series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", baseline) + series_rows("COUNTVIEWS", "rec", source))
+    rec = by_source(reports["COUNTVIEWS"])["REC"]
+    [pause] = rec.pauses
+    assert (pause.start, pause.end, pause.hours) == (datetime(2024, 1, 4, tzinfo=UTC), datetime(2024, 1, 7, tzinfo=UTC), 72)
+    assert rec.live_hours == 7 * 24
+    assert rec.per_hour.estimate == pytest.approx(source.sum() / (7 * 24))
+    assert rec.lift.rate_lift.estimate == pytest.approx(1.3, rel=0.03)
+    baseline_figures = by_source(reports["COUNTVIEWS"])["SOURCE_NAME_UNDEFINED"]
+    assert baseline_figures.live_hours == days * 24 and not baseline_figures.pauses
+
+
+def test_a_sparse_source_is_live_from_the_start_of_the_report_not_its_first_event():
+    """38 purchases in 14 days: nothing makes the empty hours before the first one improbable."""
+    rng = np.random.default_rng(9)
+    days = 14
+    views = series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", rng.poisson(5, days * BUCKETS_PER_DAY))
+    purchases = np.zeros(days * BUCKETS_PER_DAY)
+    purchases[np.sort(rng.choice(np.arange(30, days * BUCKETS_PER_DAY - 30), 38, replace=False))] = 1
+    rec = by_source(run(views + series_rows("COUNTPURCHASES", "rec", purchases))["COUNTPURCHASES"])["REC"]
+    assert rec.live_hours == days * 24 and rec.per_hour.estimate == pytest.approx(38 / (days * 24))
 
 
 def test_delta_interval_matches_the_cluster_robust_formula():
@@ -182,3 +227,79 @@ def test_lift_axis_ticks_are_readable_when_lifts_are_close_to_one():
     for low, high in ((0.9, 1.05), (0.05, 40.0), (0.7, 2.3), (0.2, 120.0)):
         ticks = lift_ticks(low, high)
         assert 1.0 in ticks and len(ticks) <= MAX_LIFT_TICKS and all(low <= t <= high for t in ticks)
+
+
+def test_a_pause_is_printed_next_to_the_table():
+    from tools.impact.render import format_text
+
+    rng = np.random.default_rng(4)
+    baseline = rng.poisson(10, 10 * BUCKETS_PER_DAY)
+    source = rng.poisson(13, 10 * BUCKETS_PER_DAY)
+    source[3 * BUCKETS_PER_DAY : 6 * BUCKETS_PER_DAY] = 0
+    run(series_rows("COUNTVIEWS", "SOURCE_NAME_UNDEFINED", baseline) + series_rows("COUNTVIEWS", "rec", source))
+    text = format_text(run.last, 0.95)
+    assert "REC: paused 2024-01-04 00:00 to 2024-01-07 00:00 UTC (3.0 d, no rows where ~72 hours with rows were expected)" in text
+    assert "Holm p" in text and "simultaneous CI" in text
+
+
+def test_partly_live_source_per_1000_lift_uses_matching_periods():
+    """Deleted after 5 of 10 days; both served 1,000 an hour while live (impressions totals).
+    Views per 1,000: 13 and 10 -> lift 1.3, whatever the source's shorter period."""
+    views = {"SOURCE_NAME_UNDEFINED": [2.5] * (10 * BUCKETS_PER_DAY), "rec": [3.25] * (5 * BUCKETS_PER_DAY) + [0] * (5 * BUCKETS_PER_DAY)}
+    rows = [row for source, values in views.items() for row in series_rows("COUNTVIEWS", source, values)]
+    exposure = {"SOURCE_NAME_UNDEFINED": Exposure("t", total=1000.0 * 240), "REC": Exposure("t", total=1000.0 * 120)}
+    rec = by_source(run(rows, exposure=exposure)["COUNTVIEWS"])["REC"]
+    assert rec.per_1000.estimate == pytest.approx(13.0)
+    assert rec.lift.per_1000_lift.estimate == pytest.approx(1.3)
+    assert rec.live_hours == 120 and rec.lift.rate_lift.estimate == pytest.approx(1.3)
+
+
+def test_holm_adjusts_every_lift_of_the_report_and_gives_simultaneous_intervals():
+    from tools.impact.statistics import Comparison, Interval, adjust_comparisons, t_p_value
+
+    lifts = [Interval(1.2, se_log=0.05, df=20), Interval(1.05, se_log=0.05, df=20), Interval(0.9, se_log=0.2, df=20)]
+    comparisons = [Comparison("B", None, None, 21, 0.0, lift) for lift in lifts]
+    assert adjust_comparisons(comparisons, Settings()) == 3
+    raw = [t_p_value(math.log(c.rate_lift.estimate) / c.rate_lift.se_log, 20) for c in comparisons]
+    order = np.argsort(raw)
+    expected = np.maximum.accumulate([min(1.0, (3 - rank) * raw[i]) for rank, i in enumerate(order)])
+    assert [comparisons[i].p_adjusted for i in order] == pytest.approx(list(expected))
+    spread = statistics.t_quantile(1 - 0.05 / 3, 20) * 0.05
+    assert comparisons[0].adjusted.low == pytest.approx(1.2 * math.exp(-spread))
+    assert adjust_comparisons(comparisons[:1], Settings(adjust="none")) == 1
+
+
+def test_correlated_days_are_merged_into_weeks_and_independent_days_are_not():
+    from tools.impact.statistics import choose_block
+
+    rng = np.random.default_rng(5)
+    days = np.arange(140)
+    baseline = np.full(140, 1000.0)
+    weekly = 1000 * np.repeat(rng.normal(1, 0.2, 20), 7) + rng.normal(0, 10, 140)
+    assert choose_block(weekly, baseline, days)[2] == 7
+    independent = 1000 * rng.normal(1, 0.2, 140)
+    assert choose_block(independent, baseline, days)[2] == 1
+    # Too few days for weeks: days stay, with a warning.
+    _, _, block, warnings = choose_block(weekly[:28], baseline[:28], days[:28])
+    assert block == 1 and "too few for 7-day blocks" in warnings[0]
+
+
+def test_heavy_tail_is_flagged_only_when_a_few_hours_carry_much_of_the_total():
+    from tools.impact.statistics import heavy_tail
+
+    rng = np.random.default_rng(6)
+    assert heavy_tail(rng.poisson(5, 600).astype(float)) is None
+    whales = rng.poisson(5, 600).astype(float)
+    whales[[10, 300, 500]] = 400
+    message = heavy_tail(whales)
+    assert message.startswith("heavy-tailed: 6 of ") and " hours with data carry " in message  # the top 1 %: 6 of ~600 hours
+    assert heavy_tail(np.array([5.0, 0, 0, 1])) is None  # a handful of hours is not a tail
+
+
+def test_local_days_follow_the_shop_across_a_dst_change():
+    from tools.impact.statistics import _local_days
+
+    starts = 1_709_971_200 + 3600 * np.arange(72)  # 2024-03-09T08:00Z = midnight in Los Angeles
+    days = _local_days(starts, "America/Los_Angeles")
+    assert [int((days == day).sum()) for day in np.unique(days)] == [24, 23, 24, 1]  # 2024-03-10 has 23 hours
+    assert _local_days(starts, None)[0] == starts[0] // 86_400

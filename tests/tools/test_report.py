@@ -177,11 +177,11 @@ def test_text_output_shows_the_comparison(fixtures_dir):
     assert rfy_row[:9] == ["RECOMMENDED_FOR_YOU", "100", "58.8%", "2024-01-01", "00:00", "1.0", "h", "100.00", "2.00x"]
     assert "no interval: 1 hour in the window" in out
     assert "warning: VIEWED_X_ALSO_VIEWED: small sample: only 3 15-minute buckets" in out
-    assert "intervals: hour-clustered delta method" in out and "rate lift: the source's rate / the baseline's rate" in out
+    assert "intervals: hours as independent clusters; delta method" in out and "rate lift: the source's rate / the baseline's rate" in out
 
 
 def test_json_output(fixtures_dir):
-    code, out, _ = run_cli(["--dir", str(fixtures_dir / "reports"), "--json", "--ci", "bootstrap"])
+    code, out, _ = run_cli(["--dir", str(fixtures_dir / "reports"), "--json", "--ci", "bootstrap", "--block", "hour"])
     assert code == 0
     data = json.loads(out)
     assert data["files_read"] == 2 and data["rows"] == 16 and data["rows_skipped"] == 0

@@ -53,7 +53,9 @@ def format_text(analysis: Analysis, confidence: float) -> str:
         blocks.append("\n".join(lines))
     blocks.append(
         "volume share: a source's part of the metric's total (mostly reflects how much traffic it got).\n"
-        "per hour: total over the hours traffic flowed while the source was live.\n"
+        "live: the source's clock hours from its first to its last, pauses excluded (hours without its rows that its\n"
+        "  usual activity makes improbable, or without recommendations served where that is known).\n"
+        "per hour: total per clock hour live (--rate-hours active: per hour in which any source had rows).\n"
         "rate lift: the source's rate / the baseline's rate over the hours both were live (the window).\n"
         f"intervals: {analysis.method}."
     )
@@ -79,34 +81,43 @@ def _metric_text(report: MetricReport, level: str) -> str:
     if has_exposure:
         headers += ["per 1,000 recs", "per-1,000 lift"]
     headers += ["rate lift", f"{level} CI", "window (UTC)"]
-    rows = [_source_row(source, has_exposure) for source in report.sources]
-    numeric = {1, 2, 4, 5} | set(range(6, 10 if has_exposure else 8))
+    adjusted = any(s.lift is not None and s.lift.adjusted is not None for s in report.sources)
+    if adjusted:
+        headers += ["Holm p", "simultaneous CI"]
+    rows = [_source_row(source, has_exposure, adjusted) for source in report.sources]
+    numeric = set(range(1, len(headers))) - {3, headers.index("window (UTC)")}
     lines = [title, format_table(headers, rows, right_align=numeric)]
     if report.baseline_note:
         lines.append(f"({report.baseline_note})")
     for source in report.sources:
-        for warning in source.lift.warnings if source.lift else []:
+        for pause in source.pauses:
+            lines.append(
+                f"{source.source}: paused {_when(pause.start)} to {_when(pause.end)} UTC ({_days(pause.hours)}, "
+                f"no rows where ~{pause.expected_hours:,.0f} hours with rows were expected): not counted as live"
+            )
+        for warning in dict.fromkeys(source.per_hour.warnings + (source.lift.warnings if source.lift else [])):
             lines.append(f"warning: {source.source}: {warning}")
     lines += ["", _rates_text(report)]
     return "\n".join(lines)
 
 
-def _source_row(source: SourceFigures, has_exposure: bool) -> list[str]:
+def _source_row(source: SourceFigures, has_exposure: bool, adjusted: bool) -> list[str]:
     row = [
         source.source,
         format_number(source.total),
         f"{source.volume_share * 100:.1f}%" if source.volume_share is not None else "n/a",
         _when(source.live_start),
-        _days(source.traffic_hours),
+        _days(source.live_hours),
         _interval(source.per_hour)[0],
     ]
     if has_exposure:
         row.append(_interval(source.per_1000)[0])
         row.append(_interval(source.lift.per_1000_lift, suffix="x")[0] if source.lift and source.lift.per_1000_lift else "")
+    blank = ["", ""] if adjusted else []
     if source.is_baseline:
-        row += ["baseline", "", ""]
+        row += ["baseline", "", "", *blank]
     elif source.lift is None:
-        row += ["", "", ""]
+        row += ["", "", "", *blank]
     else:
         lift, interval = _interval(source.lift.rate_lift, suffix="x")
         window = (
@@ -115,6 +126,9 @@ def _source_row(source: SourceFigures, has_exposure: bool) -> list[str]:
             else ""
         )
         row += [lift, interval, window]
+        if adjusted:
+            p_adjusted = source.lift.p_adjusted
+            row += ["" if p_adjusted is None else f"{p_adjusted:.3f}", _interval(source.lift.adjusted, suffix="x")[1]]
     return row
 
 
@@ -129,7 +143,7 @@ def _rates_text(report: MetricReport) -> str:
     ]
     more = len(report.sources) - len(shown)
     note = f" ({more} smaller sources in --json)" if more > 0 else ""
-    title = f"per hour, by {over_time.period} (UTC; '-': not live or no traffic){note}:"
+    title = f"per hour, by {over_time.period} (UTC; '-': not live){note}:"
     return title + "\n" + format_table([over_time.period, *shown], rows, right_align=set(range(1, len(shown) + 1)))
 
 

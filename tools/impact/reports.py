@@ -9,19 +9,20 @@ Each file is loaded by DuckDB's CSV reader (fast, no Python per row) and checked
 only a file that fails that check is parsed again row by row in Python, which names the file
 and line of every problem (and skips or, with --strict, rejects those rows). The rows land in
 table `loaded_reports` with the columns of sql.REPORT_COLUMNS plus `file_id` (the file's number
-in `file_names`; a small integer keeps memory down), so the same
-queries run here and on Athena.
+in `files`; a small integer keeps memory down), so the same queries run here and on Athena.
+Which files count is decided per whole file (file_plan: FULL and INCREMENTAL imports, copies).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,12 @@ import duckdb
 import numpy as np
 
 from tools._cli import CliError
-from tools.impact.sql import REPORT_COLUMNS, dedup_steps, final_select
+from tools.impact.sql import REPORT_COLUMNS, file_steps, final_select
 
 CSV_COLUMNS = ("METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP")
 TABLE = "loaded_reports"
 FILE_COLUMN = "file_id"
+FILES_TABLE = "loaded_files"  # file_id -> name, joined in for the SQL's file rules
 # Plausible epoch seconds (2000-01-01 .. 2100-01-01): catches milliseconds and cut-off digits.
 MIN_TIMESTAMP, MAX_TIMESTAMP = 946_684_800, 4_102_444_800
 WARNINGS_PER_FILE = 10
@@ -67,6 +69,28 @@ class LoadResult:
         self.files_read += other.files_read
         self.files_skipped += other.files_skipped
         self.rows_skipped += other.rows_skipped
+
+
+@dataclass
+class ReportFile:
+    """One loaded input: a report file, or the CloudWatch rows (no digest)."""
+
+    file_id: int
+    name: str
+    digest: str | None = None  # SHA-256 of the bytes
+
+
+def content_copies(files: Sequence[ReportFile]) -> list[str]:
+    """Names of the files whose bytes equal an earlier file's (by name): re-downloaded copies.
+    Which of the other files count is the SQL's decision (sql.file_steps)."""
+    seen: set[str] = set()
+    copies = []
+    for item in sorted(files, key=lambda f: f.name):
+        if item.digest is not None and item.digest in seen:
+            copies.append(item.name)
+        elif item.digest is not None:
+            seen.add(item.digest)
+    return copies
 
 
 class ReportFileError(CliError):
@@ -203,7 +227,8 @@ class ReportStore:
         columns = ", ".join(f'"{name}" {_duckdb_type(kind)}' for name, kind in REPORT_COLUMNS)
         self.connection.execute(f"CREATE TABLE {TABLE} ({columns}, {FILE_COLUMN} INTEGER)")
         self.load = LoadResult()
-        self.file_names: list[str] = []
+        self.files: list[ReportFile] = []
+        self.keep_copies = False  # count same-content files and same-named reports each time
 
     def close(self) -> None:
         self.connection.close()
@@ -217,6 +242,8 @@ class ReportStore:
         except OSError as exc:
             raise CliError(f"{name}: cannot read: {exc}") from None
         header = _valid_header(first_line)
+        record = self._file(name)
+        record.digest = _digest(path)
         if header is not None and self._load_with_duckdb(path, name, header):
             self.load.files_read += 1
             return
@@ -250,10 +277,16 @@ class ReportStore:
         finally:
             self.connection.unregister("parsed_rows")
 
+    def _file(self, name: str) -> ReportFile:
+        for item in self.files:
+            if item.name == name:
+                return item
+        self.files.append(ReportFile(len(self.files), name))
+        return self.files[-1]
+
     def _file_id(self, name: str) -> int:
-        if name not in self.file_names:
-            self.file_names.append(name)
-        return self.file_names.index(name)
+        return self._file(name).file_id
+
 
     def row_count(self) -> int:
         return int(self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
@@ -266,16 +299,21 @@ class ReportStore:
         end: int | None = None,
         source_aliases: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, np.ndarray]]:
-        """The named queries' results: each deduplication step materialized once, then the final
-        SELECTs (over the renamed sources with `source_aliases`, see sql.py)."""
-        steps = dedup_steps(TABLE, file_column=FILE_COLUMN, start=start, end=end, source_aliases=source_aliases)
-        overlap = self._files_overlap()
-        if not overlap:
-            # Files that share no timestamp cannot repeat each other's rows (the usual case: one
-            # import job after another): the same result as the steps, without their two GROUP BYs.
-            steps["copies_per_file"] = "SELECT *, 1 AS copies FROM report_rows"
-            steps["deduplicated"] = "SELECT metric, source, event_type, math_function, value, ts, value AS total, 1 AS files FROM report_rows"
-        kinds = {step: "TABLE" if overlap and step != "report_rows" else "VIEW" for step in steps}
+        """The named queries' results: the file steps (the small per-file ones materialized once),
+        then the final SELECTs (over the renamed sources with `source_aliases`, see sql.py)."""
+        file_table = {FILE_COLUMN: np.arange(len(self.files), dtype=np.int32), "file_name": np.array([f.name for f in self.files], dtype=str)}
+        self.connection.register("file_names", file_table)  # one statement, not one INSERT per file
+        try:
+            self.connection.execute(f"CREATE OR REPLACE TABLE {FILES_TABLE} ({FILE_COLUMN} INTEGER, file_name VARCHAR)")
+            self.connection.execute(f"INSERT INTO {FILES_TABLE} SELECT * FROM file_names")
+        finally:
+            self.connection.unregister("file_names")
+        steps = file_steps(
+            f"{TABLE} JOIN {FILES_TABLE} USING ({FILE_COLUMN})", file_column="file_name", start=start, end=end,
+            source_aliases=source_aliases, skip_files=[] if self.keep_copies else content_copies(self.files),
+            same_import=not self.keep_copies,
+        )
+        kinds = {step: "TABLE" if step in ("report_files", "file_status") else "VIEW" for step in steps}
         for step, body in steps.items():
             self.connection.execute(f"CREATE OR REPLACE TEMP {kinds[step]} {step} AS {body}")
         try:
@@ -284,20 +322,7 @@ class ReportStore:
         finally:
             for step in reversed(list(steps)):
                 self.connection.execute(f"DROP {kinds[step]} IF EXISTS {step}")
-        if "duplicate_rows" in results:  # file numbers back to names
-            ids = results["duplicate_rows"]["source_file"]
-            results["duplicate_rows"]["source_file"] = np.array([self.file_names[int(i)] for i in ids], dtype=object)
         return results
-
-    def _files_overlap(self) -> bool:
-        """Whether the TIMESTAMP ranges of any two loaded files overlap."""
-        ranges = self.connection.execute(
-            f'SELECT min("timestamp"), max("timestamp") FROM {TABLE} GROUP BY {FILE_COLUMN} ORDER BY 1'
-        ).fetchall()
-        for (_, previous_end), (next_start, _) in zip(ranges, ranges[1:]):
-            if next_start <= previous_end:
-                return True
-        return False
 
     def query(self, sql: str) -> dict[str, np.ndarray]:
         """Run a query; the result as one numpy array per column."""
@@ -337,6 +362,14 @@ class ReportStore:
             self.connection.execute(f"DELETE FROM {TABLE} WHERE {FILE_COLUMN} = {file_id}")
             return False
         return True
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _duckdb_type(athena_type: str) -> str:
