@@ -20,16 +20,25 @@ import pytest
 from tools import _entry
 
 REPO = Path(__file__).resolve().parents[1]
-STARTED_SECONDS = 2.0  # long enough for the interpreter to reach the handler, far below a synthesis
+STARTED_TIMEOUT = 120.0  # seconds to wait for the run to start its first child (jsii's Node kernel)
+
+
+def children(pid: int) -> list[str]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return path.read_text().split() if path.exists() else []
 
 
 def interrupt_after_start(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run argv in its own process group and press Ctrl-C (SIGINT to the whole group, as a
-    terminal does) once it is under way."""
+    terminal does) once it is under way: when it has started jsii's Node kernel, which both
+    programs do after installing their handler, however slow the machine."""
     process = subprocess.Popen(
         argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    time.sleep(STARTED_SECONDS)
+    deadline = time.monotonic() + (STARTED_TIMEOUT if Path("/proc/self/task").exists() else 2.0)  # no /proc: a fixed wait
+    while not children(process.pid) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # and is busy in it
     assert process.poll() is None, "finished before it could be interrupted"
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=60)
