@@ -15,33 +15,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stacks.nag import flatten_reference  # noqa: E402
-
-IDENTITY_POLICY_TYPES = {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
-
-
-def _as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def identity_statements(template: dict) -> Iterator[dict]:
-    for resource in template.get("Resources", {}).values():
-        properties = resource.get("Properties", {})
-        if resource.get("Type") in IDENTITY_POLICY_TYPES:
-            yield from _as_list(properties.get("PolicyDocument", {}).get("Statement", []))
-        elif resource.get("Type") == "AWS::IAM::Role":
-            for policy in properties.get("Policies", []):
-                yield from _as_list(policy.get("PolicyDocument", {}).get("Statement", []))
+from stacks.iam_reference import as_list, flatten_reference, identity_statements  # noqa: E402
 
 
 def is_unconditioned_wildcard(statement: dict) -> bool:
     if statement.get("Effect") != "Allow" or statement.get("Condition"):
         return False
-    return any("*" in flatten_reference(resource) for resource in _as_list(statement.get("Resource", [])))
+    return any("*" in flatten_reference(resource) for resource in as_list(statement.get("Resource", [])))
 
 
 def count(assembly: Path) -> dict[str, tuple[int, int]]:

@@ -237,13 +237,13 @@ class DataImport(Strict):
     """Where a dataset's bulk data comes from.
 
     ``sample`` loads the generated demo data; a relative key is read from the data bucket's
-    import prefix; an ``s3://`` URI points at the user's own bucket (its bucket policy must let
-    personalize.amazonaws.com read it). Changing ``location``, ``mode`` or ``version`` starts a
+    import prefix; an ``s3://`` URI points at a bucket outside the app, named in ``externalBuckets``
+    (its bucket policy must let personalize.amazonaws.com read it). Changing ``location``, ``mode`` or ``version`` starts a
     new import job; the first job a stack runs on a dataset is always FULL.
     """
 
     location: str
-    """`sample` (the generated demo data), a key under the data bucket's import prefix, or an `s3://bucket/key` URI whose bucket policy lets personalize.amazonaws.com read it."""
+    """`sample` (the generated demo data), a key under the data bucket's import prefix, or an `s3://bucket/key` URI of a bucket listed in `externalBuckets` (its owner lets personalize.amazonaws.com read it)."""
     mode: ImportMode = ImportMode.FULL
     """FULL replaces the dataset's data, INCREMENTAL adds to it. The first import a stack runs on a dataset is always FULL."""
     version: str = "1"
@@ -604,6 +604,13 @@ class AppConfig(Strict):
     """The Personalize dataset groups of the environment."""
     dashboard: Dashboard = Field(default_factory=Dashboard)
     """The CloudWatch dashboard, alarms and report queries."""
+    external_buckets: list[str] = Field(default_factory=list, alias="externalBuckets")
+    """Buckets outside this app that a `dataImport.location` (s3://...) reads. The stack cannot edit their policies: each owner adds the bucket policy printed at synth (docs/iam-authorization.md)."""
+
+    def external_import_locations(self) -> list[str]:
+        """Every dataImport location in another bucket (an s3:// URI), in config order."""
+        return [d.data_import.location for g in self.dataset_groups for d in g.datasets.present().values()
+                if d.data_import and d.data_import.location.startswith("s3://")]
 
     def physical_name(self, *parts: str) -> str:
         """Personalize names derive from the environment name so environments can share an account."""
@@ -867,6 +874,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             issues += _schema_issues(dataset.schema_, dataset_type, f"{base}.datasets.{dataset_type}.schema", group.domain)
             if dataset.data_import is not None:
                 issues += _import_issues(dataset.data_import, dataset_type, f"{base}.datasets.{dataset_type}.dataImport")
+                issues += _external_bucket_issues(config, dataset.data_import, f"{base}.datasets.{dataset_type}.dataImport")
         for dataset_type in datasets:
             longest = config.physical_name(group.name, dataset_type, "import", "0123456789")
             if len(longest) > PERSONALIZE_NAME_MAX:
@@ -899,6 +907,24 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
         issues += _source_collisions(group, base)
     issues += _dashboard_issues(config)
     return issues
+
+
+def location_bucket(location: str) -> str:
+    """"s3://bucket/key" → "bucket"."""
+    return location.removeprefix("s3://").split("/", 1)[0]
+
+
+def _external_bucket_issues(config: AppConfig, data_import: DataImport, path: str) -> list[ConfigIssue]:
+    # Personalize reads a bucket only when the bucket's own policy lets it (Developer Guide, "Giving
+    # Amazon Personalize access to Amazon S3 resources"); a stack cannot edit another's bucket policy.
+    if not data_import.location.startswith("s3://"):
+        return []
+    bucket = location_bucket(data_import.location)
+    if bucket in config.external_buckets:
+        return []
+    return [ConfigIssue(f"{path}.location", f"bucket {bucket!r} is not this app's data bucket: add it to `externalBuckets` (its owner "
+                        "must then add the bucket-policy statement synthesis prints), or copy the files under the data bucket's imports/ prefix "
+                        "and give their key instead")]
 
 
 def _source_owners(group: DatasetGroup, base: str) -> list[tuple[str, str, str]]:

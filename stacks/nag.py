@@ -13,12 +13,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
+
+from stacks.iam_reference import UnknownActionError, action, as_list, flatten_reference
 
 
 @dataclass(frozen=True)
@@ -50,57 +51,26 @@ WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
     ),
     WildcardAllowance(
         r"Resource::\*",
-        "Only for actions AWS does not scope to resources: cloudwatch:PutMetricData (limited to the "
-        "AWS/Personalize namespace by condition), X-Ray trace segments and CloudWatch Logs log delivery "
-        "of state machines.",
+        "Only for actions the Service Authorization Reference gives no resource type, which IAM "
+        "authorizes against \"*\" alone: the Personalize List, TagResource and UntagResource calls of the "
+        "custom-resource handlers (each handler's exact operations), cloudwatch:PutMetricData (limited "
+        "to the AWS/Personalize namespace by condition), X-Ray trace segments and CloudWatch Logs log "
+        "delivery of state machines.",
     ),
 )
 
-RESOURCE_STAR_ACTIONS = {
-    "cloudwatch:PutMetricData",
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-}
+
+def takes_no_resource(action_name: str) -> bool:
+    """True when the reference (stacks/iam_reference.json) lists no resource type for the action."""
+    try:
+        return not action(action_name).takes_resources
+    except UnknownActionError:
+        return False  # not in the extract: stays a finding until it is extracted and reviewed
+
 
 # What AWS X-Ray asks of a traced state machine's role (Step Functions developer guide, "X-Ray
 # and Step Functions"); these actions take no resource, like CDK's own `tracing_enabled` grant.
 XRAY_TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
-
-
-def flatten_reference(node: Any) -> str:
-    """cdk-nag's rendering of a resolved CloudFormation value as text."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            delimiter, items = node["Fn::Join"]
-            return delimiter.join(flatten_reference(i) for i in items)
-        if "Fn::Sub" in node:
-            return flatten_reference(node["Fn::Sub"])
-        if "Fn::GetAtt" in node:
-            resource, attribute = node["Fn::GetAtt"]
-            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
-        if "Fn::ImportValue" in node:
-            return flatten_reference(node["Fn::ImportValue"])
-        if "Ref" in node:
-            return f"<{flatten_reference(node['Ref'])}>"
-    return json.dumps(node, separators=(",", ":"))
-
-
-def _as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def wildcard_findings(policy_document: dict) -> list[tuple[str, list[str]]]:
@@ -109,9 +79,9 @@ def wildcard_findings(policy_document: dict) -> list[tuple[str, list[str]]]:
     for statement in policy_document.get("Statement", []):
         if statement.get("Effect") != "Allow":
             continue
-        actions = _as_list(statement.get("Action", []))
+        actions = as_list(statement.get("Action", []))
         findings += [(f"Action::{a}", actions) for a in actions if "*" in a]
-        for resource in _as_list(statement.get("Resource", [])):
+        for resource in as_list(statement.get("Resource", [])):
             text = flatten_reference(resource)
             if "*" in text:
                 findings.append((f"Resource::{text}", actions))
@@ -120,7 +90,7 @@ def wildcard_findings(policy_document: dict) -> list[tuple[str, list[str]]]:
 
 def allowance_for(finding: str, actions: list[str]) -> WildcardAllowance | None:
     """The allowance that covers a finding, or None when it must stay a finding."""
-    if finding == "Resource::*" and not set(actions) <= RESOURCE_STAR_ACTIONS:
+    if finding == "Resource::*" and not all(map(takes_no_resource, actions)):
         return None  # "*" for any other action stays a finding
     return next((a for a in WILDCARD_ALLOWANCES if a.matches(finding)), None)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+import json
+
+from aws_cdk import Annotations, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA, declared_prefixes, external_bucket_policies
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
@@ -52,10 +55,12 @@ class PersonalizeStack(Stack):
             data_bucket=bucket,
             import_prefix=IMPORT_PREFIX,
             report_prefix=REPORT_PREFIX,
-            external_import_locations=[loc for loc in locations if loc.startswith("s3://")],
+            external_import_locations=config.external_import_locations(),
             publish_to_cloudwatch=any_cloudwatch,
             key=storage.data_key,
         ).role
+
+        self._announce_external_buckets(config)
 
         self.groups = [
             DatasetGroupResources(self, f"Group-{group.name}", config=config, group=group, service_role=self.service_role, key=storage.data_key)
@@ -109,3 +114,16 @@ class PersonalizeStack(Stack):
                 )
         # Last: every construct has registered its long-running children by now.
         build_teardown_chains(self, config=config, groups=self.groups, framework=framework)
+
+    def _announce_external_buckets(self, config: AppConfig) -> None:
+        """Print, at synth, the policy each external bucket's owner adds (this stack cannot), and
+        record the declared buckets and prefixes in the template's Metadata."""
+        if not config.external_buckets:
+            return
+        account = ACCOUNT_PLACEHOLDER if Token.is_unresolved(self.account) else self.account
+        for bucket, policy in external_bucket_policies(config, account=account).items():
+            Annotations.of(self).add_info(
+                f"s3://{bucket} is not this app's bucket: Personalize imports from it only once its owner adds this bucket "
+                f"policy ({ACCOUNT_PLACEHOLDER}: the account this stack deploys to): {json.dumps(policy)}"
+            )
+        self.template_options.metadata = {EXTERNAL_BUCKETS_METADATA: declared_prefixes(config)}

@@ -13,33 +13,19 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.bucket_access import personalize_source_conditions
 from stacks.configuration import AppConfig
 from stacks.deployment import StackSettings
+from stacks.iam_reference import PERSONALIZE_PRINCIPAL
 
 IMPORT_PREFIX = "imports/"
 REPORT_PREFIX = "metric-reports/"
 SAMPLE_PREFIX = IMPORT_PREFIX + "sample/"
 # Recorded events exported before a dataset is deleted (removalPolicy RETAIN).
 EXPORT_PREFIX = "exports/"
-PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 # The singleton CDK adds to a stack for `auto_delete_objects` (aws-cdk-lib 2.275).
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
 AUTO_DELETE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-
-
-def personalize_source_conditions(account: str, partition: str, region: str) -> dict:
-    """Confused-deputy conditions for Personalize in a bucket or key policy.
-
-    aws:SourceAccount: as the project has always deployed it. aws:SourceArn: the Developer Guide
-    ("Cross-service confused deputy prevention") documents `arn:aws:personalize:region:account:*`
-    for the role's trust policy only; whether Personalize sends it with its S3 and KMS requests
-    is *unconfirmed*, so it is checked only when present (ArnLikeIfExists): a request that
-    carries another ARN is refused, one without the key is not.
-    """
-    return {
-        "StringEquals": {"aws:SourceAccount": account},
-        "ArnLikeIfExists": {"aws:SourceArn": f"arn:{partition}:personalize:{region}:{account}:*"},
-    }
 
 
 def data_bucket_name(config: AppConfig) -> str:

@@ -359,6 +359,8 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
      f"{INTERACTIONS}.dataImport.location", "must be `sample`, an s3:// URI or a key relative to the data bucket's import prefix"),
     ("parent-dir-import-location", lambda raw: group(raw)["datasets"]["items"]["dataImport"].update(location="../items.csv"), f"{ITEMS}.dataImport.location", "must be `sample`"),
     ("bad-s3-uri", lambda raw: group(raw)["datasets"]["items"]["dataImport"].update(location="s3://My_Bucket/items.csv"), f"{ITEMS}.dataImport.location", "is not a valid S3 URI; write s3://bucket/key"),
+    ("undeclared-external-bucket", lambda raw: group(raw)["datasets"]["items"]["dataImport"].update(location="s3://partner-exports/items/"),
+     f"{ITEMS}.dataImport.location", "bucket 'partner-exports' is not this app's data bucket: add it to `externalBuckets`"),
     ("sample-for-users", add_users({"location": "sample"}), f"{G0}.datasets.users.dataImport.location", "the sample data has no Users file"),
     ("import-mode", lambda raw: group(raw)["datasets"]["items"]["dataImport"].update(mode="DELTA"), f"{ITEMS}.dataImport.mode", "use one of 'FULL' or 'INCREMENTAL'"),
     ("import-version-chars", lambda raw: group(raw)["datasets"]["items"]["dataImport"].update(version="v 2"), f"{ITEMS}.dataImport.version", "use up to 20 letters, digits"),
@@ -466,6 +468,7 @@ def test_valid_mutations_pass() -> None:
     metrics(raw).extend({"eventType": "Purchase", "expression": "SUM(ITEMS.PRICE)", "metricName": f"revenue{i}"} for i in range(8))
     recommender_config(raw, 1)["trainingDataConfig"] = {"excludedDatasetColumns": {"ITEMS": ["CATEGORY_L2"]}}
     group(raw)["datasets"]["items"]["dataImport"] = {"location": "s3://partner-exports/items/", "mode": "INCREMENTAL", "version": "2026-11"}
+    raw["externalBuckets"] = ["partner-exports"]
     raw["encryption"] = {"mode": "KMS", "kmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
     raw["dashboard"]["alarms"] = [{"name": "widget-quiet", "datasetGroup": "retail", "metric": "countViews", "source": "THIRD_PARTY_WIDGET"}]
     config = parse_config(raw)

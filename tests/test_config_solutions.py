@@ -131,6 +131,7 @@ def test_event_types_are_not_checked_against_own_data():
     """With the user's own interactions the event types are unknown at synth: no false alarm."""
     raw = copy.deepcopy(RAW)
     group(raw)["datasets"]["interactions"]["dataImport"]["location"] = "s3://my-bucket/ratings.csv"
+    raw["externalBuckets"] = ["my-bucket"]
     solution(raw).update(eventType="Like")
     assert parse_config(raw).dataset_groups[0].solutions[0].event_type == "Like"
 

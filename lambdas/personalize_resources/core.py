@@ -15,6 +15,7 @@ Errors
                                  ``API_OPERATIONS`` (its IAM policy would deny it).
     ``error_code(exc) -> str | None``  AWS error code of a ``ClientError``.
     ``THROTTLING_ERROR_CODES``   error codes retried with backoff.
+    ``ACCESS_DENIED_ERROR_CODES`` retried for ``ACCESS_DENIED_RETRY_SECONDS`` (IAM propagation).
 
 ARNs (built, never listed: the IAM policies are scoped to exact ARNs)
     ``AccountContext(partition, region, account)`` and
@@ -34,7 +35,8 @@ Calling Personalize
     ``create_client()`` cached boto3 ``personalize`` client (tests replace this function).
     ``sleep(seconds)`` the backoff sleep (tests replace this function).
     ``PersonalizeApi(allowed_operations, client=None, *, sleep=None, max_attempts=6)``
-        ``.call(operation, **params)``         PascalCase operation, throttling retried.
+        ``.call(operation, **params)``         PascalCase operation, throttling retried, and
+                                               AccessDenied for a short window.
         ``.describe_or_none(operation, key, **params)``  ``response[key]`` or None
                                                when Personalize says not found.
         ``.collect(operation, result_key, **params)``  every page of a List call.
@@ -111,6 +113,11 @@ THROTTLING_ERROR_CODES = frozenset(
     }
 )
 NOT_FOUND_ERROR_CODES = frozenset({"ResourceNotFoundException"})
+# A role policy CloudFormation has just written may not be in force yet (IAM is eventually
+# consistent: IAM User Guide, "Changes that I make are not always immediately visible"), so an
+# AccessDenied is retried for a short window before it fails the request.
+ACCESS_DENIED_ERROR_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+ACCESS_DENIED_RETRY_SECONDS = 30.0
 IN_USE_ERROR_CODES = frozenset({"ResourceInUseException"})
 
 
@@ -281,19 +288,27 @@ class PersonalizeApi:
         if operation not in self.allowed_operations:
             raise OperationNotDeclaredError(f"{operation} is not in this handler's API_OPERATIONS")
         method = getattr(self.client, self._methods[operation])
-        for attempt in range(1, self.max_attempts + 1):
+        attempt, denied_waited, denied_delay = 0, 0.0, 1.0
+        while True:
             try:
                 return method(**params)
             except ClientError as exc:
                 code = error_code(exc)
-                if code not in THROTTLING_ERROR_CODES or attempt == self.max_attempts:
+                if code in ACCESS_DENIED_ERROR_CODES and denied_waited < ACCESS_DENIED_RETRY_SECONDS:
+                    # 1, 2, 4, 8 s... until the window is used up.
+                    delay = min(denied_delay, ACCESS_DENIED_RETRY_SECONDS - denied_waited)
+                    denied_waited, denied_delay = denied_waited + delay, denied_delay * 2
+                    log_action("access_denied_retry", operation=operation, waited=denied_waited, retry_in=delay)
+                    (self._sleep or sleep)(delay)
+                    continue
+                attempt += 1
+                if code not in THROTTLING_ERROR_CODES or attempt >= self.max_attempts:
                     raise
                 # Full jitter: spreads concurrent handlers of one stack apart.
                 delay = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
                 log_action("throttled", operation=operation, code=code, attempt=attempt, retry_in=round(delay, 3))
                 # Resolved at call time so tests can patch core.sleep.
                 (self._sleep or sleep)(delay)
-        raise AssertionError("unreachable")
 
     def describe_or_none(self, operation: str, key: str, **params: Any) -> dict | None:
         try:

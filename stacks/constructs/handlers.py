@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from stacks.iam_reference import action as reference_action
 from stacks.nag import trace_provider_waiter
 from stacks.tidy import without_stream_writes_on_any_log_group
 
@@ -35,6 +36,13 @@ def handler_code() -> lambda_.Code:
 def iam_action(operation: str) -> str:
     """"DescribeRecommender" → "personalize:DescribeRecommender"; "s3:PutObject" stays."""
     return operation if ":" in operation else f"personalize:{operation}"
+
+
+def granted_resources(action_name: str, resources: Iterable[str]) -> list[str]:
+    """What a statement must name for `action_name` to be allowed: its resources, or "*" alone
+    when the Service Authorization Reference gives the action no resource type (IAM authorizes
+    such an action against "*", so a statement scoped to ARNs never matches it)."""
+    return sorted(set(resources)) if reference_action(action_name).takes_resources else ["*"]
 
 
 class HandlerFunction(Construct):
@@ -55,7 +63,7 @@ class HandlerFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         declared = {iam_action(op) for op in operations}
-        granted = {iam_action(op): sorted(set(res)) for op, res in resources_by_operation.items()}
+        granted = {iam_action(op): granted_resources(iam_action(op), res) for op, res in resources_by_operation.items()}
         if declared != set(granted):
             raise ValueError(
                 f"{handler}: IAM resources are given for {sorted(granted)} but the handler declares {sorted(declared)}; "
@@ -78,7 +86,8 @@ class HandlerFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
         )
         self.log_group.grant_write(self.role)
-        # One statement per distinct resource set keeps the policy short and readable.
+        # One statement per distinct resource set keeps the policy short and readable; the actions
+        # without resource types share the one statement on "*".
         by_resources: dict[tuple[str, ...], list[str]] = {}
         for action, resources in sorted(granted.items()):
             by_resources.setdefault(tuple(resources), []).append(action)

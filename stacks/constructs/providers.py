@@ -105,7 +105,7 @@ def build_teardown_chains(stack: Stack, *, config: AppConfig, groups: list[Datas
         module="teardown_wait",
         description="Custom resource handler: teardown_wait",
         operations=teardown_wait.API_OPERATIONS,
-        # ListRecommenders (and the like) on the dataset group, named under the prefix.
+        # The List operations take no resource (granted on "*"); the rest, resources named under the prefix.
         resources_by_operation={op: personalize for op in (*teardown_wait.API_OPERATIONS, *teardown_wait.IS_COMPLETE_API_OPERATIONS)},
         waits=True,
         framework_roles=framework,

@@ -8,7 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+from stacks.iam_reference import PERSONALIZE_PRINCIPAL
+
 
 
 class PersonalizeServiceRole(Construct):

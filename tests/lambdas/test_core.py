@@ -203,6 +203,22 @@ def test_sleep_can_be_injected_per_instance(world):
     assert len(slept) == 2 and world.sleeps == []
 
 
+def test_access_denied_is_retried_while_a_new_policy_propagates(world):
+    arn = create_attribution(world)
+    world.fake.inject_error("DescribeMetricAttribution", "AccessDeniedException", times=3)
+    described = api_for(world).call("DescribeMetricAttribution", metricAttributionArn=arn)
+    assert described["metricAttribution"]["name"] == "shop-metrics"
+    assert world.sleeps == [1.0, 2.0, 4.0]
+
+
+def test_access_denied_fails_once_the_propagation_window_is_used_up(world):
+    arn = create_attribution(world)
+    world.fake.inject_error("DescribeMetricAttribution", "AccessDeniedException", times=50)
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        api_for(world).call("DescribeMetricAttribution", metricAttributionArn=arn)
+    assert sum(world.sleeps) == core.ACCESS_DENIED_RETRY_SECONDS and world.sleeps[:4] == [1.0, 2.0, 4.0, 8.0]
+
+
 def test_throttling_gives_up_after_max_attempts(world):
     arn = create_attribution(world)
     world.fake.throttle("DescribeMetricAttribution", times=3)

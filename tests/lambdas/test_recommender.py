@@ -737,7 +737,8 @@ def test_poller_ends_when_the_recommender_is_deleted_under_it(stack, deleted_for
 
 def test_poller_reports_unexpected_errors_instead_of_waiting_for_the_timeout(stack):
     stack.create(properties())
-    stack.fake.inject_error("DescribeRecommender", "AccessDeniedException", message="not authorized")
+    # AccessDenied past the core's propagation window (retried a while, then unexpected).
+    stack.fake.inject_error("DescribeRecommender", "AccessDeniedException", times=50, message="not authorized")
 
     [final] = stack.settle()
 

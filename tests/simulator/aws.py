@@ -29,8 +29,9 @@ from botocore.awsrequest import AWSResponse
 
 from tests.simulator import states
 from tests.simulator.fake_service import StackFakePersonalize
-from tests.simulator.iam import Iam
-from tests.simulator.intrinsics import REGION
+from stacks.iam_reference import PERSONALIZE_PRINCIPAL, action as reference_action
+from tests.simulator.iam import Iam, Request
+from tests.simulator.intrinsics import ACCOUNT, REGION
 from tests.simulator.kernel import Future, Kernel
 
 BRIDGE = Path(__file__).with_name("bridge.js")
@@ -38,12 +39,23 @@ HANDLE_HOST = "cloudformation-waitcondition-us-east-1.s3.amazonaws.com"
 RESPONSE_HOST = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com"
 
 _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", default=None)
-CREATING_OPERATIONS = {
-    "CreateRecommender": ("recommender", "name"), "CreateMetricAttribution": ("metric-attribution", "name"),
-    "CreateDatasetImportJob": ("dataset-import-job", "jobName"), "CreateDatasetExportJob": ("dataset-export-job", "jobName"),
-    "CreateSolution": ("solution", "name"),
-}
-NOT_AUTHORIZED_ARNS = {"roleArn", "recipeArn", "kmsKeyArn", "schemaArn"}
+# Seconds the running Python handler has slept (backoffs) in this invocation.
+_slept: contextvars.ContextVar[float] = contextvars.ContextVar("slept", default=0.0)
+# IAM's service prefix where it is not botocore's endpoint prefix.
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
+# The SDK's Lambda FunctionActiveV2 waiter CDK's framework uses after a failed Invoke (seconds).
+FUNCTION_WAITER_MIN_DELAY, FUNCTION_WAITER_MAX_DELAY, FUNCTION_WAITER_MAX_WAIT = 1.0, 120.0, 300.0
+# What every simulated call carries: the SDK and the services call over TLS.
+REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
+
+
+def _role_arns(params: Any) -> list[str]:
+    """Every `roleArn` in a request, nested ones too (metricsOutputConfig.roleArn)."""
+    if isinstance(params, Mapping):
+        return [v for k, v in params.items() if k == "roleArn" and isinstance(v, str)] + [a for v in params.values() for a in _role_arns(v)]
+    if isinstance(params, list):
+        return [a for v in params for a in _role_arns(v)]
+    return []
 
 
 def _stack_name(name_or_arn: str) -> str:
@@ -130,6 +142,9 @@ class Aws:
         self.stack_outputs: dict[str, dict[str, Any]] = {}
         self.service_role_refusals: list[str] = []
         self.stacks: dict[str, Any] = {}  # stack name → cloudformation.Stack
+        self.propagation_denials: list[str] = []  # denied only while a new policy propagated
+        # IAM sees a handler's backoff sleeps pass (the kernel clock stands still within a call).
+        iam.offset = _slept.get
 
     # --- the boto3 side -----------------------------------------------------------------------
 
@@ -145,7 +160,7 @@ class Aws:
             cache.cache_clear()
         with contextlib.ExitStack() as stack:
             stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", session))
-            stack.enter_context(mock.patch.object(core, "sleep", lambda seconds: None))
+            stack.enter_context(mock.patch.object(core, "sleep", lambda seconds: _slept.set(_slept.get() + seconds)))
             for module in modules.values():
                 if callable(getattr(module, "now", None)):
                     # The handlers' wall clock ("now()", replaceable by design) is the simulated
@@ -175,10 +190,12 @@ class Aws:
         params = context["simulator_params"]
         role = _caller.get()
         self.calls[f"{service}:{model.name}"] += 1
-        for action, resources, condition in self._authorizations(service, model.name, params):
-            if role is not None and (denial := self.iam.check(role, action, resources, condition)):
-                self.denied_calls.append(f"{model.name}: {denial}")
-                return self._error("AccessDeniedException", f"User: {role} is not authorized: {denial}")
+        for request in self._requests(service, model.name, params):
+            if role is not None and not (decision := self.iam.authorize(role, request)).allowed:
+                self.iam.denied.append(decision.reason)
+                denials = self.propagation_denials if decision.propagating else self.denied_calls
+                denials.append(f"{model.name}: {decision.reason}")
+                return self._error("AccessDeniedException", f"User: {role} is not authorized: {decision.reason}")
         if service == "personalize" and (refusal := self._service_role_refusal(model.name, params)):
             return self._error("InvalidInputException", refusal)
         if service == "personalize":
@@ -209,47 +226,104 @@ class Aws:
         return AWSResponse(None, 200, {}, None), {"StackResourceDetail": detail, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def _service_role_refusal(self, operation: str, params: Mapping) -> str | None:
-        """Personalize checks at once that the role it is handed can do what it will do with it."""
-        role_arn = params.get("roleArn")
-        if not role_arn:
-            return None
-        role = role_arn.rsplit("/", 1)[-1]
-        needs: list[tuple[str, str]] = []
-        if operation == "CreateDatasetGroup" and params.get("kmsKeyArn"):
-            needs += [("kms:Decrypt", params["kmsKeyArn"]), ("kms:GenerateDataKey", params["kmsKeyArn"])]
-        if operation == "CreateDatasetExportJob":
-            path = params["jobOutput"]["s3DataDestination"]["path"].removeprefix("s3://")
-            needs.append(("s3:PutObject", f"arn:aws:s3:::{path.rstrip('/')}/part-0.csv"))
-        if operation == "CreateDatasetImportJob":
-            location = params["dataSource"]["dataLocation"].removeprefix("s3://")
-            needs.append(("s3:GetObject", f"arn:aws:s3:::{location}{'part-0.csv' if location.endswith('/') else ''}"))
-        for action, resource in needs:
-            if not self.iam.evaluate(role, action, [resource], {}).allowed:
-                self.service_role_refusals.append(f"{operation}: {role} cannot {action} {resource}")
-                return f"Amazon Personalize cannot {action} {resource} with role {role_arn}"
+        """Personalize checks at once that it can do, with the role it is handed, what it will do
+        with it: the role's policy AND the bucket's or key's own policy must let it (Developer
+        Guide, "Giving Amazon Personalize access to Amazon S3 resources" and "... to your AWS KMS key")."""
+        for role_arn, request, owner in self._service_accesses(operation, params):
+            role = role_arn.rsplit("/", 1)[-1]
+            decisions = [self.iam.authorize(role, request), self.iam.resource_policy_allows(owner, PERSONALIZE_PRINCIPAL, request)]
+            for decision in decisions:
+                if not decision.allowed:
+                    self.service_role_refusals.append(f"{operation}: {decision.reason}")
+                    return f"Amazon Personalize cannot {request.action} {request.resource} with role {role_arn}: {decision.reason}"
         return None
 
-    def _authorizations(self, service: str, operation: str, params: Mapping) -> list[tuple[str, list[str], dict]]:
-        if service == "states":
-            return [(f"states:{operation}", [params.get("stateMachineArn", "*")], {})]
+    def _service_accesses(self, operation: str, params: Mapping) -> list[tuple[str, Request, str]]:
+        """(role ARN, request Personalize makes with it, ARN of the resource whose policy must allow it)."""
+        created = self._created_arn(operation, params)
+        context = {**REQUEST_CONTEXT, "aws:SourceAccount": ACCOUNT, **({"aws:SourceArn": created} if created else {})}
+        accesses: list[tuple[str, Request, str]] = []
+
+        def s3(role_arn: str, action: str, uri: str, folder_file: str) -> None:
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            if action == "s3:GetObject":
+                accesses.append((role_arn, Request("s3:ListBucket", f"arn:aws:s3:::{bucket}", {**context, "s3:prefix": key}), f"arn:aws:s3:::{bucket}"))
+            obj = f"{key}{folder_file}" if not key or key.endswith("/") else key
+            accesses.append((role_arn, Request(action, f"arn:aws:s3:::{bucket}/{obj}", context), f"arn:aws:s3:::{bucket}"))
+
+        if operation == "CreateDatasetGroup" and params.get("kmsKeyArn") and params.get("roleArn"):
+            for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+                accesses.append((params["roleArn"], Request(action, params["kmsKeyArn"], context), params["kmsKeyArn"]))
+        if operation == "CreateDatasetImportJob":
+            s3(params["roleArn"], "s3:GetObject", params["dataSource"]["dataLocation"], "part-0.csv")
+        if operation == "CreateDatasetExportJob":
+            s3(params["roleArn"], "s3:PutObject", params["jobOutput"]["s3DataDestination"]["path"].rstrip("/") + "/", "part-0.csv")
+        output = params.get("metricsOutputConfig") or {}
+        if operation in ("CreateMetricAttribution", "UpdateMetricAttribution") and (output.get("s3DataDestination") or {}).get("path"):
+            path = output["s3DataDestination"]["path"].rstrip("/") + "/"
+            s3(output["roleArn"], "s3:PutObject", path, "AggregatedAttributionMetrics.csv")
+        return accesses
+
+    # --- authorization of a handler's call, as IAM does it ------------------------------------
+
+    def _requests(self, service: str, operation: str, params: Mapping) -> list[Request]:
+        """Every IAM request an API call makes: its own action; personalize:TagResource for a
+        Create that carries tags (Developer Guide, "Tagging Amazon Personalize resources": tagging
+        on create needs the tagging permission; the reference publishes no dependent action for
+        it, so it is modelled); iam:PassRole with iam:PassedToService for each role it passes."""
+        name = f"{IAM_PREFIXES.get(service, service)}:{operation}"
+        candidates = self._request_arns(service, operation, params)
+        requests = [Request(name, self._resource_of(name, candidates), self._context(name, params))]
+        if service == "personalize" and operation.startswith("Create") and params.get("tags"):
+            requests.append(Request("personalize:TagResource", self._resource_of("personalize:TagResource", candidates)))
+        if service == "personalize":
+            requests += [Request("iam:PassRole", arn, {"iam:PassedToService": PERSONALIZE_PRINCIPAL}) for arn in _role_arns(params)]
+        return requests
+
+    @staticmethod
+    def _resource_of(action_name: str, candidates: list[str]) -> str:
+        """The resource IAM authorizes `action_name` against: "*" when the reference gives the
+        action no resource type, else the request's ARN of one of its resource types."""
+        reference = reference_action(action_name)
+        if not reference.takes_resources:
+            return "*"
+        fitting = [arn for arn in candidates if reference.resource_type_of(arn)]
+        if not fitting:
+            types = ", ".join(t.arn for t in reference.resource_types)
+            raise NotImplementedError(f"the simulator cannot tell which resource ({types}) {action_name} acts on from {candidates}")
+        return fitting[0]
+
+    @staticmethod
+    def _context(action_name: str, params: Mapping) -> dict[str, str]:
+        """The request's condition keys: only those the reference lists for the action (and global ones)."""
+        reference = reference_action(action_name)
+        context = dict(REQUEST_CONTEXT)
+        if action_name == "s3:ListBucket":
+            context["s3:prefix"] = params.get("Prefix", "")
+        if action_name == "cloudwatch:PutMetricData":
+            context["cloudwatch:namespace"] = params.get("Namespace", "")
+        return {key: value for key, value in context.items() if reference.supports_condition_key(key)}
+
+    def _request_arns(self, service: str, operation: str, params: Mapping) -> list[str]:
+        """ARNs a request names, the ARN of what a Create makes last."""
+        if service == "s3":
+            bucket = f"arn:aws:s3:::{params.get('Bucket')}"
+            return [f"{bucket}/{params['Key']}", bucket] if "Key" in params else [bucket]
         if service == "cloudformation":
             stack = self.stacks.get(_stack_name(params.get("StackName", "")))
-            return [(f"cloudformation:{operation}", [stack.stack_id if stack else params.get("StackName", "*")], {})]
-        if service == "s3":
-            return [(f"s3:{operation}", [f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key')}"], {})]
-        if service != "personalize":
-            return [(f"{service}:{operation}", ["*"], {})]
-        resources = []
-        if operation in CREATING_OPERATIONS:
-            kind, key = CREATING_OPERATIONS[operation]
-            resources.append(self.personalize.arn(kind, params[key]))
-        resources += [value for key, value in params.items()
-                      if key.endswith("Arn") and key not in NOT_AUTHORIZED_ARNS and isinstance(value, str)]
-        checks = [(f"personalize:{operation}", resources or ["*"], {})]
-        roles = [params.get("roleArn"), (params.get("metricsOutputConfig") or {}).get("roleArn")]
-        for role_arn in filter(None, roles):
-            checks.append(("iam:PassRole", [role_arn], {"iam:PassedToService": "personalize.amazonaws.com"}))
-        return checks
+            return [stack.stack_id if stack else params.get("StackName", "")]
+        named = [value for key, value in params.items() if key.endswith("Arn") and isinstance(value, str)]
+        created = self._created_arn(operation, params) if service == "personalize" else None
+        return named + ([created] if created else [])
+
+    def _created_arn(self, operation: str, params: Mapping) -> str | None:
+        """The ARN Personalize gives what Create<Type> makes: its name under the action's resource type."""
+        name = params.get("name") or params.get("jobName")
+        if not operation.startswith("Create") or not name:
+            return None
+        types = reference_action(f"personalize:{operation}").resource_types
+        kind = types[0].arn.rsplit(":", 1)[-1].split("/", 1)[0] if types else None
+        return self.personalize.arn(kind, name) if kind else None
 
     def _urlopen(self, request: Any, timeout: float | None = None, **_: Any) -> Any:
         url = request.full_url if hasattr(request, "full_url") else str(request)
@@ -306,11 +380,12 @@ class Aws:
             module, handler = function.handler.rsplit(".", 1)
             if module != "framework":
                 raise NotImplementedError(f"Node handler {function.handler} is not the Provider framework")
-            token = _caller.set(function.role)
+            token, slept = _caller.set(function.role), _slept.set(0.0)
             try:
                 result, error = self.bridge.run(function.asset_dir, handler, function.environment, payload, self._answer_framework)
             finally:
                 _caller.reset(token)
+                _slept.reset(slept)
             if error:
                 return None, (error["errorType"], json.dumps({"errorType": error["errorType"], "errorMessage": error["errorMessage"]}))
             return result, None
@@ -324,7 +399,8 @@ class Aws:
         context = mock.MagicMock(invoked_function_arn=function.arn, function_name=function.arn.rsplit(":", 1)[-1],
                                  aws_request_id="sim")
         context.get_remaining_time_in_millis.return_value = function.timeout * 1000
-        token = _caller.set(function.role)
+        # Called by the framework: it starts when the framework's own waits ended.
+        token, slept = _caller.set(function.role), _slept.set(_slept.get())
         try:
             with mock.patch.dict(os.environ, function.environment):
                 result = handler(json.loads(json.dumps(payload)), context)
@@ -335,15 +411,33 @@ class Aws:
                                                           "trace": traceback.format_exception(exc)[-3:]}))
         finally:
             _caller.reset(token)
+            _slept.reset(slept)
+
+    def _framework_may_invoke(self, function_arn: str) -> bool:
+        """The framework's Invoke as CDK's outbound.js does it: on any error, wait with
+        `waitUntilFunctionActiveV2` (up to 300 s, polling GetFunction; a failed poll counts as
+        "retry", as in the SDK's generated waiters), then invoke once more."""
+        role, request = _caller.get(), Request("lambda:InvokeFunction", function_arn, REQUEST_CONTEXT)
+        if self.iam.authorize(role, request).allowed:
+            return True
+        waited, delay = 0.0, FUNCTION_WAITER_MIN_DELAY
+        while waited < FUNCTION_WAITER_MAX_WAIT and not self.iam.authorize(role, Request("lambda:GetFunction", function_arn, REQUEST_CONTEXT)).allowed:
+            _slept.set(_slept.get() + delay)
+            waited, delay = waited + delay, min(delay * 2, FUNCTION_WAITER_MAX_DELAY)
+        decision = self.iam.authorize(role, request)
+        if not decision.allowed:
+            self.iam.denied.append(decision.reason)
+        elif waited:
+            self.propagation_denials.append(f"Invoke (framework, after waiting {waited:g} s): {role}")
+        return decision.allowed
 
     def _answer_framework(self, call: str, body: Any) -> Any:
         if call == "invoke":
             function = self.functions.get(body["FunctionName"])
             if function is None:
                 raise RuntimeError(f"ResourceNotFoundException: {body['FunctionName']}")
-            denial = self.iam.check(_caller.get(), "lambda:InvokeFunction", [function.arn])
-            if denial:
-                raise RuntimeError(f"AccessDeniedException: {denial}")
+            if not self._framework_may_invoke(function.arn):
+                raise RuntimeError(f"AccessDeniedException: {self.iam.denied[-1]}")
             if not function.runtime.startswith("python"):
                 raise NotImplementedError(function.runtime)
             result, error = self._invoke_python(function, json.loads(body["Payload"]))
@@ -351,7 +445,7 @@ class Aws:
                 return {"Payload": error[1], "FunctionError": "Unhandled"}
             return {"Payload": json.dumps(result)}
         if call == "startExecution":
-            denial = self.iam.check(_caller.get(), "states:StartExecution", [body["stateMachineArn"]])
+            denial = self.iam.check(_caller.get(), "states:StartExecution", [body["stateMachineArn"]], REQUEST_CONTEXT)
             if denial:
                 raise RuntimeError(f"AccessDeniedException: {denial}")
             name = f"framework-{len(self.executions)}"

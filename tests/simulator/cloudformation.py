@@ -227,8 +227,13 @@ class Stack:
             return (yield from self._custom(logical_id, kind, request, properties, old, old_properties))
         if kind == "AWS::SSM::Parameter":
             return properties.get("Name") or short, {"Type": "String", "Value": properties.get("Value")}
+        if kind == "AWS::S3::BucketPolicy":
+            # Evaluated for the service principals that reach the bucket (Personalize).
+            self.aws.iam.put_resource_policy(f"arn:aws:s3:::{properties['Bucket']}", properties["PolicyDocument"])
+            return short, {}
         if kind == "AWS::KMS::Key":
             key_arn = arn("kms", f"key/sim-{logical_id.lower()}")
+            self.aws.iam.put_resource_policy(key_arn, properties.get("KeyPolicy") or {})
             return key_arn.rsplit("/", 1)[-1], {"Arn": key_arn, "KeyId": key_arn.rsplit("/", 1)[-1]}
         if kind == "AWS::S3::Bucket":
             bucket = properties.get("BucketName") or short.lower()
@@ -377,6 +382,10 @@ class Stack:
         if kind == "AWS::IAM::Policy":
             for role in resource.properties.get("Roles", []):
                 self.aws.iam.delete_policy(role, resource.logical_id)
+        elif kind == "AWS::S3::BucketPolicy":
+            self.aws.iam.delete_resource_policy(f"arn:aws:s3:::{resource.properties['Bucket']}")
+        elif kind == "AWS::KMS::Key":
+            self.aws.iam.delete_resource_policy(resource.attributes["Arn"])
         elif kind == "AWS::Lambda::Function":
             self.aws.functions.pop(resource.attributes["Arn"], None)
         elif kind == "AWS::StepFunctions::StateMachine":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from collections.abc import Callable
@@ -9,11 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stacks.bucket_access import EXTERNAL_BUCKETS_METADATA, external_bucket_policy
+from stacks.iam_reference import as_list
 from tests.simulator.aws import Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, dependencies
 from tests.simulator.fake_service import (StackFakePersonalize, Timings, attribution_order_problems, billable,
                                           stale_import_problems)
 from tests.simulator.iam import Iam
+from tests.simulator.intrinsics import ACCOUNT
 from tests.simulator.kernel import Clock, Kernel, drain
 from tests.simulator.synth import load_template
 
@@ -30,10 +34,11 @@ class Step:
     events: int = 0
     reason: str = ""            # a failure expected by the scenario must carry this text
     check: StepCheck | None = None  # what must hold in Personalize after the step
+    edit: Callable[[dict], dict] | None = None  # deploy: the template as an earlier release of the app had it
 
 
-def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None) -> Step:
-    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check)
+def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None, edit: Any = None) -> Step:
+    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check, edit=edit)
 
 
 def wait(minutes: float, check: StepCheck | None = None) -> Step:
@@ -52,6 +57,10 @@ class Scenario:
     setup: Callable[[Aws], None] | None = None
     check: Callable[[Aws, list[Outcome]], list[str]] | None = None
     about: str = ""
+    # Seconds before a policy CloudFormation wrote is in force (IAM is eventually consistent).
+    iam_propagation_seconds: float = 0
+    # The owners of the config's `externalBuckets` added the bucket policy synthesis printed.
+    external_owners_comply: bool = True
 
 
 def _fail_creation(kind: str, reason: str) -> Callable[[Aws], None]:
@@ -192,6 +201,43 @@ def _no_call_after(operation_name: str, count: int) -> StepCheck:
     return check
 
 
+def _imported_from(prefix: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        jobs = [j for j in _of_type(fake, "dataset-import-job") if j.attributes["dataSource"]["dataLocation"].startswith(prefix)]
+        return [] if jobs and all(j.status == "ACTIVE" for j in jobs) else [f"no ACTIVE import job read {prefix}"]
+    return check
+
+
+def _resource_less_calls_made(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    # The calls the reference authorizes against "*" only were made (and allowed).
+    made = {name.split(":", 1)[1] for name in aws.calls}
+    missing = {"ListMetricAttributionMetrics", "ListRecommenders", "TagResource", "UntagResource"} - made
+    return [f"never called: {sorted(missing)}"] if missing else []
+
+
+def _without_grant(*actions: str) -> Callable[[dict], dict]:
+    """The template with `actions` granted nowhere (as a release of the app before they were added)."""
+    def edit(template: dict) -> dict:
+        edited = copy.deepcopy(template)
+        for resource in edited["Resources"].values():
+            if resource["Type"] != "AWS::IAM::Policy":
+                continue
+            document = resource["Properties"]["PolicyDocument"]
+            for statement in document["Statement"]:
+                kept = [a for a in as_list(statement["Action"]) if a not in actions]
+                statement["Action"] = kept
+            document["Statement"] = [st for st in document["Statement"] if st["Action"]]
+        return edited
+    return edit
+
+
+def _handler_outlived_propagation(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    # A handler's own call (not the framework's Invoke) met a policy not yet in force, and the
+    # deployment still completed: the lifecycle core's AccessDenied retry carried it.
+    handler_calls = [d for d in aws.propagation_denials if not d.startswith("Invoke (framework")]
+    return [] if handler_calls else ["no handler call met a policy not yet in force: the delay was not exercised"]
+
+
 def _training_stopped(aws: Aws, outcomes: list[Outcome]) -> list[str]:
     stopped = aws.personalize.params_of("StopSolutionVersionCreation")
     return [] if stopped else ["no training was stopped: the rollback deleted solutions without stopping their trainings"]
@@ -291,6 +337,22 @@ SCENARIOS: list[Scenario] = [
              steps=[deploy("default"), deploy("config-changed", "UPDATE_ROLLBACK_COMPLETE", cancel_after=30, reason="cancelled",
                                               check=_min_tps("recommended-for-you", 1)),
                     destroy()]),
+    # Authorization as IAM does it (docs/iam-authorization.md): AWS's resource types per action,
+    # bucket and key policies for Personalize, policies in force only after a propagation delay.
+    Scenario("reference-iam-default", about="config/default.yaml under the Service Authorization Reference's IAM (List*/Tag* on \"*\" only): create, change tags, change them back, destroy",
+             steps=[deploy("default"), deploy("tags-changed", check=_tags("environment", "staging")), deploy("default"), destroy()],
+             check=_resource_less_calls_made),
+    Scenario("external-bucket-import", about="config/multi-group.yaml: the partner bucket's owner added the printed policy; its users import succeeds; destroy",
+             steps=[deploy("multi", check=_imported_from("s3://example-partner-exports/")), destroy()]),
+    Scenario("external-bucket-policy-missing", about="config/multi-group.yaml, the partner bucket's owner has not added the printed policy: the import is refused; rollback",
+             steps=[deploy("multi", "ROLLBACK_COMPLETE", reason="example-partner-exports has no policy")], external_owners_comply=False),
+    # An upgrade of the app that adds an operation to a handler: its policy gains the grant in the
+    # same update that first uses it (here tagging, with the first tags), while every policy is
+    # in force only 75 s after CloudFormation wrote it.
+    Scenario("iam-propagation-delay", about="policies in force 75 s after they are written; an update whose handler policy gains TagResource and uses it at once; destroy",
+             steps=[deploy("untagged", edit=_without_grant("personalize:TagResource", "personalize:UntagResource")),
+                    deploy("default", check=_tags("environment", "default")), destroy()],
+             iam_propagation_seconds=75, check=_handler_outlived_propagation),
 ]
 
 
@@ -370,6 +432,12 @@ class Result:
                 f" denied={len(self.denied)} deploy={self.deploy_minutes:.1f} bound={self.bound_minutes:.1f}")
 
 
+def apply_external_bucket_policies(aws: Aws, template: dict) -> None:
+    """What the owner of each bucket the config declares external does: add the printed policy."""
+    for bucket, prefixes in template.get("Metadata", {}).get(EXTERNAL_BUCKETS_METADATA, {}).items():
+        aws.iam.put_resource_policy(f"arn:aws:s3:::{bucket}", external_bucket_policy(bucket, prefixes, account=ACCOUNT))
+
+
 def handler_modules(assets: Path) -> dict[str, Any]:
     python_assets = sorted(p.parent.parent for p in assets.glob("asset.*/personalize_resources/__init__.py"))
     if str(python_assets[0]) not in sys.path:
@@ -383,7 +451,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
     clock = Clock()
     kernel = Kernel(clock)
     personalize = StackFakePersonalize(clock, scenario.timings)
-    aws = Aws(kernel, personalize, Iam(), bridge)
+    aws = Aws(kernel, personalize, Iam(clock, scenario.iam_propagation_seconds), bridge)
     first = variants[next(s.variant for s in scenario.steps if s.action == "deploy")]
     stack = Stack(kernel, aws, first["stack"], Path(first["assets"]))
     modules = handler_modules(Path(first["assets"]))
@@ -416,11 +484,14 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 continue
             if step.action == "deploy":
                 variant = variants[step.variant]
+                if scenario.external_owners_comply:
+                    apply_external_bucket_policies(aws, load_template(variant["template"]))
                 stack.asset_root = Path(variant["assets"])
                 stack.cancel = type(stack.cancel)("cancel")
                 if step.minutes:
                     kernel.after(step.minutes * 60, stack.cancel.resolve)
-                process = stack.deploy(load_template(variant["template"]))
+                template = load_template(variant["template"])
+                process = stack.deploy(step.edit(template) if step.edit else template)
                 expected = step.expect or ("UPDATE_COMPLETE" if stack.resources else "CREATE_COMPLETE")
             else:
                 process = stack.destroy()

@@ -52,6 +52,7 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
         location="imports/retail/interactions-2024.csv", version="2"))),
     "timeout-changed": ("default", _set(lambda c: c.update(recommenderReadyTimeoutHours=10))),
     "tags-changed": ("default", _set(lambda c: c["tags"].update(environment="staging", owner="data-team"))),
+    "untagged": ("default", _set(lambda c: c.update(tags={}))),
     # Custom solutions (config/custom-solutions.yaml): solution 0 is top-picks, 1 is similar.
     "custom": ("custom", _set(lambda c: None)),
     "custom-retrained": ("custom", _set(lambda c: _group(c)["solutions"][0]["training"].update(version="2"))),

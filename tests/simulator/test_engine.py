@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.simulator import states
-from tests.simulator.iam import Iam
+from tests.simulator.iam import Iam, Request
 from tests.simulator.intrinsics import Resolver, references
 from tests.simulator.kernel import Clock, Kernel, Sleep
 
@@ -35,16 +35,58 @@ def test_iam_evaluates_wildcards_and_conditions_and_denies_unknown_keys() -> Non
         {"Effect": "Allow", "Action": "personalize:Describe*", "Resource": "arn:aws:personalize:*:*:recommender/app-*"},
         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
          "Condition": {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}}},
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringLike": {"s3:prefix": "imports/*"}}},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*", "Condition": {"NumericLessThan": {"s3:max-keys": "3"}}},
     ]})
     assert iam.check("role", "personalize:DescribeRecommender", ["arn:aws:personalize:us-east-1:1:recommender/app-a"]) is None
     assert iam.check("role", "personalize:DeleteRecommender", ["arn:aws:personalize:us-east-1:1:recommender/app-a"])
     assert iam.check("role", "personalize:DescribeRecommender", ["arn:aws:personalize:us-east-1:1:recommender/other"])
     assert iam.check("role", "iam:PassRole", ["arn:aws:iam::1:role/x"], {"iam:PassedToService": "personalize.amazonaws.com"}) is None
     assert iam.check("role", "iam:PassRole", ["arn:aws:iam::1:role/x"], {"iam:PassedToService": "lambda.amazonaws.com"})
-    assert iam.check("role", "s3:GetObject", ["arn:aws:s3:::b/k"])
-    assert iam.unknown_conditions == {"Bool"}
-    assert len(iam.denied) == 4
+    assert iam.check("role", "s3:GetObject", ["arn:aws:s3:::b/k"], {"s3:prefix": "imports/x"})  # not a key of GetObject
+    assert iam.check("role", "s3:PutObject", ["arn:aws:s3:::b/k"])
+    assert iam.unknown_conditions == {"s3:prefix (not a key of s3:GetObject)", "NumericLessThan"}
+    assert len(iam.denied) == 5
+
+
+def test_an_action_without_resource_types_is_allowed_only_by_resource_star() -> None:
+    iam = Iam()
+    iam.put_policy("role", "Scoped", {"Statement": [
+        {"Effect": "Allow", "Action": "personalize:ListRecommenders", "Resource": "arn:aws:personalize:us-east-1:1:*/app-*"}]})
+    denied = iam.authorize("role", Request("personalize:ListRecommenders", "*"))
+    assert not denied.allowed and "ListRecommenders on *" in denied.reason
+    iam.put_policy("role", "Star", {"Statement": [{"Effect": "Allow", "Action": "personalize:ListRecommenders", "Resource": "*"}]})
+    assert iam.authorize("role", Request("personalize:ListRecommenders", "*")).allowed
+
+
+def test_a_policy_is_in_force_only_after_the_propagation_delay() -> None:
+    clock = Clock()
+    iam = Iam(clock, propagation_seconds=20)
+    iam.put_policy("role", "P", {"Statement": [{"Effect": "Allow", "Action": "personalize:ListRecommenders", "Resource": "*"}]})
+    early = iam.authorize("role", Request("personalize:ListRecommenders", "*"))
+    assert not early.allowed and early.propagating and "not in force yet" in early.reason
+    clock.advance(20)
+    assert iam.authorize("role", Request("personalize:ListRecommenders", "*")).allowed
+    iam.delete_policy("role", "P")
+    assert iam.authorize("role", Request("personalize:ListRecommenders", "*")).allowed  # a delete propagates too
+    clock.advance(20)
+    assert not iam.authorize("role", Request("personalize:ListRecommenders", "*")).allowed
+
+
+def test_a_bucket_policy_is_evaluated_for_the_service_principal() -> None:
+    iam = Iam()
+    bucket = "arn:aws:s3:::data"
+    iam.put_resource_policy(bucket, {"Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "personalize.amazonaws.com"}, "Action": "s3:GetObject", "Resource": f"{bucket}/imports/*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": "1"}, "ArnLikeIfExists": {"aws:SourceArn": "arn:aws:personalize:*:1:*"}}},
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": f"{bucket}/*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ]})
+    context = {"aws:SourceAccount": "1", "aws:SecureTransport": "true"}
+    assert iam.resource_policy_allows(bucket, "personalize.amazonaws.com", Request("s3:GetObject", f"{bucket}/imports/a.csv", context)).allowed
+    assert not iam.resource_policy_allows(bucket, "personalize.amazonaws.com", Request("s3:GetObject", f"{bucket}/other/a.csv", context)).allowed
+    assert not iam.resource_policy_allows(bucket, "personalize.amazonaws.com", Request("s3:GetObject", f"{bucket}/imports/a.csv", {**context, "aws:SourceAccount": "2"})).allowed
+    assert not iam.resource_policy_allows(bucket, "personalize.amazonaws.com", Request("s3:GetObject", f"{bucket}/imports/a.csv", {**context, "aws:SecureTransport": "false"})).allowed
+    assert "has no policy" in iam.resource_policy_allows("arn:aws:s3:::partner", "personalize.amazonaws.com", Request("s3:GetObject", "arn:aws:s3:::partner/k")).reason
 
 
 def test_state_machine_retries_then_catches_into_result_path_on_the_simulated_clock() -> None:

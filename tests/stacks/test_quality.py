@@ -47,6 +47,10 @@ def test_no_policy_grants_function_versions(synthesized, config):
         ("Resource::*", ["cloudwatch:PutMetricData"], True),
         ("Resource::*", ["cloudwatch:PutMetricData", "s3:GetObject"], False),
         ("Resource::*", ["personalize:DescribeRecommender"], False),
+        # The reference gives these no resource type: "*" is the only resource IAM matches them on.
+        ("Resource::*", ["personalize:ListRecommenders", "personalize:TagResource"], True),
+        ("Resource::*", ["personalize:ListRecommenders", "personalize:DescribeRecommender"], False),
+        ("Resource::*", ["personalize:NoSuchAction"], False),
         ("Action::personalize:*", ["personalize:*"], False),
     ],
 )
