@@ -9,26 +9,34 @@ CONFIG ?= config/default.yaml
 GROUP ?= retail
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup tools dev synth cost test simulate demo-report bench bench-report release clean
+.PHONY: setup tools dev lock lint synth cost test simulate demo-report bench bench-report release clean structure
 
 setup: $(VENV)/.synth-installed node_modules/.installed
 tools: setup $(VENV)/.tools-installed
 dev: tools $(VENV)/.dev-installed
 
+# Each layer installs exactly the versions and hashes of its lock (transitive packages included).
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.synth-installed: requirements.txt | $(VENV)/bin/python
-	$(PIP) -r requirements.txt
+$(VENV)/.synth-installed: requirements-synth.lock | $(VENV)/bin/python
+	$(PIP) --require-hashes -r requirements-synth.lock
 	touch $@
 
-$(VENV)/.tools-installed: requirements-tools.txt $(VENV)/.synth-installed
-	$(PIP) -r requirements-tools.txt
+$(VENV)/.tools-installed: requirements-tools.lock $(VENV)/.synth-installed
+	$(PIP) --require-hashes -r requirements-tools.lock
 	touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.tools-installed
-	$(PIP) -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements.lock $(VENV)/.tools-installed
+	$(PIP) --require-hashes -r requirements.lock
 	touch $@
+
+# After editing a requirements*.txt (needs PyPI): `make lock`, commit the three locks with it.
+LOCK := $(PY) -m uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
+lock: dev
+	$(LOCK) requirements.txt -o requirements-synth.lock
+	$(LOCK) requirements-tools.txt -o requirements-tools.lock
+	$(LOCK) requirements-dev.txt -o requirements.lock
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -42,14 +50,25 @@ synth: setup
 cost: setup
 	$(PY) -m tools.cost $(CONFIG)
 
-# The whole test suite (offline; integration tests skip without AWS credentials).
-test: dev
+# ruff, mypy and the layer rules (no cycles, no wrong-way imports), configured in pyproject.toml.
+lint: dev
+	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
+	$(PY) -m tools.structure_facts --check
+
+# Lint, then the whole test suite (offline; integration tests skip without AWS credentials).
+test: lint
 	$(PY) -m pytest -n 2 --durations=5
 
 # The whole-stack simulator: CloudFormation over the synthesized templates of config variants,
 # the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (docs/testing.md).
 simulate: setup
 	$(PY) -m tests.simulator --verbose
+
+# Files and functions over their size, import cycles, wrong-way imports, Personalize ARN spellings
+# (docs/architecture-layers.md).
+structure: setup
+	$(PY) -m tools.structure_facts
 
 bench: setup
 	$(PY) benchmarks/synth_benchmark.py

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -28,7 +29,7 @@ from tools._entry import exit_quietly_on_interrupt  # noqa: E402  (standard libr
 exit_quietly_on_interrupt("synth")  # Ctrl-C in `make synth`: one line, not jsii's tracebacks
 
 from stacks.cli_context import CONFIG_KEY, unknown_context_keys  # noqa: E402
-from stacks.configuration import AppConfig, ConfigError, load_config  # noqa: E402
+from stacks.configuration import AppConfig, ConfigDeprecationWarning, ConfigError, load_config  # noqa: E402
 
 CONFIG_ENV = "PERSONALIZE_IMPACT_CONFIG"
 # Set by the Makefile to its target (e.g. "synth"): hints then speak make's language.
@@ -47,11 +48,16 @@ def requested_config_path(cli_context: dict) -> str | None:
 
 
 def load_or_report(config_path: str) -> AppConfig | None:
-    try:
-        return load_config(config_path, choose_with=how_to_choose())
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigDeprecationWarning)
+        try:
+            return load_config(config_path, choose_with=how_to_choose())
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return None
+        finally:
+            for warning in caught:
+                print(f"warning: {warning.message}", file=sys.stderr)
 
 
 def remove_stale_stacks(outdir: Path) -> list[str]:

@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.impact import reports  # noqa: E402
-from tools.impact.sql import ANALYSIS_QUERIES  # noqa: E402
 from tools.impact.statistics import (  # noqa: E402
     UNDEFINED_SOURCE,
     Analysis,

@@ -33,7 +33,7 @@ import sys, time
 started = time.perf_counter()
 from pathlib import Path
 from tools.impact import reports, statistics
-from tools.impact.sql import ANALYSIS_QUERIES
+from stacks.report_sql import ANALYSIS_QUERIES
 store = reports.ReportStore()
 reports.load_local(store, Path(sys.argv[1]))
 results = store.aggregates(ANALYSIS_QUERIES)

@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 
+from lambdas.personalize_resources.address_book import personalize_arn
 from stacks.iam_reference import PERSONALIZE_PRINCIPAL
 
 # Template Metadata key of the personalize stack: bucket → import prefixes of each external bucket.
@@ -34,7 +35,7 @@ def personalize_source_conditions(account: str, partition: str, region: str) -> 
     """
     return {
         "StringEquals": {"aws:SourceAccount": account},
-        "ArnLikeIfExists": {"aws:SourceArn": f"arn:{partition}:personalize:{region}:{account}:*"},
+        "ArnLikeIfExists": {"aws:SourceArn": personalize_arn(partition, region, account, "*")},
     }
 
 

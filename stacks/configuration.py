@@ -15,6 +15,7 @@ import enum
 import hashlib
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import cache
@@ -24,49 +25,36 @@ from typing import Annotated, Any, Literal
 import yaml
 from botocore.session import get_session
 from botocore.validate import ParamValidator
-from lambdas.personalize_resources.sample_data import EVENT_TYPES as SAMPLE_EVENT_TYPES
-from lambdas.personalize_resources.sample_data import RATING as SAMPLE_RATING
-from lambdas.personalize_resources.solution import BASE_NAME_MAX as SOLUTION_BASE_NAME_MAX
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from lambdas.personalize_resources import address_book
+from lambdas.personalize_resources.address_book import (
+    LONG_WAIT_MAX_HOURS,
+    MAX_METRICS,
+    METRIC_NAME_IN_EXPRESSION,
+    RECIPE_ARN_PREFIX,
+    SAMPLE_EVENT_TYPES,
+    SAMPLE_RATING,
+    SOLUTION_BASE_NAME_MAX,
+    cloudwatch_name,
+)
+from lambdas.personalize_resources.address_book import NAME_MAX as PERSONALIZE_NAME_MAX
 from stacks import filter_expressions, recipes
 
 # Personalize resource names (botocore shape `Name`): 1-63 chars.
 PERSONALIZE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
-PERSONALIZE_NAME_MAX = 63
 # Config-level names become parts of several physical names, so they stay short.
 SHORT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 AVRO_FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 METRIC_EXPRESSION = re.compile(
     r"^\s*(?:(?P<count>SAMPLECOUNT\(\s*\))|SUM\(\s*(?P<dataset>[A-Za-z_]+)\.(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*\))\s*$"
 )
-MAX_METRICS = 10
 # CloudWatch dimension values come upper-cased; sources equal after that collide.
 ATTRIBUTION_SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 
-DOMAIN_RECIPES: dict[str, tuple[str, ...]] = {
-    "ECOMMERCE": (
-        "aws-ecomm-popular-items-by-views",
-        "aws-ecomm-popular-items-by-purchases",
-        "aws-ecomm-frequently-bought-together",
-        "aws-ecomm-customers-who-viewed-x-also-viewed",
-        "aws-ecomm-recommended-for-you",
-    ),
-    "VIDEO_ON_DEMAND": (
-        "aws-vod-because-you-watched-x",
-        "aws-vod-more-like-x",
-        "aws-vod-most-popular",
-        "aws-vod-trending-now",
-        "aws-vod-top-picks",
-    ),
-}
-RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 NUMERIC_TYPES = {"int", "long", "float", "double"}
 DATASET_TYPE_NAMES = {"interactions": "Interactions", "items": "Items", "users": "Users"}
-# Metric names in a derived-metric expression: identifiers not inside a number (the `e3` of
-# `1e3`) or after a dot. stacks/constructs/dashboard.py's IDENTIFIER must stay equal to it.
-METRIC_NAME_IN_EXPRESSION = re.compile(r"(?<![\w.])[A-Za-z_][A-Za-z0-9_]*")
 
 
 # --- documented schema requirements, per domain and dataset type ---------------------------------
@@ -291,7 +279,7 @@ class Metric(Strict):
     @property
     def cloudwatch_name(self) -> str:
         """Personalize publishes each metric under its name upper-cased."""
-        return self.metric_name.upper()
+        return cloudwatch_name(self.metric_name)
 
 
 class MetricAttributionConfig(Strict):
@@ -596,8 +584,8 @@ class AppConfig(Strict):
     """How the data bucket is encrypted."""
     noncurrent_version_days: int = Field(default=30, ge=1, le=3650, alias="noncurrentVersionDays")
     """Days the data bucket keeps replaced object versions."""
-    recommender_ready_timeout_hours: float = Field(default=8, gt=0, le=12, alias="recommenderReadyTimeoutHours")
-    """How long a deploy waits for an import, a training or a recommender (at most 12, CloudFormation's WaitCondition limit)."""
+    long_wait_timeout_hours: float = Field(default=8, gt=0, le=LONG_WAIT_MAX_HOURS, alias="longWaitTimeoutHours")
+    """How long a deploy waits for an import, a training or a recommender, and a destroy for the teardown (at most 12, CloudFormation's WaitCondition limit). The old name `recommenderReadyTimeoutHours` is still read, with a warning."""
     recommender_poll_minutes: int = Field(default=5, ge=1, le=60, alias="recommenderPollMinutes")
     """How often the deploy checks a recommender's status."""
     dataset_groups: Annotated[list[DatasetGroup], Field(min_length=1)] = Field(alias="datasetGroups")
@@ -614,7 +602,7 @@ class AppConfig(Strict):
 
     def physical_name(self, *parts: str) -> str:
         """Personalize names derive from the environment name so environments can share an account."""
-        return "-".join((self.name, *parts))
+        return address_book.physical_name(self.name, *parts)
 
     def recommender_name(self, group: DatasetGroup, recommender: Recommender) -> str:
         """A recommender's physical name carries a short hash of its recipe: Personalize cannot
@@ -687,13 +675,38 @@ def load_config(path: str | Path, *, choose_with: str | None = None) -> AppConfi
     return parse_config(raw, source)
 
 
+class ConfigDeprecationWarning(UserWarning):
+    """A config key that still works under an old name; app.py prints it at synth."""
+
+
+# Old top-level key -> its new name. The old one is still read, with a warning.
+RENAMED_KEYS = {"recommenderReadyTimeoutHours": "longWaitTimeoutHours"}
+
+
+def _renamed(raw: dict, source: str) -> tuple[dict, dict[str, str]]:
+    """``raw`` with each old key under its new name, and new -> old for the keys renamed."""
+    renamed = {}
+    for old, new in RENAMED_KEYS.items():
+        if old not in raw:
+            continue
+        if new in raw:
+            raise ConfigError(source, [ConfigIssue(old, f"is the old name of `{new}`, which is set too; remove `{old}`")])
+        warnings.warn(f"{source}: `{old}` is deprecated; rename it `{new}` (it bounds every long wait, not only recommenders')", ConfigDeprecationWarning, stacklevel=3)
+        raw = {(new if key == old else key): value for key, value in raw.items()}
+        renamed[new] = old
+    return raw, renamed
+
+
 def parse_config(raw: Any, source: str = "config") -> AppConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, [ConfigIssue("(top level)", "must be a mapping with at least `name` and `datasetGroups`")])
+    raw, renamed = _renamed(raw, source)
     try:
         config = AppConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(source, [_issue_from_pydantic(e, raw) for e in err.errors()]) from None
+        issues = [_issue_from_pydantic(e, raw) for e in err.errors()]
+        # Name the key as the file spells it.
+        raise ConfigError(source, [ConfigIssue(renamed.get(i.path, i.path), i.message) for i in issues]) from None
     issues = _semantic_issues(config)
     if issues:
         raise ConfigError(source, issues)
@@ -890,7 +903,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
             add(f"{base}.recommenders", f"recommender name {name!r} is used twice; names must be unique in a dataset group")
         for r_index, recommender in enumerate(group.recommenders):
             path = f"{base}.recommenders[{r_index}]"
-            allowed = DOMAIN_RECIPES.get(group.domain or "", ())
+            allowed = recipes.domain_recipe_names(group.domain or "")
             recipe_name = recommender.recipe_arn.removeprefix(RECIPE_ARN_PREFIX)
             if group.domain and recipe_name not in allowed:
                 add(f"{path}.recipe", f"{recommender.recipe!r} is not {recipes.with_article(group.domain)} recipe; use one of {', '.join(allowed)}")
@@ -948,8 +961,8 @@ def _source_collisions(group: DatasetGroup, base: str) -> list[ConfigIssue]:
     one is set and naming every sender that shares it."""
     issues: list[ConfigIssue] = []
     owners = _source_owners(group, base)
-    for source in dict.fromkeys(_duplicates([s.upper() for s, _, _ in owners])):
-        sharing = [(who, path) for s, who, path in owners if s.upper() == source]
+    for source in dict.fromkeys(_duplicates([cloudwatch_name(s) for s, _, _ in owners])):
+        sharing = [(who, path) for s, who, path in owners if cloudwatch_name(s) == source]
         senders = " and ".join(f"{who} ({path})" for who, path in sharing)
         issues.append(ConfigIssue(sharing[1][1], f"attribution source {source!r} is shared by {senders}; CloudWatch upper-cases sources, so their figures would mix: give each sender its own source"))
     return issues
@@ -1010,7 +1023,7 @@ def _solution_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[
             physical = config.campaign_name(group, campaign)
             if len(physical) > PERSONALIZE_NAME_MAX:
                 issues.append(ConfigIssue(f"{path}.campaigns[{c_index}].name", f"the campaign's name {physical!r} has {len(physical)} characters, more than {PERSONALIZE_NAME_MAX}; shorten the campaign `name`"))
-            if campaign.item_exploration is not None and not (entry := recipes.recipe(solution.recipe)) is None and entry.name != "aws-user-personalization":
+            if campaign.item_exploration is not None and (entry := recipes.recipe(solution.recipe)) is not None and entry.name != "aws-user-personalization":
                 issues.append(ConfigIssue(f"{path}.campaigns[{c_index}].itemExploration", f"item exploration applies to aws-user-personalization campaigns only, not {entry.name}; drop itemExploration"))
     return issues
 
@@ -1144,7 +1157,7 @@ def _metric_issues(group: DatasetGroup, path: str) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     if len(attribution.metrics) > MAX_METRICS:
         issues.append(ConfigIssue(f"{path}.metrics", f"has {len(attribution.metrics)} metrics; a metric attribution allows at most {MAX_METRICS}"))
-    for name in _duplicates([m.metric_name.upper() for m in attribution.metrics]):
+    for name in _duplicates([m.cloudwatch_name for m in attribution.metrics]):
         issues.append(ConfigIssue(f"{path}.metrics", f"metric name {name!r} appears twice (CloudWatch upper-cases names); make them unique"))
     interactions = group.datasets.interactions.schema_
     event_type = interactions.field("EVENT_TYPE")
@@ -1208,7 +1221,7 @@ def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
             issues.append(ConfigIssue(f"{path}.datasetGroup", f"{group.name} does not publish metrics to CloudWatch (metricAttribution.cloudwatch is false), so the alarm would never see data; set `cloudwatch: true` or drop the alarm"))
         if alarm.metric not in metrics:
             issues.append(ConfigIssue(f"{path}.metric", f"{alarm.metric!r} is not a metric of {group.name}; use one of {metrics}"))
-        if alarm.source.upper() not in {s.upper() for s in group.all_sources()}:
+        if cloudwatch_name(alarm.source) not in {cloudwatch_name(s) for s in group.all_sources()}:
             issues.append(ConfigIssue(f"{path}.source", f"{alarm.source!r} is not a known source of {group.name}; add it to attributionSources or use one of {group.all_sources()}"))
     for name in _duplicates([a.name for a in config.dashboard.alarms]):
         issues.append(ConfigIssue("dashboard.alarms", f"alarm {name!r} is defined twice"))

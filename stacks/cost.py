@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from lambdas.personalize_resources.poller import DEFAULT_WAIT_SECONDS as IMPORT_POLL_SECONDS
-from lambdas.personalize_resources.solution_version import POLL_WAIT_SECONDS as TRAINING_POLL_SECONDS
+from lambdas.personalize_resources.address_book import IMPORT_POLL_SECONDS, TRAINING_POLL_SECONDS, whole_seconds
 
 from stacks.configuration import AppConfig
 
@@ -216,8 +215,8 @@ def _monthly(config: AppConfig, table: dict[str, Price]) -> list[Charge]:
 
 def deploy_polls(config: AppConfig) -> int:
     """At most how many polls the waiters run in one deploy: each import job, recommender and
-    training polled until the long-wait timeout (recommenderReadyTimeoutHours)."""
-    seconds = config.recommender_ready_timeout_hours * 3600
+    training polled until the long-wait timeout (longWaitTimeoutHours)."""
+    seconds = whole_seconds(config.long_wait_timeout_hours)
     imports = sum(1 for g in config.dataset_groups for d in g.datasets.present().values() if d.data_import is not None)
     recommenders = sum(len(g.recommenders) for g in config.dataset_groups)
     solutions = sum(len(g.solutions) for g in config.dataset_groups)

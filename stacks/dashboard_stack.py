@@ -21,6 +21,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import REPORT_PREFIX
 from stacks.configuration import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
 from stacks.constructs.dashboard import DASHBOARD_WIDTH, InferredSource, alarm_status_row, charted_groups, group_section, intro_text, text_height
@@ -29,7 +30,7 @@ from stacks.constructs.solution_widgets import fix_dashboard_body, solution_rows
 from stacks.constructs.report_queries import TABLE_NAME, ReportQueries, database_name, reporting_groups
 from stacks.cost import estimate, markdown
 from stacks.deployment import StackSettings
-from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
+from stacks.storage_stack import data_bucket_name
 
 DEFAULT_INTERVAL = Duration.days(7)
 

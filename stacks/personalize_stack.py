@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX
 from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA, declared_prefixes, external_bucket_policies
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
@@ -19,14 +20,7 @@ from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
 from stacks.constructs.solutions import GroupSolutions
 from stacks.deployment import CampaignSwitch, RecommenderSwitch, StackSettings
-from stacks.storage_stack import (
-    EXPORT_PREFIX,
-    IMPORT_PREFIX,
-    REPORT_PREFIX,
-    StorageStack,
-    data_bucket_name,
-    import_location,
-)
+from stacks.storage_stack import StorageStack, data_bucket_name, import_location
 
 
 class PersonalizeStack(Stack):

@@ -25,7 +25,8 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
+from lambdas.personalize_resources.address_book import RECIPE_ARN_PREFIX
+
 DOC_BASE = "https://docs.aws.amazon.com/personalize/latest/dg/"
 
 INTERACTIONS, ITEMS, USERS = "interactions", "items", "users"

@@ -13,25 +13,20 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.personalize_resources import address_book
+from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX
 from stacks.bucket_access import personalize_source_conditions
 from stacks.configuration import AppConfig
 from stacks.deployment import StackSettings
 from stacks.iam_reference import PERSONALIZE_PRINCIPAL
 
-IMPORT_PREFIX = "imports/"
-REPORT_PREFIX = "metric-reports/"
-SAMPLE_PREFIX = IMPORT_PREFIX + "sample/"
-# Recorded events exported before a dataset is deleted (removalPolicy RETAIN).
-EXPORT_PREFIX = "exports/"
 # The singleton CDK adds to a stack for `auto_delete_objects` (aws-cdk-lib 2.275).
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
 AUTO_DELETE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
 def data_bucket_name(config: AppConfig) -> str:
-    """Named from the environment, account and region: the other stacks address the bucket by
-    this name instead of a CloudFormation export, and two environments fit in one account."""
-    return f"{config.name}-data-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    return address_book.data_bucket_name(config.name, Aws.ACCOUNT_ID, Aws.REGION)
 
 
 def import_location(bucket_name: str, key: str) -> str:

@@ -22,9 +22,11 @@ import pytest
 import yaml
 
 from stacks import configuration
+from lambdas.personalize_resources.address_book import METRIC_NAME_IN_EXPRESSION
 from stacks.configuration import (
     AppConfig,
     AvroType,
+    ConfigDeprecationWarning,
     ConfigError,
     ConfigIssue,
     load_config,
@@ -292,7 +294,7 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
     ("recommender-config-min-tps-true", lambda raw: recommender_config(raw).update(minRecommendationRequestsPerSecond=True),
      f"{G0}.recommenders[0].recommenderConfig.minRecommendationRequestsPerSecond", "must be a number, but YAML read true as a boolean"),
     ("noncurrent-days-true", lambda raw: raw.update(noncurrentVersionDays=True), "noncurrentVersionDays", "must be a number, but YAML read true as a boolean"),
-    ("timeout-hours-false", lambda raw: raw.update(recommenderReadyTimeoutHours=False), "recommenderReadyTimeoutHours", "must be a number, but YAML read false as a boolean"),
+    ("timeout-hours-false", lambda raw: raw.update(longWaitTimeoutHours=False), "longWaitTimeoutHours", "must be a number, but YAML read false as a boolean"),
     ("alarm-threshold-true", lambda raw: raw["dashboard"].update(alarms=[{"name": "quiet", "datasetGroup": "retail", "metric": "countViews", "source": "third_party_widget", "threshold": True}]),
      "dashboard.alarms[0].threshold", "must be a number"),
     # unknown keys, with a suggestion
@@ -390,7 +392,7 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
      "encryption", "kmsKeyArn is set but mode is S3_MANAGED; set mode: KMS"),
     ("kms-key-arn-malformed", lambda raw: raw["encryption"].update(mode="KMS", kmsKeyArn="alias/personalize"), "encryption.kmsKeyArn", "use a KMS key ARN such as arn:aws:kms:"),
     ("removal-policy", lambda raw: raw.update(removalPolicy="DELETE"), "removalPolicy", "'DELETE' is not allowed; use one of 'RETAIN' or 'DESTROY'"),
-    ("timeout-over-12-hours", lambda raw: raw.update(recommenderReadyTimeoutHours=13), "recommenderReadyTimeoutHours", "less than or equal to 12"),
+    ("timeout-over-12-hours", lambda raw: raw.update(longWaitTimeoutHours=13), "longWaitTimeoutHours", "less than or equal to 12"),
     ("no-dataset-groups", lambda raw: raw.update(datasetGroups=[]), "datasetGroups", "at least 1 item"),
     ("missing-name", lambda raw: raw.pop("name"), "name", "is required"),
     ("tags-not-strings", lambda raw: raw["tags"].update(cost_center=1234), "tags.cost_center", 'put it in quotes, e.g. "1234"'),
@@ -548,11 +550,8 @@ def test_numbers_in_derived_metrics_are_not_metric_names(expression: str) -> Non
     assert parse_config(raw).dashboard.derived_metrics[0].expression == expression
 
 
-def test_dashboard_reads_metric_names_like_the_config() -> None:
-    from stacks.constructs import dashboard
-
-    assert dashboard.IDENTIFIER.pattern == configuration.METRIC_NAME_IN_EXPRESSION.pattern
-    assert configuration.METRIC_NAME_IN_EXPRESSION.findall("sumMargin * 1e3 / countViews2") == ["sumMargin", "countViews2"]
+def test_metric_names_in_an_expression_skip_exponents() -> None:
+    assert METRIC_NAME_IN_EXPRESSION.findall("sumMargin * 1e3 / countViews2") == ["sumMargin", "countViews2"]
 
 
 # --- reading files ------------------------------------------------------------------------------
@@ -642,3 +641,43 @@ def test_app_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert code == 2, err
     assert "Traceback" not in err
     assert "syntax.yaml" in err and "line 3, column 1: not valid YAML" in err
+
+
+def test_the_old_name_of_the_long_wait_timeout_still_works_with_a_warning() -> None:
+    raw = default_dict()
+    raw["recommenderReadyTimeoutHours"] = raw.pop("longWaitTimeoutHours") + 2
+    with pytest.warns(ConfigDeprecationWarning, match="`recommenderReadyTimeoutHours` is deprecated; rename it `longWaitTimeoutHours`"):
+        config = parse_config(raw)
+    assert config.long_wait_timeout_hours == 10
+
+
+def test_the_old_name_of_the_long_wait_timeout_is_named_in_its_errors() -> None:
+    raw = default_dict()
+    raw["recommenderReadyTimeoutHours"] = raw.pop("longWaitTimeoutHours") + 5
+    with pytest.warns(ConfigDeprecationWarning), pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    assert [issue.path for issue in caught.value.issues] == ["recommenderReadyTimeoutHours"]
+
+
+def test_both_names_of_the_long_wait_timeout_are_refused() -> None:
+    raw = {**default_dict(), "recommenderReadyTimeoutHours": 8}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "recommenderReadyTimeoutHours: is the old name of `longWaitTimeoutHours`, which is set too; remove `recommenderReadyTimeoutHours`"
+    ]
+
+
+def test_synth_prints_the_deprecation_and_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = default_dict()
+    raw["recommenderReadyTimeoutHours"] = raw.pop("longWaitTimeoutHours")
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    import app
+
+    config = app.load_or_report(str(path))
+    assert config is not None and config.long_wait_timeout_hours == 8
+    assert capsys.readouterr().err == (
+        f"warning: {path}: `recommenderReadyTimeoutHours` is deprecated; rename it `longWaitTimeoutHours`"
+        " (it bounds every long wait, not only recommenders')\n"
+    )

@@ -19,7 +19,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from stacks.configuration import DOMAIN_RECIPES, AppConfig, ConfigError, parse_config
+from stacks.configuration import AppConfig, ConfigError, parse_config
+from stacks.recipes import domain_recipe_names
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((REPO / "config" / "default.yaml").read_text())
@@ -236,9 +237,9 @@ def valid_variations(draw: st.DrawFn) -> dict[str, Any]:
             {"name": "PRICE", "type": "float"},
             {"name": "MARGIN", "type": "double"},
         ]
-        recipes = draw(st.lists(st.sampled_from(DOMAIN_RECIPES["VIDEO_ON_DEMAND"]), min_size=1, max_size=2, unique=True))
+        recipes = draw(st.lists(st.sampled_from(domain_recipe_names("VIDEO_ON_DEMAND")), min_size=1, max_size=2, unique=True))
     else:
-        recipes = draw(st.lists(st.sampled_from(DOMAIN_RECIPES["ECOMMERCE"]), min_size=1, max_size=3, unique=True))
+        recipes = draw(st.lists(st.sampled_from(domain_recipe_names("ECOMMERCE")), min_size=1, max_size=3, unique=True))
     group["recommenders"] = [
         {"name": f"rec-{index}-{recipe.split('-', 2)[2][:12].strip('-')}", "recipe": recipe, "state": draw(st.sampled_from(["ACTIVE", "INACTIVE"]))}
         for index, recipe in enumerate(recipes)

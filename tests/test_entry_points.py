@@ -93,7 +93,7 @@ def test_the_setup_command_the_message_names_is_a_makefile_target_installing_the
     makefile = (REPO / "Makefile").read_text()
     target = _entry.SETUP_COMMAND.removeprefix("make ")
     assert re.search(rf"^{target}:.*\.tools-installed", makefile, re.M)
-    assert "-r requirements-tools.txt" in makefile
+    assert "-r requirements-tools.lock" in makefile
 
 
 def test_cdk_synth_before_any_make_says_to_run_make_synth(tmp_path):
@@ -112,12 +112,13 @@ def test_make_synth_installs_the_synthesis_requirements_only(tmp_path):
         ["make", "-n", "synth", f"VENV={venv}"], cwd=REPO, capture_output=True, text=True, timeout=30, check=True
     ).stdout
     installs = re.findall(r"pip install .*-r (\S+)", dry)
-    assert installs == ["requirements.txt"], dry
+    assert installs == ["requirements-synth.lock"], dry
     assert "npx --no-install cdk synth" in dry  # the pinned CLI (npm ci runs when node_modules is missing)
     tests_dry = subprocess.run(
         ["make", "-n", "test", f"VENV={venv}"], cwd=REPO, capture_output=True, text=True, timeout=30, check=True
     ).stdout
-    assert re.findall(r"pip install .*-r (\S+)", tests_dry) == ["requirements.txt", "requirements-tools.txt", "requirements-dev.txt"]
+    assert re.findall(r"pip install .*-r (\S+)", tests_dry) == ["requirements-synth.lock", "requirements-tools.lock", "requirements.lock"]
+    assert all("--require-hashes" in line for line in tests_dry.splitlines() if "pip install" in line)
 
 
 def test_requirements_are_layered_synth_tools_dev():
@@ -131,3 +132,16 @@ def test_requirements_are_layered_synth_tools_dev():
     assert {"pytest", "moto", "cfn-lint"} <= dev
     assert (REPO / "requirements-tools.txt").read_text().startswith("-r requirements.txt")
     assert (REPO / "requirements-dev.txt").read_text().startswith("-r requirements-tools.txt")
+
+
+def test_each_lock_pins_its_layer_and_no_more():
+    def locked(path: str) -> dict[str, str]:
+        return dict(re.findall(r"^([a-z0-9._-]+)==(\S+)", (REPO / path).read_text(), re.M))
+
+    synth, tools, dev = locked("requirements-synth.lock"), locked("requirements-tools.lock"), locked("requirements.lock")
+    assert "aws-cdk-lib" in synth and not set(synth) & {"numpy", "duckdb", "matplotlib", "pytest", "moto"}
+    assert {"numpy", "duckdb"} <= set(tools) and not set(tools) & {"pytest", "moto", "ruff"}
+    assert {"pytest", "moto", "ruff", "policy-sentry"} <= set(dev)
+    # A later layer never moves a package an earlier one pinned.
+    assert all(tools[name] == version for name, version in synth.items() if name in tools)
+    assert all(dev[name] == version for name, version in tools.items() if name in dev)

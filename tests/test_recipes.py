@@ -8,7 +8,6 @@ import re
 import botocore.session
 import pytest
 
-from stacks import configuration
 from stacks.recipes import (
     DOC_BASE,
     RECIPE_ARN_PREFIX,
@@ -16,7 +15,6 @@ from stacks.recipes import (
     RecipeKind,
     SolutionSettings,
     custom_recipe_names,
-    domain_recipe_names,
     recipe,
     solution_issues,
 )
@@ -29,15 +27,6 @@ INTERACTIONS_WITH_VALUE = {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP"
 def _doc(operation: str, member: str) -> str:
     shape = MODEL.operation_model(operation).input_shape.members[member]
     return re.sub(r"<[^>]+>", "", shape.documentation)
-
-
-@pytest.mark.parametrize("domain", sorted(configuration.DOMAIN_RECIPES))
-def test_domain_use_cases_match_the_recommender_list_of_the_config(domain):
-    assert domain_recipe_names(domain) == configuration.DOMAIN_RECIPES[domain]
-
-
-def test_arn_prefix_matches_the_config():
-    assert RECIPE_ARN_PREFIX == configuration.RECIPE_ARN_PREFIX
 
 
 def test_training_mode_update_is_allowed_exactly_where_botocore_says():

@@ -25,7 +25,7 @@ EXIT_FAILURE = 1  # the run went through but something failed (events not sent, 
 
 # A factory that returns a boto3 client for a service name; main() functions take one so
 # tests can hand in moto-backed or Stubber-wrapped clients.
-ClientFactory = Callable[[str], Any]
+ClientFactory = Callable[..., Any]  # (service, **client options) -> a boto3 client
 
 
 class CliError(Exception):

@@ -1,15 +1,15 @@
 """Where a config's dataset group lives once deployed: bucket, ARNs, tracking-id parameter, sources.
 
 `report --config ... --group ...` and `send-events --config ... --group ...` use this so nobody
-copies names from the console. Names come from the stacks' own code (`AppConfig.physical_name`,
-`AppConfig.recommender_name`, `AppConfig.campaign_name`, `data_bucket_name`, `REPORT_PREFIX`), filled in with the caller's
-account and region (STS GetCallerIdentity and the client's region): nothing is read from
-CloudFormation, so this works with read-only credentials and fails only when the call does.
+copies names from the console. Names come from the address book the stacks use
+(lambdas/personalize_resources/address_book.py) and the config's own naming (`AppConfig.physical_name`,
+`AppConfig.recommender_name`, `AppConfig.campaign_name`), filled in with the caller's account and
+region (STS GetCallerIdentity and the client's region): nothing is read from CloudFormation, so
+this works with read-only credentials and fails only when the call does.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,14 @@ from typing import Any
 
 import botocore.exceptions
 
-from lambdas.personalize_resources.core import is_personalize_arn
+from lambdas.personalize_resources import address_book
+from lambdas.personalize_resources.address_book import (
+    REPORT_PREFIX,
+    cloudwatch_name,
+    data_bucket_name,
+    is_personalize_arn,
+    tracking_id_parameter,
+)
 from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
 from tools._cli import ClientFactory, CliError
 
@@ -59,33 +66,8 @@ class DeployedGroup:
         """Upper-cased source -> the recommender or campaign whose GetRecommendations serve it (first wins)."""
         by_source: dict[str, str] = {}
         for arn, source in self.source_aliases().items():
-            by_source.setdefault(source.upper(), arn)
+            by_source.setdefault(cloudwatch_name(source), arn)
         return by_source
-
-
-def tracking_id_parameter_name(config: AppConfig, group: DatasetGroup) -> str:
-    """The SSM parameter stacks/constructs/dataset_group.py writes the tracking id to.
-
-    The stack builds this name inline; tests/tools/test_deployment_lookup.py pins it to the
-    synthesized template so the two cannot drift apart.
-    """
-    return f"/{config.name}/{group.name}/tracking-id"
-
-
-def _stack_names(config: AppConfig, account: str, region: str) -> tuple[str, str]:
-    """The data bucket and report prefix, from the storage stack's own code.
-
-    `data_bucket_name` returns a string with CDK tokens for the account and region; they are
-    replaced by the real values. Imported here, not at module level: it loads aws-cdk (about a
-    second, and a node process) only for the tools' --config option.
-    """
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from aws_cdk import Aws
-
-    from stacks.storage_stack import REPORT_PREFIX, data_bucket_name
-
-    bucket = data_bucket_name(config).replace(Aws.ACCOUNT_ID, account).replace(Aws.REGION, region)
-    return bucket, REPORT_PREFIX
 
 
 def _caller(client_factory: ClientFactory) -> tuple[str, str, str]:
@@ -121,10 +103,10 @@ def resolve_group(config_path: str | Path, group_name: str, *, client_factory: C
     """Load and validate the config and name every deployed resource of one dataset group."""
     config, group = load_group(config_path, group_name)
     account, region, partition = _caller(client_factory)
-    bucket, report_prefix = _stack_names(config, account, region)
+    bucket = data_bucket_name(config.name, account, region)
 
     def personalize_arn(resource_type: str, name: str) -> str:
-        return f"arn:{partition}:personalize:{region}:{account}:{resource_type}/{name}"
+        return address_book.personalize_arn(partition, region, account, resource_type, name)
 
     attribution = group.metric_attribution
     return DeployedGroup(
@@ -133,9 +115,9 @@ def resolve_group(config_path: str | Path, group_name: str, *, client_factory: C
         account=account,
         region=region,
         data_bucket=bucket,
-        report_url=f"s3://{bucket}/{report_prefix}{group.name}/",
+        report_url=f"s3://{bucket}/{REPORT_PREFIX}{group.name}/",
         dataset_group_arn=personalize_arn("dataset-group", config.physical_name(group.name)),
-        tracking_id_parameter=tracking_id_parameter_name(config, group) if group.event_tracker else None,
+        tracking_id_parameter=tracking_id_parameter(config.name, group.name) if group.event_tracker else None,
         metric_names=tuple(m.metric_name for m in attribution.metrics) if attribution else (),
         derived_metrics={d.name: d.expression for d in config.dashboard.derived_metrics},
         sources=tuple(dict.fromkeys(group.all_sources())),
@@ -183,11 +165,11 @@ def check_sources(deployed: DeployedGroup, names: Any) -> list[str]:
 def unknown_source_warnings(group_name: str, configured: Any, names: Any) -> list[str]:
     """`check_sources` for a group known only from the config (no AWS call, e.g. a dry run)."""
     configured = list(configured)
-    known = {source.upper() for source in configured}
+    known = {cloudwatch_name(source) for source in configured}
     listed = ", ".join(configured) or "none"
     return [
         f"source {name!r} is not configured for dataset group {group_name!r} "
         f"(configured: {listed}); its events still count, under that name"
         for name in names
-        if name.upper() not in known
+        if cloudwatch_name(name) not in known
     ]

@@ -27,6 +27,8 @@ from typing import Any, TextIO
 
 import botocore.exceptions
 
+from lambdas.personalize_resources.address_book import REPORT_PARAMETER_LEAVES, report_parameter
+from stacks.report_sql import ANALYSIS_QUERIES, named_queries
 from tools._cli import (
     EXIT_OK,
     ArgumentParser,
@@ -43,7 +45,6 @@ from tools.impact import athena as athena_queries
 from tools.impact import cloudwatch as cloudwatch_input
 from tools.impact import reports, statistics
 from tools.impact.render import format_text, to_json
-from tools.impact.sql import ANALYSIS_QUERIES, named_queries
 
 PROG = "report"
 CLOUDWATCH_DEFAULT_DAYS = 14.0  # CloudWatch keeps metric attribution data for about two weeks
@@ -249,15 +250,12 @@ def _validate(args: Any) -> None:
         raise CliError(f"--png {args.png}: folder {args.png.parent} does not exist")
 
 
-ATHENA_PARAMETERS = {"database": "glue-database", "table": "glue-table", "workgroup": "athena-work-group"}
-
-
 def _athena_names_from_stack(args: Any, config_name: str, factory: ClientFactory) -> None:
     """Glue database, table and workgroup the dashboard stack publishes in SSM, for names not given."""
     ssm = factory("ssm")
-    for attribute, leaf in ATHENA_PARAMETERS.items():
+    for attribute, leaf in REPORT_PARAMETER_LEAVES.items():
         if not getattr(args, attribute):
-            name = f"/{config_name}/reports/{leaf}"
+            name = report_parameter(config_name, leaf)
             try:
                 value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
             except botocore.exceptions.ClientError as exc:

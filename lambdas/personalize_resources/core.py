@@ -90,6 +90,9 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from . import address_book
+from .address_book import is_personalize_arn as is_personalize_arn  # re-exported for the handlers
+
 logger = logging.getLogger("personalize_resources")
 logger.setLevel(logging.INFO)
 
@@ -164,15 +167,7 @@ def account_context(context: Any) -> AccountContext:
 
 def personalize_arn(context: Any, resource_type: str, name: str) -> str:
     where = account_context(context)
-    return f"arn:{where.partition}:personalize:{where.region}:{where.account}:{resource_type}/{name}"
-
-
-_PERSONALIZE_ARN = re.compile(r"arn:[a-z0-9-]+:personalize:[a-z0-9-]+:\d{12}:(?P<type>[a-z-]+)/.+")
-
-
-def is_personalize_arn(value: Any, resource_type: str) -> bool:
-    match = _PERSONALIZE_ARN.fullmatch(value) if isinstance(value, str) else None
-    return bool(match) and match.group("type") == resource_type
+    return address_book.personalize_arn(where.partition, where.region, where.account, resource_type, name)
 
 
 # --- Types ------------------------------------------------------------------
@@ -380,7 +375,7 @@ def properties(event: Mapping[str, Any], old: bool = False) -> dict:
     return dict(request)
 
 
-def on_event_result(physical_id: str, data: Mapping[str, Any]) -> dict:
+def on_event_result(physical_id: str | None, data: Mapping[str, Any]) -> dict:
     return {"PhysicalResourceId": physical_id, "Data": dict(data)}
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .address_book import MAX_METRICS, cloudwatch_name
 from .core import (
     HandlerError,
     PersonalizeApi,
@@ -55,7 +56,6 @@ API_OPERATIONS = ("CreateMetricAttribution", "DescribeMetricAttribution", "Delet
 RESOURCE_TYPE = "metric-attribution"
 # Top-level key of on_event's answer: is_complete may create the attribution (see _answer).
 CREATE_DEFERRED_KEY = "CreateDeferred"
-MAX_METRICS = 10
 MAX_METRICS_PER_UPDATE = 10
 
 
@@ -161,7 +161,7 @@ def desired_attribution(request: Mapping[str, Any]) -> dict:
 def metric_key(metric: Mapping[str, Any]) -> str:
     # Case-insensitive: CloudWatch publishes the upper-cased name, and if
     # Personalize ever normalised case itself an exact compare would loop.
-    return metric["metricName"].upper()
+    return cloudwatch_name(metric["metricName"])
 
 
 def _expression(metric: Mapping[str, Any]) -> str:

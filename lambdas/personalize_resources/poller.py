@@ -9,11 +9,11 @@ Every execution input carries ``kind`` (the resource type it follows; a missing 
 recommender, as executions started before kinds existed), ``uniqueId``, ``waitSeconds`` and the
 signal target: ``signalHandle`` ({StackId, LogicalResourceId}: a reference, the presigned URL
 never enters logs or execution input) or, from older stacks, ``signalUrl``. Each kind's module
-supplies ``poll(state) -> state`` and uses ``waiting`` / ``finish`` from here; its on_event starts
+supplies ``poll(state) -> state`` (long_waits.py maps kinds to them) and uses ``waiting`` / ``finish`` from here; its on_event starts
 the poller through ``start_or_record`` and its is_complete first calls ``raise_start_error``.
 
-Lambda handlers: ``poll_step`` and ``poll_failed``; ``POLLER_API_OPERATIONS`` is the union of the
-kinds' operations (the poll role's policy), ``POLL_FAILED_API_OPERATIONS`` only reads the handle.
+Lambda handlers: ``long_waits.poll_step`` (it dispatches on ``kind``; the kinds' modules import
+this one) and ``poll_failed`` here; ``POLL_FAILED_API_OPERATIONS`` only reads the handle.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import wait_condition
+from .address_book import IMPORT_POLL_SECONDS, LONG_WAIT_MAX_HOURS, POLLER_TIMEOUT_ENV, whole_seconds
 from .core import HandlerError, error_code, log_action
 
 STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
-POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
-# An hour past the longest WaitCondition timeout (12 h): by then nobody is waiting any more.
-DEFAULT_POLLER_TIMEOUT_SECONDS = 13 * 3600
-DEFAULT_WAIT_SECONDS = 60
+# An hour past the longest WaitCondition timeout: by then nobody is waiting any more.
+DEFAULT_POLLER_TIMEOUT_SECONDS = whole_seconds(LONG_WAIT_MAX_HOURS + 1)
+DEFAULT_WAIT_SECONDS = IMPORT_POLL_SECONDS
 SIGNAL_ONLY_OPERATIONS: tuple[str, ...] = ("cloudformation:DescribeStackResource",)
 POLL_FAILED_API_OPERATIONS = SIGNAL_ONLY_OPERATIONS
 
@@ -143,29 +143,13 @@ def finish(state: dict, status: str, outcome: str, reason: str, *, data: str = "
     return {**state, "finished": True, "status": status, "outcome": outcome, "reason": reason}
 
 
-def _kinds() -> dict[str, Callable[[dict], dict]]:
-    # Imported here: the kinds' modules import this one.
-    from . import import_job, recommender, solution_version
-
-    return {
-        recommender.RESOURCE_TYPE: recommender.poll,
-        import_job.RESOURCE_TYPE: import_job.poll,
-        solution_version.RESOURCE_TYPE: solution_version.poll,
-    }
-
-
-def poll_step(event: Mapping[str, Any], context: Any) -> dict:
-    """One step: look at the resource, act at most once, never sleep. Returns the state with
-    ``finished`` (the state machine's Choice), ``status`` and ``polls``."""
+def begin_step(event: Mapping[str, Any]) -> dict:
+    """The state of one poll step: counted, with its start time and wait between polls."""
     state = dict(event)
     state["polls"] = int(state.get("polls", 0)) + 1
     state.setdefault("startedAt", int(now()))
     state.setdefault("waitSeconds", DEFAULT_WAIT_SECONDS)
-    kind = state.get("kind", "recommender")
-    kinds = _kinds()
-    if kind not in kinds:
-        return finish(state, "UNKNOWN", wait_condition.FAILURE, f"the poller cannot follow resources of kind {kind!r}")
-    return kinds[kind](state)
+    return state
 
 
 def poll_failed(event: Mapping[str, Any], context: Any) -> dict:
@@ -181,12 +165,3 @@ def poll_failed(event: Mapping[str, Any], context: Any) -> dict:
     reason = f"the poller's step failed ({error.get('Error') or 'unknown error'}): {cause[:500]}"
     state.setdefault("startedAt", int(now()))
     return finish(state, state.get("status", "UNKNOWN"), wait_condition.FAILURE, f"{subject(state)}: {reason}", tolerate_signal_errors=True)
-
-
-def poller_api_operations() -> tuple[str, ...]:
-    from . import import_job, recommender, solution_version
-
-    union = dict.fromkeys((
-        *recommender.POLL_API_OPERATIONS, *import_job.POLL_API_OPERATIONS, *solution_version.POLL_API_OPERATIONS, *SIGNAL_ONLY_OPERATIONS
-    ))
-    return tuple(union)

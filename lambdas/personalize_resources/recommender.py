@@ -338,8 +338,8 @@ def start_delete_poller(event: Mapping[str, Any], arn: str) -> None:
 # --- the poller's step ---------------------------------------------------------------------------
 
 def poll_step(event: Mapping[str, Any], context: Any) -> dict:
-    """The shared poller's step for a recommender's execution (see poller.poll_step)."""
-    return poller.poll_step({**event, "kind": event.get("kind", RESOURCE_TYPE)}, context)
+    """The shared poller's step for a recommender's execution (see long_waits.poll_step)."""
+    return poll(poller.begin_step({**event, "kind": event.get("kind", RESOURCE_TYPE)}))
 
 
 def poll(state: dict) -> dict:

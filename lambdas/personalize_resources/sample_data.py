@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 # The catalogue (items, user ids) is shared with the send-events tool; re-exported for callers.
+from .address_book import SAMPLE_EVENT_TYPES
 from .catalogue import (  # noqa: F401 - CATALOG, CATEGORY_PAIRS and Item are part of this module's API
     CATALOG,
     CATEGORY_PAIRS,
@@ -61,15 +62,13 @@ RATINGS_INTERACTIONS_FILE = "interactions-ratings.csv"
 INTERACTIONS_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
 RATINGS_INTERACTIONS_COLUMNS = (*INTERACTIONS_COLUMNS, "EVENT_VALUE")
 ITEMS_COLUMNS = ("ITEM_ID", "PRICE", "CATEGORY_L1", "CATEGORY_L2", "MARGIN")
-VIEW = "View"
-PURCHASE = "Purchase"
-RATING = "Rating"  # the ratings variant only (EVENT_VALUE 1-5)
+VIEW, PURCHASE, RATING = SAMPLE_EVENT_TYPES  # Rating: the ratings variant only (EVENT_VALUE 1-5)
 # Ratings variant: every view is followed a second later by a rating; users rate items of the
 # category they view most higher (a signal eventValueThreshold training can learn from).
 RATINGS_SEED = 7
 FAVOURITE_RATINGS = ((3.0, 1), (4.0, 3), (5.0, 4))  # (value, weight)
 OTHER_RATINGS = ((1.0, 2), (2.0, 3), (3.0, 3), (4.0, 2))
-EVENT_TYPES = (VIEW, PURCHASE, RATING)
+EVENT_TYPES = SAMPLE_EVENT_TYPES
 
 BASE_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
 HISTORY_SECONDS = 90 * 24 * 3600

@@ -45,6 +45,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import core
+from .address_book import NAME_MAX
+from .address_book import SOLUTION_BASE_NAME_MAX as BASE_NAME_MAX
+from .address_book import SOLUTION_DIGEST_LENGTH as DIGEST_LENGTH
 from .core import (
     DELETE_TARGET_KEY,
     IN_USE_ERROR_CODES,
@@ -91,9 +94,6 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = (
 RESOURCE_TYPE = "solution"
 # Top-level key of an Update's on_event answer: a replacement the rollback deletes (see _on_update).
 ABANDONED_KEY = "AbandonedSolution"
-NAME_MAX = 63
-DIGEST_LENGTH = 8
-BASE_NAME_MAX = NAME_MAX - DIGEST_LENGTH - 1
 REQUIRED_KEYS = ("name", "datasetGroupArn", "recipeArn")
 IN_PLACE_CONFIG_KEYS = ("autoTrainingConfig", "eventsConfig")
 # Documented defaults (botocore CreateSolution): automatic training on, every 7 days.

@@ -30,6 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import poller, wait_condition
+from .address_book import TRAINING_POLL_SECONDS
 from .core import (
     IN_USE_ERROR_CODES,
     NOT_FOUND_ERROR_CODES,
@@ -68,7 +69,7 @@ TRAINING_STATUSES = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
 STOPPING_STATUSES = frozenset({"CREATE STOPPING"})
 STOPPED_STATUSES = frozenset({"CREATE STOPPED"})
 # A training is followed every five minutes: it takes tens of minutes at least.
-POLL_WAIT_SECONDS = 300
+POLL_WAIT_SECONDS = TRAINING_POLL_SECONDS
 # Offline metrics kept for the stack output (GetSolutionMetrics names; "where present").
 REPORTED_METRICS = tuple(
     f"{name}_at_{k}" for name in ("precision", "normalized_discounted_cumulative_gain", "mean_reciprocal_rank") for k in (5, 10, 25)

@@ -19,11 +19,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.personalize_resources import solution as solution_handler
+from lambdas.personalize_resources.address_book import IMPORT_PREFIX, resource_parameter_prefix, whole_seconds
 from stacks.configuration import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import personalize_arn, request_tags, signal_handle
 from stacks.deployment import RecommenderSwitch
-from stacks.storage_stack import IMPORT_PREFIX, import_location
+from stacks.storage_stack import import_location
 
 
 def short_hash(*parts: object, length: int = 10) -> str:
@@ -195,7 +196,7 @@ class GroupCustomResources(Construct):
             resources.deleted_after_teardown(self.events_export)
         publish_to_s3 = bool(attribution and attribution.s3_output)
 
-        wait_timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+        wait_timeout = str(whole_seconds(config.long_wait_timeout_hours))
         self.imported: list[CfnWaitCondition] = []
 
         def import_job(dataset_type: str) -> CfnWaitCondition:
@@ -317,7 +318,7 @@ class RecommenderResource(Construct):
             request["recommenderConfig"] = {**recommender.recommender_config, "minRecommendationRequestsPerSecond": min_tps}
         if config.tags:
             request["tags"] = request_tags(config.tags)
-        timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+        timeout = str(whole_seconds(config.long_wait_timeout_hours))
         # Everything an update may change goes into the hash, so that each change brings a fresh
         # handle (a satisfied WaitCondition never waits again) and the update is awaited. A
         # deploy-time TPS parameter (release templates) cannot be hashed at synth: such a change
@@ -344,7 +345,7 @@ class RecommenderResource(Construct):
         ready.node.add_dependency(self.resource)
         self.arn = self.resource.get_att_string("RecommenderArn")
 
-        prefix = f"/{config.name}/{group.name}/recommenders/{recommender.name}"
+        prefix = resource_parameter_prefix(config.name, group.name, "recommenders", recommender.name)
         ssm.StringParameter(self, "ArnParameter", parameter_name=f"{prefix}/arn", simple_name=False, string_value=self.arn, description=f"ARN of the {recommender.name} recommender")
         ssm.StringParameter(
             self,

@@ -29,13 +29,13 @@ The attribution segment of each dataset group whose metric attribution publishes
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import METRIC_NAME_IN_EXPRESSION, cloudwatch_name
 from stacks.configuration import AppConfig, DatasetGroup, DerivedMetric, Metric
 from stacks.constructs.handlers import personalize_arn
 
@@ -49,7 +49,7 @@ DASHBOARD_WIDTH = 24
 HALF = DASHBOARD_WIDTH // 2
 GRAPH_HEIGHT = 6
 NUMBER_HEIGHT = 4
-IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z_][A-Za-z0-9_]*")  # = configuration.METRIC_NAME_IN_EXPRESSION (not the e3 of 1e3)
+IDENTIFIER = METRIC_NAME_IN_EXPRESSION
 
 
 def dataset_group_arn(scope: Construct, config: AppConfig, group: DatasetGroup) -> str:
@@ -57,9 +57,7 @@ def dataset_group_arn(scope: Construct, config: AppConfig, group: DatasetGroup) 
     return personalize_arn(scope, "dataset-group", config.physical_name(group.name))
 
 
-def dimension_value(source: str) -> str:
-    """Personalize upper-cases the eventAttributionSource for the CloudWatch dimension."""
-    return source.upper()
+dimension_value = cloudwatch_name  # the eventAttributionSource as the CloudWatch dimension holds it
 
 
 def charted_groups(config: AppConfig) -> list[DatasetGroup]:
@@ -128,7 +126,7 @@ class GroupMetrics:
 
     def inferred_of(self, source: str) -> list[int]:
         """Positions in ``inferred`` of the ARN forms of ``source``."""
-        return [index for index, item in enumerate(self.inferred) if item.source.upper() == source.upper()]
+        return [index for index, item in enumerate(self.inferred) if cloudwatch_name(item.source) == cloudwatch_name(source)]
 
     def search(self, metric: Metric) -> cw.SearchExpression:
         """Every source that reported this metric for this group, including ones no config names.

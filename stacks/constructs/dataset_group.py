@@ -12,6 +12,7 @@ from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import tracking_id_parameter, whole_seconds
 from stacks.configuration import (
     DATASET_TYPE_NAMES,
     AppConfig,
@@ -21,7 +22,7 @@ from stacks.configuration import (
 
 SCHEMA_NAMESPACE = "com.amazonaws.personalize.schema"
 # The teardown chain (see `DatasetGroupResources.add_teardown_chain`): a fixed number of waits,
-# enough for the longest `recommenderReadyTimeoutHours` (12) at 48 minutes each. Fixed, so that a
+# enough for the longest `longWaitTimeoutHours` (12) at 48 minutes each. Fixed, so that a
 # timeout change only updates their share in place: a wait removed in a cleanup would find the
 # group's ACTIVE recommenders and hold the update for its whole share.
 TEARDOWN_WAITS = 15
@@ -30,8 +31,8 @@ TEARDOWN_WAIT_TIMEOUT = Duration.minutes(55)  # each wait's Provider: its share 
 
 def teardown_wait_share_seconds(config: AppConfig) -> int:
     """Each wait's own share of time: together the waits last as long as the deploy would have
-    waited for a recommender's training or an import (`recommenderReadyTimeoutHours`), never longer."""
-    return math.ceil(config.recommender_ready_timeout_hours * 3600 / TEARDOWN_WAITS)
+    waited for a recommender's training or an import (`longWaitTimeoutHours`), never longer."""
+    return math.ceil(whole_seconds(config.long_wait_timeout_hours) / TEARDOWN_WAITS)
 
 
 def avro_schema(schema: DatasetSchema, dataset_type: str) -> str:
@@ -105,7 +106,7 @@ class DatasetGroupResources(Construct):
             parameter = ssm.StringParameter(
                 self,
                 "TrackingIdParameter",
-                parameter_name=f"/{config.name}/{group.name}/tracking-id",
+                parameter_name=tracking_id_parameter(config.name, group.name),
                 simple_name=False,  # a path; the environment name may be a deploy-time parameter
                 string_value=self.event_tracker.attr_tracking_id,
                 description=f"Tracking ID of the {group.name} event tracker, for PutEvents",

@@ -9,9 +9,9 @@ handler does not declare, fails synthesis, so the policy and the code cannot dri
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from aws_cdk import ArnFormat, Aws, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from lambdas.personalize_resources import address_book
 from stacks.iam_reference import action as reference_action
 from stacks.nag import trace_provider_waiter
 from stacks.tidy import without_stream_writes_on_any_log_group
@@ -91,8 +92,8 @@ class HandlerFunction(Construct):
         by_resources: dict[tuple[str, ...], list[str]] = {}
         for action, resources in sorted(granted.items()):
             by_resources.setdefault(tuple(resources), []).append(action)
-        for resources, actions in by_resources.items():
-            self.role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resources)))
+        for resource_set, actions in by_resources.items():
+            self.role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resource_set)))
         if passes_role is not None:
             # Create calls that name a roleArn need PassRole on that role, for Personalize only.
             self.role.add_to_policy(
@@ -117,7 +118,7 @@ class CustomResourceProvider(Construct):
         operations: Sequence[str],
         resources_by_operation: Mapping[str, Iterable[str]],
         waits: bool,
-        framework_roles: "FrameworkRoles",
+        framework_roles: FrameworkRoles,
         environment: Mapping[str, str] | None = None,
         total_timeout: Duration = Duration.minutes(55),
         passes_role: str | None = None,
@@ -199,14 +200,13 @@ def personalize_prefix_arn(scope: Construct, name_prefix: str) -> str:
     would stay and bill). The prefix keeps the grant to this app's environment: `*/` covers the
     resource type (recommender/, dataset-group/, dataset/<group>/...), the actions granted stay
     the handler's exact operations."""
-    return Stack.of(scope).format_arn(
-        service="personalize", resource="*", resource_name=f"{name_prefix}-*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-    )
+    return personalize_arn(scope, "*", f"{name_prefix}-*")
 
 
 def personalize_arn(scope: Construct, resource_type: str, name: str) -> str:
-    """The ARN Personalize gives a resource named `name`: known at synth, so IAM can be exact."""
-    return Stack.of(scope).format_arn(service="personalize", resource=resource_type, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+    """The ARN Personalize gives a resource named `name` in this stack's environment."""
+    stack = Stack.of(scope)
+    return address_book.personalize_arn(stack.partition, stack.region, stack.account, resource_type, name)
 
 
 def request_tags(tags: Mapping[str, str]) -> list[dict]:

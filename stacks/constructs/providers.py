@@ -12,6 +12,7 @@ from constructs import Construct
 from lambdas.personalize_resources import (
     dataset_export,
     import_job,
+    long_waits,
     metric_attribution,
     poller,
     recommender,
@@ -19,6 +20,7 @@ from lambdas.personalize_resources import (
     solution_version,
     teardown_wait,
 )
+from lambdas.personalize_resources.address_book import POLLER_TIMEOUT_ENV, whole_seconds
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
 from stacks.constructs.dataset_group import TEARDOWN_WAIT_TIMEOUT, DatasetGroupResources
@@ -130,16 +132,16 @@ class Poller(Construct):
         self.step = HandlerFunction(
             self,
             "PollStep",
-            handler="personalize_resources.poller.poll_step",
+            handler="personalize_resources.long_waits.poll_step",
             description="One poll of an import job, recommender or training; signals its WaitCondition when done",
-            operations=poller.poller_api_operations(),
+            operations=long_waits.POLLER_API_OPERATIONS,
             resources_by_operation={
-                **{op: personalize_resources for op in poller.poller_api_operations() if ":" not in op},
+                **{op: personalize_resources for op in long_waits.POLLER_API_OPERATIONS if ":" not in op},
                 # Reads the WaitConditionHandle's URL from this stack only (the URL never travels).
                 "cloudformation:DescribeStackResource": [Aws.STACK_ID],
             },
             timeout=Duration.minutes(1),
-            environment={"POLLER_TIMEOUT_SECONDS": str(int(config.recommender_ready_timeout_hours * 3600))},
+            environment={POLLER_TIMEOUT_ENV: str(whole_seconds(config.long_wait_timeout_hours))},
         )
         wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
         poll = tasks.LambdaInvoke(
@@ -171,7 +173,7 @@ class Poller(Construct):
             self,
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=Duration.hours(config.recommender_ready_timeout_hours),
+            timeout=Duration.hours(config.long_wait_timeout_hours),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )

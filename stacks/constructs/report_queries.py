@@ -1,6 +1,6 @@
 """Glue Data Catalog table and Athena workgroup over the S3 metric reports, with saved queries.
 
-For reports that outgrow one machine: the same SQL `report` runs on DuckDB (tools/impact/sql.py)
+For reports that outgrow one machine: the same SQL `report` runs on DuckDB (stacks/report_sql.py)
 runs on Athena over this table, from `report --athena` or the Athena console.
 
 * Table: the CSV files the metric attribution writes under ``metric-reports/<group>/``
@@ -24,9 +24,10 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import REPORT_PARAMETER_LEAVES, report_parameter
 from stacks.configuration import AppConfig, DatasetGroup
 from stacks.constructs.operator_widgets import serving_endpoints
-from tools.impact.sql import REPORT_COLUMNS, named_queries
+from stacks.report_sql import REPORT_COLUMNS, named_queries
 
 RESULTS_PREFIX = "athena-results/"
 TABLE_NAME = "metric_reports"
@@ -147,27 +148,22 @@ class ReportQueries(Construct):
                 database=database_name(config),
                 work_group=self.workgroup.ref,
                 query_string=sql,
-                description=f"personalize-impact report query '{name}' over {TABLE_NAME} (tools/impact/sql.py)",
+                description=f"personalize-impact report query '{name}' over {TABLE_NAME} (stacks/report_sql.py)",
             )
             query.add_resource_dependency(self.table)
             self.queries[name] = query
 
-        for key, value, what in (
-            ("AthenaWorkGroup", self.workgroup.ref, "Athena workgroup for report queries"),
-            ("GlueDatabase", database_name(config), "Glue database of the metric reports table"),
-            ("GlueTable", TABLE_NAME, "Glue table over the S3 metric reports"),
+        for key, option, value, what in (
+            ("AthenaWorkGroup", "workgroup", self.workgroup.ref, "Athena workgroup for report queries"),
+            ("GlueDatabase", "database", database_name(config), "Glue database of the metric reports table"),
+            ("GlueTable", "table", TABLE_NAME, "Glue table over the S3 metric reports"),
         ):
             CfnOutput(self, key, value=value, description=f"{what} (report --athena)")
             ssm.StringParameter(
                 self,
                 f"{key}Parameter",
-                parameter_name=f"/{config.name}/reports/{parameter_leaf(key)}",
+                parameter_name=report_parameter(config.name, REPORT_PARAMETER_LEAVES[option]),
                 simple_name=False,  # a path; the environment name may be a deploy-time parameter
                 string_value=value,
                 description=f"{what}, for report --athena",
             )
-
-
-def parameter_leaf(key: str) -> str:
-    """``AthenaWorkGroup`` → ``athena-work-group``."""
-    return "".join(f"-{c.lower()}" if c.isupper() else c for c in key).lstrip("-")

@@ -9,8 +9,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.personalize_resources import sample_data
+from lambdas.personalize_resources.address_book import SAMPLE_PREFIX
 from stacks.constructs.handlers import CustomResourceProvider, FrameworkRoles
-from stacks.storage_stack import SAMPLE_PREFIX
 
 
 class SampleDataResource(Construct):

@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import personalize_arn
 from stacks.iam_reference import PERSONALIZE_PRINCIPAL
 
 
@@ -39,7 +40,7 @@ class PersonalizeServiceRole(Construct):
                 PERSONALIZE_PRINCIPAL,
                 conditions={
                     "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="personalize", resource="*")},
+                    "ArnLike": {"aws:SourceArn": personalize_arn(stack.partition, stack.region, stack.account, "*")},
                 },
             ),
         )

@@ -38,6 +38,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import offline_metrics_parameter
 from stacks.configuration import AppConfig, DatasetGroup, Solution
 from stacks.constructs.dashboard import DASHBOARD_WIDTH, GRAPH_HEIGHT, HALF, PERIOD, GroupMetrics, text_height
 from stacks.constructs.operator_widgets import EXPOSURE_SCALE, GET_RECOMMENDATIONS, ServingEndpoint, exposure_line
@@ -48,10 +49,8 @@ SANITIZE = (("\\", ""), ('"', ""), ("{", ""), ("}", ""), (",", " · "), (":", " 
 
 
 def offline_metrics_parameter_name(config: AppConfig, group: DatasetGroup, solution: Solution) -> str:
-    """SSM parameter with the offline metrics of the solution's trained version, as the personalize
-    stack writes it (stacks/constructs/solutions.py builds the same name inline; a test of the
-    synthesized templates pins the two together)."""
-    return f"/{config.name}/{group.name}/solutions/{solution.name}/offline-metrics"
+    """SSM parameter with the offline metrics of the solution's trained version, as the personalize stack writes it."""
+    return offline_metrics_parameter(config.name, group.name, solution.name)
 
 
 def unescape_split_delimiters(node: Any) -> Any:

@@ -22,6 +22,7 @@ from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.personalize_resources.address_book import offline_metrics_parameter, resource_parameter_prefix, whole_seconds
 from stacks.configuration import AppConfig, Campaign, DatasetGroup, Solution
 from stacks.constructs.attribution import short_hash
 from stacks.constructs.handlers import request_tags, signal_handle
@@ -54,7 +55,7 @@ class GroupSolutions(Construct):
             for dependency in after:
                 resource.node.add_dependency(dependency)
             self.filters.append(resource)
-            prefix = f"/{config.name}/{group.name}/filters/{filter_.name}"
+            prefix = resource_parameter_prefix(config.name, group.name, "filters", filter_.name)
             ssm.StringParameter(self, f"FilterArn-{filter_.name}", parameter_name=f"{prefix}/arn", simple_name=False,
                                 string_value=resource.attr_filter_arn, description=f"ARN of the {filter_.name} filter (pass as filterArn)")
             CfnOutput(self, f"FilterArnOutput-{filter_.name}", value=resource.attr_filter_arn, description=f"{group.name}/{filter_.name}: filter ARN")
@@ -94,7 +95,7 @@ class SolutionResources(Construct):
             self.solution.node.add_dependency(dependency)
         solution_arn = self.solution.get_att_string("SolutionArn")
 
-        timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+        timeout = str(whole_seconds(config.long_wait_timeout_hours))
         # Everything that makes a new version goes into the digest: each retraining brings a fresh
         # handle (a satisfied WaitCondition never waits again).
         settings = solution.model_dump(mode="json", by_alias=True, exclude={"campaigns"})
@@ -116,7 +117,6 @@ class SolutionResources(Construct):
         self.trained.node.add_dependency(self.version)
         version_arn = self.version.get_att_string("SolutionVersionArn")
 
-        prefix = f"/{config.name}/{group.name}/solutions/{solution.name}"
         # The WaitCondition's Data holds the metrics too, but as an object CloudFormation cannot
         # put into an output or a parameter; this reading (same handler) gives them as a string.
         reading = CustomResource(
@@ -128,7 +128,7 @@ class SolutionResources(Construct):
         )
         reading.node.add_dependency(self.trained)
         metrics = reading.get_att_string("OfflineMetrics")
-        ssm.StringParameter(self, "MetricsParameter", parameter_name=f"{prefix}/offline-metrics", simple_name=False, string_value=metrics,
+        ssm.StringParameter(self, "MetricsParameter", parameter_name=offline_metrics_parameter(config.name, group.name, solution.name), simple_name=False, string_value=metrics,
                             description=f"Offline metrics (GetSolutionMetrics) of the trained {solution.name} version")
         CfnOutput(self, "OfflineMetrics", value=metrics, description=f"{group.name}/{solution.name}: offline metrics of the trained version")
         CfnOutput(self, "SolutionVersionArn", value=version_arn, description=f"{group.name}/{solution.name}: trained solution version")
@@ -176,7 +176,7 @@ class CampaignResource(Construct):
             Acknowledgment(id="CloudFormation-Validate::F3006", reason="AWS::Personalize::Campaign exists; cfn-lint checks it")
         )
         self.arn = self.resource.attr_campaign_arn
-        prefix = f"/{config.name}/{group.name}/campaigns/{campaign.name}"
+        prefix = resource_parameter_prefix(config.name, group.name, "campaigns", campaign.name)
         ssm.StringParameter(self, "ArnParameter", parameter_name=f"{prefix}/arn", simple_name=False, string_value=self.arn,
                             description=f"ARN of the {campaign.name} campaign")
         ssm.StringParameter(self, "SourceParameter", parameter_name=f"{prefix}/attribution-source", simple_name=False,

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.personalize_resources import core, import_job, poller, recommender, solution_version
+from lambdas.personalize_resources import core, import_job, long_waits, poller, recommender, solution_version
 from tests.lambdas.fake_personalize import FakePersonalize
 from tests.lambdas.fake_recommenders import FakeStepFunctions, RecordingSignals, SimulatedClock
 
@@ -167,7 +167,7 @@ class World:
             for _ in range(max_polls):
                 handler = POLLED_KINDS[state.get("kind", "recommender")]
                 lookups = len(self.handle_lookups)
-                state = json.loads(json.dumps(self.invoke(poller.poll_step, handler, state, role="poll")))
+                state = json.loads(json.dumps(self.invoke(long_waits.poll_step, handler, state, role="poll")))
                 if len(self.handle_lookups) > lookups:
                     self.recorder.add(handler, {"cloudformation:DescribeStackResource"}, "poll")
                 if state["finished"]:

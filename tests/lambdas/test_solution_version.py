@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from lambdas.personalize_resources import poller, solution_version
+from lambdas.personalize_resources import long_waits, poller, solution_version
 from lambdas.personalize_resources.core import HandlerError
 from tests.lambdas.scenarios import Scenarios
 from tests.lambdas.test_solution import props as solution_props
@@ -182,7 +182,7 @@ def versions_world(world_factory):
 
 def test_operations_are_exactly_api_operations(versions_world):
     SCENARIOS.assert_operations_exact(versions_world, solution_version)
-    assert set(solution_version.POLL_API_OPERATIONS) <= set(poller.poller_api_operations())
+    assert set(solution_version.POLL_API_OPERATIONS) <= set(long_waits.POLLER_API_OPERATIONS)
 
 
 @pytest.mark.parametrize("lifecycle", SCENARIOS, ids=lambda f: f.__name__)
@@ -217,7 +217,7 @@ def test_a_poller_that_cannot_start_fails_the_request_but_keeps_the_arn(versions
 
 SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/shop-ratings-0a1b2c3d"
 VERSION = SOLUTION + "/4f3e2d1c"
-NOW = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
 
 
 def test_stubbed_create_lists_then_trains(stubbed, lambda_context, monkeypatch):

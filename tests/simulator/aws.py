@@ -161,11 +161,11 @@ class Aws:
         with contextlib.ExitStack() as stack:
             stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", session))
             stack.enter_context(mock.patch.object(core, "sleep", lambda seconds: _slept.set(_slept.get() + seconds)))
+            clock = self.kernel.clock
             for module in modules.values():
                 if callable(getattr(module, "now", None)):
                     # The handlers' wall clock ("now()", replaceable by design) is the simulated
                     # one, in the type each module's now() returns (epoch seconds or a datetime).
-                    clock = self.kernel.clock
                     simulated = (lambda: clock.now) if isinstance(module.now(), dt.datetime) else clock.epoch
                     stack.enter_context(mock.patch.object(module, "now", simulated))
             stack.enter_context(mock.patch("urllib.request.urlopen", self._urlopen))

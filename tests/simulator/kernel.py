@@ -101,7 +101,7 @@ class Kernel:
             action()
 
 
-def drain(kernel: "Kernel", limit_hours: float = 24) -> None:
+def drain(kernel: Kernel, limit_hours: float = 24) -> None:
     """Let what is still running (pollers, timers) finish, up to ``limit_hours`` from now."""
     done = Future("drain")
     kernel.after(limit_hours * 3600, done.resolve)

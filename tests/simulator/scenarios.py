@@ -258,11 +258,11 @@ SCENARIOS: list[Scenario] = [
                    deploy("default", check=_all_recommenders("ACTIVE")), destroy()]),
     Scenario("import-change", about="interactions import location and version changed (a new import job); destroy", steps=[deploy("default"), deploy("import-changed"), destroy()]),
     Scenario("tag-change", about="tags changed and added; destroy", steps=[deploy("default"), deploy("tags-changed", check=_tags("environment", "staging")), destroy()]),
-    Scenario("timeout-change", about="`recommenderReadyTimeoutHours` 8 → 10; destroy",
+    Scenario("timeout-change", about="`longWaitTimeoutHours` 8 → 10; destroy",
              steps=[deploy("default"), deploy("timeout-changed"), destroy()]),
     # The teardown waits' shares follow the timeout in place: none is removed (a removed wait's
     # delete would find the group's ACTIVE recommenders and hold the cleanup).
-    Scenario("timeout-decrease", about="`recommenderReadyTimeoutHours` 10 → 8 with ACTIVE recommenders; destroy",
+    Scenario("timeout-decrease", about="`longWaitTimeoutHours` 10 → 8 with ACTIVE recommenders; destroy",
              steps=[deploy("timeout-changed"), deploy("default", check=_all_recommenders("ACTIVE")), destroy()]),
     Scenario("import-create-failed", about="the first import job ends CREATE FAILED: rollback", steps=[deploy("default", "ROLLBACK_COMPLETE", reason="Input CSV is missing column")],
              setup=_fail_creation("dataset-import-job", "Input CSV is missing column EVENT_TYPE")),

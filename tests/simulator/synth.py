@@ -50,7 +50,7 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "inactive": ("default", _set(lambda c: [r.update(state="INACTIVE") for r in _group(c)["recommenders"]])),
     "import-changed": ("default", _set(lambda c: _group(c)["datasets"]["interactions"]["dataImport"].update(
         location="imports/retail/interactions-2024.csv", version="2"))),
-    "timeout-changed": ("default", _set(lambda c: c.update(recommenderReadyTimeoutHours=10))),
+    "timeout-changed": ("default", _set(lambda c: c.update(longWaitTimeoutHours=10))),
     "tags-changed": ("default", _set(lambda c: c["tags"].update(environment="staging", owner="data-team"))),
     "untagged": ("default", _set(lambda c: c.update(tags={}))),
     # Custom solutions (config/custom-solutions.yaml): solution 0 is top-picks, 1 is similar.

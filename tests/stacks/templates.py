@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from stacks.nag import flatten_reference
 from stacks.tidy import referenced_ids

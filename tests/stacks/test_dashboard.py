@@ -367,7 +367,7 @@ def test_text_names_sources_to_send_and_report_location(case):
         else:
             assert "s3://" not in text and "s3Output: false" in text
         # Each recommender's and campaign's source in its ARN form, and what it is counted with.
-        for kind, name, arn, source in endpoints(cfg, group):
+        for _kind, _name, arn, source in endpoints(cfg, group):
             assert f"| `{arn}` | `{source}` |" in text
         for solution, campaign in group.campaigns():
             assert f"| `{campaign.source_name}` | `{campaign.source_name.upper()}` | campaign `{campaign.name}` of solution `{solution.name}`" in text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, solution, solution_version, teardown_wait
+from lambdas.personalize_resources import dataset_export, import_job, long_waits, metric_attribution, recommender, solution, solution_version, teardown_wait
 from stacks.constructs.handlers import iam_action
 from stacks.iam_reference import (
     ARN_FIELD,
@@ -40,7 +40,7 @@ def test_the_extract_is_the_pinned_packages_data():
 
 
 def test_every_operation_a_handler_calls_is_in_the_reference():
-    operations = {op for m in HANDLER_MODULES for op in (*m.API_OPERATIONS, *m.IS_COMPLETE_API_OPERATIONS)} | set(poller.poller_api_operations())
+    operations = {op for m in HANDLER_MODULES for op in (*m.API_OPERATIONS, *m.IS_COMPLETE_API_OPERATIONS)} | set(long_waits.POLLER_API_OPERATIONS)
     for operation in sorted(operations):
         assert action(iam_action(operation)).full_name.lower() == iam_action(operation).lower()
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambdas.personalize_resources import dataset_export, import_job, metric_attribution, poller, recommender, sample_data, teardown_wait
+from lambdas.personalize_resources import dataset_export, import_job, long_waits, metric_attribution, poller, recommender, sample_data, teardown_wait
 from stacks.constructs.handlers import iam_action
 from stacks.iam_reference import action as reference_action
 from tests.stacks.templates import (
@@ -137,7 +137,7 @@ HANDLERS = {
     "personalize_resources.metric_attribution.on_event": metric_attribution.API_OPERATIONS,
     "personalize_resources.import_job.on_event": import_job.API_OPERATIONS,
     "personalize_resources.recommender.on_event": recommender.API_OPERATIONS,
-    "personalize_resources.poller.poll_step": poller.poller_api_operations(),
+    "personalize_resources.long_waits.poll_step": long_waits.POLLER_API_OPERATIONS,
     "personalize_resources.poller.poll_failed": poller.POLL_FAILED_API_OPERATIONS,
     "personalize_resources.dataset_export.on_event": dataset_export.API_OPERATIONS,
     "personalize_resources.sample_data.on_event": sample_data.API_OPERATIONS,
@@ -252,7 +252,7 @@ def test_the_signal_url_reaches_no_property_that_is_logged(template):
         assert props["SignalHandle"]["StackId"] == {"Ref": "AWS::StackId"}
         assert props["SignalHandle"]["LogicalResourceId"] in handles
         assert props["SignalHandle"]["LogicalResourceId"] in dependencies(template, recommender_id)
-    poll_role = role_of_function(template, function_by_handler(template, "personalize_resources.poller.poll_step"))
+    poll_role = role_of_function(template, function_by_handler(template, "personalize_resources.long_waits.poll_step"))
     assert ("cloudformation:DescribeStackResource", "<AWS::StackId>") in granted(template, poll_role)
 
 
@@ -503,7 +503,7 @@ def teardown_chain(template: dict, group_id: str) -> list[str]:
 
 def test_teardown_chain_sits_between_the_imports_and_recommenders_and_the_datasets(template):
     chain = teardown_chain(template, DATASET_GROUP)
-    # A fixed 15 waits; together they last recommenderReadyTimeoutHours (8): 32 minutes each.
+    # A fixed 15 waits; together they last longWaitTimeoutHours (8): 32 minutes each.
     assert len(chain) == 15
     requests = [template["Resources"][k]["Properties"]["Request"] for k in chain]
     assert [r["position"] for r in requests] == list(range(1, 16))
@@ -546,7 +546,7 @@ def _with_timeout(hours: float):
     """What teardown_wait_share_seconds reads of a config (12 h is the most it accepts)."""
     import types
 
-    return types.SimpleNamespace(recommender_ready_timeout_hours=hours)
+    return types.SimpleNamespace(long_wait_timeout_hours=hours)
 
 
 def test_each_teardown_wait_passes_on_before_its_provider_times_out(template):

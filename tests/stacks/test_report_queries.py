@@ -18,7 +18,7 @@ from stacks.configuration import AppConfig, load_config
 from stacks.constructs.report_queries import results_encryption
 from tests.stacks.templates import only, resources, text
 from tests.synthesis import SYNTH_CONFIGS
-from tools.impact.sql import REPORT_COLUMNS, named_queries
+from stacks.report_sql import REPORT_COLUMNS, named_queries
 
 WITH_REPORTS = ("default", "multi", "custom")
 TABLE = "metric_reports"
@@ -138,7 +138,7 @@ def test_saved_queries_are_the_shared_sql(case):
     database_name = database["Properties"]["DatabaseInput"]["Name"]
     assert database_name == cfg.name.replace("-", "_") + "_reports"
     saved = {}
-    for logical_id, query in resources(template, "AWS::Athena::NamedQuery").items():
+    for query in resources(template, "AWS::Athena::NamedQuery").values():
         properties = query["Properties"]
         assert properties["Database"] == database_name
         assert properties["WorkGroup"] == {"Ref": workgroup_id}

@@ -8,7 +8,7 @@ from graphlib import TopologicalSorter
 
 import pytest
 
-from lambdas.personalize_resources import poller, solution, solution_version
+from lambdas.personalize_resources import long_waits, solution, solution_version
 from stacks.configuration import load_config
 from stacks.constructs.attribution import GroupNames
 from stacks.constructs.handlers import iam_action
@@ -71,7 +71,7 @@ def test_create_order_is_data_filters_solutions_versions_campaigns_and_delete_th
 
 
 def test_trainings_are_awaited_by_wait_conditions_the_poller_signals(template, config):
-    timeout = str(int(config.recommender_ready_timeout_hours * 3600))
+    timeout = str(int(config.long_wait_timeout_hours * 3600))
     for version_id, version in resources(template, "Custom::PersonalizeSolutionVersion").items():
         handle = version["Properties"]["SignalHandle"]["LogicalResourceId"]
         assert template["Resources"][handle]["Type"] == "AWS::CloudFormation::WaitConditionHandle"
@@ -155,10 +155,10 @@ def test_new_handlers_are_granted_exactly_their_operations_without_pass_role(tem
 
 
 def test_the_one_poller_also_follows_trainings(template):
-    role = role_of_function(template, function_by_handler(template, "personalize_resources.poller.poll_step"))
+    role = role_of_function(template, function_by_handler(template, "personalize_resources.long_waits.poll_step"))
     actions = {a for a, _ in granted(template, role) if not a.startswith("logs:")}
     assert {iam_action(op) for op in solution_version.POLL_API_OPERATIONS} <= actions
-    assert actions == {iam_action(op) for op in poller.poller_api_operations()}
+    assert actions == {iam_action(op) for op in long_waits.POLLER_API_OPERATIONS}
     assert [k for k in resources(template, "AWS::StepFunctions::StateMachine") if "waiter" not in k] == ["PollerStateMachineFE4D36AE"]
 
 

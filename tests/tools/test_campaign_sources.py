@@ -26,7 +26,7 @@ from tools import report, send_events
 from tools._cli import boto3_client_factory
 from tools.deployment_lookup import resolve_group
 from tools.impact.reports import ReportStore
-from tools.impact.sql import ANALYSIS_QUERIES, named_queries
+from stacks.report_sql import ANALYSIS_QUERIES, named_queries
 
 REPO = Path(__file__).resolve().parents[2]
 CUSTOM_CONFIG = REPO / "config" / "custom-solutions.yaml"

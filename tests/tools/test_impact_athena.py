@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from tests.tools.conftest import REGION
 from tools import report
 from tools.impact.athena import run_queries
-from tools.impact.sql import ANALYSIS_QUERIES, named_queries
+from stacks.report_sql import ANALYSIS_QUERIES, named_queries
 
 
 def result_page(columns: list[tuple[str, str]], rows: list[list[str]], *, header: bool, token: str | None = None) -> dict:

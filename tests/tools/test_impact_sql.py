@@ -1,4 +1,4 @@
-"""tools.impact.sql on DuckDB: the Athena text itself, the local materialized path, and a Python reference."""
+"""stacks.report_sql on DuckDB: the Athena text itself, the local materialized path, and a Python reference."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tools.impact.reports import ReportStore, load_local, parse_report
-from tools.impact.sql import ANALYSIS_QUERIES, REPORT_COLUMNS, named_queries
+from stacks.report_sql import ANALYSIS_QUERIES, REPORT_COLUMNS, named_queries
 
 HEADER = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
 DUCKDB_TYPES = {"string": "VARCHAR", "double": "DOUBLE", "bigint": "BIGINT"}

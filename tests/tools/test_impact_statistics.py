@@ -10,7 +10,7 @@ import pytest
 
 from tools.impact import statistics
 from tools.impact.reports import MetricRow, ReportStore
-from tools.impact.sql import ANALYSIS_QUERIES
+from stacks.report_sql import ANALYSIS_QUERIES
 from tools.impact.statistics import DerivedMetric, Exposure, HourlyData, Settings, analyse, ratio_interval
 
 DAY0 = 1_704_067_200  # 2024-01-01T00:00:00Z

@@ -68,7 +68,7 @@ def test_config_needs_its_group():
 def test_config_with_athena_takes_names_from_the_stack_parameters_and_filters_the_group():
     from botocore.stub import ANY, Stubber
 
-    from tools.impact.sql import ANALYSIS_QUERIES, named_queries
+    from stacks.report_sql import ANALYSIS_QUERIES, named_queries
 
     with mock_aws():
         factory = boto3_client_factory(None, "eu-west-1")

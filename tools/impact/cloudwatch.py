@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdas.personalize_resources.address_book import cloudwatch_name
 from tools.impact.reports import LoadResult, MetricRow
 from tools.impact.statistics import Exposure
 
@@ -70,7 +71,7 @@ def fetch_cloudwatch_rows(
     every metric of the dataset group that has an EventAttributionSource dimension is read.
     """
     result = LoadResult()
-    wanted = [name.upper() for name in metric_names] or [None]
+    wanted = [cloudwatch_name(name) for name in metric_names] or [None]
     found: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
     for metric_name in wanted:
         params: dict[str, Any] = {

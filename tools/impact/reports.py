@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 
 from tools._cli import CliError
-from tools.impact.sql import REPORT_COLUMNS, file_steps, final_select
+from stacks.report_sql import REPORT_COLUMNS, file_steps, final_select
 
 CSV_COLUMNS = ("METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP")
 TABLE = "loaded_reports"

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from lambdas.personalize_resources.address_book import cloudwatch_name
 from tools._cli import plural
 
 BUCKETS_PER_HOUR = 4
@@ -435,6 +436,7 @@ def choose_block(
     ratio = numerator.sum() / denominator.sum()
     chosen = (numerator, denominator, 1)
     warnings: list[str] = []
+    correlation = 0.0  # of the blocks before; read once they are too few
     for days in BLOCK_DAYS:
         keys, inverse = np.unique((positions - positions.min()) // days, return_inverse=True)
         if days > 1 and len(keys) < MIN_BLOCKS:
@@ -496,11 +498,11 @@ def analyse(
     exposure: Mapping[str, Exposure] | None = None,
     derived: Sequence[DerivedMetric] = (),
 ) -> Analysis:
-    exposure = {name.upper(): value for name, value in (exposure or {}).items()}
+    exposure = {cloudwatch_name(name): value for name, value in (exposure or {}).items()}
     for source, served in exposure.items():
         if served.hourly is not None and source in data.sources:
             data.served(data.sources.index(source), _exposure_per_hour(data, served))
-    wanted = {name.upper() for name in settings.metrics}
+    wanted = {cloudwatch_name(name) for name in settings.metrics}
     metrics = [m for m in data.values if not wanted or m in wanted]
     reports = [_metric_report(data, metric, details, settings, exposure) for metric in metrics]
     derived_reports = [_derived_report(data, item, settings) for item in derived]
@@ -588,7 +590,7 @@ def _metric_report(
     totals = values.sum(axis=1)
     present = np.flatnonzero(buckets.sum(axis=1) > 0)  # sources with a row of this metric
     grand_total = float(totals[present].sum())
-    baseline_name = (settings.baseline or UNDEFINED_SOURCE).upper()
+    baseline_name = cloudwatch_name(settings.baseline or UNDEFINED_SOURCE)
     baseline_index = data.sources.index(baseline_name) if baseline_name in data.sources else None
     if baseline_index is not None and baseline_index not in present:
         baseline_index = None
@@ -793,7 +795,7 @@ def _derived_report(data: HourlyData, item: DerivedMetric, settings: Settings) -
     if not match:
         report.note = "only expressions of the form metricA / metricB are reported"
         return report
-    numerator, denominator = (name.upper() for name in match.groups())
+    numerator, denominator = (cloudwatch_name(name) for name in match.groups())
     missing = [name for name in (numerator, denominator) if name not in data.values]
     if missing:
         report.note = f"no report rows for {', '.join(missing)}"
