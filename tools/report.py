@@ -364,8 +364,10 @@ def _run(
         if args.s3 or args.dir:  # rows at hand: their ARN-form sources are matched by name
             offline_aliases = lambda reported: arn_source_aliases(config, group, reported)  # noqa: E731
         if args.cloudwatch and not args.dataset_group_arn:
+            assert deployed is not None  # --cloudwatch excludes --s3 and --dir
             args.dataset_group_arn = deployed.dataset_group_arn
         if args.athena:
+            assert deployed is not None  # --athena excludes --s3 and --dir
             _athena_names_from_stack(args, deployed.config_name, factory)
         names = {item.name for item in derived}
         derived += [

@@ -84,11 +84,13 @@ def render_figure(analysis: Analysis, confidence: float):
     metrics = analysis.metrics
     lift_heights = [max(1.6, 0.32 * min(TOP_LIFTS, max(1, len(m.sources) - 1)) + 1.1) for m in metrics]
     heights = [h for m, lift in zip(metrics, lift_heights) for h in (lift, 3.0)]
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
     figure, axes = plt.subplots(
         len(heights), 1, figsize=(12, sum(heights) + 0.6 * len(heights) + 0.4), squeeze=False,
-        gridspec_kw={"height_ratios": heights}, layout="constrained",
+        gridspec_kw={"height_ratios": heights},
+        layout=ConstrainedLayoutEngine(h_pad=0.12, hspace=0.04),  # room between a panel's axis label and the next title
     )
-    figure.get_layout_engine().set(h_pad=0.12, hspace=0.04)  # room between a panel's axis label and the next title
     prefixes: set[str] = set()
     colours = source_colours(metrics)
     for position, report in enumerate(metrics):
@@ -137,9 +139,9 @@ def _lift_panel(axis, report: MetricReport, confidence: float, colours: dict) ->
     axis.set_yticks(rows, labels, fontsize="small")
     for tick, source in zip(axis.get_yticklabels(), compared):
         tick.set_color(colours.get(source.source, "black"))
-    values = np.array(
+    values = np.asarray(
         [v for s in compared for v in (s.lift.rate_lift.estimate, s.lift.rate_lift.low, s.lift.rate_lift.high) if v is not None],
-        dtype=float,
+        dtype=np.float64,
     )
     positive = values[values > 0]
     if positive.size:

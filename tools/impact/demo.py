@@ -23,7 +23,6 @@ something to find:
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ import numpy as np
 
 from lambdas.personalize_resources.catalogue import sample_items
 from tools._cli import EXIT_OK, ArgumentParser, CliError, plural, run_main
-from tools.impact.sql import BUCKET_SECONDS
+from stacks.report_sql import BUCKET_SECONDS
 from tools.impact.statistics import UNDEFINED_SOURCE
 
 DEMO_ACCOUNT = "111122223333"  # the documentation account of AWS's examples; no real account
@@ -59,7 +58,7 @@ def demo_sources(config_path: Path, group_name: str, extra_sources: int) -> tupl
         raise CliError(f"--group {group_name}: no metricAttribution metrics in {config_path}; nothing would be reported")
     configured = list(dict.fromkeys(group.all_sources()))
     lifts = {source: TRUE_LIFTS[i % len(TRUE_LIFTS)] for i, source in enumerate(configured)}
-    arn_forms = {}
+    arn_forms: dict[str, str] = {}
     for (kind, name), source in served_sources(config, group).items():
         arn_forms.setdefault(source, f"arn:aws:personalize:{DEMO_REGION}:{DEMO_ACCOUNT}:{kind}/{name}")
     arn_form = {arn: source for source, arn in list(arn_forms.items())[:1]}
