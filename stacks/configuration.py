@@ -580,6 +580,8 @@ class AppConfig(Strict):
     """Tags for every taggable resource."""
     removal_policy: Literal["RETAIN", "DESTROY"] = Field(default="RETAIN", alias="removalPolicy")
     """RETAIN keeps the buckets and their data on destroy; DESTROY empties and deletes them."""
+    reuse_retained_buckets: bool = Field(default=False, alias="reuseRetainedBuckets")
+    """Use the buckets an earlier RETAIN destroy left instead of creating them (docs/storage-lifecycle.md)."""
     encryption: Encryption = Field(default_factory=Encryption)
     """How the data bucket is encrypted."""
     noncurrent_version_days: int = Field(default=30, ge=1, le=3650, alias="noncurrentVersionDays")
@@ -879,6 +881,12 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
 
     for name in _duplicates([g.name for g in config.dataset_groups]):
         add("datasetGroups", f"dataset group name {name!r} is used twice; names must be unique")
+    if config.reuse_retained_buckets:
+        if config.removal_policy != "RETAIN":
+            add("reuseRetainedBuckets", "needs removalPolicy: RETAIN (DESTROY deletes the buckets, so none is left to reuse); set removalPolicy: RETAIN or drop reuseRetainedBuckets")
+        if config.encryption.mode == "KMS" and not config.encryption.kms_key_arn:
+            add("encryption.kmsKeyArn", "reuseRetainedBuckets keeps the retained data bucket, whose objects are encrypted with the key the earlier"
+                " storage stack created (RETAIN kept it): set kmsKeyArn to that key (the earlier storage stack's output DataKeyArn)")
 
     for g_index, group in enumerate(config.dataset_groups):
         base = f"datasetGroups[{g_index}]"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Annotations, Stack, Token
+from aws_cdk import Annotations, CfnWaitCondition, CustomResource, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX
+from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX, RUNNING_IMPORT_JOBS_QUOTA
 from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA, declared_prefixes, external_bucket_policies
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
@@ -77,6 +77,7 @@ class PersonalizeStack(Stack):
                 iam.PolicyStatement(sid="WriteEventExports", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(EXPORT_PREFIX + "*")])
             )
         tokens = build_providers(self, config=config, groups=self.groups, service_role=self.service_role, framework=framework)
+        imports: list[tuple[CustomResource, CfnWaitCondition]] = []
         for resources in self.groups:
             custom = GroupCustomResources(
                 self,
@@ -91,6 +92,7 @@ class PersonalizeStack(Stack):
                 import_locations=import_locations(resources.group, bucket_name, sample_locations),
                 switch=switch,
             )
+            imports += zip(custom.import_jobs, custom.imported)
             group = resources.group
             if group.solutions or group.filters:
                 # After the data is in (imports ACTIVE, attribution in place): deleted before them.
@@ -106,6 +108,11 @@ class PersonalizeStack(Stack):
                     after=after,
                     switch=campaign_switch,
                 )
+        # Personalize runs at most RUNNING_IMPORT_JOBS_QUOTA imports per region and refuses more:
+        # each import beyond it starts once the one that many places before it ended (in creation
+        # order, which already puts an Items import before its group's Interactions import).
+        for (job, _), (_, earlier) in zip(imports[RUNNING_IMPORT_JOBS_QUOTA:], imports):
+            job.node.add_dependency(earlier)
         # Last: every construct has registered its long-running children by now.
         build_teardown_chains(self, config=config, groups=self.groups, framework=framework)
 

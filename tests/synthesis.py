@@ -23,6 +23,7 @@ SYNTH_CONFIGS = {
     "multi": REPO / "config" / "multi-group.yaml",
     "minimal": REPO / "tests" / "configs" / "minimal.yaml",
     "custom": REPO / "config" / "custom-solutions.yaml",
+    "reuse": REPO / "tests" / "configs" / "reuse-retained.yaml",
 }
 
 # Released like a team stamping templates into new accounts would (tools/release.py).

@@ -681,3 +681,18 @@ def test_synth_prints_the_deprecation_and_goes_on(tmp_path: Path, capsys: pytest
         f"warning: {path}: `recommenderReadyTimeoutHours` is deprecated; rename it `longWaitTimeoutHours`"
         " (it bounds every long wait, not only recommenders')\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "fix"),
+    [
+        ({"removalPolicy": "DESTROY"}, "reuseRetainedBuckets", "set removalPolicy: RETAIN"),
+        ({"encryption": {"mode": "KMS"}}, "encryption.kmsKeyArn", "DataKeyArn"),
+    ],
+)
+def test_reusing_retained_buckets_needs_retain_and_the_retained_key(changes, path, fix):
+    raw = {**yaml.safe_load((REPO / "config" / "default.yaml").read_text()), "reuseRetainedBuckets": True, **changes}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    [issue] = caught.value.issues
+    assert issue.path == path and fix in issue.message

@@ -117,8 +117,9 @@ def test_per_account_settings_are_parameters(releases):
     [subscription] = [v for v in dashboard["Resources"].values() if v["Type"] == "AWS::SNS::Subscription"]
     assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
     storage = by_role["storage"]
-    [bucket_name] = [v["Properties"]["BucketName"] for v in storage["Resources"].values() if v["Type"] == "AWS::S3::Bucket" and "BucketName" in v["Properties"]]
-    assert {"Ref": "NamePrefix"} in bucket_name["Fn::Join"][1]
+    # Both buckets (data, access logs) are named per account from the prefix.
+    bucket_names = [v["Properties"]["BucketName"] for v in storage["Resources"].values() if v["Type"] == "AWS::S3::Bucket"]
+    assert len(bucket_names) == 2 and all({"Ref": "NamePrefix"} in name["Fn::Join"][1] for name in bucket_names)
 
 
 def test_stackset_example_deploys_every_stack_to_an_ou_in_order(releases):

@@ -88,12 +88,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def release_synthesizer(asset_bucket: str, key_prefix: str):
+    """No bootstrap roles or bucket: the organization's bucket in each region holds the assets."""
+    import aws_cdk as cdk
+
+    return cdk.CliCredentialsStackSynthesizer(file_assets_bucket_name=f"{asset_bucket}-${{AWS::Region}}", bucket_prefix=key_prefix)
+
+
 def synthesize(request: ReleaseRequest, assembly: Path):
     """Synthesize the parameterized stacks; returns the config and the stack names in deploy order."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     sys.path.insert(0, str(REPO))
-    import aws_cdk as cdk
-
     from stacks.app_builder import add_environment, enable_nag, new_app
     from stacks.configuration import load_config, parse_config
     from stacks.deployment import NAME_PREFIX_MAX
@@ -103,15 +108,8 @@ def synthesize(request: ReleaseRequest, assembly: Path):
     longest = {**config.model_dump(by_alias=True, mode="json"), "name": "n" * NAME_PREFIX_MAX}
     parse_config(longest, f"{request.config_path} with a {NAME_PREFIX_MAX}-character NamePrefix")
 
-    def synthesizer() -> cdk.IStackSynthesizer:
-        # No bootstrap roles or bucket: the organization's bucket in each region holds the assets.
-        return cdk.CliCredentialsStackSynthesizer(
-            file_assets_bucket_name=f"{request.asset_bucket}-${{AWS::Region}}",
-            bucket_prefix=request.key_prefix,
-        )
-
     app = new_app(outdir=str(assembly))
-    stacks = add_environment(app, config, synthesizer=synthesizer, parameterized=True)
+    stacks = add_environment(app, config, synthesizer=lambda: release_synthesizer(request.asset_bucket, request.key_prefix), parameterized=True)
     enable_nag(app)
     app.synth()
     return config, [stack.stack_name for stack in stacks]

@@ -22,6 +22,10 @@ SOLUTION_DIGEST_LENGTH = 8
 SOLUTION_BASE_NAME_MAX = NAME_MAX - SOLUTION_DIGEST_LENGTH - 1
 # Metrics of one metric attribution: botocore's personalize model, shape `MetricAttributes` (max 10).
 MAX_METRICS = 10
+# "You can have a total of 5 pending or in progress dataset import jobs per region. This quota is
+# not adjustable." (Developer Guide, "Common error messages": LimitExceededException "More than 5
+# resources with PENDING or IN_PROGRESS status").
+RUNNING_IMPORT_JOBS_QUOTA = 5
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 _PERSONALIZE_ARN = re.compile(r"arn:[a-z0-9-]+:personalize:[a-z0-9-]+:\d{12}:(?P<type>[a-z-]+)/.+")

@@ -63,6 +63,8 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.validate import ParamValidator
 
+from lambdas.personalize_resources.address_book import RUNNING_IMPORT_JOBS_QUOTA
+
 GONE = object()  # end of a delete schedule: the resource disappears
 
 CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
@@ -70,7 +72,7 @@ UPDATING = ("UPDATE PENDING", "UPDATE IN_PROGRESS")
 DELETING = ("DELETE PENDING", "DELETE IN_PROGRESS")
 
 MAX_METRICS_PER_ATTRIBUTION = 10
-MAX_RUNNING_IMPORT_JOBS = 5
+MAX_RUNNING_IMPORT_JOBS = RUNNING_IMPORT_JOBS_QUOTA
 
 
 def operation(name: str) -> Callable:
@@ -400,7 +402,7 @@ class FakePersonalize:
         self.require_absent(arn)
         jobs = self._of_type("dataset-import-job")
         if sum(job.status in CREATING for job in jobs) >= MAX_RUNNING_IMPORT_JOBS:
-            raise FakeError("LimitExceededException", "Too many running dataset import jobs")
+            raise FakeError("LimitExceededException", f"More than {MAX_RUNNING_IMPORT_JOBS} resources with PENDING or IN_PROGRESS status.")
         mode = params.get("importMode", "FULL")
         previous = [job for job in jobs if job.attributes["datasetArn"] == dataset and job.status != "CREATE FAILED"]
         if mode == "INCREMENTAL" and not previous:

@@ -16,6 +16,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from tests.simulator.aws import FrameworkBridge  # noqa: E402
+from tests.simulator.cloudformation import CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES  # noqa: E402
 from tests.simulator.scenarios import SCENARIOS, run_scenario  # noqa: E402
 from tests.simulator.synth import synthesize  # noqa: E402
 
@@ -59,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"| `{r.name}` | {about[r.name]} | {'PASS' if r.passed else 'FAIL'} | {len(r.left)} | {r.billed_hours:.1f} | {len(r.denied)}"
                   f" | {r.deploy_minutes:.1f} | {r.bound_minutes:.1f} |")
+    largest = max((r.largest_response for r in results), default=(0, ""))
+    print(f"largest custom-resource response: {largest[0]} bytes ({largest[1]}; CloudFormation's limit is {CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES})")
     seconds = round(time.perf_counter() - started, 1)
     print(f"(synthesis of {len(needed)} variants {synthesis['seconds']} s, total {seconds} s)", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({
             "synthesis_seconds": synthesis["seconds"], "seconds": seconds,
             "results": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems,
-                         "left": r.left, "billed_hours": r.billed_hours} for r in results]}, indent=1))
+                         "left": r.left, "billed_hours": r.billed_hours, "largest_response_bytes": r.largest_response[0]} for r in results]}, indent=1))
     return 0 if passed == len(results) else 1
 
 

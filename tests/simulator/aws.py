@@ -56,6 +56,8 @@ def _role_arns(params: Any) -> list[str]:
     if isinstance(params, list):
         return [a for v in params for a in _role_arns(v)]
     return []
+# The owner of a named resource that a Retain delete left in the account (Aws.named).
+RETAINED = "(no stack: retained)"
 
 
 def _stack_name(name_or_arn: str) -> str:
@@ -145,6 +147,12 @@ class Aws:
         self.propagation_denials: list[str] = []  # denied only while a new policy propagated
         # IAM sees a handler's backoff sleeps pass (the kernel clock stands still within a call).
         iam.offset = _slept.get
+        # (type, custom name) → "stack/logical id" or RETAINED: names are unique in the account
+        # (S3 bucket names globally), and a retained resource keeps its name after its stack is gone.
+        self.named: dict[tuple[str, tuple], str] = {}
+        self.largest_response: tuple[int, str] = (0, "")  # bytes, which custom resource answered it
+        # Parameter Store: the account is bootstrapped (the CDK's default synthesizer checks it).
+        self.ssm_values: dict[str, Any] = {"/cdk-bootstrap/hnb659fds/version": "30"}
 
     # --- the boto3 side -----------------------------------------------------------------------
 
@@ -207,6 +215,8 @@ class Aws:
         if service == "states" and model.name == "StartExecution":
             return self._start_execution(params)
         if service == "s3" and model.name == "PutObject":
+            if ("AWS::S3::Bucket", (params["Bucket"],)) not in self.named:
+                return self._error("NoSuchBucket", "The specified bucket does not exist", 404)
             body = params.get("Body", b"")
             self.s3_objects[f"s3://{params['Bucket']}/{params['Key']}"] = len(body) if hasattr(body, "__len__") else 0
             return AWSResponse(None, 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}

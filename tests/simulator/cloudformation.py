@@ -1,7 +1,11 @@
 """CloudFormation played over a synthesized template: create in dependency order (in parallel
 where the graph allows), update with its real phases (update/replace, then cleanup of replaced
 and removed resources, where a failed delete is a leak and not a failure), rollback of a failed
-create or update, and delete in reverse order honouring DeletionPolicy/UpdateReplacePolicy."""
+create or update, and delete in reverse order honouring DeletionPolicy/UpdateReplacePolicy.
+
+Replacement or update in place follows each type's registry schema (tests/simulator/schemas.py);
+resource Conditions and parameters are evaluated; named resources (S3 buckets, log groups, SSM
+parameters...) are unique in the account and outlive a Retain delete (Aws.named)."""
 
 from __future__ import annotations
 
@@ -17,12 +21,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.simulator.aws import HANDLE_HOST, RESPONSE_HOST, Aws, LambdaFunction, WaitHandle
+from tests.simulator import schemas
+from tests.simulator.aws import HANDLE_HOST, RESPONSE_HOST, RETAINED, Aws, LambdaFunction, WaitHandle
 from tests.simulator.intrinsics import ACCOUNT, REGION, Resolver, TemplateError, references
 from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
 from tests.simulator.states import check_definition
 
 CUSTOM_RESOURCE_TIMEOUT_SECONDS = 3600  # no ServiceTimeout in the templates: CloudFormation's default
+# "The total size of the response body ... can't exceed 4096 bytes" (Custom resource response
+# objects, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/crpg-ref-responses.html).
+CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES = 4096
 NATIVE_POLL_SECONDS = 10
 NATIVE_PERSONALIZE = {
     # type → (operation suffix, ARN property / attribute, create parameters from properties)
@@ -32,12 +40,6 @@ NATIVE_PERSONALIZE = {
     "AWS::Personalize::EventTracker": ("EventTracker", "EventTrackerArn"),
     "AWS::Personalize::Filter": ("Filter", "FilterArn"),
     "AWS::Personalize::Campaign": ("Campaign", "CampaignArn"),
-}
-# Properties these types update in place (their resource schemas); a new Name means replacement
-# (a new resource under the new name, the old one deleted in the cleanup).
-NATIVE_IN_PLACE = {
-    "AWS::Personalize::Campaign": {"SolutionVersionArn", "MinProvisionedTPS", "CampaignConfig", "Tags"},
-    "AWS::Personalize::Filter": {"Tags"},
 }
 
 
@@ -131,7 +133,9 @@ class Stack:
         self._failed_physical: dict[str, str] = {}
         aws.stacks[name] = self
         self._creations = 0
+        self._generated = 0
         self.stack_id = ""
+        self.parameters: dict[str, str] = {}
 
     # --- resolution ---------------------------------------------------------------------------
 
@@ -157,7 +161,29 @@ class Stack:
                 raise TemplateError(f"stack {stack_name} has no output {output_name} (deployed: {sorted(self.aws.stack_outputs)})")
             return outputs[output_name]
 
-        return Resolver(template, self.name, {}, ref, get_att, stack_output=stack_output, stack_id=self.stack_id)
+        return Resolver(template, self.name, self._parameter_values(template), ref, get_att, stack_output=stack_output, stack_id=self.stack_id)
+
+    def _parameter_values(self, template: Mapping) -> dict[str, Any]:
+        """Given values, else defaults; an SSM parameter type is read from Parameter Store
+        ("SSM parameter types", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html)."""
+        values = {}
+        for name, spec in (template.get("Parameters") or {}).items():
+            value = self.parameters.get(name, spec.get("Default"))
+            if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+                if value not in self.aws.ssm_values:
+                    raise TemplateError(f"Unable to fetch parameters [{value}] from parameter store for this account.")
+                value = self.aws.ssm_values[value]
+            values[name] = value
+        return values
+
+    def _effective(self, template: dict) -> dict:
+        for name, value in self.parameters.items():
+            spec = (template.get("Parameters") or {}).get(name)
+            if spec is None:
+                raise TemplateError(f"Parameters: [{name}] do not exist in the template")
+            if "AllowedValues" in spec and value not in spec["AllowedValues"]:
+                raise TemplateError(f"Parameter '{name}' must be one of AllowedValues")
+        return apply_conditions(template, self._parameter_values(template), self.name)
 
     def publish_outputs(self) -> None:
         resolver = self.resolver(self.template)
@@ -165,7 +191,7 @@ class Stack:
             name: resolver.resolve(output["Value"]) for name, output in (self.template.get("Outputs") or {}).items()}
 
     def _asset_dir(self, code: Mapping) -> Path:
-        key = code.get("S3Key", "")
+        key = code.get("S3Key", "").rsplit("/", 1)[-1]  # a release puts its assets under a key prefix
         return self.asset_root / f"asset.{key.removesuffix('.zip')}"
 
     def _log(self, text: str) -> None:
@@ -183,9 +209,44 @@ class Stack:
         return Resource(logical_id, kind, properties, physical, attributes,
                         {k: definition[k] for k in ("DeletionPolicy", "UpdateReplacePolicy") if k in definition})
 
+    def _physical_name(self, kind: str, logical_id: str, properties: Mapping) -> str:
+        """The template's name for the resource, claimed in the account; else one CloudFormation
+        generates (stack name, logical id, a random suffix: unique on every creation)."""
+        name = schemas.custom_name(kind, properties)
+        if name is None:
+            self._generated += 1
+            suffix = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.stack_id}/{logical_id}#{self._generated}").hex[:12]
+            generated = f"{self.name}-{logical_id}"[:50] + f"-{suffix}"
+            name = (generated.lower() if kind == "AWS::S3::Bucket" else generated,)
+        owner = self.aws.named.get((kind, name))
+        if owner is not None:
+            where = "retained by an earlier delete" if owner == RETAINED else f"in {owner}"
+            raise ResourceFailed(f"{logical_id}: {'|'.join(map(str, name))} already exists ({where})")
+        if kind == "AWS::S3::BucketPolicy" and ("AWS::S3::Bucket", name) not in self.aws.named:
+            raise ResourceFailed(f"{logical_id}: The specified bucket does not exist ({name[0]})")
+        self.aws.named[(kind, name)] = f"{self.name}/{logical_id}"
+        return "|".join(map(str, name))
+
+    def _release_name(self, resource: Resource, *, retained: bool) -> None:
+        owner, physical = f"{self.name}/{resource.logical_id}", resource.physical_id
+        for key in [key for key, value in self.aws.named.items() if value == owner and key[0] == resource.type]:
+            name = "|".join(map(str, key[1]))
+            if physical == name or physical.endswith((f":{name}", f"/{name}")):  # the name, or an ARN ending in it
+                if retained:
+                    self.aws.named[key] = RETAINED
+                else:
+                    del self.aws.named[key]
+
     def _provision(self, kind: str, logical_id: str, request: str, properties: Any, old: Resource | None, old_properties: Any):
-        short = f"{self.name}-{logical_id}"[:64]
         arn = lambda service, resource: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"  # noqa: E731
+        custom = kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"
+        # Named here: every type whose physical id CloudFormation makes (custom resources that are
+        # only recorded included); Personalize's and the handlers' own name theirs.
+        named_here = not (kind in NATIVE_PERSONALIZE or kind.startswith("AWS::CloudFormation::Wait") or (custom and self.custom_resources))
+        short = ""
+        if named_here:
+            # In place, the name stays (a state machine's physical id is its ARN, its Name the name).
+            short = old.attributes.get("Name", old.physical_id) if request == "Update" and old is not None else self._physical_name(kind, logical_id, properties)
         if kind == "AWS::IAM::Role":
             return short, {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{short}", "RoleId": f"AROASIM{logical_id.upper()[:16]}"}
         if kind == "AWS::IAM::Policy":
@@ -223,21 +284,21 @@ class Stack:
             if request == "Update":
                 return (yield from self._native_update(logical_id, kind, properties, old))
             return (yield from self._native_create(kind, properties))
-        if (kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource") and self.custom_resources:
+        if custom and self.custom_resources:
             return (yield from self._custom(logical_id, kind, request, properties, old, old_properties))
         if kind == "AWS::SSM::Parameter":
-            return properties.get("Name") or short, {"Type": "String", "Value": properties.get("Value")}
+            self.aws.ssm_values[short] = properties.get("Value")
+            return short, {"Type": "String", "Value": properties.get("Value")}
         if kind == "AWS::S3::BucketPolicy":
             # Evaluated for the service principals that reach the bucket (Personalize).
             self.aws.iam.put_resource_policy(f"arn:aws:s3:::{properties['Bucket']}", properties["PolicyDocument"])
             return short, {}
         if kind == "AWS::KMS::Key":
-            key_arn = arn("kms", f"key/sim-{logical_id.lower()}")
+            key_arn = arn("kms", f"key/{short}")
             self.aws.iam.put_resource_policy(key_arn, properties.get("KeyPolicy") or {})
-            return key_arn.rsplit("/", 1)[-1], {"Arn": key_arn, "KeyId": key_arn.rsplit("/", 1)[-1]}
+            return short, {"Arn": key_arn, "KeyId": short}
         if kind == "AWS::S3::Bucket":
-            bucket = properties.get("BucketName") or short.lower()
-            return bucket, {"Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
+            return short, {"Arn": f"arn:aws:s3:::{short}", "DomainName": f"{short}.s3.amazonaws.com"}
         return short, {"Arn": arn(kind.split("::")[1].lower(), short)}
 
     def _wait_condition(self, logical_id: str, properties: Mapping):
@@ -260,15 +321,11 @@ class Stack:
                 raise ResourceCancelled(f"{logical_id}: Resource creation cancelled")
 
     def _native_update(self, logical_id: str, kind: str, properties: Mapping, old: Resource | None):
+        """An update in place (the schema said so: no create-only property changed)."""
         assert old is not None
-        changed = {k for k in set(properties) | set(old.properties) if properties.get(k) != old.properties.get(k)}
-        if kind in NATIVE_IN_PLACE and changed <= NATIVE_IN_PLACE[kind]:
-            if kind == "AWS::Personalize::Campaign":
-                yield from self._update_campaign(old.physical_id, properties)
-            return old.physical_id, old.attributes
-        if kind in NATIVE_IN_PLACE and properties.get("Name") != old.properties.get("Name"):
-            return (yield from self._native_create(kind, properties))  # replacement under the new name
-        raise ResourceFailed(f"{logical_id}: CloudFormation cannot update a stack when a custom-named resource requires replacing")
+        if kind == "AWS::Personalize::Campaign":
+            yield from self._update_campaign(old.physical_id, properties)
+        return old.physical_id, old.attributes
 
     def _update_campaign(self, campaign_arn: str, properties: Mapping):
         client = self._client()
@@ -366,6 +423,10 @@ class Stack:
         if first is timer:
             raise ResourceFailed(f"{logical_id}: no response within {CUSTOM_RESOURCE_TIMEOUT_SECONDS // 60} min")
         body = response.value
+        size = len(json.dumps(body).encode())
+        self.aws.largest_response = max(self.aws.largest_response, (size, f"{logical_id} {request}"))
+        if size > CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES:
+            raise ResourceFailed(f"{logical_id}: Response object is too long ({size} bytes; CloudFormation accepts {CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES})")
         if body["Status"] != "SUCCESS":
             # The physical id of a failed Create is what its later Delete is sent with.
             self._failed_physical[logical_id] = body.get("PhysicalResourceId")
@@ -375,8 +436,10 @@ class Stack:
     def _delete(self, resource: Resource, *, replaced: bool = False):
         policy = resource.policies.get("UpdateReplacePolicy" if replaced else "DeletionPolicy", "Delete")
         if policy in ("Retain", "RetainExceptOnCreate"):
-            self._log(f"RETAIN {resource.logical_id}")
+            self._log(f"RETAIN {resource.logical_id} {resource.physical_id}")
+            self._release_name(resource, retained=True)
             return
+        self._release_name(resource, retained=False)
         self._log(f"DELETE {resource.logical_id} {resource.physical_id}")
         kind = resource.type
         if kind == "AWS::IAM::Policy":
@@ -390,6 +453,8 @@ class Stack:
             self.aws.functions.pop(resource.attributes["Arn"], None)
         elif kind == "AWS::StepFunctions::StateMachine":
             self.aws.state_machines.pop(resource.physical_id, None)
+        elif kind == "AWS::SSM::Parameter":
+            self.aws.ssm_values.pop(resource.physical_id, None)
         elif kind == "AWS::CloudFormation::WaitConditionHandle":
             handle = self.aws.handles.get(resource.physical_id.split("?")[0])
             if handle:
@@ -447,10 +512,13 @@ class Stack:
 
     # --- stack operations --------------------------------------------------------------------------
 
-    def deploy(self, template: dict):
-        """Create the stack, or update it to ``template``. Returns an Outcome."""
+    def deploy(self, template: dict, parameters: Mapping[str, str] | None = None):
+        """Create the stack, or update it to ``template`` with these parameter values (the others
+        take their defaults). Returns an Outcome."""
         started = self.kernel.clock.minutes
         self._failed_physical: dict[str, str] = {}
+        self.parameters = dict(parameters or {})
+        template = self._effective(template)
         if not self.resources:
             # Every creation of a stack gets a new id (CloudFormation's UUID), deterministic here.
             self._creations += 1
@@ -552,6 +620,22 @@ class Stack:
                 return
             if properties == current.properties:
                 return
+            kind = definition["Type"]
+            if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+                if properties.get("ServiceToken") != current.properties.get("ServiceToken"):
+                    # CloudFormation refuses this update ("ServiceToken ... Updates are not
+                    # supported", https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html).
+                    raise ResourceFailed(f"{logical_id}: Modifying service token is not allowed.")
+            elif replacing := schemas.replacing_changes(kind, current.properties, properties):
+                name = schemas.custom_name(kind, properties)
+                if name is not None and name == schemas.custom_name(kind, current.properties):
+                    raise ResourceFailed(f"{logical_id}: CloudFormation cannot update a stack when a custom-named resource requires replacing."
+                                         f" Rename {'|'.join(map(str, name))} and update the stack again. (create-only: {', '.join(replacing)})")
+                self._log(f"REPLACE {logical_id} ({', '.join(replacing)})")
+                replaced[logical_id] = current
+                updated[logical_id] = current
+                self.resources[logical_id] = yield from self._create(logical_id, definition, properties)
+                return
             self._log(f"UPDATE {logical_id}")
             updated[logical_id] = current
             attempted[logical_id] = properties
@@ -568,6 +652,7 @@ class Stack:
         if not failures:
             removed = [r for r in old_resources if r not in new_template["Resources"]]
             leaks = yield from self._cleanup(old_template, removed, replaced)
+            self.publish_outputs()
             return Outcome("UPDATE_COMPLETE", leaks=leaks)
         # Rollback: old properties re-sent to what was updated (new physical ids are replaced
         # by the old ones), then a cleanup deletes what the failed update created.
@@ -625,6 +710,26 @@ class Stack:
             if name not in failures:
                 self.resources.pop(name, None)
         return [f"cleanup of {name} failed (left behind): {error}" for name, error in failures.items() if not error.startswith("kept:")]
+
+
+def apply_conditions(template: dict, parameters: Mapping[str, Any], stack_name: str = "stack") -> dict:
+    """The template as a deploy with these parameter values creates it: only the resources and
+    outputs whose Condition holds ("Conditions", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html)."""
+    def nothing(*_: Any) -> Any:
+        raise TemplateError("a Condition may refer to parameters and pseudo parameters only")
+
+    resolver = Resolver(template, stack_name, parameters, nothing, nothing)
+    kept = {logical_id: resource for logical_id, resource in template["Resources"].items()
+            if "Condition" not in resource or resolver.condition(resource["Condition"])}
+    for logical_id, resource in kept.items():
+        depends = resource.get("DependsOn") or []
+        for dependency in [depends] if isinstance(depends, str) else depends:
+            if dependency not in kept:
+                # Stricter than silence: a dependency the conditions leave out is an error.
+                raise TemplateError(f"Template format error: Unresolved resource dependencies [{dependency}] of {logical_id}")
+    outputs = {name: output for name, output in (template.get("Outputs") or {}).items()
+               if "Condition" not in output or resolver.condition(output["Condition"])}
+    return {**template, "Resources": kept, "Outputs": outputs}
 
 
 def _causes_first(failures: Mapping[str, str]) -> list[str]:

@@ -12,14 +12,14 @@ from typing import Any
 
 from stacks.bucket_access import EXTERNAL_BUCKETS_METADATA, external_bucket_policy
 from stacks.iam_reference import as_list
-from tests.simulator.aws import Aws, FrameworkBridge
-from tests.simulator.cloudformation import Outcome, Stack, dependencies
+from tests.simulator.aws import RETAINED, Aws, FrameworkBridge
+from tests.simulator.cloudformation import Outcome, Stack, apply_conditions, dependencies
 from tests.simulator.fake_service import (StackFakePersonalize, Timings, attribution_order_problems, billable,
                                           stale_import_problems)
 from tests.simulator.iam import Iam
 from tests.simulator.intrinsics import ACCOUNT
 from tests.simulator.kernel import Clock, Kernel, drain
-from tests.simulator.synth import load_template
+from tests.simulator.synth import CHANGED_FILTER, load_template
 
 
 StepCheck = Callable[[StackFakePersonalize], list[str]]
@@ -27,7 +27,7 @@ StepCheck = Callable[[StackFakePersonalize], list[str]]
 
 @dataclass
 class Step:
-    action: str                 # deploy | destroy | record-events | wait
+    action: str                 # deploy | destroy (the personalize stack) | deploy-all | destroy-all | record-events | wait
     variant: str = ""
     expect: str = ""            # the stack status this step must end in
     minutes: float = 0          # deploy: cancelled this many minutes in; wait: how long
@@ -35,10 +35,12 @@ class Step:
     reason: str = ""            # a failure expected by the scenario must carry this text
     check: StepCheck | None = None  # what must hold in Personalize after the step
     edit: Callable[[dict], dict] | None = None  # deploy: the template as an earlier release of the app had it
+    parameters: dict[str, str] = field(default_factory=dict)  # each stack gets those its template declares
 
 
-def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None, edit: Any = None) -> Step:
-    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check, edit=edit)
+def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None, edit: Any = None,
+           parameters: dict[str, str] | None = None) -> Step:
+    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check, edit=edit, parameters=parameters or {})
 
 
 def wait(minutes: float, check: StepCheck | None = None) -> Step:
@@ -47,6 +49,16 @@ def wait(minutes: float, check: StepCheck | None = None) -> Step:
 
 def destroy() -> Step:
     return Step("destroy", expect="DELETE_COMPLETE")
+
+
+def deploy_all(variant: str, expect: str = "", reason: str = "", check: Any = None, parameters: dict[str, str] | None = None) -> Step:
+    """`cdk deploy --all`: storage, personalize, dashboard in order, stopping at the first failure."""
+    return Step("deploy-all", variant, expect, reason=reason, check=check, parameters=parameters or {})
+
+
+def destroy_all() -> Step:
+    """`cdk destroy --all`: dashboard, personalize, storage."""
+    return Step("destroy-all", expect="DELETE_COMPLETE")
 
 
 @dataclass
@@ -174,6 +186,37 @@ def _versions_of(solution: str, count: int) -> StepCheck:
 
 def _all(*checks: StepCheck) -> StepCheck:
     return lambda fake: [problem for check in checks for problem in check(fake)]
+
+
+def _campaign_count(count: int) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        found = len(_of_type(fake, "campaign"))
+        return [] if found == count else [f"{found} campaigns, expected {count}"]
+    return check
+
+
+def _filters(*expressions: str) -> StepCheck:
+    def check(fake: StackFakePersonalize) -> list[str]:
+        found = sorted(f.attributes.get("filterExpression", "") for f in _of_type(fake, "filter"))
+        return [] if found == sorted(expressions) else [f"filters {found}, expected {sorted(expressions)}"]
+    return check
+
+
+def _retained_buckets_reached(aws: Aws, outcomes: list[Outcome]) -> list[str]:
+    """After destroy → redeploy → destroy of every stack: the second life imported from the
+    bucket the first one retained, and only the two retained buckets are left in the account."""
+    problems = []
+    retained = sorted(name[0] for (kind, name), owner in aws.named.items() if owner == RETAINED and kind == "AWS::S3::Bucket")
+    left = sorted(f"{kind} {'|'.join(name)} ({owner})" for (kind, name), owner in aws.named.items() if kind != "AWS::S3::Bucket" or owner != RETAINED)
+    if len(retained) != 2:
+        problems.append(f"retained buckets {retained}, expected the data and access-log buckets")
+    if left:
+        problems.append(f"named resources left after the last destroy: {left}")
+    buckets = {params["dataSource"]["dataLocation"].removeprefix("s3://").split("/", 1)[0]
+               for params in aws.personalize.params_of("CreateDatasetImportJob")}
+    if not buckets or not buckets <= set(retained):
+        problems.append(f"imports read from {sorted(buckets)}, not from the retained buckets {retained}")
+    return problems
 
 
 def _rolled_back_within(outcomes: list[Outcome], minutes: float) -> list[str]:
@@ -353,6 +396,29 @@ SCENARIOS: list[Scenario] = [
              steps=[deploy("untagged", edit=_without_grant("personalize:TagResource", "personalize:UntagResource")),
                     deploy("default", check=_tags("environment", "default")), destroy()],
              iam_propagation_seconds=75, check=_handler_outlived_propagation),
+    # Storage lifecycle (docs/storage-lifecycle.md): bucket names are unique and a Retain delete keeps them.
+    Scenario("redeploy-all-names-collide", about="every stack created, destroyed (RETAIN), created again unchanged: the retained bucket's name is taken",
+             steps=[deploy_all("default"), destroy_all(), deploy_all("default", "ROLLBACK_COMPLETE", reason="already exists")]),
+    Scenario("destroy-redeploy-all", about="every stack created, 1,000 events recorded, destroyed (RETAIN), created again with `reuseRetainedBuckets`, destroyed",
+             steps=[deploy_all("default"), Step("record-events", events=1000), destroy_all(), deploy_all("default-reuse"), destroy_all()],
+             check=lambda aws, outcomes: _events_survive(aws, outcomes) + _retained_buckets_reached(aws, outcomes)),
+    # Release templates (tools/release.py) with their cost switches off, on, off again.
+    Scenario("release-recommenders-switched", about="release of config/default.yaml: `RecommendersEnabled=false`, then true, then false; destroy",
+             steps=[deploy_all("release-default", parameters={"RecommendersEnabled": "false"}, check=_recipes()),
+                    deploy("release-default", parameters={"RecommendersEnabled": "true"},
+                           check=_recipes("aws-ecomm-recommended-for-you", "aws-ecomm-customers-who-viewed-x-also-viewed")),
+                    deploy("release-default", parameters={"RecommendersEnabled": "false"}, check=_recipes()), destroy_all()]),
+    Scenario("release-campaigns-switched", about="release of config/custom-solutions.yaml: `CampaignsEnabled=false`, then true, then false; destroy",
+             steps=[deploy_all("release-custom", parameters={"CampaignsEnabled": "false"}, check=_campaign_count(0)),
+                    deploy("release-custom", parameters={"CampaignsEnabled": "true"}, check=_campaign_count(2)),
+                    deploy("release-custom", parameters={"CampaignsEnabled": "false"}, check=_campaign_count(0)), destroy_all()]),
+    # The Filter's schema makes FilterExpression create-only: a new filter (its name carries the
+    # expression's hash), the old one deleted in the cleanup.
+    Scenario("filter-expression-replaced", about="a filter's expression changed: replaced under a new name (create-only in its schema); destroy",
+             steps=[deploy("custom"), deploy("custom-filter-changed", check=_filters(CHANGED_FILTER)), destroy()]),
+    # Personalize refuses a sixth running import in a region (LimitExceededException).
+    Scenario("six-imports-at-once", about="three groups whose six imports could all start at once: the sixth waits for the first; destroy",
+             steps=[deploy("six-imports"), destroy()]),
 ]
 
 
@@ -415,6 +481,27 @@ def critical_path_minutes(template: dict, timings: Timings) -> float:
 
 # --- running ------------------------------------------------------------------------------------
 
+
+def _with_parameters(template: dict, parameters: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    declared = template.get("Parameters") or {}
+    return template, {name: value for name, value in parameters.items() if name in declared}
+
+
+def _in_order(operations: list[tuple[Stack, Any]]):
+    """Stack operations one after the other, as the CDK CLI runs `--all`: the first that does
+    not complete stops the rest. One Outcome: the last status, every failure and leak by stack."""
+    combined = Outcome("")
+    for stack, operation in operations:
+        outcome = yield from operation
+        combined.status = outcome.status
+        combined.failures += [f"{stack.name}: {failure}" for failure in outcome.failures]
+        combined.leaks += [f"{stack.name}: {leak}" for leak in outcome.leaks]
+        combined.minutes += outcome.minutes
+        if outcome.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE"):
+            break
+    return combined
+
+
 @dataclass
 class Result:
     name: str
@@ -426,6 +513,7 @@ class Result:
     problems: list[str]
     events: list[str]
     billed_hours: float = 0.0
+    largest_response: tuple[int, str] = (0, "")  # bytes of the largest custom-resource response, and whose
 
     def line(self) -> str:
         return (f"{self.name} {'PASS' if self.passed else 'FAIL'} left={len(self.left)} billed_h={self.billed_hours:.1f}"
@@ -452,7 +540,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
     kernel = Kernel(clock)
     personalize = StackFakePersonalize(clock, scenario.timings)
     aws = Aws(kernel, personalize, Iam(clock, scenario.iam_propagation_seconds), bridge)
-    first = variants[next(s.variant for s in scenario.steps if s.action == "deploy")]
+    first = variants[next(s.variant for s in scenario.steps if s.action.startswith("deploy"))]
     stack = Stack(kernel, aws, first["stack"], Path(first["assets"]))
     modules = handler_modules(Path(first["assets"]))
     if scenario.setup:
@@ -460,16 +548,21 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
     problems: list[str] = []
     outcomes: list[Outcome] = []
     deploy_minutes = 0.0
-    bound = critical_path_minutes(load_template(first["template"]), scenario.timings)
+    first_step = next(s for s in scenario.steps if s.action.startswith("deploy"))
+    template = load_template(first["template"])
+    values = {name: first_step.parameters.get(name, spec.get("Default")) for name, spec in (template.get("Parameters") or {}).items()}
+    bound = critical_path_minutes(apply_conditions(template, values), scenario.timings)
     ended_clean = False
     with aws.patched(modules):
         # The storage stack (buckets, key) first: the personalize stack reads its outputs.
         storage = Stack(kernel, aws, first["storage_stack"], Path(first["assets"]), custom_resources=False)
-        created = kernel.spawn(storage.deploy(load_template(first["storage_template"])))
-        kernel.run_until(created)
-        if created.value.status != "CREATE_COMPLETE":
-            problems.append(f"storage stack: {created.value.status}: {created.value.failures}")
-        clock.now = type(clock)().now  # the personalize stack's deploy is what is timed
+        dashboard = Stack(kernel, aws, first["dashboard_stack"], Path(first["assets"]))
+        if not any(step.action.endswith("-all") for step in scenario.steps):
+            created = kernel.spawn(storage.deploy(load_template(first["storage_template"])))
+            kernel.run_until(created)
+            if created.value.status != "CREATE_COMPLETE":
+                problems.append(f"storage stack: {created.value.status}: {created.value.failures}")
+            clock.now = type(clock)().now  # the personalize stack's deploy is what is timed
         for index, step in enumerate(scenario.steps):
             if step.action == "record-events":
                 for dataset in [a for a in personalize.datasets if a.endswith("/INTERACTIONS")]:
@@ -491,8 +584,19 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 if step.minutes:
                     kernel.after(step.minutes * 60, stack.cancel.resolve)
                 template = load_template(variant["template"])
-                process = stack.deploy(step.edit(template) if step.edit else template)
+                process = stack.deploy(*_with_parameters(step.edit(template) if step.edit else template, step.parameters))
                 expected = step.expect or ("UPDATE_COMPLETE" if stack.resources else "CREATE_COMPLETE")
+            elif step.action == "deploy-all":
+                variant = variants[step.variant]
+                for each in (storage, stack, dashboard):
+                    each.asset_root = Path(variant["assets"])
+                templates = [variant["storage_template"], variant["template"], variant["dashboard_template"]]
+                process = _in_order([(each, each.deploy(*_with_parameters(load_template(path), step.parameters)))
+                                     for each, path in zip((storage, stack, dashboard), templates) if Path(path).exists()])
+                expected = step.expect or "CREATE_COMPLETE|UPDATE_COMPLETE"
+            elif step.action == "destroy-all":
+                process = _in_order([(each, each.destroy()) for each in (dashboard, stack, storage)])
+                expected = step.expect
             else:
                 process = stack.destroy()
                 expected = step.expect
@@ -538,7 +642,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
         problems.append(f"unknown IAM condition keys (denied): {sorted(aws.iam.unknown_conditions)}")
     if not ended_clean and not problems:
         problems.append("the scenario does not end in a destroy or rollback")
-    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events, billed_hours)
+    return Result(scenario.name, not problems, left, aws.denied_calls, deploy_minutes, bound, problems, stack.events, billed_hours, aws.largest_response)
 
 
 BILLING_SAMPLE_MINUTES = 1

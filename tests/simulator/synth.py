@@ -34,6 +34,16 @@ def _set(path: Callable[[dict], None]) -> Callable[[dict], dict]:
     return mutate
 
 
+CHANGED_FILTER = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase", "rating")'
+def _six_imports(config: dict) -> None:
+    """Three groups of Interactions and Items, without attribution: six imports start at once."""
+    group = _group(config)
+    group.pop("metricAttribution")
+    group["recommenders"] = []
+    config["datasetGroups"] = [{**copy.deepcopy(group), "name": name} for name in ("retail", "outlet", "archive")]
+    config["dashboard"]["derivedMetrics"] = []
+
+
 # variant → (base config, mutation)
 VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "default": ("default", _set(lambda c: None)),
@@ -62,7 +72,16 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     # Two in-place changes of one recommender at once (its tags and its recommenderConfig).
     "tags-and-config-changed": ("default", _set(lambda c: (c["tags"].update(environment="staging"),
                                                            _group(c)["recommenders"][0]["recommenderConfig"].update(minRecommendationRequestsPerSecond=2)))),
+    "custom-filter-changed": ("custom", _set(lambda c: _group(c)["filters"][0].update(expression=CHANGED_FILTER))),
+    "six-imports": ("default", _set(_six_imports)),
+    # After a RETAIN destroy: the retained buckets used, not created again (docs/storage-lifecycle.md).
+    "default-reuse": ("default", _set(lambda c: c.update(reuseRetainedBuckets=True))),
+    # Release templates (tools/release.py): parameters and the cost switches' Conditions.
+    "release-default": ("default", _set(lambda c: None)),
+    "release-custom": ("custom", _set(lambda c: None)),
 }
+RELEASES = {"release-default", "release-custom"}
+RELEASE_ASSET_BUCKET, RELEASE_KEY_PREFIX = "sim-release-assets", "personalize-impact/sim/"
 
 
 def raw_config(name: str) -> dict:
@@ -77,6 +96,7 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from stacks.app_builder import add_environment, new_app
     from stacks.configuration import parse_config
+    from tools.release import release_synthesizer
 
     started = time.perf_counter()
     variants = {}
@@ -84,12 +104,17 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
         config = parse_config(raw_config(name), f"variant {name}")
         folder = outdir / name
         app = new_app(outdir=str(folder))
-        add_environment(app, config)
+        if name in RELEASES:
+            add_environment(app, config, synthesizer=lambda: release_synthesizer(RELEASE_ASSET_BUCKET, RELEASE_KEY_PREFIX), parameterized=True)
+        else:
+            add_environment(app, config)
         app.synth()
         variants[name] = {"template": str(folder / f"{config.name}-personalize.template.json"), "assets": str(folder),
                           "stack": f"{config.name}-personalize",
                           "storage_template": str(folder / f"{config.name}-storage.template.json"),
-                          "storage_stack": f"{config.name}-storage"}
+                          "storage_stack": f"{config.name}-storage",
+                          "dashboard_template": str(folder / f"{config.name}-dashboard.template.json"),
+                          "dashboard_stack": f"{config.name}-dashboard"}
     return {"variants": variants, "seconds": round(time.perf_counter() - started, 2)}
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.simulator import states
+from tests.simulator.aws import RETAINED, Aws
+from tests.simulator.cloudformation import Stack
+from tests.simulator.fake_service import StackFakePersonalize, Timings
 from tests.simulator.iam import Iam, Request
-from tests.simulator.intrinsics import Resolver, references
+from tests.simulator.intrinsics import Resolver, TemplateError, references
 from tests.simulator.kernel import Clock, Kernel, Sleep
 
 
@@ -151,3 +156,112 @@ def test_a_cancelled_create_gets_a_made_up_physical_id() -> None:
     assert made_up.startswith("pimpact-default-personalize-CustomAttribution-") and not made_up.startswith("arn:")
     assert made_up == generated_physical_id("pimpact-default-personalize", "CustomAttribution", "req-1")
     assert not is_personalize_arn(made_up, "metric-attribution")
+
+
+# --- CloudFormation's published rules: schemas, names, conditions, custom-resource limits ------------
+
+
+def _world(tmp_path, name: str = "stack", custom_resources: bool = False):
+    kernel = Kernel(Clock())
+    aws = Aws(kernel, StackFakePersonalize(kernel.clock, Timings()), Iam(), bridge=None)
+    return kernel, aws, Stack(kernel, aws, name, tmp_path, custom_resources=custom_resources)
+
+
+def _play(kernel: Kernel, process):
+    finished = kernel.spawn(process)
+    kernel.run_until(finished)
+    return finished.value
+
+
+def _bucket(name: str | None = None, policy: str = "Retain") -> dict:
+    return {"Type": "AWS::S3::Bucket", "DeletionPolicy": policy, "UpdateReplacePolicy": policy,
+            "Properties": {"BucketName": name} if name else {}}
+
+
+def test_a_retained_bucket_keeps_its_name_and_the_next_create_collides(tmp_path) -> None:
+    kernel, aws, stack = _world(tmp_path)
+    template = {"Resources": {"Data": _bucket("data-bucket"), "Logs": _bucket()}}
+    assert _play(kernel, stack.deploy(template)).status == "CREATE_COMPLETE"
+    generated = stack.resources["Logs"].physical_id
+    assert _play(kernel, stack.destroy()).status == "DELETE_COMPLETE"
+    assert aws.named[("AWS::S3::Bucket", ("data-bucket",))] == RETAINED
+    again = _play(kernel, stack.deploy(template))
+    assert again.status == "ROLLBACK_COMPLETE" and "data-bucket already exists (retained" in again.failures[0]
+    # A generated name is new on every creation: it never collides with the retained one.
+    assert stack.resources == {} and ("AWS::S3::Bucket", (generated,)) in aws.named
+    deleted = {"Resources": {"Data": _bucket("data-bucket", "Delete")}}
+    kernel2, aws2, other = _world(tmp_path, "other")
+    assert _play(kernel2, other.deploy(deleted)).status == "CREATE_COMPLETE"
+    assert _play(kernel2, other.destroy()).status == "DELETE_COMPLETE" and not aws2.named
+
+
+def test_replacement_follows_create_only_properties_and_refuses_a_kept_custom_name(tmp_path) -> None:
+    kernel, aws, stack = _world(tmp_path)
+    machine = lambda kind, name: {"Type": "AWS::StepFunctions::StateMachine", "Properties": {  # noqa: E731
+        "StateMachineName": name, "StateMachineType": kind, "RoleArn": "arn:aws:iam::1:role/r",
+        "DefinitionString": json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})}}
+    parameter = lambda name, value: {"Type": "AWS::SSM::Parameter", "Properties": {"Name": name, "Type": "String", "Value": value}}  # noqa: E731
+    assert _play(kernel, stack.deploy({"Resources": {"M": machine("STANDARD", "m"), "P": parameter("/a", "1")}})).status == "CREATE_COMPLETE"
+    # Value is not create-only: in place. Name is: a new parameter, the old one deleted in cleanup.
+    assert _play(kernel, stack.deploy({"Resources": {"M": machine("STANDARD", "m"), "P": parameter("/a", "2")}})).status == "UPDATE_COMPLETE"
+    assert stack.resources["P"].physical_id == "/a" and aws.ssm_values["/a"] == "2"
+    assert _play(kernel, stack.deploy({"Resources": {"M": machine("STANDARD", "m"), "P": parameter("/b", "2")}})).status == "UPDATE_COMPLETE"
+    assert ("AWS::SSM::Parameter", ("/a",)) not in aws.named and aws.ssm_values == {**aws.ssm_values, "/b": "2"} and "/a" not in aws.ssm_values
+    # A new definition is an update in place: the state machine keeps its ARN.
+    arn = stack.resources["M"].physical_id
+    changed = machine("STANDARD", "m")
+    changed["Properties"]["DefinitionString"] = json.dumps({"StartAt": "B", "States": {"B": {"Type": "Succeed"}}})
+    assert _play(kernel, stack.deploy({"Resources": {"M": changed, "P": parameter("/b", "2")}})).status == "UPDATE_COMPLETE"
+    assert stack.resources["M"].physical_id == arn == "arn:aws:states:us-east-1:123456789012:stateMachine:m"
+    # StateMachineType is create-only and the name stays: CloudFormation refuses the update.
+    refused = _play(kernel, stack.deploy({"Resources": {"M": machine("EXPRESS", "m"), "P": parameter("/b", "2")}}))
+    assert refused.status == "UPDATE_ROLLBACK_COMPLETE" and "custom-named resource requires replacing" in refused.failures[0]
+    assert "StateMachineType" in refused.failures[0]
+
+
+def test_conditions_decide_what_exists_and_a_switch_adds_and_removes_it(tmp_path) -> None:
+    kernel, aws, stack = _world(tmp_path)
+    template = {
+        "Parameters": {"Enabled": {"Type": "String", "AllowedValues": ["true", "false"], "Default": "true"}},
+        "Conditions": {"On": {"Fn::And": [{"Fn::Equals": [{"Ref": "Enabled"}, "true"]}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, "x"]}]}]}},
+        "Resources": {
+            "Always": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/always", "Type": "String",
+                                                                     "Value": {"Fn::If": ["On", "on", {"Ref": "AWS::NoValue"}]}}},
+            "Switched": {"Type": "AWS::SSM::Parameter", "Condition": "On", "Properties": {"Name": "/switched", "Type": "String", "Value": "x"}},
+        },
+        "Outputs": {"Out": {"Condition": "On", "Value": {"Ref": "Switched"}}},
+    }
+    assert _play(kernel, stack.deploy(template, {"Enabled": "false"})).status == "CREATE_COMPLETE"
+    assert set(stack.resources) == {"Always"} and aws.stack_outputs["stack"] == {} and aws.ssm_values["/always"] is None
+    assert _play(kernel, stack.deploy(template, {"Enabled": "true"})).status == "UPDATE_COMPLETE"
+    assert set(stack.resources) == {"Always", "Switched"} and aws.stack_outputs["stack"] == {"Out": "/switched"}
+    assert _play(kernel, stack.deploy(template, {"Enabled": "false"})).status == "UPDATE_COMPLETE"
+    assert set(stack.resources) == {"Always"} and "/switched" not in aws.ssm_values
+    for bad in ({"Enabled": "maybe"}, {"Unknown": "1"}):
+        with pytest.raises(TemplateError):
+            _play(kernel, stack.deploy(template, bad))
+    template["Resources"]["Always"]["DependsOn"] = "Switched"
+    with pytest.raises(TemplateError, match="Unresolved resource dependencies"):
+        _play(kernel, stack.deploy(template, {"Enabled": "false"}))
+
+
+def test_a_service_token_change_is_refused_and_a_response_over_4096_bytes_fails(tmp_path) -> None:
+    kernel, aws, stack = _world(tmp_path)
+    custom = lambda token: {"Resources": {"C": {"Type": "Custom::Thing", "Properties": {"ServiceToken": token, "Size": 1}}}}  # noqa: E731
+    assert _play(kernel, stack.deploy(custom("arn:one"))).status == "CREATE_COMPLETE"
+    refused = _play(kernel, stack.deploy(custom("arn:two")))
+    assert refused.status == "UPDATE_ROLLBACK_COMPLETE" and "Modifying service token is not allowed" in refused.failures[0]
+
+    kernel, aws, stack = _world(tmp_path, custom_resources=True)
+
+    def invoke(token, event):  # the Provider answers with Data of the requested size
+        size = int(event["ResourceProperties"]["Size"])
+        aws.responses[event["RequestId"]].resolve({"Status": "SUCCESS", "PhysicalResourceId": "p", "Data": {"Blob": "x" * size}})
+        return None, None
+
+    aws.invoke = invoke
+    sized = lambda size: {"Resources": {"C": {"Type": "Custom::Thing", "Properties": {"ServiceToken": "arn:one", "Size": size}}}}  # noqa: E731
+    assert _play(kernel, stack.deploy(sized(3000))).status == "CREATE_COMPLETE"
+    too_long = _play(kernel, stack.deploy(sized(4100)))
+    assert too_long.status == "UPDATE_ROLLBACK_COMPLETE" and "Response object is too long" in too_long.failures[0]
+    assert aws.largest_response[0] > 4096

@@ -135,3 +135,27 @@ def test_service_role_lists_external_import_buckets_under_their_prefix_only(synt
     assert text(by_sid["ReadExternalImport0"]["Resource"]) == "arn:<AWS::Partition>:s3:::example-partner-exports/video/users/*"
     own = by_sid["ListImportPrefix"]
     assert own["Condition"] == {"StringLike": {"s3:prefix": ["imports/", "imports/*"]}}
+
+
+def test_both_buckets_are_named_from_the_environment_so_a_retained_one_is_found(storage):
+    assert text(storage["Resources"]["AccessLogs8B620ECA"]["Properties"]["BucketName"]) == "pimpact-default-access-logs-<AWS::AccountId>-<AWS::Region>"
+
+
+def test_reusing_retained_buckets_creates_only_their_policies_under_the_same_logical_ids(storage, synthesized):
+    reuse = synthesized.template("reuse", "storage")
+    assert not resources(reuse, "AWS::S3::Bucket") and not resources(reuse, "AWS::KMS::Key")
+    policies = resources(reuse, "AWS::S3::BucketPolicy")
+    # Same logical ids as when the stack created the buckets: switching is an update in place.
+    assert set(policies) == set(resources(storage, "AWS::S3::BucketPolicy"))
+    by_bucket = {text(p["Properties"]["Bucket"]): p for p in policies.values()}
+    data = by_bucket["pimpact-reuse-data-<AWS::AccountId>-<AWS::Region>"]
+    logs = by_bucket["pimpact-reuse-access-logs-<AWS::AccountId>-<AWS::Region>"]
+    data_sids = {s.get("Sid", "tls") for s in statements(data)}
+    assert data_sids == {s.get("Sid", "tls") for s in statements(bucket_policy(storage, "Data666C94C7"))}
+    for policy in (data, logs):
+        [tls] = [s for s in statements(policy) if s["Effect"] == "Deny"]
+        assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and tls["Action"] == "s3:*"
+    [delivery] = [s for s in statements(logs) if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert text(delivery["Resource"]) == "arn:<AWS::Partition>:s3:::pimpact-reuse-access-logs-<AWS::AccountId>-<AWS::Region>/data-bucket/*"
+    assert text(delivery["Condition"]["ArnLike"]["aws:SourceArn"]) == "arn:<AWS::Partition>:s3:::pimpact-reuse-data-<AWS::AccountId>-<AWS::Region>"
