@@ -488,6 +488,21 @@ class DatasetGroup(Strict):
     """Filters applications may pass with GetRecommendations."""
     experiments: list[Experiment] = Field(default_factory=list)
     """Randomized experiments between the group's sources, assigned by AppConfig feature flags (docs/experiments.md)."""
+    timezone: str | None = None
+    """The shop's time zone (IANA name, e.g. America/Los_Angeles): `report` clusters the group's days by its local day (default UTC; `--timezone` overrides)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, timezone: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if timezone is None:
+            return None
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{timezone!r} is not an IANA time zone name; use one like Europe/Berlin or America/Los_Angeles") from None
+        return timezone
 
     def campaigns(self, *, enabled_only: bool = False) -> list[tuple[Solution, Campaign]]:
         """Every campaign of the group with its solution, in config order."""

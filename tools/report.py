@@ -111,7 +111,7 @@ def build_parser() -> ArgumentParser:
     )
     analysis.add_argument(
         "--timezone", metavar="IANA_NAME",
-        help="the shop's time zone, e.g. America/Los_Angeles: days (the interval's clusters) follow its local day (default UTC)",
+        help="the shop's time zone, e.g. America/Los_Angeles: days (the interval's clusters) follow its local day (default: the group's `timezone` in --config, else UTC)",
     )
     analysis.add_argument(
         "--rate-hours", choices=("clock", "active"), default="clock",
@@ -365,6 +365,8 @@ def _run(
         from tools.deployment_lookup import arn_source_aliases, load_group, resolve_group
 
         config, group = load_group(args.config, args.group)
+        if args.timezone is None:  # the shop's day, as the config sets it
+            args.timezone = group.timezone
         if not (args.s3 or args.dir):
             deployed = resolve_group(args.config, args.group, client_factory=factory)
             if not (args.cloudwatch or args.athena):

@@ -224,3 +224,20 @@ def test_counts_and_spans_read_as_english():
     assert _span(start, start) == "2024-01-01 00:00 to 01:00"  # rows within one hour
     assert _span(start, start.replace(hour=23)) == "2024-01-01 00:00 to 2024-01-02 00:00"
     assert _span(start, start.replace(day=3, hour=5)) == "2024-01-01 00:00 to 2024-01-03 06:00"
+
+
+def test_config_time_zone_sets_the_days_and_the_flag_overrides_it(tmp_path):
+    text = DEFAULT_CONFIG.read_text().replace("  - name: retail\n", "  - name: retail\n    timezone: America/Los_Angeles\n", 1)
+    assert "timezone:" in text
+    config = tmp_path / "shop.yaml"
+    config.write_text(text)
+    folder = str(REPO / "tests" / "tools" / "fixtures" / "reports")
+
+    def settings(*extra: str) -> dict:
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = report.main(["--config", str(config), "--group", "retail", "--dir", folder, "--json", *extra], stdout=stdout, stderr=stderr)
+        assert code == 0, stderr.getvalue()
+        return json.loads(stdout.getvalue())["settings"]
+
+    assert settings()["timezone"] == "America/Los_Angeles"
+    assert settings("--timezone", "Europe/Berlin")["timezone"] == "Europe/Berlin"
