@@ -1,24 +1,42 @@
 # Two entry points for a fresh machine (Python 3.11+, Node 20+): `make synth` and `make test`.
-# Both install what they need first (a virtual env and the pinned CDK CLI), idempotently.
+# Each installs only what it needs first, idempotently: synth the CDK app's requirements.txt and
+# the pinned CDK CLI; `make tools` adds the tools' packages; `make test` the whole dev set.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 CONFIG ?= config/default.yaml
+GROUP ?= retail
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup lock lint synth cost test simulate bench bench-report release clean structure
+.PHONY: setup tools dev lock lint synth cost test simulate demo-report bench bench-report bench-experiments release clean structure
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.synth-installed node_modules/.installed
+tools: setup $(VENV)/.tools-installed
+dev: tools $(VENV)/.dev-installed
 
-# Exactly the versions and hashes of requirements.lock (every package, transitive ones included).
-$(VENV)/.installed: requirements.lock
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+# Each layer installs exactly the versions and hashes of its lock (transitive packages included).
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.synth-installed: requirements-synth.lock | $(VENV)/bin/python
+	$(PIP) --require-hashes -r requirements-synth.lock
 	touch $@
 
-# After editing requirements.txt or requirements-dev.txt (needs PyPI): `make lock`, commit both.
-lock: setup
-	$(PY) -m uv pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+$(VENV)/.tools-installed: requirements-tools.lock $(VENV)/.synth-installed
+	$(PIP) --require-hashes -r requirements-tools.lock
+	touch $@
+
+$(VENV)/.dev-installed: requirements.lock $(VENV)/.tools-installed
+	$(PIP) --require-hashes -r requirements.lock
+	touch $@
+
+# After editing a requirements*.txt (needs PyPI): `make lock`, commit the three locks with it.
+LOCK := $(PY) -m uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
+lock: dev
+	$(LOCK) requirements.txt -o requirements-synth.lock
+	$(LOCK) requirements-tools.txt -o requirements-tools.lock
+	$(LOCK) requirements-dev.txt -o requirements.lock
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -33,7 +51,7 @@ cost: setup
 	$(PY) -m tools.cost $(CONFIG)
 
 # ruff, mypy and the layer rules (no cycles, no wrong-way imports), configured in pyproject.toml.
-lint: setup
+lint: dev
 	$(PY) -m ruff check --quiet .
 	$(PY) -m mypy
 	$(PY) -m tools.structure_facts --check
@@ -43,7 +61,7 @@ test: lint
 	$(PY) -m pytest -n 2 --durations=5
 
 # The whole-stack simulator: CloudFormation over the synthesized templates of config variants,
-# the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (README, "What the simulator proves").
+# the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (docs/testing.md).
 simulate: setup
 	$(PY) -m tests.simulator --verbose
 
@@ -56,15 +74,24 @@ bench: setup
 	$(PY) benchmarks/synth_benchmark.py
 
 # report's figures: interval coverage on simulated reports, and 1,000,000 report rows.
-bench-report: setup
+bench-report: tools
 	$(PY) benchmarks/lift_coverage.py
 	$(PY) benchmarks/report_scale.py
 	$(PY) benchmarks/report_scale.py --year --runs 1
 
-clean:
-	rm -rf cdk.out .pytest_cache .hypothesis
+# Experiments' figures (docs/experiments.md): false positives under daily looks, power, coverage, SRM, synth cost.
+bench-experiments: tools
+	$(PY) benchmarks/experiments.py
 
-# A self-contained release for accounts without `cdk bootstrap` (see README, "Deploying to new accounts").
+# report offline: a seeded demo of report CSVs (docs/dashboard-and-reports.md, "Try report offline").
+demo-report: tools
+	$(PY) -m tools demo-reports --config $(CONFIG) --group $(GROUP) --out demo/reports
+	$(PY) -m tools report --config $(CONFIG) --group $(GROUP) --dir demo/reports --png demo/impact.png
+
+clean:
+	rm -rf cdk.out .pytest_cache .hypothesis demo
+
+# A self-contained release for accounts without `cdk bootstrap` (docs/operations.md, "Deploying to new accounts").
 # make release VERSION=1.2.0 ASSET_BUCKET=my-org-cfn-assets [CONFIG=config/default.yaml]
 release: setup
 	@test -n "$(VERSION)" && test -n "$(ASSET_BUCKET)" || { echo "usage: make release VERSION=1.2.0 ASSET_BUCKET=my-org-cfn-assets [CONFIG=...]" >&2; exit 2; }

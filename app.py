@@ -10,8 +10,8 @@ would ignore (`-c confg=...`) stops it too, with what was meant.
 merged the way the CLI merges it (stacks/app_builder.py, `new_app`), and the CLI's own context
 (`-c` values, via CDK_CONTEXT_JSON) is applied over it. The only place that reads the
 environment. A config problem or a cdk-nag finding ends the process with a readable message
-and a non-zero exit, not a traceback. Every successful run prints one line on stderr: the config
-file, the environment's `name`, its stacks and what they bill (stacks/cost.py).
+and a non-zero exit, not a traceback; so does Ctrl-C. Every successful run prints one line on
+stderr: the config file, the environment's `name`, its stacks and what they bill (stacks/cost.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ import warnings
 from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from tools._entry import exit_quietly_on_interrupt  # noqa: E402  (standard library only)
+
+exit_quietly_on_interrupt("synth")  # Ctrl-C in `make synth`: one line, not jsii's tracebacks
 
 from stacks.cli_context import CONFIG_KEY, unknown_context_keys  # noqa: E402
 from stacks.configuration import AppConfig, ConfigDeprecationWarning, ConfigError, load_config  # noqa: E402

@@ -486,6 +486,23 @@ class DatasetGroup(Strict):
     """Custom solutions, their trainings and campaigns."""
     filters: list[Filter] = Field(default_factory=list)
     """Filters applications may pass with GetRecommendations."""
+    experiments: list[Experiment] = Field(default_factory=list)
+    """Randomized experiments between the group's sources, assigned by AppConfig feature flags (docs/experiments.md)."""
+    timezone: str | None = None
+    """The shop's time zone (IANA name, e.g. America/Los_Angeles): `report` clusters the group's days by its local day (default UTC; `--timezone` overrides)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, timezone: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if timezone is None:
+            return None
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{timezone!r} is not an IANA time zone name; use one like Europe/Berlin or America/Los_Angeles") from None
+        return timezone
 
     def campaigns(self, *, enabled_only: bool = False) -> list[tuple[Solution, Campaign]]:
         """Every campaign of the group with its solution, in config order."""
@@ -924,6 +941,7 @@ def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
 
         issues += _solution_issues(config, group, base)
         issues += _filter_issues(config, group, base)
+        issues += experiment_issues(config, group, base)
 
         issues += _source_collisions(group, base)
     issues += _dashboard_issues(config)
@@ -1240,3 +1258,10 @@ def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
     if config.dashboard.ingestion_alarms.enabled and not any(g.event_tracker for g in config.dataset_groups):
         issues.append(ConfigIssue("dashboard.ingestionAlarms.enabled", "no dataset group has an event tracker, so there are no PutEvents calls to watch; set `eventTracker: true` on a group or turn the alarms off"))
     return issues
+
+
+# The experiment models build on Strict and ConfigIssue above, so they are imported last.
+from stacks.experiments import Experiment, experiment_issues  # noqa: E402
+
+DatasetGroup.model_rebuild()
+AppConfig.model_rebuild()

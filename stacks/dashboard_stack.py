@@ -25,6 +25,7 @@ from lambdas.personalize_resources.address_book import REPORT_PREFIX
 from stacks.configuration import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
 from stacks.constructs.dashboard import DASHBOARD_WIDTH, InferredSource, alarm_status_row, charted_groups, group_section, intro_text, text_height
+from stacks.constructs.experiment_widgets import experiment_rows
 from stacks.constructs.operator_widgets import operator_section, serving_endpoints
 from stacks.constructs.solution_widgets import fix_dashboard_body, solution_rows
 from stacks.constructs.report_queries import TABLE_NAME, ReportQueries, database_name, reporting_groups
@@ -74,6 +75,7 @@ class DashboardStack(Stack):
             )
             rows += solution_rows(self, config, group, data, endpoints, read_metrics=not parameterized)
             rows += operator_section(self, config, group, data)
+            rows += experiment_rows(self, config, group, data)
             if data is None and len(rows) == 1:
                 continue  # nothing charted and nothing operated: no section
             rows += alarm_status_row(group, alarms_by_group.get(group.name, []))

@@ -14,6 +14,7 @@ from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA,
 from stacks.configuration import AppConfig
 from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.experiments import ExperimentFlags, experiment_groups
 from stacks.constructs.handlers import FrameworkRoles
 from stacks.constructs.providers import build_providers, build_teardown_chains
 from stacks.constructs.sample_data import SampleDataResource
@@ -113,6 +114,8 @@ class PersonalizeStack(Stack):
         # order, which already puts an Items import before its group's Interactions import).
         for (job, _), (_, earlier) in zip(imports[RUNNING_IMPORT_JOBS_QUOTA:], imports):
             job.node.add_dependency(earlier)
+        if experiment_groups(config):
+            ExperimentFlags(self, "Experiments", config=config)
         # Last: every construct has registered its long-running children by now.
         build_teardown_chains(self, config=config, groups=self.groups, framework=framework)
 

@@ -24,6 +24,7 @@ SYNTH_CONFIGS = {
     "minimal": REPO / "tests" / "configs" / "minimal.yaml",
     "custom": REPO / "config" / "custom-solutions.yaml",
     "reuse": REPO / "tests" / "configs" / "reuse-retained.yaml",
+    "experiments": REPO / "config" / "experiments.yaml",
 }
 
 # Released like a team stamping templates into new accounts would (tools/release.py).

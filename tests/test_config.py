@@ -696,3 +696,12 @@ def test_reusing_retained_buckets_needs_retain_and_the_retained_key(changes, pat
         parse_config(raw)
     [issue] = caught.value.issues
     assert issue.path == path and fix in issue.message
+
+
+def test_unknown_time_zone_names_the_field_and_an_example(tmp_path):
+    text = (REPO / "config" / "default.yaml").read_text().replace("  - name: retail\n", "  - name: retail\n    timezone: Mars/Olympus\n", 1)
+    path = tmp_path / "tz.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "datasetGroups[0].timezone: 'Mars/Olympus' is not an IANA time zone name; use one like Europe/Berlin" in str(error.value)

@@ -61,6 +61,10 @@ HAND = {
 }
 
 
+# config/default.yaml plus two experiments: AppConfig bills per request (usage), nothing fixed.
+HAND["config/experiments.yaml"] = dict(HAND["config/default.yaml"])
+
+
 def test_every_shipped_config_has_a_hand_calculation():
     assert sorted(HAND) == sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.yaml"))
 
@@ -150,8 +154,11 @@ def test_tool_errors_name_the_fix():
     assert code == 2 and "pass an existing file with make cost CONFIG=PATH" in err
 
 
-def test_docs_cost_table_is_the_tools_output():
-    """docs/cost.md shows the table `python -m tools.cost --markdown config/*.yaml` prints."""
+@pytest.mark.parametrize("page", ["docs/cost.md", "README.md"])
+def test_cost_tables_are_the_tools_output(page):
+    """docs/cost.md and the README show the table `python -m tools.cost --markdown config/*.yaml`
+    prints (the README's sits indented in a list item)."""
     configs = sorted(f"config/{p.name}" for p in (REPO / "config").glob("*.yaml"))
     _, out, _ = run_tool("--markdown", *configs)
-    assert out.strip() in (REPO / "docs" / "cost.md").read_text()
+    text = "\n".join(line.strip() for line in (REPO / page).read_text().splitlines())
+    assert out.strip() in text

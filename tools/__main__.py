@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-USAGE = """usage: python -m tools {send-events,report,cost} [options]
+USAGE = """usage: python -m tools {send-events,report,demo-reports,cost} [options]
 
 commands:
   send-events  send generated PutEvents to an event tracker (python -m tools send-events --help)
   report       compare metric attribution sources from S3 reports or CloudWatch (python -m tools report --help)
+  demo-reports write a seeded demo of report CSVs to try report on, offline (python -m tools demo-reports --help)
   cost         what deploying a config bills, from the config alone (python -m tools cost --help)"""
 
 
@@ -30,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tools import report
 
         return report.main(rest)
+    if command == "demo-reports":
+        from tools.impact import demo
+
+        return demo.main(rest)
     if command == "cost":
         from tools import cost
 

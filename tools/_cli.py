@@ -18,10 +18,10 @@ from typing import Any, TextIO
 import boto3
 import botocore.exceptions
 
+from tools._entry import EXIT_INTERRUPTED, EXIT_USAGE
+
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the run went through but something failed (events not sent, rows skipped in strict mode)
-EXIT_USAGE = 2  # bad input: options, files, missing resources; argparse uses 2 as well
-EXIT_INTERRUPTED = 130
 
 # A factory that returns a boto3 client for a service name; main() functions take one so
 # tests can hand in moto-backed or Stubber-wrapped clients.
@@ -169,6 +169,11 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right_al
     lines = [render(headers), render(["-" * w for w in widths])]
     lines.extend(render(row) for row in rows)
     return "\n".join(lines)
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """`1 day`, `2 days`; `plural_noun` where adding "s" is wrong (`metric series`)."""
+    return f"{count:,} {noun if count == 1 else plural_noun or noun + 's'}"
 
 
 def format_number(value: float | None, digits: int = 2) -> str:

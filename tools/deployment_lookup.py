@@ -10,6 +10,7 @@ this works with read-only credentials and fails only when the call does.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,13 @@ from typing import Any
 import botocore.exceptions
 
 from lambdas.personalize_resources import address_book
-from lambdas.personalize_resources.address_book import REPORT_PREFIX, cloudwatch_name, data_bucket_name, tracking_id_parameter
+from lambdas.personalize_resources.address_book import (
+    REPORT_PREFIX,
+    cloudwatch_name,
+    data_bucket_name,
+    is_personalize_arn,
+    tracking_id_parameter,
+)
 from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
 from tools._cli import ClientFactory, CliError
 
@@ -125,6 +132,28 @@ def resolve_group(config_path: str | Path, group_name: str, *, client_factory: C
         campaign_sources={c.name: c.source_name for _, c in group.campaigns(enabled_only=True)},
         campaign_recipes={c.name: s.recipe_arn for s, c in group.campaigns(enabled_only=True)},
     )
+
+
+def served_sources(config: AppConfig, group: DatasetGroup) -> dict[tuple[str, str], str]:
+    """(resource type, physical name) -> attribution source, for every recommender and campaign."""
+    served = {("recommender", config.recommender_name(group, r)): r.source_name for r in group.recommenders}
+    served.update({("campaign", config.campaign_name(group, c)): c.source_name for _, c in group.campaigns(enabled_only=True)})
+    return served
+
+
+def arn_source_aliases(config: AppConfig, group: DatasetGroup, reported: Iterable[str]) -> dict[str, str]:
+    """Reported source -> configured source, for each reported source that is the ARN of one of the
+    group's recommenders or campaigns (in any account, region or letter case), with no AWS call:
+    what `report --config --dir/--s3` renames without knowing the account."""
+    served = {(kind, name.lower()): source for (kind, name), source in served_sources(config, group).items()}
+    aliases = {}
+    for source in reported:
+        for kind in ("recommender", "campaign"):
+            if is_personalize_arn(source.lower(), kind):
+                match = served.get((kind, source.split("/", 1)[1].lower()))
+                if match is not None:
+                    aliases[source] = match
+    return aliases
 
 
 def check_sources(deployed: DeployedGroup, names: Any) -> list[str]:

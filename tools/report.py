@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from tools._cli import (
     aws_error_code,
     boto3_client_factory,
     parse_timestamp,
+    plural,
     run_main,
 )
 from tools.impact import athena as athena_queries
@@ -72,8 +73,9 @@ def build_parser() -> ArgumentParser:
     inputs.add_argument(
         "--config", metavar="YAML",
         help="the app's config: bucket, report prefix, dataset group, recommenders (exposure), derived metrics "
-        "and sources of --group (account and region from your credentials); reads the group's S3 reports "
-        "unless --cloudwatch or --dir is given",
+        "and sources of --group; reads the group's S3 reports unless --s3, --dir, --cloudwatch or --athena is "
+        "given. With --dir or --s3 the config's names need no AWS call; otherwise the account and region come "
+        "from your credentials",
     )
     inputs.add_argument("--group", metavar="NAME", help="dataset group of --config")
     inputs.add_argument("--dataset-group-arn", metavar="ARN", help="dataset group of the metric attribution (CloudWatch)")
@@ -109,7 +111,7 @@ def build_parser() -> ArgumentParser:
     )
     analysis.add_argument(
         "--timezone", metavar="IANA_NAME",
-        help="the shop's time zone, e.g. America/Los_Angeles: days (the interval's clusters) follow its local day (default UTC)",
+        help="the shop's time zone, e.g. America/Los_Angeles: days (the interval's clusters) follow its local day (default: the group's `timezone` in --config, else UTC)",
     )
     analysis.add_argument(
         "--rate-hours", choices=("clock", "active"), default="clock",
@@ -142,6 +144,10 @@ def build_parser() -> ArgumentParser:
     analysis.add_argument(
         "--derived", action="append", default=[], metavar="NAME=A/B", help="derived metric, e.g. marginPerView=sumMargin/countViews"
     )
+
+    experiment = parser.add_argument_group("randomized experiment (docs/experiments.md)")
+    experiment.add_argument("--experiment", metavar="NAME", help="analyse this experiment of --config/--group: SRM check, lift per arm, always-valid interval, verdict")
+    experiment.add_argument("--units", type=Path, metavar="CSV", help="with --experiment: one row per assigned unit (unit,source,day,<metrics>), e.g. from send_events --experiment")
 
     checks = parser.add_argument_group("bad report files")
     mode = checks.add_mutually_exclusive_group()
@@ -266,8 +272,15 @@ def _athena_names_from_stack(args: Any, config_name: str, factory: ClientFactory
 
 
 def _aggregates(
-    args: Any, factory: ClientFactory, start: datetime | None, end: datetime | None, sleep: Any, aliases: dict[str, str]
+    args: Any,
+    factory: ClientFactory,
+    start: datetime | None,
+    end: datetime | None,
+    sleep: Any,
+    aliases: dict[str, str],
+    aliases_for: Callable[[list[str]], dict[str, str]] | None = None,
 ) -> Aggregates:
+    """The analysis queries' results; `aliases_for` adds aliases for the sources the loaded rows name."""
     start_epoch = int(start.timestamp()) if start else None
     end_epoch = int(end.timestamp()) if end else None
     wanted = ANALYSIS_QUERIES + (("aliased_sources",) if aliases else ())
@@ -303,6 +316,10 @@ def _aggregates(
             fetched.rows = []
             store.load.add(fetched)
             noun = "metric series"
+        if aliases_for is not None:
+            reported = store.query(f"SELECT DISTINCT event_attribution_source AS source FROM {reports.TABLE}")["source"]
+            aliases = {**{key.upper(): value for key, value in aliases_for([str(s) for s in reported]).items()}, **aliases}
+            wanted = ANALYSIS_QUERIES + (("aliased_sources",) if aliases else ())
         results = store.aggregates(wanted, start=start_epoch, end=end_epoch, source_aliases=aliases)
         load = store.load
         summary = {
@@ -321,6 +338,10 @@ def _run(
     argv: list[str], client_factory: ClientFactory | None, stdout: TextIO, stderr: TextIO, now: datetime | None, sleep: Any
 ) -> int:
     args = build_parser().parse_args(argv)
+    if args.experiment or args.units:
+        from tools.impact.experiments import run_experiment_report
+
+        return run_experiment_report(args, stdout)
     _validate(args)
     exposure_arns = _pairs(args.exposure, "--exposure")
     aliases = _pairs(args.alias, "--alias")
@@ -336,25 +357,37 @@ def _run(
     factory = client_factory or (lambda service, **kw: boto3_client_factory(args.profile, args.region)(service, **kw))
     deployed = None
     config_exposure: dict[str, str] = {}
+    offline_aliases = None
     if args.config:
-        from tools.deployment_lookup import resolve_group  # loads the app's config model only when asked
+        # Loads the app's config model only when asked. What the config says (derived metrics,
+        # sources, the recommenders' and campaigns' names) needs no AWS call; the account and
+        # region (STS) are asked for only to address what is deployed.
+        from tools.deployment_lookup import arn_source_aliases, load_group, resolve_group
 
-        deployed = resolve_group(args.config, args.group, client_factory=factory)
-        if not (args.s3 or args.dir or args.cloudwatch or args.athena):
-            args.s3 = deployed.report_url
+        config, group = load_group(args.config, args.group)
+        if args.timezone is None:  # the shop's day, as the config sets it
+            args.timezone = group.timezone
+        if not (args.s3 or args.dir):
+            deployed = resolve_group(args.config, args.group, client_factory=factory)
+            if not (args.cloudwatch or args.athena):
+                args.s3 = deployed.report_url
+        if args.s3 or args.dir:  # rows at hand: their ARN-form sources are matched by name
+            offline_aliases = lambda reported: arn_source_aliases(config, group, reported)  # noqa: E731
         if args.cloudwatch and not args.dataset_group_arn:
+            assert deployed is not None  # --cloudwatch excludes --s3 and --dir
             args.dataset_group_arn = deployed.dataset_group_arn
         if args.athena:
+            assert deployed is not None  # --athena excludes --s3 and --dir
             _athena_names_from_stack(args, deployed.config_name, factory)
         names = {item.name for item in derived}
         derived += [
-            statistics.DerivedMetric(name, expression) for name, expression in deployed.derived_metrics.items() if name not in names
+            statistics.DerivedMetric(item.name, item.expression) for item in config.dashboard.derived_metrics if item.name not in names
         ]
-        config_exposure = deployed.exposure_arns()  # what each recommender and campaign served
-        for arn, source in deployed.source_aliases().items():  # the ARN form of their sources
-            aliases.setdefault(arn.upper(), source)
+        if deployed is not None and offline_aliases is None:
+            for arn, source in deployed.source_aliases().items():  # the ARN form of their sources
+                aliases.setdefault(arn.upper(), source)
 
-    aggregates = _aggregates(args, factory, start, end, sleep, aliases)
+    aggregates = _aggregates(args, factory, start, end, sleep, aliases, offline_aliases)
     results = aggregates.results
     warnings = aggregates.warnings
     renamed = results.get("aliased_sources", {"reported_source": []})
@@ -368,11 +401,11 @@ def _run(
         for name, rows, reason in zip(skipped_files["source_file"], skipped_files["row_count"], skipped_files["reason"])
     ]
     for item in aggregates.load["files_not_counted"]:
-        warnings.append(f"{item['file']}: {item['rows']} rows not counted: {item['reason']}")
+        warnings.append(f"{item['file']}: {plural(item['rows'], 'row')} not counted: {item['reason']}")
     if not len(results["traffic_by_hour"]["hour_start"]):
         load = aggregates.load
         skipped = load.get("rows_skipped") or load.get("files_skipped")
-        detail = f" ({load['rows_skipped']} malformed rows, {load['files_skipped']} files skipped)" if skipped else ""
+        detail = f" ({plural(load['rows_skipped'], 'malformed row')}, {plural(load['files_skipped'], 'file')} skipped)" if skipped else ""
         window = (f" from {start:%Y-%m-%d %H:%M}" if start else "") + (f" before {end:%Y-%m-%d %H:%M} UTC" if end else "")
         raise CliError(f"no usable metric rows{window}{detail}")
     for warning in warnings:
@@ -381,11 +414,17 @@ def _run(
     data = statistics.HourlyData(
         results["hourly_by_source"], results["traffic_by_hour"], timezone=args.timezone, whole_days=args.block == "day"
     )
-    if deployed is not None:
-        from tools.deployment_lookup import check_sources
+    if args.config:
+        from tools.deployment_lookup import unknown_source_warnings
 
-        for warning in check_sources(deployed, [s for s in data.sources if s != statistics.UNDEFINED_SOURCE]):
+        reported = [s for s in data.sources if s != statistics.UNDEFINED_SOURCE]
+        for warning in unknown_source_warnings(group.name, dict.fromkeys(group.all_sources()), reported):
             print(f"{PROG}: warning: {warning}", file=stderr)
+        if args.s3 and deployed is None:
+            # Exposure is CloudWatch's: the caller reads S3, so it has credentials for STS too.
+            deployed = resolve_group(args.config, args.group, client_factory=factory)
+        if deployed is not None:
+            config_exposure = deployed.exposure_arns()  # what each recommender and campaign served
     unknown = sorted((set(exposure_arns) | set(impressions)) - set(data.sources))
     for source in unknown:
         print(f"{PROG}: warning: exposure given for {source}, which has no report rows", file=stderr)
@@ -427,13 +466,13 @@ def _run(
         load = aggregates.load
         if load["input"] != "athena":
             skipped = (
-                f"; skipped {load['rows_skipped']} rows, {load['files_skipped']} files"
+                f"; skipped {plural(load['rows_skipped'], 'row')}, {plural(load['files_skipped'], 'file')}"
                 if load["rows_skipped"] or load["files_skipped"]
                 else ""
             )
-            print(f"read {load['files_read']} {load['input']}, {load['rows']} rows{skipped}\n", file=stdout)
+            print(f"read {plural(load['files_read'], {'files': 'file'}.get(load['input'], load['input']), load['input'])}, {plural(load['rows'], 'row')}{skipped}\n", file=stdout)
         for item in load["aliased_sources"]:  # the ARN form of a recommender's or campaign's source
-            print(f"source {item['reported']} counted as {item['counted_as']} ({item['rows']} rows)", file=stdout)
+            print(f"source {item['reported']} counted as {item['counted_as']} ({plural(item['rows'], 'row')})", file=stdout)
         if load["aliased_sources"]:
             print("", file=stdout)
         print(format_text(analysis, args.confidence), file=stdout)

@@ -3,17 +3,22 @@ config variants in this process, plays every scenario and prints one line per sc
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import tempfile
-import time
-from pathlib import Path
+from tools._entry import exit_quietly_on_interrupt
 
-from tests.simulator.aws import FrameworkBridge
-from tests.simulator.cloudformation import CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES
-from tests.simulator.scenarios import SCENARIOS, run_scenario
-from tests.simulator.synth import synthesize
+exit_quietly_on_interrupt("simulate")  # before the imports below: they start jsii and take a second
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from tests.simulator.aws import FrameworkBridge  # noqa: E402
+from tests.simulator.cloudformation import CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES  # noqa: E402
+from tests.simulator.scenarios import SCENARIOS, run_scenario  # noqa: E402
+from tests.simulator.synth import synthesize  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {[s.name for s in SCENARIOS]}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pimpact-simulate-") as folder:
+        exit_quietly_on_interrupt("simulate", cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
         needed = sorted({step.variant for s in chosen for step in s.steps if step.variant})
         synthesis = synthesize(Path(folder), needed)
         bridge = FrameworkBridge()

@@ -28,6 +28,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from tests.simulator import states
+from tests.simulator.appconfig import FakeAppConfig
 from tests.simulator.fake_service import StackFakePersonalize
 from stacks.iam_reference import PERSONALIZE_PRINCIPAL, action as reference_action
 from tests.simulator.iam import Iam, Request
@@ -153,6 +154,7 @@ class Aws:
         self.largest_response: tuple[int, str] = (0, "")  # bytes, which custom resource answered it
         # Parameter Store: the account is bootstrapped (the CDK's default synthesizer checks it).
         self.ssm_values: dict[str, Any] = {"/cdk-bootstrap/hnb659fds/version": "30"}
+        self.appconfig = FakeAppConfig()
 
     # --- the boto3 side -----------------------------------------------------------------------
 

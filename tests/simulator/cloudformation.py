@@ -22,6 +22,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from tests.simulator import schemas
+from tests.simulator.appconfig import PREFIX as APPCONFIG_PREFIX
+from tests.simulator.appconfig import AppConfigRefused
 from tests.simulator.aws import HANDLE_HOST, RESPONSE_HOST, RETAINED, Aws, LambdaFunction, WaitHandle
 from tests.simulator.intrinsics import ACCOUNT, REGION, Resolver, TemplateError, references
 from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
@@ -286,6 +288,13 @@ class Stack:
                 # fails or ignores such an update is unconfirmed; failing is the safe model).
                 raise ResourceFailed(f"{logical_id}: AWS::CloudFormation::WaitCondition does not support updates")
             return (yield from self._wait_condition(logical_id, properties))
+        if kind.startswith(APPCONFIG_PREFIX):
+            try:
+                return self.aws.appconfig.provision(kind, properties, old.physical_id if request == "Update" and old else None)
+            except AppConfigRefused as exc:
+                raise ResourceFailed(f"{logical_id}: {exc}") from None
+        if kind == "AWS::IAM::ManagedPolicy":
+            return f"arn:aws:iam::{ACCOUNT}:policy/{properties.get('ManagedPolicyName') or short}", {}
         if kind in NATIVE_PERSONALIZE:
             if request == "Update":
                 return (yield from self._native_update(logical_id, kind, properties, old))
@@ -467,6 +476,11 @@ class Stack:
                 handle.deleted = True
         elif kind in NATIVE_PERSONALIZE:
             yield from self._native_delete(kind, resource.physical_id)
+        elif kind.startswith(APPCONFIG_PREFIX):
+            try:
+                self.aws.appconfig.delete(kind, resource.physical_id)
+            except AppConfigRefused as exc:
+                raise ResourceFailed(f"{resource.logical_id}: {exc}") from None
         elif kind.startswith("Custom::") and self.custom_resources:
             yield from self._custom(resource.logical_id, kind, "Delete", resource.properties, resource, None)
         if False:  # pragma: no cover - keeps this a generator for every type

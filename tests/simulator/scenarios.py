@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import importlib
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stacks.bucket_access import EXTERNAL_BUCKETS_METADATA, external_bucket_policy
+from stacks.configuration import parse_config
+from stacks.experiments import ENVIRONMENT_NAME, application_name, profile_name
+from stacks.feature_flags import evaluate
 from stacks.iam_reference import as_list
 from tests.simulator.aws import RETAINED, Aws, FrameworkBridge
 from tests.simulator.cloudformation import Outcome, Stack, apply_conditions, dependencies
@@ -19,7 +23,7 @@ from tests.simulator.fake_service import (StackFakePersonalize, Timings, attribu
 from tests.simulator.iam import Iam
 from tests.simulator.intrinsics import ACCOUNT
 from tests.simulator.kernel import Clock, Kernel, drain
-from tests.simulator.synth import CHANGED_FILTER, load_template
+from tests.simulator.synth import CHANGED_FILTER, load_template, raw_config
 
 
 StepCheck = Callable[[StackFakePersonalize], list[str]]
@@ -34,13 +38,15 @@ class Step:
     events: int = 0
     reason: str = ""            # a failure expected by the scenario must carry this text
     check: StepCheck | None = None  # what must hold in Personalize after the step
+    check_aws: Callable[[Aws], list[str]] | None = None  # what must hold elsewhere (AppConfig) after it
     edit: Callable[[dict], dict] | None = None  # deploy: the template as an earlier release of the app had it
     parameters: dict[str, str] = field(default_factory=dict)  # each stack gets those its template declares
 
 
 def deploy(variant: str, expect: str = "", cancel_after: float = 0, reason: str = "", check: Any = None, edit: Any = None,
-           parameters: dict[str, str] | None = None) -> Step:
-    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check, edit=edit, parameters=parameters or {})
+           parameters: dict[str, str] | None = None, check_aws: Any = None) -> Step:
+    return Step("deploy", variant, expect, minutes=cancel_after, reason=reason, check=check, edit=edit, parameters=parameters or {},
+                check_aws=check_aws)
 
 
 def wait(minutes: float, check: StepCheck | None = None) -> Step:
@@ -191,6 +197,41 @@ def _versions_of(solution: str, count: int) -> StepCheck:
 
 def _all(*checks: StepCheck) -> StepCheck:
     return lambda fake: [problem for check in checks for problem in check(fake)]
+
+
+AwsCheck = Callable[[Aws], list[str]]
+SPLIT_USERS = 20_000  # users evaluated against a deployed flag: shares within 1.5 points of the weights
+
+
+def _arms(experiment: str, **weights: int) -> AwsCheck:
+    """What the application reads from the deployed flag, over many users: each arm's share is its
+    weight, and every variant names the ARN (recommenders) and source it must use."""
+    def check(aws: Aws) -> list[str]:
+        config = parse_config(raw_config("experiments"))
+        group = config.dataset_groups[0]
+        document = aws.appconfig.deployed_document(application_name(config), ENVIRONMENT_NAME, profile_name(group))
+        if document is None:
+            return [f"no flags deployed for {group.name}"]
+        answers = [evaluate(document, experiment, {"userId": f"user-{i}"}) for i in range(SPLIT_USERS)]
+        shares = Counter(a["_variant"] for a in answers)
+        problems = [f"{experiment}: {arm} gets {100 * shares[arm] / SPLIT_USERS:.1f} % of users, weight {weight}"
+                    for arm, weight in weights.items() if abs(100 * shares[arm] / SPLIT_USERS - weight) > 1.5]
+        problems += [f"{experiment}: users get {sorted(set(shares) - set(weights))}, not configured arms" for _ in [0] if set(shares) - set(weights)]
+        for answer in {a["_variant"]: a for a in answers}.values():
+            if answer["eventAttributionSource"] != answer["_variant"]:
+                problems.append(f"{experiment}: variant {answer['_variant']} sends eventAttributionSource {answer['eventAttributionSource']}")
+            if answer["_variant"] != "third_party_widget" and ":recommender/" not in answer.get("arn", ""):
+                problems.append(f"{experiment}: variant {answer['_variant']} has no recommender ARN ({answer.get('arn')})")
+        return problems
+    return check
+
+
+def _no_appconfig(aws: Aws) -> list[str]:
+    return [f"still there without experiments: {', '.join(aws.appconfig.left())}"] if aws.appconfig.left() else []
+
+
+def _all_aws(*checks: AwsCheck) -> AwsCheck:
+    return lambda aws: [problem for check in checks for problem in check(aws)]
 
 
 def _campaign_count(count: int) -> StepCheck:
@@ -358,6 +399,17 @@ SCENARIOS: list[Scenario] = [
     Scenario("custom-training-failed", about="a training ends CREATE FAILED: its failureReason fails the deploy; rollback",
              steps=[deploy("custom", "ROLLBACK_COMPLETE", reason="fewer than 25 users")],
              setup=_fail_creation("solution-version", "Insufficient data: fewer than 25 users with 2 or more interactions")),
+    Scenario("experiment-lifecycle", about="config/experiments.yaml: flags split 50/50, reweighted to 20/80, ended with a winner (everyone); destroy",
+             steps=[deploy("experiments", check_aws=_arms("home-widget", third_party_widget=50, recommended_for_you=50)),
+                    deploy("experiments-reweighted", check_aws=_arms("home-widget", third_party_widget=20, recommended_for_you=80)),
+                    deploy("experiments-ended", check_aws=_all_aws(_arms("home-widget", recommended_for_you=100),
+                                                                   _arms("product-page", viewed_X_also_viewed=34, recommended_for_you=33, third_party_widget=33))),
+                    deploy("experiments-removed", check_aws=_no_appconfig), destroy()]),
+    Scenario("experiment-version-refused", about="a reweighting whose flag version AppConfig refuses: rollback, users keep the 50/50 split; destroy",
+             steps=[deploy("experiments"), deploy("experiments-reweighted", "UPDATE_ROLLBACK_COMPLETE", reason="BadRequestException",
+                                                  check_aws=_arms("home-widget", third_party_widget=50, recommended_for_you=50)),
+                    destroy()],
+             setup=lambda aws: setattr(aws.appconfig, "refuse_content", "pct::20 ")),  # the 20/80 version only
     Scenario("destroy-retain-events", about="`removalPolicy: RETAIN`, 5,000 events recorded with PutEvents, destroy: the events must survive", steps=[deploy("default"), Step("record-events", events=5000), destroy()],
              check=_events_survive),
     # CloudFormation's failure semantics (docs/simulator-rules.md, "Failures and rollbacks").
@@ -626,6 +678,8 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
                 problems.append(f"{label}: {'; '.join(outcome.failures)[:800]}")
             if step.check and outcome.status in expected.split("|"):
                 problems += [f"{label}: {problem}" for problem in step.check(personalize)]
+            if step.check_aws and outcome.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
+                problems += [f"{label}: {problem}" for problem in step.check_aws(aws)]
             if step.reason and "ROLLBACK" in outcome.status and not any(step.reason in failure for failure in outcome.failures[:2]):
                 problems.append(f"{label}: failed, but not for the injected reason ({step.reason!r}): {'; '.join(outcome.failures)[:600]}")
             for leak in outcome.leaks:
@@ -634,7 +688,7 @@ def run_scenario(scenario: Scenario, variants: dict[str, dict], bridge: Framewor
         # Left is what exists the moment the stack reports its last step complete; what keeps
         # billing after that is measured while the rest (pollers finishing a delete, timers)
         # runs to its end, for up to a day.
-        left = personalize.left()
+        left = personalize.left() + aws.appconfig.left()
         billed_hours = _billed_hours_until_quiet(kernel, personalize)
     if scenario.check:
         problems += scenario.check(aws, outcomes)

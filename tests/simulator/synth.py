@@ -19,6 +19,7 @@ BASE_CONFIGS = {
     "default": REPO / "config" / "default.yaml",
     "multi": REPO / "config" / "multi-group.yaml",
     "custom": REPO / "config" / "custom-solutions.yaml",
+    "experiments": REPO / "config" / "experiments.yaml",
 }
 
 
@@ -79,6 +80,12 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     # Release templates (tools/release.py): parameters and the cost switches' Conditions.
     "release-default": ("default", _set(lambda c: None)),
     "release-custom": ("custom", _set(lambda c: None)),
+    # Experiments (config/experiments.yaml): experiment 0 is home-widget (widget 50 / rfy 50).
+    "experiments": ("experiments", _set(lambda c: None)),
+    "experiments-reweighted": ("experiments", _set(lambda c: _group(c)["experiments"][0].update(arms=[
+        {"source": "third_party_widget", "weight": 20}, {"source": "recommended_for_you", "weight": 80}]))),
+    "experiments-ended": ("experiments", _set(lambda c: _group(c)["experiments"][0].update(end="2026-12-29", winner="recommended_for_you"))),
+    "experiments-removed": ("experiments", _set(lambda c: _group(c).pop("experiments"))),
 }
 RELEASES = {"release-default", "release-custom"}
 RELEASE_ASSET_BUCKET, RELEASE_KEY_PREFIX = "sim-release-assets", "personalize-impact/sim/"

@@ -74,7 +74,7 @@ def test_a_late_source_is_compared_only_over_the_window_both_were_live():
     assert new.lift.window_start == datetime(2024, 1, 5, tzinfo=UTC)
     assert new.lift.window_end == datetime(2024, 1, 6, tzinfo=UTC)
     assert new.lift.clusters == 1 and new.lift.rate_lift.low is None
-    assert "short window: 1 days" in new.lift.warnings[0]
+    assert "short window: 1 day " in new.lift.warnings[0]
     assert new.live_start == datetime(2024, 1, 5, tzinfo=UTC) and new.traffic_hours == 24
     assert new.per_hour.estimate == pytest.approx(160)  # 40 per bucket over its own live day
     assert figures["SOURCE_NAME_UNDEFINED"].per_hour.estimate == pytest.approx(120)

@@ -61,7 +61,7 @@ def test_lenient_skips_a_file_with_a_wrong_header(tmp_path, fixtures_dir):
     code, out, err = run_cli(["--dir", str(folder), "--lenient"])
     assert code == 0
     assert "bad.csv, line 1: header" in err and "file skipped" in err
-    assert "skipped 0 rows, 1 files" in out and "COUNTVIEWS" in out
+    assert "skipped 0 rows, 1 file" in out and "COUNTVIEWS" in out
 
 
 def test_malformed_rows_are_skipped_with_file_and_line():
@@ -114,7 +114,7 @@ def test_strict_fails_on_the_first_malformed_row(tmp_path):
     code, _, err = run_cli(["--dir", str(tmp_path / "r"), "--strict"])
     assert code == 2 and "a.csv, line 3: VALUE 'oops' is not a number" in err
     code, out, err = run_cli(["--dir", str(tmp_path / "r")])
-    assert code == 0 and "line 3" in err and "skipped 1 rows" in out
+    assert code == 0 and "line 3" in err and "skipped 1 row" in out
 
 
 def test_empty_file_is_skipped_with_a_warning_and_header_only_file_is_fine(tmp_path):
@@ -124,7 +124,7 @@ def test_empty_file_is_skipped_with_a_warning_and_header_only_file_is_fine(tmp_p
     code, out, err = run_cli(["--dir", str(tmp_path / "r")])
     assert code == 0
     assert "empty.csv: empty file; skipped" in err
-    assert "read 2 files, 1 rows; skipped 0 rows, 1 files" in out
+    assert "read 2 files, 1 row; skipped 0 rows, 1 file" in out
 
 
 def test_not_utf8_fails_and_lenient_skips(tmp_path):
@@ -138,7 +138,7 @@ def test_not_utf8_fails_and_lenient_skips(tmp_path):
     [
         (lambda d: d.mkdir(), [], "no CSV report files found in"),
         (lambda d: write(d / "notes.txt", "hello"), [], "no CSV report files found in"),
-        (lambda d: write(d / "empty.csv", ""), [], "no usable metric rows (0 malformed rows, 1 files skipped)"),
+        (lambda d: write(d / "empty.csv", ""), [], "no usable metric rows (0 malformed rows, 1 file skipped)"),
         (lambda d: write(d / "a.csv", HEADER + f"M,V,1,sum,a,{T0}\n"), ["--metric", "countViews"], "no rows for --metric countViews; the input has M"),
         (lambda d: write(d / "a.csv", HEADER + f"M,V,1,sum,a,{T0}\n"), ["--baseline", "zzz"], "--baseline zzz not found; sources are: A"),
         (lambda d: write(d / "a.csv", HEADER), ["--confidence", "95"], "--confidence must be between 0 and 1"),
@@ -170,7 +170,7 @@ def test_text_output_shows_the_comparison(fixtures_dir):
     code, out, err = run_cli(["--dir", str(fixtures_dir / "reports"), "--block", "hour"])
     assert code == 0 and err == ""
     assert "read 2 files, 16 rows" in out
-    assert "COUNTVIEWS (event type VIEW; samplecount): 2024-01-01 00:00 to 2024-01-01 00:00 UTC, total 170" in out
+    assert "COUNTVIEWS (event type VIEW; samplecount): 2024-01-01 00:00 to 01:00 UTC, total 170" in out
     assert "lift vs baseline SOURCE_NAME_UNDEFINED" in out
     # Sources are upper-cased like CloudWatch's dimension; one hour live, 4 buckets of traffic = 1 h.
     rfy_row = next(line.split() for line in out.splitlines() if line.startswith("RECOMMENDED_FOR_YOU"))

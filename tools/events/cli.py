@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import random
@@ -173,6 +174,11 @@ def build_parser() -> ArgumentParser:
         help="validate every request against botocore's personalize-events model and send nothing "
         "(needs no credentials; no parameter is read and no recommender asked)",
     )
+    experiment = parser.add_argument_group("randomized experiment (docs/experiments.md)")
+    experiment.add_argument("--experiment", metavar="NAME", help="an experiment of --config/--group: each user's events carry the arm the flag's split rule gives the user")
+    experiment.add_argument("--true-effect", action="append", default=[], metavar="SOURCE=LIFT",
+                            help="users in arm SOURCE make non-browse events (purchases) 1+LIFT times as often, e.g. recommended_for_you=0.1; repeatable")
+    experiment.add_argument("--units-out", type=Path, metavar="CSV", help="write each user's arm, day and outcomes (the experiment's metrics) for report --experiment --units")
     output = parser.add_argument_group("output")
     output.add_argument("--quiet", action="store_true", help="no progress bar")
     output.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -364,6 +370,24 @@ def _run(
         window_start=window_start,
         window_seconds=window_seconds,
     )
+    outcomes = None
+    if args.experiment:
+        from tools.events import experiment as experiment_tools  # the app's config model, only when asked
+
+        if not (args.config and args.group):
+            raise CliError("--experiment needs --config and --group (the experiment's arms and weights come from there)")
+        app_config, group = load_group(args.config, args.group)
+        chosen = experiment_tools.find_experiment(group, args.experiment)
+        try:
+            boost = {source: float(lift) for source, lift in (pair.split("=", 1) for pair in args.true_effect)}
+        except ValueError:
+            boost = None
+        if boost is None or set(boost) - set(chosen.weights) or any(lift <= -1 for lift in boost.values()):
+            raise CliError(f"--true-effect takes SOURCE=LIFT (above -1) with SOURCE one of {list(chosen.weights)}, e.g. {list(chosen.weights)[-1]}=0.1")
+        model = dataclasses.replace(model, arm_of=experiment_tools.arm_of(app_config, group, chosen), arm_boost=boost)
+        outcomes = experiment_tools.UnitOutcomes(group, chosen)
+    elif args.true_effect or args.units_out:
+        raise CliError("--true-effect and --units-out apply with --experiment")
     validator = PutEventsValidator()
 
     client = None
@@ -388,8 +412,9 @@ def _run(
 
     show_progress = not (args.quiet or args.json or args.dry_run) and stderr.isatty()
     with tqdm(total=args.events, unit="ev", file=stderr, disable=not show_progress, dynamic_ncols=True) as bar:
+        batches = generate_batches(model, seed)
         summary = send_batches(
-            generate_batches(model, seed),
+            outcomes.tap(batches) if outcomes else batches,
             client,
             tracking_id,
             validator=validator,
@@ -406,6 +431,9 @@ def _run(
             dry_run=args.dry_run,
         )
     summary.seed = seed
+    if outcomes is not None and args.units_out:
+        units = outcomes.write(args.units_out)
+        print(f"{PROG}: {units} users' arms and outcomes written to {args.units_out}", file=stderr)
     if args.json:
         print(json.dumps(summary.to_json(), indent=2), file=stdout)
     else:

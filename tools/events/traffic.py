@@ -12,8 +12,8 @@ import bisect
 import itertools
 import random
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,10 @@ class TrafficModel:
     impressions: int = 0  # impression list length for attributed events; 0 = none
     window_start: datetime = datetime(2024, 1, 1, tzinfo=UTC)
     window_seconds: float = 0.0  # 0: every sentAt is window_start (live sends restamp it)
+    # An experiment (send_events --experiment): every event of a user carries the user's arm as
+    # its source, and an arm's non-browse events are (1 + boost) times as likely (a true effect).
+    arm_of: Callable[[str], str] | None = None
+    arm_boost: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,6 +97,9 @@ def generate_batches(model: TrafficModel, seed: int) -> Iterator[EventBatch]:
     type_cum = _cumulative([t.weight for t in model.event_types])
     browse_type = type_names[0]
     source_cum = _cumulative([s.weight for s in model.sources])
+    boosted_cum = {
+        arm: _cumulative([t.weight * (1 if t.name == browse_type else 1 + boost) for t in model.event_types]) for arm, boost in model.arm_boost.items()
+    }
     continue_probability = 1 - 1 / max(model.mean_session_length, 1.0)
     window_end = model.window_start + timedelta(seconds=model.window_seconds)
 
@@ -102,6 +109,8 @@ def generate_batches(model: TrafficModel, seed: int) -> Iterator[EventBatch]:
         while rng.random() < continue_probability and length < model.event_count - produced:
             length += 1
         user_id = model.users[_pick(user_cum, rng)]
+        arm = model.arm_of(user_id) if model.arm_of else None
+        session_type_cum = boosted_cum.get(arm, type_cum) if arm else type_cum
         session_id = _seeded_uuid(rng)
         first_item = items[_pick(item_cum, rng)]
         category = first_item.category if first_item.category in category_cum else None
@@ -109,7 +118,7 @@ def generate_batches(model: TrafficModel, seed: int) -> Iterator[EventBatch]:
         seen: list[Item] = []
         events: list[dict[str, Any]] = []
         for position in range(length):
-            event_type = type_names[_pick(type_cum, rng)]
+            event_type = type_names[_pick(session_type_cum, rng)]
             if event_type != browse_type and seen and rng.random() < 0.8:
                 item = rng.choice(seen)
             elif position == 0:
@@ -130,9 +139,9 @@ def generate_batches(model: TrafficModel, seed: int) -> Iterator[EventBatch]:
             }
             if event_type != browse_type and item.price is not None:
                 event["eventValue"] = item.price
-            source_index = _pick_optional(source_cum, rng)
-            if source_index is not None:
-                event["metricAttribution"] = {"eventAttributionSource": model.sources[source_index].name}
+            source_index = None if arm else _pick_optional(source_cum, rng)
+            if arm or source_index is not None:
+                event["metricAttribution"] = {"eventAttributionSource": arm or model.sources[source_index].name}
                 if model.impressions:
                     event["impression"] = _impression(item, items, model.impressions, rng)
             events.append(event)

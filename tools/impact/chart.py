@@ -3,8 +3,11 @@
 Lift panel: one row per source, the point estimate and its interval on a log axis, the
 baseline as the line at 1x. Rates panel: per hour by period; a period without traffic or
 before a source launched is a gap, not a zero. Only the biggest sources get their own line
-or row; the rest become "other", their mean per source (rates) or counted in the title (lift). Legends sit
-outside the plotting area so they never cover data.
+or row; the rest become "other", their mean per source (rates) or counted in the title (lift).
+A source has one colour in both panels. Labels are short: a source Personalize recorded as an
+ARN (events with only a recommendationId) is labelled with the recommender's or campaign's name
+and a dagger, and the footnote gives the rest of the ARN (`--json` has every source in full).
+Legends sit outside the plotting area so they never cover data.
 """
 
 from __future__ import annotations
@@ -14,31 +17,58 @@ from pathlib import Path
 
 import numpy as np
 
-from tools._cli import CliError
+from tools._cli import CliError, plural
 from tools.impact.statistics import Analysis, MetricReport
 
 TOP_LINES = 6  # sources drawn as their own line in the rates panel
 TOP_LIFTS = 12  # sources shown in the lift panel
+MAX_LABEL = 32  # characters of a source label; longer names keep their start and end
+ARN_MARK = "\u2020"  # dagger: the label is the end of an ARN, the footnote has its start
+BASELINE_COLOUR = "black"
+
+
+def short_label(source: str) -> tuple[str, str | None]:
+    """(label, the ARN's part before the name or None): `ARN:...:CAMPAIGN/SHOP-TOP` -> `SHOP-TOP†`."""
+    prefix = None
+    if source.lower().startswith("arn:") and "/" in source:
+        prefix, source = source.rsplit("/", 1)
+        prefix += "/"
+    if len(source) > MAX_LABEL:  # names differ at their end (a recommender's name ends in its digest)
+        keep = MAX_LABEL - 1
+        source = source[: keep // 3] + "\u2026" + source[-(keep - keep // 3) :]
+    return (f"{source}{ARN_MARK}" if prefix else source), prefix
+
+
+def source_colours(metrics: list[MetricReport]) -> dict[str, tuple[float, ...] | str]:
+    """One colour per source, the same in every panel of every metric (baselines black)."""
+    from matplotlib import colormaps
+
+    baselines = {report.baseline for report in metrics if report.baseline}
+    others = list(dict.fromkeys(s.source for report in metrics for s in report.sources if s.source not in baselines))
+    # tab20's strong colours (even indices, = tab10) first, its pale ones only beyond ten sources.
+    palette = colormaps["tab20"]
+    order = [*range(0, palette.N, 2), *range(1, palette.N, 2)]
+    colours: dict[str, tuple[float, ...] | str] = {source: palette(order[index % palette.N]) for index, source in enumerate(others)}
+    colours.update({baseline: BASELINE_COLOUR for baseline in baselines})
+    return colours
+
+
+def unit_per_hour(report: MetricReport) -> str:
+    """The rates' unit: events per hour for a count, the metric's sum per hour for a SUM."""
+    events = "/".join(report.event_types) or "events"
+    if set(report.math_functions) <= {"samplecount"}:
+        return f"{events} events per hour"
+    return f"{report.metric} (sum over {events} events) per hour"
 
 
 def write_chart(analysis: Analysis, path: Path, confidence: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed; must precede the pyplot import
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    metrics = analysis.metrics
-    lift_heights = [max(1.6, 0.32 * min(TOP_LIFTS, max(1, len(m.sources) - 1)) + 0.9) for m in metrics]
-    heights = [h for m, lift in zip(metrics, lift_heights) for h in (lift, 3.0)]
-    figure, axes = plt.subplots(
-        len(heights), 1, figsize=(11, sum(heights) + 0.4 * len(heights)), squeeze=False,
-        gridspec_kw={"height_ratios": heights}, layout="constrained",
-    )
+    figure = render_figure(analysis, confidence)
     try:
-        for position, report in enumerate(metrics):
-            _lift_panel(axes[2 * position, 0], report, confidence)
-            _rates_panel(axes[2 * position + 1, 0], report, mdates)
         try:
             figure.savefig(path, format="png", dpi=100)
         except OSError as exc:
@@ -47,38 +77,73 @@ def write_chart(analysis: Analysis, path: Path, confidence: float) -> None:
         plt.close(figure)
 
 
-def _lift_panel(axis, report: MetricReport, confidence: float) -> None:
+def render_figure(analysis: Analysis, confidence: float):
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    metrics = analysis.metrics
+    lift_heights = [max(1.6, 0.32 * min(TOP_LIFTS, max(1, len(m.sources) - 1)) + 1.1) for m in metrics]
+    heights = [h for m, lift in zip(metrics, lift_heights) for h in (lift, 3.0)]
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    figure, axes = plt.subplots(
+        len(heights), 1, figsize=(12, sum(heights) + 0.6 * len(heights) + 0.4), squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+        layout=ConstrainedLayoutEngine(h_pad=0.12, hspace=0.04),  # room between a panel's axis label and the next title
+    )
+    prefixes: set[str] = set()
+    colours = source_colours(metrics)
+    for position, report in enumerate(metrics):
+        prefixes |= _lift_panel(axes[2 * position, 0], report, confidence, colours)
+        prefixes |= _rates_panel(axes[2 * position + 1, 0], report, mdates, colours)
+    if prefixes:
+        footnote = f"{ARN_MARK} recorded as an ARN (events with only a recommendationId): " + "\n   ".join(
+            f"{prefix}<name>" for prefix in sorted(prefixes)
+        )  # one ARN start per line: two side by side would not fit the page
+        figure.supxlabel(footnote, fontsize="small", x=0.01, ha="left")
+    return figure
+
+
+def _lift_panel(axis, report: MetricReport, confidence: float, colours: dict) -> set[str]:
     compared = [s for s in report.sources if s.lift is not None and s.lift.rate_lift.estimate is not None]
-    title = f"{report.metric}: rate lift vs {report.baseline or 'no baseline'} ({confidence * 100:g}% interval, common window)"
+    baseline_label, baseline_prefix = short_label(report.baseline) if report.baseline else ("no baseline", None)
+    title = f"{report.metric}: rate lift vs {baseline_label}, {confidence * 100:g}% interval over the window both were live"
     if len(compared) > TOP_LIFTS:
-        title += f"; top {TOP_LIFTS} of {len(compared)} sources by total"
+        title += f" (top {TOP_LIFTS} of {plural(len(compared), 'source')} by total)"
         compared = compared[:TOP_LIFTS]
     axis.set_title(title, fontsize="medium", loc="left")
+    prefixes = {baseline_prefix} if baseline_prefix else set()
     if not compared:
         axis.text(0.5, 0.5, report.baseline_note or "no source to compare", ha="center", va="center", transform=axis.transAxes)
         axis.set_axis_off()
-        return
+        return prefixes
     rows = np.arange(len(compared))[::-1]
-    estimates = np.array([s.lift.rate_lift.estimate for s in compared])
-    lows = np.array([s.lift.rate_lift.low if s.lift.rate_lift.low is not None else np.nan for s in compared])
-    highs = np.array([s.lift.rate_lift.high if s.lift.rate_lift.high is not None else np.nan for s in compared])
-    has_interval = ~np.isnan(lows)
-    axis.errorbar(
-        estimates[has_interval], rows[has_interval],
-        xerr=[estimates[has_interval] - lows[has_interval], highs[has_interval] - estimates[has_interval]],
-        fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3,
-    )
-    axis.plot(estimates[~has_interval], rows[~has_interval], "o", color="tab:gray")
-    axis.axvline(1.0, color="black", linewidth=1, linestyle="--")
+    spans = [(s.lift.window_end - s.lift.window_start).total_seconds() / 3600 for s in compared]
+    longest = max(spans)
     labels = []
-    for source in compared:
-        hours = (source.lift.window_end - source.lift.window_start).total_seconds() / 3600
-        span = f"{hours / 24:.1f} d" if hours >= 24 else f"{hours:.0f} h"
-        caveat = ", no interval" if source.lift.rate_lift.low is None else ""
-        labels.append(f"{source.source}  ({span} window{caveat})")
+    for row, source, hours in zip(rows, compared, spans):
+        rate_lift = source.lift.rate_lift
+        colour = colours.get(source.source, "tab:gray")
+        if rate_lift.low is not None and rate_lift.high is not None:
+            axis.errorbar(
+                [rate_lift.estimate], [row], xerr=[[rate_lift.estimate - rate_lift.low], [rate_lift.high - rate_lift.estimate]],
+                fmt="o", color=colour, ecolor=colour, capsize=3,
+            )  # fmt: skip
+        else:
+            axis.plot([rate_lift.estimate], [row], "o", color=colour, markerfacecolor="white")
+        label, prefix = short_label(source.source)
+        prefixes |= {prefix} if prefix else set()
+        notes = [f"{hours / 24:.1f} d" if hours >= 24 else f"{hours:.0f} h"] if hours < longest else []
+        notes += ["no interval"] if rate_lift.low is None else []
+        labels.append(label + (f" ({', '.join(notes)})" if notes else ""))
     axis.set_yticks(rows, labels, fontsize="small")
-    positive = np.concatenate([estimates, lows[has_interval], highs[has_interval]])
-    positive = positive[positive > 0]
+    for tick, source in zip(axis.get_yticklabels(), compared):
+        tick.set_color(colours.get(source.source, "black"))
+    values = np.asarray(
+        [v for s in compared for v in (s.lift.rate_lift.estimate, s.lift.rate_lift.low, s.lift.rate_lift.high) if v is not None],
+        dtype=np.float64,
+    )
+    positive = values[values > 0]
     if positive.size:
         from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator
 
@@ -89,9 +154,12 @@ def _lift_panel(axis, report: MetricReport, confidence: float) -> None:
         axis.xaxis.set_minor_locator(LogLocator(subs="all"))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}x"))
         axis.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+    axis.axvline(1.0, color=BASELINE_COLOUR, linewidth=1, linestyle="--")
     axis.set_ylim(-0.7, len(compared) - 0.3)
-    axis.set_xlabel("rate lift (x baseline; 1 = same rate)")
+    window = f"{longest / 24:.1f} d" if longest >= 24 else f"{longest:.0f} h"
+    axis.set_xlabel(f"rate lift (source's rate / baseline's rate; 1x = the same); window {window} unless noted", fontsize="small")
     axis.grid(True, axis="x", alpha=0.3, which="both")
+    return prefixes
 
 
 # Lifts people read: a log axis with only powers of ten (or 1-2-5) shows a single "1x" tick when
@@ -109,7 +177,7 @@ def lift_ticks(low: float, high: float) -> list[float]:
     return inside
 
 
-def _rates_panel(axis, report: MetricReport, mdates) -> None:
+def _rates_panel(axis, report: MetricReport, mdates, colours: dict) -> set[str]:
     over_time = report.rates_over_time
     starts = over_time.starts
     ordered = [s.source for s in report.sources]
@@ -117,29 +185,34 @@ def _rates_panel(axis, report: MetricReport, mdates) -> None:
     if report.baseline and report.baseline not in shown:  # the baseline is what every lift refers to
         shown = shown[:-1] + [report.baseline]
     rest = [source for source in ordered if source not in shown]
+    prefixes = set()
 
     def series(source: str) -> np.ndarray:
         return np.array([np.nan if v is None else v for v in over_time.per_hour[source]], dtype=float)
 
     for source in shown:
         is_baseline = source == report.baseline
+        label, prefix = short_label(source)
+        prefixes |= {prefix} if prefix else set()
         axis.plot(
-            starts, series(source), marker="o", markersize=3,
+            starts, series(source), marker="o", markersize=3, color=colours.get(source),
             linestyle="--" if is_baseline else "-",
-            label=f"{source} (baseline)" if is_baseline else source,
-        )
+            label=f"{label} (baseline)" if is_baseline else label,
+        )  # fmt: skip
     if rest:
         stacked = np.vstack([series(source) for source in rest])
         live = ~np.isnan(stacked)
         # The mean per source keeps "other" on the scale of the lines it sits beside (a sum would dwarf them).
         other = np.where(live.any(axis=0), np.nansum(stacked, axis=0) / np.maximum(live.sum(axis=0), 1), np.nan)
-        axis.plot(starts, other, marker="o", markersize=3, color="gray", label=f"other: mean of {len(rest)} sources")
-    axis.set_title(f"{report.metric}: per hour, by {over_time.period} (UTC); gaps: not live or no traffic", fontsize="medium", loc="left")
+        axis.plot(starts, other, marker="o", markersize=3, color="gray", linestyle=":", label=f"other: mean of {plural(len(rest), 'source')}")
+    axis.set_title(f"{report.metric}: rate per hour, by {over_time.period}; gaps: not live or no traffic", fontsize="medium", loc="left")
     if len(starts) == 1:  # one period: without limits the date axis would span years
         step = timedelta(days=1) if over_time.period == "day" else timedelta(hours=1)
         axis.set_xlim(starts[0] - step, starts[0] + step)
-    axis.set_ylabel("per hour")
+    axis.set_ylabel(unit_per_hour(report), fontsize="small")
+    axis.set_xlabel(f"{over_time.period} (UTC)", fontsize="small")
     axis.set_ylim(bottom=0)
     axis.grid(True, alpha=0.3)
     axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(axis.xaxis.get_major_locator()))
     axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return prefixes

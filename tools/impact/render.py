@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,12 @@ RATES_TABLE_SOURCES = 8  # the rates-over-time table shows the biggest sources; 
 
 def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M}" if moment else "n/a"
+
+
+def _span(first_hour: datetime, last_hour: datetime) -> str:
+    """The hours with rows, end exclusive: `2024-01-01 00:00 to 01:00` for rows within one hour."""
+    end = last_hour + timedelta(hours=1)
+    return f"{_when(first_hour)} to {end:%H:%M}" if end.date() == first_hour.date() else f"{_when(first_hour)} to {_when(end)}"
 
 
 def _days(hours: float) -> str:
@@ -67,7 +73,7 @@ def _metric_text(report: MetricReport, level: str) -> str:
     )
     title = (
         f"{report.metric}" + (f" ({details})" if details else "")
-        + f": {_when(report.first_hour)} to {_when(report.last_hour)} UTC, total {format_number(report.total)}"
+        + f": {_span(report.first_hour, report.last_hour)} UTC, total {format_number(report.total)}"
         + (f"; lift vs baseline {report.baseline}" if report.baseline else "")
     )
     has_exposure = any(s.per_1000 is not None for s in report.sources)

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from lambdas.personalize_resources.address_book import cloudwatch_name
+from tools._cli import plural
 
 BUCKETS_PER_HOUR = 4
 HOUR = 3600
@@ -711,13 +712,13 @@ def _compare(
     comparison.warnings += rate_lift.warnings
     if settings.block == "day" and clusters < MIN_CLUSTERS:
         comparison.warnings.append(
-            f"short window: {clusters} days in common with {baseline_name} "
+            f"short window: {plural(clusters, 'day')} in common with {baseline_name} "
             f"(fewer than {MIN_CLUSTERS}); day-to-day variation is poorly known, read the interval with care"
         )
     sparse = min(int(buckets[index][window].sum()), int(buckets[baseline][window].sum()))
     if sparse < MIN_BUCKETS:
         comparison.warnings.append(
-            f"small sample: only {sparse} 15-minute buckets with data in the window (fewer than {MIN_BUCKETS})"
+            f"small sample: only {plural(sparse, '15-minute bucket')} with data in the window (fewer than {MIN_BUCKETS})"
         )
     own, theirs = exposure.get(name), exposure.get(baseline_name)
     if own is not None and theirs is not None and rate_lift.estimate is not None:
