@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from botocore.session import get_session
 from botocore.validate import ParamValidator
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from lambdas.personalize_resources import address_book
 from lambdas.personalize_resources.address_book import (
@@ -40,11 +40,13 @@ from lambdas.personalize_resources.address_book import (
 )
 from lambdas.personalize_resources.address_book import NAME_MAX as PERSONALIZE_NAME_MAX
 from stacks import filter_expressions, recipes
+from stacks.config_base import SHORT_NAME_PATTERN, ConfigIssue, Strict
+from stacks.config_base import duplicates as _duplicates
+from stacks.experiments import Experiment, experiment_issues
 
 # Personalize resource names (botocore shape `Name`): 1-63 chars.
 PERSONALIZE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 # Config-level names become parts of several physical names, so they stay short.
-SHORT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 AVRO_FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 METRIC_EXPRESSION = re.compile(
     r"^\s*(?:(?P<count>SAMPLECOUNT\(\s*\))|SUM\(\s*(?P<dataset>[A-Za-z_]+)\.(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*\))\s*$"
@@ -161,20 +163,6 @@ SCHEMA_RULES: dict[tuple[str | None, str], DatasetRules] = {
     (None, "items"): DatasetRules(CUSTOM_SCHEMA_PAGE, {"ITEM_ID": STRING}),
     (None, "users"): DatasetRules(CUSTOM_USERS_PAGE, {"USER_ID": STRING}, metadata_field="any field"),
 }
-
-
-class Strict(BaseModel):
-    # Field docstrings become the descriptions of docs/configuration.md and config/schema.json.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, use_attribute_docstrings=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        """pydantic reads `true` as 1 for int and float fields; a YAML boolean there is a mistake."""
-        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
-        if isinstance(value, bool) and annotation in (int, float):
-            raise ValueError(f"must be a number, but YAML read {str(value).lower()} as a boolean; write a number")
-        return value
 
 
 class AvroType(str, enum.Enum):
@@ -656,15 +644,6 @@ class AppConfig(Strict):
         return hashlib.sha256(self.model_dump_json(by_alias=True).encode()).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
 class ConfigError(Exception):
     def __init__(self, source: str, issues: list[ConfigIssue]):
         self.source = source
@@ -885,11 +864,6 @@ def _length_issues(value: Any, shape: Any, path: str) -> list[ConfigIssue]:
         for index, item in enumerate(value):
             issues += _length_issues(item, shape.member, f"{path}[{index}]")
     return issues
-
-
-def _duplicates(names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
 
 
 def _semantic_issues(config: AppConfig) -> list[ConfigIssue]:
@@ -1260,8 +1234,3 @@ def _dashboard_issues(config: AppConfig) -> list[ConfigIssue]:
     return issues
 
 
-# The experiment models build on Strict and ConfigIssue above, so they are imported last.
-from stacks.experiments import Experiment, experiment_issues  # noqa: E402
-
-DatasetGroup.model_rebuild()
-AppConfig.model_rebuild()

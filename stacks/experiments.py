@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from stacks.configuration import SHORT_NAME_PATTERN, ConfigIssue, Strict, _duplicates
+from stacks.config_base import SHORT_NAME_PATTERN, ConfigIssue, Strict
+from stacks.config_base import duplicates as _duplicates
 from stacks.feature_flags import (
     FLAG_KEY_PATTERN,
     FLAG_SCHEMA_VERSION,

@@ -30,7 +30,7 @@ MAX_FUNCTION_LINES = 60
 ADDRESS_BOOK = "lambdas.personalize_resources.address_book"
 # The CDK-free model of the app: validated configuration, what it is made of, and what is
 # computed from it alone (the report's SQL, the cost estimate).
-CONFIG_MODULES = frozenset({"stacks.configuration", "stacks.recipes", "stacks.filter_expressions", "stacks.report_sql", "stacks.cost"})
+CONFIG_MODULES = frozenset({"stacks.configuration", "stacks.config_base", "stacks.experiments", "stacks.feature_flags", "stacks.recipes", "stacks.filter_expressions", "stacks.report_sql", "stacks.cost"})
 # Programs that drive a synth: they may import anything of ours but tests.
 ENTRY_MODULES = frozenset({"app", "tools.release", "tools.__main__"})
 
@@ -105,11 +105,24 @@ def load_modules(repo: Path) -> dict[str, Module]:
     return modules
 
 
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """ids of the import nodes under `if TYPE_CHECKING:`: annotations only, never run, so no edge."""
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            guarded |= {id(inner) for stmt in node.body for inner in ast.walk(stmt)}
+    return guarded
+
+
 def imported_names(module: Module, known: Iterable[str]) -> Iterator[tuple[str, int]]:
-    """(imported name, line) for every import statement, wherever it sits in the module."""
+    """(imported name, line) for every import statement that runs, wherever it sits in the module
+    (deferred imports included; those under `if TYPE_CHECKING:` are for annotations only)."""
     known = set(known)
     package = module.name if module.is_package else module.name.rpartition(".")[0]
+    guarded = _type_checking_only(module.tree)
     for node in ast.walk(module.tree):
+        if id(node) in guarded:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno

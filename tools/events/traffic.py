@@ -139,9 +139,11 @@ def generate_batches(model: TrafficModel, seed: int) -> Iterator[EventBatch]:
             }
             if event_type != browse_type and item.price is not None:
                 event["eventValue"] = item.price
-            source_index = None if arm else _pick_optional(source_cum, rng)
-            if arm or source_index is not None:
-                event["metricAttribution"] = {"eventAttributionSource": arm or model.sources[source_index].name}
+            source = arm
+            if not arm and (source_index := _pick_optional(source_cum, rng)) is not None:
+                source = model.sources[source_index].name
+            if source:
+                event["metricAttribution"] = {"eventAttributionSource": source}
                 if model.impressions:
                     event["impression"] = _impression(item, items, model.impressions, rng)
             events.append(event)

@@ -1,0 +1,42 @@
+"""What every config model shares: the strict base model, the located issue, the short-name rule.
+
+Its own module so that the config's parts (stacks.configuration, stacks.experiments) import it
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+SHORT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class Strict(BaseModel):
+    # Field docstrings become the descriptions of docs/configuration.md and config/schema.json.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, use_attribute_docstrings=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic reads `true` as 1 for int and float fields; a YAML boolean there is a mistake."""
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(value, bool) and annotation in (int, float):
+            raise ValueError(f"must be a number, but YAML read {str(value).lower()} as a boolean; write a number")
+        return value
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def duplicates(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
