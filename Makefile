@@ -63,7 +63,7 @@ test: lint
 # The whole-stack simulator: CloudFormation over the synthesized templates of config variants,
 # the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (docs/testing.md).
 simulate: setup
-	$(PY) -m tests.simulator --verbose
+	$(PY) -m harness --verbose
 
 # Files and functions over their size, import cycles, wrong-way imports, Personalize ARN spellings
 # (docs/architecture-layers.md).

@@ -1,6 +1,6 @@
 """Session-wide fixtures: the synthesized templates, made once per test session.
 
-The controller process (or the only process without xdist) starts `tests.synthesis` in the
+The controller process (or the only process without xdist) starts `harness.synthesis` in the
 background at configure time; handler, tool and config tests run meanwhile, and the first
 template test waits for the result. Workers find the output folder through an environment
 variable inherited from the controller.
@@ -30,7 +30,7 @@ _SIMULATOR = pytest.StashKey[subprocess.Popen]()
 SIMULATE_RESULT = "simulate.json"
 
 
-TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration", REPO / "tests" / "simulator")
+TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration", REPO / "tests" / "harness")
 
 
 def _needs_templates(config: pytest.Config) -> bool:
@@ -45,12 +45,12 @@ def pytest_configure(config: pytest.Config) -> None:
     outdir = Path(tempfile.mkdtemp(prefix="pimpact-synth-"))
     log = open(outdir / "synthesis.log", "w")  # noqa: SIM115 - lives as long as the process
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    process = subprocess.Popen([sys.executable, "-m", "tests.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "harness.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     os.environ[SYNTH_DIR_VARIABLE] = str(outdir)
-    # The whole-stack simulator (tests/simulator) synthesizes its own config variants; started
+    # The whole-stack simulator (harness) synthesizes its own config variants; started
     # now too, so tests/test_simulator.py only collects its result.
     simulate_log = open(outdir / "simulate.log", "w")  # noqa: SIM115 - lives as long as the process
-    simulator = subprocess.Popen([sys.executable, "-m", "tests.simulator", "--verbose", "--both-orders", "--json", str(outdir / SIMULATE_RESULT)],
+    simulator = subprocess.Popen([sys.executable, "-m", "harness", "--verbose", "--both-orders", "--json", str(outdir / SIMULATE_RESULT)],
                                  cwd=REPO, stdout=simulate_log, stderr=subprocess.STDOUT, env=env)
     config.stash[_BACKGROUND] = (process, outdir)
     config.stash[_SIMULATOR] = simulator
@@ -108,13 +108,13 @@ def synthesized() -> Synthesized:
 
 @pytest.fixture(scope="session")
 def releases() -> dict[str, Path]:
-    """Release folders made by tools/release.py for the configs in tests.synthesis.RELEASE_CONFIGS."""
+    """Release folders made by tools/release.py for the configs in harness.synthesis.RELEASE_CONFIGS."""
     _, result = _background_result("releases.json")
     return {key: Path(folder) for key, folder in result["releases"].items()}
 
 
 @pytest.fixture(scope="session")
 def simulation() -> dict:
-    """The simulator's results (python -m tests.simulator --json), run in the background."""
+    """The simulator's results (python -m harness --json), run in the background."""
     outdir, result = _background_result(SIMULATE_RESULT, timeout=SYNTH_TIMEOUT_SECONDS)
     return result

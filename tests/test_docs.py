@@ -68,7 +68,7 @@ def test_documents_do_not_cite_issue_numbers(document):
 
 def test_testing_page_lists_every_simulator_scenario():
     """docs/testing.md's scenario table names exactly the scenarios `make simulate` plays, in order."""
-    from tests.simulator.scenarios import SCENARIOS
+    from harness.scenarios import SCENARIOS
 
     listed = re.findall(r"^\| `([a-z0-9-]+)` \|", (REPO / "docs" / "testing.md").read_text(), flags=re.M)
     assert listed == [scenario.name for scenario in SCENARIOS]

@@ -49,7 +49,7 @@ def interrupt_after_start(argv: list[str], env: dict[str, str] | None = None) ->
     ("argv", "prog"),
     [
         ([sys.executable, "app.py"], "synth"),
-        ([sys.executable, "-m", "tests.simulator", "--scenario", "default-create-destroy"], "simulate"),
+        ([sys.executable, "-m", "harness", "--scenario", "default-create-destroy"], "simulate"),
     ],
     ids=["make-synth", "make-simulate"],
 )

@@ -14,7 +14,7 @@ import yaml
 from stacks.configuration import ConfigError, load_config, parse_config
 from stacks.experiments import flag_document, split_seed
 from stacks.feature_flags import cumulative_split_rules, evaluate, split_rule
-from tests.simulator.appconfig import flag_document_problems
+from harness.appconfig import flag_document_problems
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS_CONFIG = REPO / "config" / "experiments.yaml"

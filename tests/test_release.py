@@ -15,7 +15,7 @@ import pytest
 from cfnlint.api import lint_file
 
 from tests.stacks.test_quality import ACCOUNT_ID, REGION
-from tests.synthesis import RELEASE_BUCKET, RELEASE_CONFIGS, RELEASE_VERSION
+from harness.synthesis import RELEASE_BUCKET, RELEASE_CONFIGS, RELEASE_VERSION
 from tools.release import main as release_main
 
 ASSET_BUCKET = {"Fn::Sub": f"{RELEASE_BUCKET}-${{AWS::Region}}"}

@@ -1,4 +1,4 @@
-"""The whole-stack simulator (tests/simulator) as part of the test suite: every scenario must
+"""The whole-stack simulator (harness) as part of the test suite: every scenario must
 pass. It runs in the background from session start (tests/conftest.py); this only reads its
 result, one test per scenario so a failure names its scenario and why."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.simulator.scenarios import SCENARIOS
+from harness.scenarios import SCENARIOS
 
 
 # Scenarios the simulator shows failing because of the handlers or constructs (not the

@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCT_ROOTS = ("app.py", "lambdas", "stacks", "tools")
-SCANNED_ROOTS = (*PRODUCT_ROOTS, "benchmarks", "tests")
+SCANNED_ROOTS = (*PRODUCT_ROOTS, "benchmarks", "harness", "tests")
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
@@ -43,7 +43,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "stacks": frozenset({"address book", "handlers", "config", "stacks"}),
     "tools": frozenset({"address book", "handlers", "config", "tools"}),
     "entry": frozenset({"address book", "handlers", "config", "stacks", "tools", "entry"}),
-    "tests": frozenset({"address book", "handlers", "config", "stacks", "tools", "entry", "tests"}),
+    # The development harness (simulator, fakes, players) drives the product but never the tests.
+    "harness": frozenset({"address book", "handlers", "config", "stacks", "tools", "entry", "harness"}),
+    "tests": frozenset({"address book", "handlers", "config", "stacks", "tools", "entry", "harness", "tests"}),
 }
 # Third-party packages a layer must not import: the Lambda runtime ships boto3 only, and only
 # stacks (and what drives them) may load the CDK (jsii starts a node process).
@@ -64,7 +66,7 @@ def layer(module: str) -> str:
     if module in ENTRY_MODULES or module.startswith("benchmarks."):
         return "entry"
     top = module.split(".", 1)[0]
-    return {"lambdas": "handlers", "stacks": "stacks", "tools": "tools", "tests": "tests"}[top]
+    return {"lambdas": "handlers", "stacks": "stacks", "tools": "tools", "harness": "harness", "tests": "tests"}[top]
 
 
 @dataclass
@@ -246,7 +248,7 @@ def _inside_joined_str(tree: ast.Module, target: ast.Constant) -> bool:
 
 
 def is_product(module: Module) -> bool:
-    return layer(module.name) != "tests" and not module.name.startswith("benchmarks.")
+    return layer(module.name) not in ("harness", "tests") and not module.name.startswith("benchmarks.")
 
 
 def collect(repo: Path = REPO) -> Facts:

@@ -19,7 +19,7 @@ from lambdas.personalize_resources.core import (
     PersonalizeApi,
     ResourceFailedError,
 )
-from tests.lambdas.fake_personalize import FakePersonalize, operation
+from harness.fake_personalize import FakePersonalize, operation
 
 ALL_ATTRIBUTION_OPERATIONS = (
     "CreateMetricAttribution",

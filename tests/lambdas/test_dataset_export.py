@@ -10,7 +10,7 @@ import pytest
 
 from lambdas.personalize_resources import dataset_export
 from lambdas.personalize_resources.core import ResourceFailedError
-from tests.lambdas.scenarios import Scenarios
+from harness.handler_scenarios import Scenarios
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-service"
 PREFIX = "s3://pimpact-data-123456789012-us-east-1/exports/shop/"

@@ -10,8 +10,8 @@ from botocore.exceptions import ClientError
 
 from lambdas.personalize_resources import metric_attribution
 from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
-from tests.lambdas.fake_personalize import FakeError
-from tests.lambdas.scenarios import Scenarios
+from harness.fake_personalize import FakeError
+from harness.handler_scenarios import Scenarios
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-metrics"
 OTHER_ROLE = "arn:aws:iam::123456789012:role/personalize-metrics-2"

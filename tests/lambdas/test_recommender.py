@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from lambdas.personalize_resources import poller
 from lambdas.personalize_resources import core, recommender
 from lambdas.personalize_resources.core import HandlerError
-from tests.lambdas.conftest import ACCOUNT, REGION, make_lambda_context, new_client
-from tests.lambdas.fake_recommenders import (
+from harness.provider import ACCOUNT, REGION, make_lambda_context, new_client
+from harness.fake_recommenders import (
     Durations,
     FakeRecommenders,
     FakeStepFunctions,

@@ -1,4 +1,4 @@
-"""Solution custom resource: lifecycles against the stateful fake (tests/lambdas/fake_solutions.py),
+"""Solution custom resource: lifecycles against the stateful fake (harness/fake_solutions.py),
 exact requests under botocore's Stubber, and API_OPERATIONS proven exact."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from lambdas.personalize_resources import solution
 from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
-from tests.lambdas.conftest import new_client
-from tests.lambdas.fake_solutions import FakeSolutions
-from tests.lambdas.scenarios import Scenarios
+from harness.provider import new_client
+from harness.fake_solutions import FakeSolutions
+from harness.handler_scenarios import Scenarios
 
 USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization"
 USER_PERSONALIZATION_V2 = "arn:aws:personalize:::recipe/aws-user-personalization-v2"

@@ -16,9 +16,9 @@ import pytest
 
 from lambdas.personalize_resources import core, teardown_wait
 from lambdas.personalize_resources.core import HandlerError
-from tests.lambdas.conftest import ACCOUNT, REGION, OperationRecorder, assert_incomplete_without_data, make_lambda_context, new_client
-from tests.lambdas.fake_recommenders import Durations, FakeRecommenders, SimulatedClock
-from tests.lambdas.scenarios import Scenarios
+from harness.provider import ACCOUNT, REGION, OperationRecorder, assert_incomplete_without_data, make_lambda_context, new_client
+from harness.fake_recommenders import Durations, FakeRecommenders, SimulatedClock
+from harness.handler_scenarios import Scenarios
 
 QUERY_INTERVAL = dt.timedelta(seconds=30)
 PROVIDER_TIMEOUT = dt.timedelta(minutes=55)  # stacks/constructs/dataset_group.py TEARDOWN_WAIT_TIMEOUT

@@ -8,7 +8,7 @@ import pytest
 from stacks.configuration import load_config
 from stacks.cost import alarm_count, kms_key_count
 from tests.stacks.templates import resources
-from tests.synthesis import SYNTH_CONFIGS
+from harness.synthesis import SYNTH_CONFIGS
 
 
 def count(synthesized, key: str, resource_type: str) -> int:

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from stacks.constructs.experiments import FEATURE_FLAGS_TYPE
-from tests.simulator.appconfig import flag_document_problems
+from harness.appconfig import flag_document_problems
 from tests.stacks.templates import actions_and_resources, only, resources, text
 
 APPCONFIG_TYPES = ("Application", "Environment", "ConfigurationProfile", "HostedConfigurationVersion", "DeploymentStrategy", "Deployment")

@@ -84,7 +84,7 @@ def _all_templates(synthesized, releases) -> dict[str, dict]:
 
 def test_no_synthesized_grant_of_any_config_or_release_is_dead_under_the_reference(synthesized, releases):
     templates = _all_templates(synthesized, releases)
-    assert len(templates) >= 15  # every config in tests.synthesis and every release template
+    assert len(templates) >= 15  # every config in harness.synthesis and every release template
     problems = [f"{name}: {problem}" for name, template in templates.items() for problem in template_grant_problems(template)]
     assert problems == []
 

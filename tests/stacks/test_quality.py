@@ -11,7 +11,7 @@ from cfnlint.api import lint_file
 
 from stacks.nag import WILDCARD_ALLOWANCES, allowance_for, flatten_reference, wildcard_findings
 from tests.stacks.templates import dependencies, resources
-from tests.synthesis import SYNTH_CONFIGS
+from harness.synthesis import SYNTH_CONFIGS
 
 ROLES = ("storage", "personalize", "dashboard")
 

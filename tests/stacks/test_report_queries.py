@@ -17,7 +17,7 @@ from botocore.validate import ParamValidator
 from stacks.configuration import AppConfig, load_config
 from stacks.constructs.report_queries import results_encryption
 from tests.stacks.templates import only, resources, text
-from tests.synthesis import SYNTH_CONFIGS
+from harness.synthesis import SYNTH_CONFIGS
 from stacks.report_sql import REPORT_COLUMNS, named_queries
 
 WITH_REPORTS = ("default", "multi", "custom")

@@ -14,7 +14,7 @@ from stacks.constructs.attribution import GroupNames
 from stacks.constructs.handlers import iam_action
 from stacks.iam_reference import action as reference_action
 from tests.stacks.templates import dependencies, function_by_handler, granted, resources, role_of_function, text
-from tests.synthesis import SYNTH_CONFIGS
+from harness.synthesis import SYNTH_CONFIGS
 
 PREFIX_ARN = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:*/pimpact-custom-*"
 

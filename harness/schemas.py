@@ -14,7 +14,7 @@ from typing import Any
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
 
-from tests.simulator.intrinsics import REGION
+from harness.intrinsics import REGION
 
 _ABSENT = object()
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.lambdas.fake_personalize import (
+from harness.fake_personalize import (
     FakeError,
     FakePersonalize,
     FakeResource,

@@ -1,7 +1,7 @@
 """One stateful fake Amazon Personalize for a whole simulated stack, on the simulated clock.
 
-Extends tests.lambdas.fake_recommenders.FakeRecommenders (recommenders, tags, the botocore
-validation plumbing of FakePersonalize) and tests.lambdas.fake_solutions.FakeSolutions
+Extends harness.fake_recommenders.FakeRecommenders (recommenders, tags, the botocore
+validation plumbing of FakePersonalize) and harness.fake_solutions.FakeSolutions
 (solutions, solution versions and their metrics) with the native types CloudFormation creates
 (dataset group, schema, dataset, event tracker, filter, campaign), dataset export jobs, and time-based
 lifecycles for every type instead of one status step per Describe. Refusals modelled on the
@@ -22,10 +22,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from tests.lambdas.fake_personalize import CREATING, DELETING, GONE, UPDATING, FakeError, FakeResource, operation
-from tests.lambdas.fake_recommenders import Durations, FakeRecommenders
-from tests.lambdas.fake_solutions import FakeSolutions
-from tests.simulator.kernel import Clock
+from harness.fake_personalize import CREATING, DELETING, GONE, UPDATING, FakeError, FakeResource, operation
+from harness.fake_recommenders import Durations, FakeRecommenders
+from harness.fake_solutions import FakeSolutions
+from harness.kernel import Clock
 
 MINUTE = dt.timedelta(minutes=1)
 JOB_TYPES = ("dataset-import-job", "dataset-export-job")

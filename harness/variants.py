@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIGS = {
     "default": REPO / "config" / "default.yaml",
     "multi": REPO / "config" / "multi-group.yaml",

@@ -1,4 +1,4 @@
-"""``python -m tests.simulator [--scenario NAME] [--verbose] [--json FILE]``: synthesizes the
+"""``python -m harness [--scenario NAME] [--verbose] [--json FILE]``: synthesizes the
 config variants in this process, plays every scenario and prints one line per scenario."""
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from tests.simulator.aws import FrameworkBridge  # noqa: E402
-from tests.simulator.cloudformation import CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES  # noqa: E402
-from tests.simulator.scenarios import SCENARIOS, run_scenario  # noqa: E402
-from tests.simulator.synth import synthesize  # noqa: E402
+from harness.aws import FrameworkBridge  # noqa: E402
+from harness.cloudformation import CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES  # noqa: E402
+from harness.scenarios import SCENARIOS, run_scenario  # noqa: E402
+from harness.variants import synthesize  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     parser.add_argument("--scenario", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="print why a scenario failed, and its stack events")
     parser.add_argument("--events", action="store_true", help="print every scenario's stack events")

@@ -16,14 +16,14 @@ from stacks.configuration import parse_config
 from stacks.experiments import ENVIRONMENT_NAME, application_name, profile_name
 from stacks.feature_flags import evaluate
 from stacks.iam_reference import as_list
-from tests.simulator.aws import RETAINED, Aws, FrameworkBridge
-from tests.simulator.cloudformation import Outcome, Stack, apply_conditions, dependencies
-from tests.simulator.fake_service import (StackFakePersonalize, Timings, attribution_order_problems, billable,
+from harness.aws import RETAINED, Aws, FrameworkBridge
+from harness.cloudformation import Outcome, Stack, apply_conditions, dependencies
+from harness.fake_service import (StackFakePersonalize, Timings, attribution_order_problems, billable,
                                           stale_import_problems)
-from tests.simulator.iam import Iam
-from tests.simulator.intrinsics import ACCOUNT
-from tests.simulator.kernel import Clock, Kernel, drain
-from tests.simulator.synth import CHANGED_FILTER, load_template, raw_config
+from harness.iam import Iam
+from harness.intrinsics import ACCOUNT
+from harness.kernel import Clock, Kernel, drain
+from harness.variants import CHANGED_FILTER, load_template, raw_config
 
 
 StepCheck = Callable[[StackFakePersonalize], list[str]]

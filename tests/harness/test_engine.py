@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from tests.simulator import states
-from tests.simulator.aws import RETAINED, Aws
-from tests.simulator.cloudformation import Stack
-from tests.simulator.fake_service import StackFakePersonalize, Timings
-from tests.simulator.iam import Iam, Request
-from tests.simulator.intrinsics import Resolver, TemplateError, references
-from tests.simulator.kernel import Clock, Kernel, Sleep
+from harness import states
+from harness.aws import RETAINED, Aws
+from harness.cloudformation import Stack
+from harness.fake_service import StackFakePersonalize, Timings
+from harness.iam import Iam, Request
+from harness.intrinsics import Resolver, TemplateError, references
+from harness.kernel import Clock, Kernel, Sleep
 
 
 def _resolver(template: dict) -> Resolver:
@@ -135,9 +135,9 @@ def test_kernel_runs_processes_in_simulated_time_order() -> None:
 
 
 def test_billed_hours_count_what_bills_until_it_is_gone() -> None:
-    from tests.lambdas.fake_personalize import GONE
-    from tests.simulator.fake_service import StackFakePersonalize, Timings
-    from tests.simulator.scenarios import _billed_hours_until_quiet
+    from harness.fake_personalize import GONE
+    from harness.fake_service import StackFakePersonalize, Timings
+    from harness.scenarios import _billed_hours_until_quiet
 
     clock = Clock()
     kernel = Kernel(clock)
@@ -150,7 +150,7 @@ def test_billed_hours_count_what_bills_until_it_is_gone() -> None:
 
 def test_a_cancelled_create_gets_a_made_up_physical_id() -> None:
     from lambdas.personalize_resources.core import is_personalize_arn
-    from tests.simulator.cloudformation import generated_physical_id
+    from harness.cloudformation import generated_physical_id
 
     made_up = generated_physical_id("pimpact-default-personalize", "CustomAttribution", "req-1")
     assert made_up.startswith("pimpact-default-personalize-CustomAttribution-") and not made_up.startswith("arn:")
@@ -290,10 +290,10 @@ def test_start_order_does_not_follow_the_hash_seed_and_has_a_reversed_variant(tm
 
     # Set iteration order follows PYTHONHASHSEED: the start order must not (a scenario's
     # outcome would change from one run to the next).
-    program = "import pathlib, sys; from tests.simulator.test_engine import _start_order; print(_start_order(pathlib.Path(sys.argv[1])))"
+    program = "import pathlib, sys; from tests.harness.test_engine import _start_order; print(_start_order(pathlib.Path(sys.argv[1])))"
     orders = {subprocess.run([sys.executable, "-c", program, str(tmp_path)], env={**os.environ, "PYTHONHASHSEED": seed},
                              capture_output=True, text=True, check=True).stdout for seed in ("0", "1", "2", "3")}
     assert len(orders) == 1, orders
-    # The other order (python -m tests.simulator --reversed-order) starts the same resources differently.
+    # The other order (python -m harness --reversed-order) starts the same resources differently.
     ordered, reversed_ = _start_order(tmp_path), _start_order(tmp_path, reversed_order=True)
     assert sorted(ordered) == sorted(reversed_) and len(ordered) == 12 and ordered[6:] != reversed_[6:]

@@ -1,5 +1,5 @@
 """AppConfig behind CloudFormation's native AWS::AppConfig::* types: create, update in place,
-delete (CloudFormation replaces a resource on a create-only change first: tests/simulator/schemas.py).
+delete (CloudFormation replaces a resource on a create-only change first: harness/schemas.py).
 
 The fake keeps what AppConfig holds: applications, environments, profiles, hosted versions
 (immutable, numbered per profile) and deployments, and answers what an application would read
@@ -72,7 +72,7 @@ class FakeAppConfig:
 
     def provision(self, kind: str, properties: Mapping, old_physical: str | None) -> tuple[str, dict]:
         """Create, or update in place (CloudFormation replaces on a create-only change before this:
-        tests/simulator/schemas.py)."""
+        harness/schemas.py)."""
         short = kind.removeprefix(PREFIX)
         if old_physical is not None:
             self.objects[(short, old_physical)] = dict(properties)

@@ -1,6 +1,6 @@
 """Synthesizes every test config once per test session, in one CDK app (one jsii start-up).
 
-Run as `python -m tests.synthesis OUTDIR`; writes the cloud assembly to OUTDIR and a
+Run as `python -m harness.synthesis OUTDIR`; writes the cloud assembly to OUTDIR and a
 `result.json` naming each config's stacks (or the error). tests/conftest.py starts it in the
 background at session start so that the handler and config tests run meanwhile.
 """

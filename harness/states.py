@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
+from harness.kernel import Future, Kernel, Sleep, wait_any
 
 # invoke(function_arn, input) → (output, None) or (None, (error_name, cause_json))
 Invoke = Callable[[str, Any], tuple[Any, tuple[str, str] | None]]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stacks.iam_reference import UnknownActionError, action as reference_action, as_list, glob_matches
-from tests.simulator.kernel import Clock
+from harness.kernel import Clock
 
 STRING_OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Bool"}
 

@@ -27,13 +27,13 @@ from unittest import mock
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from tests.simulator import states
-from tests.simulator.appconfig import FakeAppConfig
-from tests.simulator.fake_service import StackFakePersonalize
+from harness import states
+from harness.appconfig import FakeAppConfig
+from harness.fake_service import StackFakePersonalize
 from stacks.iam_reference import PERSONALIZE_PRINCIPAL, action as reference_action
-from tests.simulator.iam import Iam, Request
-from tests.simulator.intrinsics import ACCOUNT, REGION
-from tests.simulator.kernel import Future, Kernel
+from harness.iam import Iam, Request
+from harness.intrinsics import ACCOUNT, REGION
+from harness.kernel import Future, Kernel
 
 BRIDGE = Path(__file__).with_name("bridge.js")
 HANDLE_HOST = "cloudformation-waitcondition-us-east-1.s3.amazonaws.com"

@@ -45,7 +45,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.validate import ParamValidator
 
 from lambdas.personalize_resources.wait_condition import SignalError
-from tests.lambdas.fake_personalize import (
+from harness.fake_personalize import (
     DELETING,
     Call,
     FakeError,

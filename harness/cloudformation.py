@@ -3,7 +3,7 @@ where the graph allows), update with its real phases (update/replace, then clean
 and removed resources, where a failed delete is a leak and not a failure), rollback of a failed
 create or update, and delete in reverse order honouring DeletionPolicy/UpdateReplacePolicy.
 
-Replacement or update in place follows each type's registry schema (tests/simulator/schemas.py);
+Replacement or update in place follows each type's registry schema (harness/schemas.py);
 resource Conditions and parameters are evaluated; named resources (S3 buckets, log groups, SSM
 parameters...) are unique in the account and outlive a Retain delete (Aws.named)."""
 
@@ -21,13 +21,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.simulator import schemas
-from tests.simulator.appconfig import PREFIX as APPCONFIG_PREFIX
-from tests.simulator.appconfig import AppConfigRefused
-from tests.simulator.aws import HANDLE_HOST, RESPONSE_HOST, RETAINED, Aws, LambdaFunction, WaitHandle
-from tests.simulator.intrinsics import ACCOUNT, REGION, Resolver, TemplateError, references
-from tests.simulator.kernel import Future, Kernel, Sleep, wait_any
-from tests.simulator.states import check_definition
+from harness import schemas
+from harness.appconfig import PREFIX as APPCONFIG_PREFIX
+from harness.appconfig import AppConfigRefused
+from harness.aws import HANDLE_HOST, RESPONSE_HOST, RETAINED, Aws, LambdaFunction, WaitHandle
+from harness.intrinsics import ACCOUNT, REGION, Resolver, TemplateError, references
+from harness.kernel import Future, Kernel, Sleep, wait_any
+from harness.states import check_definition
 
 CUSTOM_RESOURCE_TIMEOUT_SECONDS = 3600  # no ServiceTimeout in the templates: CloudFormation's default
 # "The total size of the response body ... can't exceed 4096 bytes" (Custom resource response

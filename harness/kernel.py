@@ -14,7 +14,7 @@ START = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 
 
 class Clock:
-    """The simulated clock, shaped like tests.lambdas.fake_recommenders.SimulatedClock."""
+    """The simulated clock, shaped like harness.fake_recommenders.SimulatedClock."""
 
     def __init__(self) -> None:
         self.now = START
