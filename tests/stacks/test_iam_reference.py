@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambdas.personalize_resources import dataset_export, import_job, long_waits, metric_attribution, recommender, solution, solution_version, teardown_wait
 from stacks.constructs.handlers import iam_action
@@ -65,6 +67,16 @@ def test_glob_matching_is_iams():
     assert globs_overlap("arn:*:s3:::b", "arn:*:kms:*")  # IAM's "*" crosses ":" too
     assert not globs_overlap(f"arn:{ARN_FIELD}:s3:::b", f"arn:{ARN_FIELD}:kms:*")  # a partition does not
 
+
+GLOB_SYMBOLS = st.sampled_from(["*", "?", ARN_FIELD, ":", "/", "a", "b", "-", ".", "\n"])
+
+
+@given(pattern=st.lists(GLOB_SYMBOLS, max_size=12).map("".join), value=st.lists(GLOB_SYMBOLS.filter(lambda c: c != ARN_FIELD), max_size=12).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_compiled_glob_matching_is_the_overlap_of_the_pattern_and_the_literal_value(pattern: str, value: str):
+    # glob_matches as it was: a concrete value is text, so its "*" and "?" are no wildcards.
+    literal = value.replace("*", "\x00").replace("?", "\x01")
+    assert glob_matches(pattern, value) == globs_overlap(pattern, literal)
 
 def test_grant_problems_name_the_action_and_why():
     scoped = "arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:*/app-*"
