@@ -163,6 +163,7 @@ class Aws:
         session = boto3.Session(aws_access_key_id="simulated", aws_secret_access_key="simulated", region_name=REGION)
         session.events.register("before-parameter-build.*.*", self._remember_params)
         session.events.register("before-call.*.*", self._respond)
+        self._clients: dict[str, Any] = {}
         core = modules["core"]
         # Cached clients (a warm Lambda's) belong to the previous scenario's world: drop them.
         caches = [value for module in modules.values() for value in vars(module).values() if hasattr(value, "cache_clear")]
@@ -185,6 +186,12 @@ class Aws:
             finally:
                 for cache in caches:
                     cache.cache_clear()
+
+    def client(self, service: str) -> Any:
+        """The account's own client of a service (CloudFormation's calls), made once per run."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service)
+        return self._clients[service]
 
     @staticmethod
     def _remember_params(params: dict, context: dict, **_: Any) -> None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from harness import schemas
@@ -208,7 +207,7 @@ class Stack:
     # --- provisioning one resource ---------------------------------------------------------------
 
     def _client(self):
-        return boto3.client("personalize")
+        return self.aws.client("personalize")
 
     def _create(self, logical_id: str, definition: Mapping, properties: Any):
         kind = definition["Type"]
