@@ -70,7 +70,8 @@ def release(outdir: Path) -> dict:
     return {"releases": folders, "seconds": round(time.perf_counter() - started, 2)}
 
 
-def _write(path: Path, step) -> None:
+def write_result(path: Path, step) -> None:
+    """The step's result as JSON at path (or its error), written whole: readers poll for the file."""
     try:
         result = step()
     except BaseException as error:  # reported to the tests, which fail with it
@@ -83,8 +84,8 @@ def main() -> int:
     outdir = Path(sys.argv[1])
     outdir.mkdir(parents=True, exist_ok=True)
     # Templates first (most tests wait for them), then the releases in the same jsii process.
-    _write(outdir / "result.json", lambda: synthesize(outdir))
-    _write(outdir / "releases.json", lambda: release(outdir))
+    write_result(outdir / "result.json", lambda: synthesize(outdir))
+    write_result(outdir / "releases.json", lambda: release(outdir))
     return 0
 
 

@@ -127,3 +127,21 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
 
 def load_template(path: str) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def main() -> int:
+    """``python -m harness.variants OUTDIR``: every variant into OUTDIR/<variant>/ and what
+    synthesize returns (or the error) into OUTDIR/variants.json; the test session starts it in
+    the background and plays the scenarios on its workers."""
+    import sys
+
+    from harness.synthesis import write_result
+
+    outdir = Path(sys.argv[1])
+    outdir.mkdir(parents=True, exist_ok=True)
+    write_result(outdir / "variants.json", lambda: synthesize(outdir))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

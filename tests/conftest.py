@@ -27,7 +27,7 @@ SYNTH_DIR_VARIABLE = "PERSONALIZE_IMPACT_TEST_SYNTH_DIR"
 SYNTH_TIMEOUT_SECONDS = 300
 _BACKGROUND = pytest.StashKey[tuple]()
 _SIMULATOR = pytest.StashKey[subprocess.Popen]()
-SIMULATE_RESULT = "simulate.json"
+SIMULATOR_VARIANTS = "simulator-variants"
 
 
 TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration", REPO / "tests" / "harness")
@@ -47,11 +47,11 @@ def pytest_configure(config: pytest.Config) -> None:
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     process = subprocess.Popen([sys.executable, "-m", "harness.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     os.environ[SYNTH_DIR_VARIABLE] = str(outdir)
-    # The whole-stack simulator (harness) synthesizes its own config variants; started
-    # now too, so tests/test_simulator.py only collects its result.
-    simulate_log = open(outdir / "simulate.log", "w")  # noqa: SIM115 - lives as long as the process
-    simulator = subprocess.Popen([sys.executable, "-m", "harness", "--verbose", "--both-orders", "--json", str(outdir / SIMULATE_RESULT)],
-                                 cwd=REPO, stdout=simulate_log, stderr=subprocess.STDOUT, env=env)
+    # The whole-stack simulator's config variants (harness/variants.py), synthesized now too;
+    # tests/test_simulator.py plays the scenarios on them, spread over the workers.
+    variants_log = open(outdir / "variants.log", "w")  # noqa: SIM115 - lives as long as the process
+    simulator = subprocess.Popen([sys.executable, "-m", "harness.variants", str(outdir / SIMULATOR_VARIANTS)],
+                                 cwd=REPO, stdout=variants_log, stderr=subprocess.STDOUT, env=env)
     config.stash[_BACKGROUND] = (process, outdir)
     config.stash[_SIMULATOR] = simulator
 
@@ -92,7 +92,7 @@ def _background_result(name: str, timeout: float = SYNTH_TIMEOUT_SECONDS) -> tup
     deadline = time.monotonic() + timeout
     while not result_file.exists():
         if time.monotonic() > deadline:
-            pytest.fail(f"{name} was not written in {timeout} s; see {outdir}/synthesis.log and simulate.log")
+            pytest.fail(f"{name} was not written in {timeout} s; see {outdir}/synthesis.log and variants.log")
         time.sleep(0.2)
     result = json.loads(result_file.read_text())
     if "error" in result:
@@ -114,7 +114,7 @@ def releases() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def simulation() -> dict:
-    """The simulator's results (python -m harness --json), run in the background."""
-    outdir, result = _background_result(SIMULATE_RESULT, timeout=SYNTH_TIMEOUT_SECONDS)
-    return result
+def simulator_variants() -> dict[str, dict]:
+    """The simulator's config variants (python -m harness.variants), synthesized in the background."""
+    _, result = _background_result(f"{SIMULATOR_VARIANTS}/variants.json")
+    return result["variants"]
