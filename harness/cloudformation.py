@@ -26,6 +26,7 @@ from harness.appconfig import AppConfigRefused
 from harness.aws import HANDLE_HOST, RESPONSE_HOST, RETAINED, Aws, LambdaFunction, WaitHandle
 from harness.intrinsics import ACCOUNT, REGION, Resolver, TemplateError, references
 from harness.kernel import Future, Kernel, Sleep, wait_any
+from harness.provider import custom_resource_event
 from harness.states import check_definition
 
 CUSTOM_RESOURCE_TIMEOUT_SECONDS = 3600  # no ServiceTimeout in the templates: CloudFormation's default
@@ -406,17 +407,11 @@ class Stack:
     def _custom(self, logical_id: str, kind: str, request: str, properties: Mapping, old: Resource | None, old_properties: Any):
         token = properties["ServiceToken"]
         request_id = f"{self.name}-{next(self._request_ids):05d}"
-        event = {
-            "RequestType": request, "ServiceToken": token,
-            "ResponseURL": f"https://{RESPONSE_HOST}/{request_id}?X-Amz-Signature=simulated",
-            "StackId": self.stack_id,
-            "RequestId": request_id, "LogicalResourceId": logical_id, "ResourceType": kind,
-            "ResourceProperties": _stringify(properties),
-        }
-        if old is not None:
-            event["PhysicalResourceId"] = old.physical_id
-        if request == "Update":
-            event["OldResourceProperties"] = _stringify(old_properties)
+        event = custom_resource_event(
+            request, _stringify(properties), logical_id=logical_id, request_id=request_id, stack_id=self.stack_id,
+            resource_type=kind, service_token=token, response_url=f"https://{RESPONSE_HOST}/{request_id}?X-Amz-Signature=simulated",
+            physical_id=old.physical_id if old is not None else None,
+            old_properties=_stringify(old_properties) if request == "Update" else None)
         response = self.aws.responses.setdefault(request_id, Future(request_id))
         # CloudFormation invokes the service token's function asynchronously.
         _, error = self.aws.invoke(token, event)

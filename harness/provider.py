@@ -15,14 +15,16 @@ import types
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-import pytest
 
 from lambdas.personalize_resources import core, import_job, long_waits, poller, recommender, solution_version
 from harness.fake_personalize import FakePersonalize
 from harness.fake_recommenders import FakeStepFunctions, RecordingSignals, SimulatedClock
+
+if TYPE_CHECKING:  # the simulator's CLI plays events too, without pytest
+    import pytest
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -40,6 +42,70 @@ def make_lambda_context() -> types.SimpleNamespace:
 def assert_incomplete_without_data(outcome: Mapping[str, Any]) -> None:
     """The CDK framework throws '"Data" is not allowed if "IsComplete" is "False"' (fatal)."""
     assert outcome["IsComplete"] is False and not outcome.get("Data"), f"incomplete answer carries Data: {outcome}"
+
+
+PROVIDER_SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:provider-framework-onEvent"
+NEVER_POSTED_RESPONSE_URL = "https://cloudformation-custom-resource-response.example/never-posted"
+
+
+def custom_resource_event(
+    request_type: str,
+    properties: Mapping[str, Any] | None,
+    *,
+    logical_id: str,
+    request_id: str,
+    stack_id: str,
+    resource_type: str = "Custom::Personalize",
+    service_token: str = PROVIDER_SERVICE_TOKEN,
+    response_url: str = NEVER_POSTED_RESPONSE_URL,
+    physical_id: str | None = None,
+    old_properties: Mapping[str, Any] | None = None,
+) -> dict:
+    """The event CloudFormation sends a custom resource's service token: its ResourceProperties
+    (and OldResourceProperties, on an update) carry the token too; every request but a Create
+    names the physical id."""
+    event: dict[str, Any] = {
+        "RequestType": request_type,
+        "ServiceToken": service_token,
+        "ResponseURL": response_url,
+        "StackId": stack_id,
+        "RequestId": request_id,
+        "LogicalResourceId": logical_id,
+        "ResourceType": resource_type,
+        "ResourceProperties": {"ServiceToken": service_token, **(properties or {})},
+    }
+    if physical_id is not None:
+        event["PhysicalResourceId"] = physical_id
+    if old_properties is not None:
+        event["OldResourceProperties"] = {"ServiceToken": service_token, **old_properties}
+    return event
+
+
+def play_custom_resource(
+    event: Mapping[str, Any],
+    on_event: Callable[[Mapping[str, Any]], dict],
+    is_complete: Callable[[Mapping[str, Any]], dict],
+    *,
+    max_polls: int,
+    between_polls: Callable[[], object] = lambda: None,
+    on_complete: Callable[[], object] = lambda: None,
+) -> tuple[str, dict]:
+    """One event through a handler as the CDK Provider framework plays it: on_event, then
+    is_complete until complete (at most max_polls times, between_polls after each incomplete
+    answer), merging the answers as the framework does. Returns the physical id and the Data."""
+    result = on_event(event)
+    physical_id = result.get("PhysicalResourceId") or event.get("PhysicalResourceId") or event["RequestId"]
+    if event["RequestType"] == "Delete":
+        assert physical_id == event["PhysicalResourceId"], "Delete must not change the physical id"
+    merged = {**event, **result, "PhysicalResourceId": physical_id}
+    for _ in range(max_polls):
+        outcome = is_complete(merged)
+        if outcome["IsComplete"]:
+            on_complete()
+            return physical_id, {**merged.get("Data", {}), **outcome.get("Data", {})}
+        assert_incomplete_without_data(outcome)
+        between_polls()
+    raise AssertionError(f"{event['LogicalResourceId']} {event['RequestType']} incomplete after {max_polls} polls")
 
 
 class OperationRecorder:
@@ -92,44 +158,22 @@ class CustomResource:
         old: Mapping | None = None,
         physical_id: str | None = None,
     ) -> dict:
-        event = {
-            "RequestType": request_type,
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:provider-framework-onEvent",
-            "ResponseURL": "https://cloudformation-custom-resource-response.example/never-posted",
-            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/personalize/{uuid.uuid4()}",
-            "RequestId": str(uuid.uuid4()),
-            "LogicalResourceId": self.logical_id,
-            "ResourceType": "Custom::Personalize",
-            "ResourceProperties": {"ServiceToken": "token", **(properties or {})},
-        }
-        if request_type != "Create":
-            event["PhysicalResourceId"] = physical_id or self.physical_id
-        if old is not None:
-            event["OldResourceProperties"] = {"ServiceToken": "token", **old}
-        return event
+        return custom_resource_event(
+            request_type, properties, logical_id=self.logical_id, request_id=str(uuid.uuid4()),
+            stack_id=f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/personalize/{uuid.uuid4()}",
+            physical_id=(physical_id or self.physical_id) if request_type != "Create" else None, old_properties=old,
+        )
 
     def on_event(self, event: Mapping[str, Any]) -> dict:
         return self.world.invoke(self.handler.on_event, self.handler, event)
 
     def is_complete(self, event: Mapping[str, Any]) -> dict:
+        self.polls += 1
         return self.world.invoke(self.handler.is_complete, self.handler, event)
 
     def send(self, event: Mapping[str, Any]) -> tuple[str, dict]:
-        """on_event, then is_complete until complete, merging results as the framework does."""
-        result = self.on_event(event)
-        physical_id = result.get("PhysicalResourceId") or event.get("PhysicalResourceId") or event["RequestId"]
-        if event["RequestType"] == "Delete":
-            assert physical_id == event["PhysicalResourceId"], "Delete must not change the physical id"
-        merged = {**event, **result, "PhysicalResourceId": physical_id}
-        for _ in range(MAX_POLLS):
-            self.polls += 1
-            outcome = self.is_complete(merged)
-            if outcome["IsComplete"]:
-                # CloudFormation's WaitCondition (if any) holds the deploy until the poller signals.
-                self.world.settle()
-                return physical_id, {**merged.get("Data", {}), **outcome.get("Data", {})}
-            assert_incomplete_without_data(outcome)
-        raise AssertionError(f"{self.handler.__name__} {event['RequestType']} incomplete after {MAX_POLLS} polls")
+        # CloudFormation's WaitCondition (if any) holds the deploy until the poller signals.
+        return play_custom_resource(event, self.on_event, self.is_complete, max_polls=MAX_POLLS, on_complete=self.world.settle)
 
 
 class World:

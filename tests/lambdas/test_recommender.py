@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from lambdas.personalize_resources import poller
 from lambdas.personalize_resources import core, recommender
 from lambdas.personalize_resources.core import HandlerError
-from harness.provider import ACCOUNT, REGION, make_lambda_context, new_client
+from harness.provider import ACCOUNT, REGION, custom_resource_event, make_lambda_context, new_client, play_custom_resource
 from harness.fake_recommenders import (
     Durations,
     FakeRecommenders,
@@ -94,21 +94,8 @@ def properties(*, name: str = NAME, recipe: str = RECOMMENDED_FOR_YOU, config: d
 
 def cloudformation_event(request_type: str, props: Mapping | None, *, request_id: str,
                          old: Mapping | None = None, physical_id: str | None = None) -> dict:
-    event = {
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:provider-onEvent",
-        "ResponseURL": "https://cloudformation-custom-resource-response.example/never-posted",
-        "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shop/1",
-        "RequestId": request_id,
-        "LogicalResourceId": LOGICAL_ID,
-        "ResourceType": "Custom::PersonalizeRecommender",
-        "ResourceProperties": {"ServiceToken": "token", **(props or {})},
-    }
-    if physical_id is not None:
-        event["PhysicalResourceId"] = physical_id
-    if old is not None:
-        event["OldResourceProperties"] = {"ServiceToken": "token", **old}
-    return event
+    return custom_resource_event(request_type, props, logical_id=LOGICAL_ID, request_id=request_id, stack_id=STACK_ID,
+                                 resource_type="Custom::PersonalizeRecommender", physical_id=physical_id, old_properties=old)
 
 
 class Stack:
@@ -182,16 +169,9 @@ class Stack:
         )
 
     def send(self, event: Mapping) -> tuple[str, dict]:
-        result = self.on_event(event)
-        physical_id = result.get("PhysicalResourceId") or event.get("PhysicalResourceId") or event["RequestId"]
-        merged = {**event, **result, "PhysicalResourceId": physical_id}
-        for _ in range(MAX_IS_COMPLETE_POLLS):
-            outcome = self.is_complete(merged)
-            if outcome["IsComplete"]:
-                return physical_id, {**merged.get("Data", {}), **outcome.get("Data", {})}
-            assert not outcome.get("Data"), "the framework refuses Data while incomplete"
-            self.clock.advance(QUERY_INTERVAL.total_seconds())
-        raise AssertionError(f"{event['RequestType']} incomplete after the Provider's 1 hour")
+        # The Provider's total timeout: MAX_IS_COMPLETE_POLLS at its query interval.
+        return play_custom_resource(event, self.on_event, self.is_complete, max_polls=MAX_IS_COMPLETE_POLLS,
+                                    between_polls=lambda: self.clock.advance(QUERY_INTERVAL.total_seconds()))
 
     def create(self, props: Mapping) -> str:
         self.physical_id, self.data = self.send(self.event("Create", props))
