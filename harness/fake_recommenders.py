@@ -3,7 +3,7 @@
 ``FakeRecommenders`` extends ``FakePersonalize`` (see its docstring) with CreateRecommender,
 DescribeRecommender, UpdateRecommender, StopRecommender, StartRecommender, DeleteRecommender,
 TagResource and UntagResource. Unlike the base fake, whose statuses advance per Describe,
-recommender statuses follow a ``SimulatedClock`` that the test advances: training takes
+recommender statuses follow a ``Clock`` that the test advances: training takes
 ``durations.training`` (6 simulated hours by default), so a test can walk through a whole
 training in a few hundred fast calls. Lifecycle as documented for DescribeRecommender:
 
@@ -53,6 +53,7 @@ from harness.fake_personalize import (
     FakeResource,
     operation,
 )
+from harness.kernel import Clock
 
 STOPPING = ("STOP PENDING", "STOP IN_PROGRESS")
 STARTING = ("START PENDING", "START IN_PROGRESS")
@@ -74,17 +75,6 @@ RECIPES = frozenset(
         "aws-vod-top-picks",
     )
 )
-
-
-class SimulatedClock:
-    def __init__(self, start: dt.datetime = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)) -> None:
-        self.now = start
-
-    def advance(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0) -> None:
-        self.now += dt.timedelta(seconds=seconds, minutes=minutes, hours=hours)
-
-    def epoch(self) -> float:
-        return self.now.timestamp()
 
 
 @dataclass
@@ -111,7 +101,7 @@ class RecommenderState:
 
 
 class FakeRecommenders(FakePersonalize):
-    def __init__(self, *, clock: SimulatedClock, durations: Durations | None = None, **options: Any) -> None:
+    def __init__(self, *, clock: Clock, durations: Durations | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.clock = clock
         self.durations = durations or Durations()
@@ -358,7 +348,7 @@ class FakeStepFunctions:
 
     NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
-    def __init__(self, clock: SimulatedClock, state_machine_arns: set[str]) -> None:
+    def __init__(self, clock: Clock, state_machine_arns: set[str]) -> None:
         self.clock = clock
         self.state_machine_arns = set(state_machine_arns)
         self.executions: list[Execution] = []
@@ -430,7 +420,7 @@ class FakeStepFunctions:
 class PollerStateMachine:
     """Wait(interval) → poll_step → Choice on ``$.finished``, against the simulated clock."""
 
-    def __init__(self, sfn: FakeStepFunctions, clock: SimulatedClock, poll_step: Callable[[dict, Any], dict],
+    def __init__(self, sfn: FakeStepFunctions, clock: Clock, poll_step: Callable[[dict, Any], dict],
                  context: Any, *, interval: dt.timedelta = dt.timedelta(minutes=5), max_polls: int = 500) -> None:
         self.sfn, self.clock, self.poll_step, self.context = sfn, clock, poll_step, context
         self.interval, self.max_polls = interval, max_polls

@@ -14,7 +14,7 @@ START = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 
 
 class Clock:
-    """The simulated clock, shaped like harness.fake_recommenders.SimulatedClock."""
+    """The simulated clock of the simulator's kernel and of the handler tests' fakes."""
 
     def __init__(self) -> None:
         self.now = START

@@ -10,7 +10,6 @@ to the Personalize operations its calls reached the fake with.
 
 from __future__ import annotations
 
-import json
 import types
 import uuid
 from collections import defaultdict
@@ -21,7 +20,8 @@ import boto3
 
 from lambdas.personalize_resources import core, import_job, long_waits, poller, recommender, solution_version
 from harness.fake_personalize import FakePersonalize
-from harness.fake_recommenders import FakeStepFunctions, RecordingSignals, SimulatedClock
+from harness.fake_recommenders import FakeStepFunctions, PollerStateMachine, RecordingSignals
+from harness.kernel import Clock
 
 if TYPE_CHECKING:  # the simulator's CLI plays events too, without pytest
     import pytest
@@ -189,7 +189,7 @@ class World:
         monkeypatch.setattr(core, "sleep", self.sleeps.append)
         # The shared poller: a fake Step Functions behind a real client, recorded signals, and
         # WaitConditionHandle logical ids resolved to URLs as DescribeStackResource would.
-        self.sfn = FakeStepFunctions(SimulatedClock(), {STATE_MACHINE_ARN})
+        self.sfn = FakeStepFunctions(Clock(), {STATE_MACHINE_ARN})
         self.states_client = self.sfn.attach(_STATES_SESSION.client("stepfunctions"))
         self.signals = RecordingSignals()
         self.handle_lookups: list[str] = []
@@ -203,23 +203,16 @@ class World:
         return f"https://cloudformation-waitcondition.example/{handle['LogicalResourceId']}?X-Amz-Signature=s"
 
     def settle(self, max_polls: int = MAX_POLLS) -> list[dict]:
-        """Run every poller execution to its end (no Wait needed: the fake moves per Describe)."""
-        finals = []
-        for execution in self.sfn.pending():
-            state = json.loads(execution.input)
-            for _ in range(max_polls):
-                handler = POLLED_KINDS[state.get("kind", "recommender")]
-                lookups = len(self.handle_lookups)
-                state = json.loads(json.dumps(self.invoke(long_waits.poll_step, handler, state, role="poll")))
-                if len(self.handle_lookups) > lookups:
-                    self.recorder.add(handler, {"cloudformation:DescribeStackResource"}, "poll")
-                if state["finished"]:
-                    break
-            else:
-                raise AssertionError(f"poller execution {execution.name} unfinished after {max_polls} polls")
-            execution.running, execution.result = False, state
-            finals.append(state)
-        return finals
+        """Run every poller execution to its end (its Waits change nothing: the fake moves per Describe)."""
+        return PollerStateMachine(self.sfn, self.sfn.clock, self._poll_step, self.context, max_polls=max_polls).run_pending()
+
+    def _poll_step(self, state: Mapping[str, Any], context: Any = None) -> dict:
+        handler = POLLED_KINDS[state.get("kind", "recommender")]
+        lookups = len(self.handle_lookups)
+        result = self.invoke(long_waits.poll_step, handler, state, role="poll")
+        if len(self.handle_lookups) > lookups:
+            self.recorder.add(handler, {"cloudformation:DescribeStackResource"}, "poll")
+        return result
 
     def resource(self, handler: types.ModuleType, logical_id: str = "Resource") -> CustomResource:
         return CustomResource(self, handler, logical_id)

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from lambdas.personalize_resources import poller
 from lambdas.personalize_resources import core, recommender
 from lambdas.personalize_resources.core import HandlerError
+from harness.kernel import Clock
 from harness.provider import ACCOUNT, REGION, custom_resource_event, make_lambda_context, new_client, play_custom_resource
 from harness.fake_recommenders import (
     Durations,
@@ -32,7 +33,6 @@ from harness.fake_recommenders import (
     FakeStepFunctions,
     PollerStateMachine,
     RecordingSignals,
-    SimulatedClock,
 )
 
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:recommender-poller"
@@ -102,7 +102,7 @@ class Stack:
     """CloudFormation, the Provider framework and the poller for one recommender."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, **fake_options: Any) -> None:
-        self.clock = SimulatedClock()
+        self.clock = Clock()
         self.fake = FakeRecommenders(clock=self.clock, region=REGION, account=ACCOUNT, **fake_options)
         self.client = self.fake.attach(new_client())
         self.sfn = FakeStepFunctions(self.clock, {STATE_MACHINE_ARN})

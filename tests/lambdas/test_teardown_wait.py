@@ -17,7 +17,8 @@ import pytest
 from lambdas.personalize_resources import core, teardown_wait
 from lambdas.personalize_resources.core import HandlerError
 from harness.provider import ACCOUNT, REGION, OperationRecorder, assert_incomplete_without_data, make_lambda_context, new_client
-from harness.fake_recommenders import Durations, FakeRecommenders, SimulatedClock
+from harness.fake_recommenders import Durations, FakeRecommenders
+from harness.kernel import Clock
 from harness.handler_scenarios import Scenarios
 
 QUERY_INTERVAL = dt.timedelta(seconds=30)
@@ -34,7 +35,7 @@ class Group:
     """One dataset group with recommenders, and its chain of waits as CloudFormation deletes it."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, recorder: OperationRecorder, *, count: int = 3) -> None:
-        self.clock = SimulatedClock()
+        self.clock = Clock()
         self.fake = FakeRecommenders(clock=self.clock, durations=Durations(training=dt.timedelta(hours=2), deleting=dt.timedelta(minutes=5)), region=REGION, account=ACCOUNT)
         self.client = self.fake.attach(new_client())
         self.recorder = recorder
