@@ -36,11 +36,16 @@ def physical_name(environment: str, *parts: str) -> str:
     return "-".join((environment, *parts))
 
 
+def personalize_arn_prefix(partition: str = "aws") -> str:
+    """``arn:aws:personalize:``: what every Personalize ARN of the partition starts with."""
+    return f"arn:{partition}:personalize:"
+
+
 def personalize_arn(partition: str, region: str, account: str, resource_type: str, name: str | None = None) -> str:
     """The ARN Personalize gives a resource named ``name`` (known before it exists, so IAM can be
     exact); without a name, ``resource_type`` is the whole resource part (``*``: any resource)."""
     resource = resource_type if name is None else f"{resource_type}/{name}"
-    return f"arn:{partition}:personalize:{region}:{account}:{resource}"
+    return f"{personalize_arn_prefix(partition)}{region}:{account}:{resource}"
 
 
 def is_personalize_arn(value: object, resource_type: str) -> TypeGuard[str]:
