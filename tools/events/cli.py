@@ -26,7 +26,8 @@ from tools._cli import (
     ArgumentParser,
     ClientFactory,
     CliError,
-    add_aws_arguments,
+    AWS_OPTIONS,
+    add_option_groups,
     aws_error_code,
     boto3_client_factory,
     parse_timestamp,
@@ -82,7 +83,7 @@ def build_parser() -> ArgumentParser:
         metavar="NAME",
         help="read the tracking id from this SSM parameter (the stack writes it there)",
     )
-    add_aws_arguments(parser)
+    add_option_groups(parser, (AWS_OPTIONS,))
 
     traffic = parser.add_argument_group("generated traffic")
     traffic.add_argument("--events", type=_positive_int, default=1000, help="number of events (default 1000)")
