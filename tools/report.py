@@ -8,7 +8,8 @@ share, rate per hour over the time the source was live and traffic flowed, outco
 baseline source with a day-clustered interval over the window both were live; plus the
 config's derived metrics (e.g. margin per view). The work is done in tools/impact/: the
 options (options), where the rows come from (inputs), reading (reports), Athena (athena),
-CloudWatch (cloudwatch), the statistics (statistics), text/JSON (render) and the chart (chart).
+CloudWatch (cloudwatch), the statistics (statistics, with hourly, intervals and figures),
+text/JSON (render) and the chart (chart).
 
 Usage:
     python -m tools.report --s3 s3://my-bucket/metric-reports/retail/ --png impact.png
@@ -26,7 +27,8 @@ from typing import Any, TextIO
 
 from tools._cli import EXIT_OK, ClientFactory, CliError, boto3_client_factory, plural, run_main
 from tools.impact import cloudwatch as cloudwatch_input
-from tools.impact import statistics
+from tools.impact import figures, statistics
+from tools.impact.hourly import HourlyData
 from tools.impact.inputs import Aggregates, ConfigContext, aggregates, apply_config, time_range
 from tools.impact.options import build_parser, pairs, validate
 from tools.impact.render import format_text, to_json
@@ -56,7 +58,7 @@ class Requested:
     exposure_arns: dict[str, str]
     aliases: dict[str, str]
     impressions: dict[str, str]
-    derived: list[statistics.DerivedMetric]
+    derived: list[figures.DerivedMetric]
 
 
 def _run(
@@ -81,7 +83,7 @@ def _run(
     for warning in warnings:
         print(f"{PROG}: warning: {warning}", file=stderr)
 
-    data = statistics.HourlyData(
+    data = HourlyData(
         found.results["hourly_by_source"], found.results["traffic_by_hour"], timezone=args.timezone, whole_days=args.block == "day"
     )
     exposure = _exposure(args, requested, data, context, factory, stderr)
@@ -101,7 +103,7 @@ def _requested(args: Any) -> Requested:
         exposure_arns=pairs(args.exposure, "--exposure"),
         aliases=pairs(args.alias, "--alias"),
         impressions=impressions,
-        derived=[statistics.DerivedMetric(name, expression) for name, expression in pairs(args.derived, "--derived", upper=False).items()],
+        derived=[figures.DerivedMetric(name, expression) for name, expression in pairs(args.derived, "--derived", upper=False).items()],
     )
     for source, count in impressions.items():
         try:
@@ -137,7 +139,7 @@ def _describe_load(found: Aggregates, start: datetime | None, end: datetime | No
     return warnings
 
 
-def _config_exposure(args: Any, data: statistics.HourlyData, context: ConfigContext, factory: ClientFactory, stderr: TextIO) -> dict[str, str]:
+def _config_exposure(args: Any, data: HourlyData, context: ConfigContext, factory: ClientFactory, stderr: TextIO) -> dict[str, str]:
     """Warns of reported sources the config does not know; what each recommender and campaign served."""
     from tools.deployment_lookup import resolve_group, unknown_source_warnings
 
@@ -152,14 +154,14 @@ def _config_exposure(args: Any, data: statistics.HourlyData, context: ConfigCont
 
 
 def _exposure(
-    args: Any, requested: Requested, data: statistics.HourlyData, context: ConfigContext | None, factory: ClientFactory, stderr: TextIO
-) -> dict[str, statistics.Exposure]:
+    args: Any, requested: Requested, data: HourlyData, context: ConfigContext | None, factory: ClientFactory, stderr: TextIO
+) -> dict[str, figures.Exposure]:
     """Recommendations served per source: --impressions, else CloudWatch for --exposure and the config's."""
     config_exposure = _config_exposure(args, data, context, factory, stderr) if context is not None else {}
     exposure_arns, impressions = requested.exposure_arns, requested.impressions
     for source in sorted((set(exposure_arns) | set(impressions)) - set(data.sources)):
         print(f"{PROG}: warning: exposure given for {source}, which has no report rows", file=stderr)
-    exposure = {source: statistics.Exposure("--impressions", total=float(count)) for source, count in impressions.items()}
+    exposure = {source: figures.Exposure("--impressions", total=float(count)) for source, count in impressions.items()}
     for source, arn in config_exposure.items():
         if source in data.sources and source not in impressions:
             exposure_arns.setdefault(source, arn)
@@ -170,8 +172,8 @@ def _exposure(
     return exposure
 
 
-def _settings(args: Any) -> statistics.Settings:
-    return statistics.Settings(
+def _settings(args: Any) -> figures.Settings:
+    return figures.Settings(
         baseline=args.baseline,
         ci=args.ci,
         block=args.block,
@@ -186,7 +188,7 @@ def _settings(args: Any) -> statistics.Settings:
     )
 
 
-def _write(args: Any, analysis: statistics.Analysis, found: Aggregates, settings: statistics.Settings, warnings: list[str], stdout: TextIO) -> None:
+def _write(args: Any, analysis: figures.Analysis, found: Aggregates, settings: figures.Settings, warnings: list[str], stdout: TextIO) -> None:
     """The chart (--png), then JSON or the text tables."""
     if args.png is not None:
         from tools.impact.chart import write_chart  # matplotlib only when a chart is asked for

@@ -15,7 +15,7 @@ from typing import Any
 
 from lambdas.personalize_resources.address_book import cloudwatch_name
 from tools.impact.reports import LoadResult, MetricRow
-from tools.impact.statistics import Exposure
+from tools.impact.figures import Exposure
 
 CLOUDWATCH_NAMESPACE = "AWS/Personalize"
 CLOUDWATCH_MAX_QUERIES = 500  # GetMetricData limit per call

@@ -15,7 +15,8 @@ from stacks.report_sql import ANALYSIS_QUERIES, named_queries
 from tools._cli import ClientFactory, CliError, aws_error_code, parse_timestamp
 from tools.impact import athena as athena_queries
 from tools.impact import cloudwatch as cloudwatch_input
-from tools.impact import reports, statistics
+from tools.impact import reports
+from tools.impact.figures import DerivedMetric
 from tools.impact.options import CLOUDWATCH_DEFAULT_DAYS
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class ConfigContext:
     group: DatasetGroup
     deployed: DeployedGroup | None = None
     offline_aliases: SourceAliases | None = None
-    derived: list[statistics.DerivedMetric] = field(default_factory=list)
+    derived: list[DerivedMetric] = field(default_factory=list)
 
 
 def time_range(args: Any, now: datetime | None) -> tuple[datetime | None, datetime | None]:
@@ -84,7 +85,7 @@ def apply_config(args: Any, factory: ClientFactory, aliases: dict[str, str]) -> 
     if args.athena:
         assert context.deployed is not None  # --athena excludes --s3 and --dir
         _athena_names_from_stack(args, context.deployed.config_name, factory)
-    context.derived = [statistics.DerivedMetric(item.name, item.expression) for item in config.dashboard.derived_metrics]
+    context.derived = [DerivedMetric(item.name, item.expression) for item in config.dashboard.derived_metrics]
     if context.deployed is not None and context.offline_aliases is None:
         for arn, source in context.deployed.source_aliases().items():  # the ARN form of their sources
             aliases.setdefault(arn.upper(), source)
