@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tools.impact import figures, intervals
-from tools.impact.reports import MetricRow, ReportStore
+from tools.impact.report_csv import MetricRow
+from tools.impact.reports import ReportStore
 from stacks.report_sql import ANALYSIS_QUERIES
 from tools.impact.figures import DerivedMetric, Exposure, Settings
 from tools.impact.hourly import HourlyData

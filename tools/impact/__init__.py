@@ -2,7 +2,8 @@
 
 options     the `report` options as tables, and the checks of their values
 inputs      the time range, what --config adds, and which input the rows come from
-reports     read and validate report CSVs (local, S3) into an embedded DuckDB table
+reports     load report CSVs (local, S3) into an embedded DuckDB table
+report_csv  one report CSV parsed and checked row by row, with file and line in each message
 sql         the one SQL definition of the aggregates, valid on DuckDB and Amazon Athena
 athena      run those queries on Athena instead of locally
 cloudwatch  metric attribution metrics and GetRecommendations exposure from CloudWatch

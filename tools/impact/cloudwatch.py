@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.personalize_resources.address_book import cloudwatch_name
-from tools.impact.reports import LoadResult, MetricRow
+from tools.impact.report_csv import LoadResult, MetricRow
 from tools.impact.figures import Exposure
 
 CLOUDWATCH_NAMESPACE = "AWS/Personalize"
