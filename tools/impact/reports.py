@@ -3,8 +3,9 @@
 Each file (the format: report_csv) is loaded by DuckDB's CSV reader (fast, no Python per row)
 and checked with SQL; only a file that fails that check is parsed again row by row in Python
 (report_csv.parse_report), which names the file and line of every problem (and skips or, with
---strict, rejects those rows). The rows land in table `loaded_reports` with the columns of sql.REPORT_COLUMNS plus `file_id` (the file's number
-in `files`; a small integer keeps memory down), so the same queries run here and on Athena.
+--strict, rejects those rows). The rows land in table `loaded_reports` with the columns of
+sql.REPORT_COLUMNS plus `file_id` (the file's number in `files`; a small integer keeps memory
+down), so the same queries run here and on Athena.
 Which files count is decided per whole file (file_plan: FULL and INCREMENTAL imports, copies).
 """
 
