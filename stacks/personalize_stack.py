@@ -12,14 +12,17 @@ from constructs import Construct
 from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX, RUNNING_IMPORT_JOBS_QUOTA
 from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA, declared_prefixes, external_bucket_policies
 from stacks.configuration import AppConfig
-from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
 from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.events_export import keeps_recorded_events
 from stacks.constructs.experiments import ExperimentFlags, experiment_groups
-from stacks.constructs.handlers import FrameworkRoles
-from stacks.constructs.providers import build_providers, build_teardown_chains
+from stacks.constructs.group_custom_resources import GroupCustomResources
+from stacks.constructs.handler_functions import FrameworkRoles
+from stacks.constructs.import_job import import_locations
+from stacks.constructs.providers import build_providers
 from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
 from stacks.constructs.solutions import GroupSolutions
+from stacks.constructs.teardown import build_teardown_chains
 from stacks.deployment import CampaignSwitch, RecommenderSwitch, StackSettings
 from stacks.storage_stack import StorageStack, data_bucket_name, import_location
 

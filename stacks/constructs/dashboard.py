@@ -37,7 +37,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources.address_book import METRIC_NAME_IN_EXPRESSION, cloudwatch_name
 from stacks.configuration import AppConfig, DatasetGroup, DerivedMetric, Metric
-from stacks.constructs.handlers import personalize_arn
+from stacks.constructs.handler_functions import personalize_arn
 
 NAMESPACE = "AWS/Personalize"
 GROUP_DIMENSION = "DatasetGroupArn"

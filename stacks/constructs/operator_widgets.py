@@ -41,7 +41,7 @@ from stacks.constructs.dashboard import (
     text_height,
     zero_based_graph,
 )
-from stacks.constructs.handlers import personalize_arn
+from stacks.constructs.handler_functions import personalize_arn
 
 # Service metrics are published per minute; 5 minutes smooths them without hiding an outage.
 SERVICE_PERIOD = Duration.minutes(5)

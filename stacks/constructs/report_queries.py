@@ -4,7 +4,7 @@ For reports that outgrow one machine: the same SQL `report` runs on DuckDB (stac
 runs on Athena over this table, from `report --athena` or the Athena console.
 
 * Table: the CSV files the metric attribution writes under ``metric-reports/<group>/``
-  (stacks/constructs/attribution.py), header skipped, columns from ``REPORT_COLUMNS``. The group
+  (stacks/constructs/metric_attribution.py), header skipped, columns from ``REPORT_COLUMNS``. The group
   folder is a partition column filled by partition projection (an enum of the groups that
   publish to S3): no crawler, no ``MSCK REPAIR``, and a query on one group reads one folder.
 * Saved queries: `named_queries` with every recommender's and campaign's ARN aliased to its

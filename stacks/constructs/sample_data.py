@@ -10,7 +10,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources import sample_data
 from lambdas.personalize_resources.address_book import SAMPLE_PREFIX
-from stacks.constructs.handlers import CustomResourceProvider, FrameworkRoles
+from stacks.constructs.handler_functions import CustomResourceProvider, FrameworkRoles
 
 
 class SampleDataResource(Construct):

@@ -21,7 +21,7 @@ from tests.lambdas.fake_recommenders import Durations, FakeRecommenders, Simulat
 from tests.lambdas.scenarios import Scenarios
 
 QUERY_INTERVAL = dt.timedelta(seconds=30)
-PROVIDER_TIMEOUT = dt.timedelta(minutes=55)  # stacks/constructs/dataset_group.py TEARDOWN_WAIT_TIMEOUT
+PROVIDER_TIMEOUT = dt.timedelta(minutes=55)  # stacks/constructs/teardown.py TEARDOWN_WAIT_TIMEOUT
 SHARE = 50 * 60
 RECOMMENDED_FOR_YOU = "arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you"
 
