@@ -29,7 +29,7 @@ class RecommenderResource(Construct):
         recommender: Recommender,
         name: str,
         dataset_group_arn: str,
-        service_token: str,
+        service_token: str | None,
         after: list[Construct],
         min_tps: str | None = None,
     ) -> None:
