@@ -27,18 +27,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .core import (
-    HandlerError,
-    PersonalizeApi,
-    dispatch,
-    error_code,
-    is_active,
-    is_complete_result,
-    log_action,
-    on_event_result,
-    personalize_arn,
-    properties,
-)
+from .account import personalize_arn
+from .action_log import log_action
+from .core import PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import dispatch, is_active, is_complete_result, on_event_result, properties
 
 API_OPERATIONS: tuple[str, ...] = ("CreateDatasetExportJob", "DescribeDatasetExportJob", "DescribeDataset")
 IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetExportJob",)

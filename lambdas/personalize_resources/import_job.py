@@ -27,20 +27,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import poller, wait_condition
-from .core import (
-    THROTTLING_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
-    dispatch,
-    error_code,
-    is_active,
-    is_complete_result,
-    log_action,
-    on_event_result,
-    personalize_arn,
-    properties,
-)
-from .core import coerce as coerce_request
+from .account import personalize_arn
+from .action_log import log_action
+from .coercion import coerce as coerce_request
+from .core import THROTTLING_ERROR_CODES, PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import dispatch, is_active, is_complete_result, on_event_result, properties
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateDatasetImportJob",

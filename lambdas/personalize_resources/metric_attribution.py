@@ -10,7 +10,7 @@ retried or interrupted update simply resumes.
 Properties: ``{"Request": {"name", "datasetGroupArn", "metrics": [...],
 "metricsOutputConfig": {...}}}``. PhysicalResourceId and ``Data.MetricAttributionArn``
 are the attribution's ARN, built from its name. A Delete whose physical id CloudFormation made
-up (a cancelled Create) finds the attribution by that name (``core.delete_target``); ``is_complete``
+up (a cancelled Create) finds the attribution by that name (``lifecycle.delete_target``); ``is_complete``
 recreates a missing attribution only when ``on_event`` deferred the create, never one a rollback
 deleted while this request's waiter still ran.
 """
@@ -22,24 +22,23 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .account import personalize_arn
+from .action_log import log_action
 from .address_book import MAX_METRICS, cloudwatch_name
-from .core import (
-    HandlerError,
-    PersonalizeApi,
+from .coercion import coerce as coerce_request
+from .core import PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import (
     delete_target,
     dispatch,
-    error_code,
     is_active,
     is_complete_result,
     is_deleting,
-    log_action,
     on_event_result,
-    owned_by_name,
-    personalize_arn,
     properties,
     start_delete,
 )
-from .core import coerce as coerce_request
+from .named_resources import owned_by_name
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateMetricAttribution",

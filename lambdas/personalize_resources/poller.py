@@ -31,8 +31,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import wait_condition
+from .action_log import log_action
 from .address_book import IMPORT_POLL_SECONDS, LONG_WAIT_MAX_HOURS, POLLER_TIMEOUT_ENV, whole_seconds
-from .core import HandlerError, error_code, log_action
+from .errors import HandlerError, error_code
 
 STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
 # An hour past the longest WaitCondition timeout: by then nobody is waiting any more.

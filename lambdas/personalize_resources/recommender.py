@@ -29,7 +29,7 @@ PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built 
 - A poller that cannot start after CreateRecommender fails the request in ``is_complete``, with
   the real ARN as physical id, so the rollback's Delete removes the recommender.
 - A Create cancelled before it answered (another resource failed) gets its Delete with a physical
-  id CloudFormation made up: the recommender is found by its name (``core.delete_target``). A
+  id CloudFormation made up: the recommender is found by its name (``lifecycle.delete_target``). A
   rollback Update (new → old) of a replacement CloudFormation never recorded hands the
   replacement, named after OldResourceProperties, to the delete poller.
 
@@ -47,29 +47,24 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import poller, wait_condition
-from .core import (
+from .account import personalize_arn
+from .action_log import log_action
+from .address_book import is_personalize_arn
+from .coercion import coerce as coerce_request
+from .core import IN_USE_ERROR_CODES, THROTTLING_ERROR_CODES, PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import (
     ACTIVE,
     DELETE_TARGET_KEY,
-    IN_USE_ERROR_CODES,
-    THROTTLING_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
-    create_or_adopt,
     delete_target,
     dispatch,
-    error_code,
     is_complete_result,
     is_deleting,
-    is_personalize_arn,
-    log_action,
     on_event_result,
-    owned_by_name,
-    personalize_arn,
     properties,
     start_delete,
-    update_tags,
 )
-from .core import coerce as coerce_request
+from .named_resources import create_or_adopt, owned_by_name, update_tags
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateRecommender",

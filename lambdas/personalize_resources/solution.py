@@ -7,7 +7,7 @@ changes in place what ``UpdateSolution`` allows.
 
 Properties: ``{"Request": {"name", "datasetGroupArn", "recipeArn", "eventType"?, "performHPO"?,
 "performAutoML"?, "performAutoTraining"?, "performIncrementalUpdate"?, "solutionConfig"?,
-"tags"?}}`` (CreateSolution's input; CloudFormation's strings are typed by ``core.coerce``).
+"tags"?}}`` (CreateSolution's input; CloudFormation's strings are typed by ``coercion.coerce``).
 
 Physical name: ``physical_name(request)`` is ``<name>-<8 hex>``, the hex a digest of the
 create-only settings (everything but the name, the dataset group, tags and what UpdateSolution
@@ -44,32 +44,27 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import core
-from .address_book import NAME_MAX
+from . import named_resources
+from .account import personalize_arn
+from .action_log import log_action
+from .address_book import NAME_MAX, is_personalize_arn
 from .address_book import SOLUTION_BASE_NAME_MAX as BASE_NAME_MAX
 from .address_book import SOLUTION_DIGEST_LENGTH as DIGEST_LENGTH
-from .core import (
+from .coercion import coerce as coerce_request
+from .core import IN_USE_ERROR_CODES, PersonalizeApi
+from .errors import HandlerError, ResourceFailedError, error_code
+from .lifecycle import (
     DELETE_TARGET_KEY,
-    IN_USE_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
-    ResourceFailedError,
     delete_target,
     dispatch,
-    error_code,
     is_active,
     is_complete_result,
     is_deleting,
-    is_personalize_arn,
-    log_action,
     on_event_result,
-    owned_by_name,
-    personalize_arn,
     properties,
     start_delete,
-    update_tags,
 )
-from .core import coerce as coerce_request
+from .named_resources import owned_by_name, update_tags
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateSolution",
@@ -270,7 +265,7 @@ def _describe(api: PersonalizeApi, arn: str) -> dict | None:
 
 def create_or_adopt(api: PersonalizeApi, arn: str, desired: Mapping[str, Any]) -> str:
     # The name carries a digest of the settings, so the same name and group is the same solution.
-    return core.create_or_adopt(api, "Solution", arn, {**desired, "name": arn.rsplit("/", 1)[-1]})
+    return named_resources.create_or_adopt(api, "Solution", arn, {**desired, "name": arn.rsplit("/", 1)[-1]})
 
 
 def request_update(api: PersonalizeApi, arn: str, update: Mapping[str, Any]) -> bool:

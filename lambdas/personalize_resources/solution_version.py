@@ -30,26 +30,21 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import poller, wait_condition
-from .address_book import TRAINING_POLL_SECONDS
-from .core import (
-    IN_USE_ERROR_CODES,
-    NOT_FOUND_ERROR_CODES,
-    THROTTLING_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
+from .action_log import log_action
+from .address_book import TRAINING_POLL_SECONDS, is_personalize_arn
+from .coercion import coerce as coerce_request
+from .core import IN_USE_ERROR_CODES, NOT_FOUND_ERROR_CODES, THROTTLING_ERROR_CODES, PersonalizeApi
+from .errors import HandlerError, error_code
+from .import_job import signal_target
+from .lifecycle import (
     delete_target,
     dispatch,
-    error_code,
     is_complete_result,
-    is_personalize_arn,
-    log_action,
     on_event_result,
     properties,
     request_properties,
     with_delete_target,
 )
-from .core import coerce as coerce_request
-from .import_job import signal_target
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateSolutionVersion",
@@ -201,7 +196,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
         arn = physical_id
     else:
         # A create cancelled before it answered: CloudFormation made the physical id up
-        # (core.delete_target); the training it started is found by its name.
+        # (lifecycle.delete_target); the training it started is found by its name.
         desired = request_properties(event, lambda request: desired_version(event)["request"])
         arn = find_by_name(api, desired) if desired is not None else None
         log_action("delete_by_name" if arn else "nothing_to_delete", physical_id=physical_id, found=arn)

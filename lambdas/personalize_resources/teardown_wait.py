@@ -31,16 +31,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .core import (
-    HandlerError,
-    PersonalizeApi,
-    dispatch,
-    error_code,
-    is_complete_result,
-    log_action,
-    on_event_result,
-    properties,
-)
+from .action_log import log_action
+from .core import PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import dispatch, is_complete_result, on_event_result, properties
 
 API_OPERATIONS: tuple[str, ...] = ()
 # The children that block DeleteDatasetGroup and may outlast a custom resource's hour, each as

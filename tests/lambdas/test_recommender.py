@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from lambdas.personalize_resources import poller
 from lambdas.personalize_resources import core, recommender
-from lambdas.personalize_resources.core import HandlerError
+from lambdas.personalize_resources.errors import HandlerError
 from tests.lambdas.conftest import ACCOUNT, REGION, make_lambda_context, new_client
 from tests.lambdas.fake_recommenders import (
     Durations,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lambdas.personalize_resources import core, teardown_wait
-from lambdas.personalize_resources.core import HandlerError
+from lambdas.personalize_resources.errors import HandlerError
 from tests.lambdas.conftest import ACCOUNT, REGION, OperationRecorder, assert_incomplete_without_data, make_lambda_context, new_client
 from tests.lambdas.fake_recommenders import Durations, FakeRecommenders, SimulatedClock
 from tests.lambdas.scenarios import Scenarios
