@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from . import contracts
 from .account import personalize_arn
 from .action_log import log_action
 from .address_book import MAX_METRICS, cloudwatch_name
@@ -138,10 +139,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
 
 def desired_attribution(request: Mapping[str, Any]) -> dict:
     """The request typed for CreateMetricAttribution, with its limits checked up front."""
-    desired = coerce_request("CreateMetricAttribution", request)
-    for key in ("name", "datasetGroupArn", "metrics", "metricsOutputConfig"):
-        if key not in desired:
-            raise HandlerError(f"Request.{key} is required")
+    desired = coerce_request("CreateMetricAttribution", contracts.MetricAttribution.from_request(request).request)
     metrics = desired["metrics"]
     if not metrics or len(metrics) > MAX_METRICS:
         raise HandlerError(f"a metric attribution takes 1 to {MAX_METRICS} metrics, got {len(metrics)}")

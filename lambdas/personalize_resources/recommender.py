@@ -40,18 +40,18 @@ Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPE
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import poller, wait_condition
+from . import contracts, poller, wait_condition
 from .account import personalize_arn
 from .action_log import log_action
 from .address_book import is_personalize_arn
 from .coercion import coerce as coerce_request
 from .core import IN_USE_ERROR_CODES, THROTTLING_ERROR_CODES, PersonalizeApi
+from .environments import HandlerEnvironment
 from .errors import HandlerError, error_code
 from .lifecycle import (
     ACTIVE,
@@ -101,10 +101,6 @@ BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
 # Top-level key of a Delete's on_event answer when the poller took the delete over (the
 # framework passes it to is_complete, which then answers complete at once).
 DELETE_HANDED_OFF = "DeleteHandedToPoller"
-STATE_MACHINE_ENV = poller.STATE_MACHINE_ENV
-POLLER_TIMEOUT_ENV = poller.POLLER_TIMEOUT_ENV
-# Seconds between polls of a recommender (the config's recommenderPollMinutes).
-WAIT_SECONDS_ENV = "POLLER_WAIT_SECONDS"
 REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
 # A recommender found by name is this resource's only with these settings (else someone else's).
 SAME_RECOMMENDER_KEYS = ("datasetGroupArn", "recipeArn")
@@ -246,17 +242,13 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
 
 def desired_recommender(request: Mapping[str, Any]) -> dict:
     """The Request typed for CreateRecommender (CloudFormation sends every scalar as a string)."""
-    desired = coerce_request("CreateRecommender", request)
-    missing = [key for key in REPLACING_KEYS if not desired.get(key)]
-    if missing:
-        raise HandlerError(f"Request.{', Request.'.join(missing)} required")
-    return desired
+    return coerce_request("CreateRecommender", contracts.Recommender.from_request(request).request)
 
 
 def desired_state(event: Mapping[str, Any]) -> str:
-    value = str(event.get("ResourceProperties", {}).get("DesiredState") or ACTIVE).strip().upper()
+    value = str(event.get("ResourceProperties", {}).get(contracts.DESIRED_STATE) or ACTIVE).strip().upper()
     if value not in DESIRED_STATES:
-        raise HandlerError(f"DesiredState must be ACTIVE or INACTIVE, got {value!r}")
+        raise HandlerError(f"{contracts.DESIRED_STATE} must be ACTIVE or INACTIVE, got {value!r}")
     return value
 
 
@@ -266,27 +258,14 @@ def check_poller_settings(event: Mapping[str, Any]) -> None:
     """Fail before creating anything: a Create that fails after CreateRecommender leaves a
     recommender CloudFormation does not know about (the next deployment would adopt it)."""
     desired_state(event)
-    if not os.environ.get(STATE_MACHINE_ENV):
-        raise HandlerError(f"environment variable {STATE_MACHINE_ENV} is not set")
+    HandlerEnvironment.current().required_state_machine_arn()
     signal_target(event)
 
 
 def signal_target(event: Mapping[str, Any]) -> dict:
-    """Where the poller signals: ``{"signalHandle": {StackId, LogicalResourceId}}`` (a reference;
-    the URL itself never enters logs or execution input), the legacy ``{"signalUrl": ...}`` of
-    stacks deployed before, or ``{}`` for no signal."""
-    props = event.get("ResourceProperties", {})
-    handle = props.get("SignalHandle")
-    if handle is not None:
-        if not isinstance(handle, Mapping) or not all(
-            isinstance(handle.get(key), str) and handle.get(key) for key in ("StackId", "LogicalResourceId")
-        ):
-            raise HandlerError(f"SignalHandle must be {{StackId, LogicalResourceId}} of a WaitConditionHandle, got {handle!r}")
-        return {"signalHandle": {"StackId": handle["StackId"], "LogicalResourceId": handle["LogicalResourceId"]}}
-    url = str(props.get("SignalUrl") or "")
-    if url and not url.startswith("https://"):
-        raise HandlerError(f"SignalUrl must be the WaitConditionHandle's https URL, got {url!r}")
-    return {"signalUrl": url} if url else {}
+    """Where the poller signals (``contracts.signal_target``; stacks deployed before handles
+    still send the URL)."""
+    return contracts.signal_target(event.get("ResourceProperties", {}), legacy_url=True)
 
 
 
@@ -309,7 +288,7 @@ def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested:
 
 
 def wait_seconds() -> int:
-    return int(os.environ.get(WAIT_SECONDS_ENV) or poller.DEFAULT_WAIT_SECONDS)
+    return HandlerEnvironment.current().wait_seconds or poller.DEFAULT_WAIT_SECONDS
 
 
 def start_poller(event: Mapping[str, Any], arn: str, *, config_update_requested: bool,

@@ -44,7 +44,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import named_resources
+from . import contracts, named_resources
 from .account import personalize_arn
 from .action_log import log_action
 from .address_book import NAME_MAX, is_personalize_arn
@@ -89,7 +89,6 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = (
 RESOURCE_TYPE = "solution"
 # Top-level key of an Update's on_event answer: a replacement the rollback deletes (see _on_update).
 ABANDONED_KEY = "AbandonedSolution"
-REQUIRED_KEYS = ("name", "datasetGroupArn", "recipeArn")
 IN_PLACE_CONFIG_KEYS = ("autoTrainingConfig", "eventsConfig")
 # Documented defaults (botocore CreateSolution): automatic training on, every 7 days.
 DEFAULT_PERFORM_AUTO_TRAINING = True
@@ -199,10 +198,7 @@ def _replaced(event: Mapping[str, Any]) -> bool:
 
 def desired_solution(request: Mapping[str, Any]) -> dict:
     """The Request typed for CreateSolution, its required keys and name length checked."""
-    desired = coerce_request("CreateSolution", request)
-    missing = [key for key in REQUIRED_KEYS if not desired.get(key)]
-    if missing:
-        raise HandlerError(f"Request.{', Request.'.join(missing)} required")
+    desired = coerce_request("CreateSolution", contracts.Solution.from_request(request).request)
     if len(desired["name"]) > BASE_NAME_MAX:
         raise HandlerError(
             f"Request.name {desired['name']!r} is {len(desired['name'])} characters; at most {BASE_NAME_MAX},"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_cdk import CustomResource
 from constructs import Construct
 
+from lambdas.personalize_resources import contracts
+
 from stacks.configuration import AppConfig, DatasetGroup
 from stacks.constructs.group_names import GroupContext, role_policy
 
@@ -22,16 +24,14 @@ def add_events_export(scope: Construct, context: GroupContext, *, service_token:
         scope,
         "KeepRecordedEvents",
         service_token=service_token,
-        resource_type="Custom::PersonalizeInteractionsExport",
-        properties={
-            "Request": {
-                "datasetArn": resources.datasets["interactions"].attr_dataset_arn,
-                "roleArn": context.service_role.role_arn,
-                "exportPrefix": f"{export_location}{group.name}/",
-                "jobNamePrefix": config.physical_name(group.name, "export"),
-                **({"kmsKeyArn": key_arn} if key_arn else {}),
-            }
-        },
+        resource_type=contracts.InteractionsExport.RESOURCE_TYPE,
+        properties=contracts.InteractionsExport(
+            dataset_arn=resources.datasets["interactions"].attr_dataset_arn,
+            role_arn=context.service_role.role_arn,
+            export_prefix=f"{export_location}{group.name}/",
+            job_name_prefix=config.physical_name(group.name, "export"),
+            kms_key_arn=key_arn or None,
+        ).to_properties(),
     )
     # Deleted after the teardown chain (no import runs any more) and before the dataset.
     export.node.add_dependency(role_policy(context.service_role))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource
 from constructs import Construct
 
+from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import IMPORT_PREFIX, whole_seconds
 from stacks.configuration import DatasetGroup
 from stacks.constructs.group_names import GroupContext, role_policy, short_hash
@@ -66,19 +67,17 @@ def add_import_job(
         scope,
         f"{dataset_type.title()}Import",
         service_token=service_token,
-        resource_type="Custom::PersonalizeDatasetImportJob",
-        properties={
-            "Request": {
-                "jobName": context.names.import_job(dataset_type, stack_token),
-                "datasetArn": resources.datasets[dataset_type].attr_dataset_arn,
-                "dataSource": {"dataLocation": location},
-                "roleArn": context.service_role.role_arn,
-                "importMode": data_import.mode.value,
-                "publishAttributionMetricsToS3": str(publish_to_s3).lower(),
-            },
-            **({"MetricAttributionArn": metric_attribution.ref} if after_attribution and metric_attribution else {}),
-            "SignalHandle": signal_handle(handle),
-        },
+        resource_type=contracts.DatasetImportJob.RESOURCE_TYPE,
+        properties=contracts.DatasetImportJob(
+            job_name=context.names.import_job(dataset_type, stack_token),
+            dataset_arn=resources.datasets[dataset_type].attr_dataset_arn,
+            data_source={"dataLocation": location},
+            role_arn=context.service_role.role_arn,
+            import_mode=data_import.mode.value,
+            publish_attribution_metrics_to_s3=str(publish_to_s3).lower(),
+            metric_attribution_arn=metric_attribution.ref if after_attribution and metric_attribution else None,
+            signal_handle=signal_handle(handle),
+        ).to_properties(),
     )
     # Personalize reads the data with the role's permissions: wait for its policy.
     job.node.add_dependency(role_policy(context.service_role))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, CustomResource
 from constructs import Construct
 
+from lambdas.personalize_resources import contracts
+
 from stacks.constructs.group_names import GroupContext, role_policy
 
 
@@ -22,18 +24,16 @@ def add_metric_attribution(
         scope,
         "MetricAttribution",
         service_token=service_token,
-        resource_type="Custom::PersonalizeMetricAttribution",
-        properties={
-            "Request": {
-                "name": context.names.metric_attribution,
-                "datasetGroupArn": resources.arn,
-                "metrics": [
-                    {"eventType": m.event_type, "metricName": m.metric_name, "expression": m.expression.replace(" ", "")}
-                    for m in attribution.metrics
-                ],
-                "metricsOutputConfig": output_config,
-            }
-        },
+        resource_type=contracts.MetricAttribution.RESOURCE_TYPE,
+        properties=contracts.MetricAttribution(
+            name=context.names.metric_attribution,
+            dataset_group_arn=resources.arn,
+            metrics=[
+                {"eventType": m.event_type, "metricName": m.metric_name, "expression": m.expression.replace(" ", "")}
+                for m in attribution.metrics
+            ],
+            metrics_output_config=output_config,
+        ).to_properties(),
     )
     for dependency in [*resources.datasets.values(), *after, role_policy(context.service_role)]:
         resource.node.add_dependency(dependency)

@@ -9,7 +9,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.personalize_resources import long_waits, poller
-from lambdas.personalize_resources.address_book import POLLER_TIMEOUT_ENV, whole_seconds
+from lambdas.personalize_resources.address_book import whole_seconds
+from lambdas.personalize_resources.environments import HandlerEnvironment
 from stacks.configuration import AppConfig
 from stacks.constructs.handler_functions import LOG_RETENTION, HandlerFunction
 
@@ -37,7 +38,7 @@ class Poller(Construct):
                 "cloudformation:DescribeStackResource": [Aws.STACK_ID],
             },
             timeout=Duration.minutes(1),
-            environment={POLLER_TIMEOUT_ENV: str(whole_seconds(config.long_wait_timeout_hours))},
+            environment=HandlerEnvironment(poller_timeout_seconds=whole_seconds(config.long_wait_timeout_hours)).to_variables(),
         )
         wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
         poll = tasks.LambdaInvoke(

@@ -11,11 +11,11 @@ from lambdas.personalize_resources import (
     dataset_export,
     import_job,
     metric_attribution,
-    poller,
     recommender,
     solution,
     solution_version,
 )
+from lambdas.personalize_resources.environments import HandlerEnvironment
 from stacks.configuration import AppConfig
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.events_export import keeps_recorded_events
@@ -81,18 +81,15 @@ def build_providers(
     if "dataset-import-job" in used:
         tokens.import_job = provider(
             "ImportJobProvider", import_job, passes_role=service_role.role_arn, other=start_poller,
-            environment={poller.STATE_MACHINE_ENV: state_machine_arn},
+            environment=HandlerEnvironment(state_machine_arn=state_machine_arn).to_variables(),
         )
     if "recommender" in used:
         tokens.recommender = provider(
             "RecommenderProvider", recommender, other=start_poller,
-            environment={
-                poller.STATE_MACHINE_ENV: state_machine_arn,
-                recommender.WAIT_SECONDS_ENV: str(config.recommender_poll_minutes * 60),
-            },
+            environment=HandlerEnvironment(state_machine_arn=state_machine_arn, wait_seconds=config.recommender_poll_minutes * 60).to_variables(),
         )
     if "solution-version" in used:
         tokens.solution_version = provider(
-            "SolutionVersionProvider", solution_version, other=start_poller, environment={poller.STATE_MACHINE_ENV: state_machine_arn},
+            "SolutionVersionProvider", solution_version, other=start_poller, environment=HandlerEnvironment(state_machine_arn=state_machine_arn).to_variables(),
         )
     return tokens

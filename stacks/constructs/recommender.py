@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomR
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import resource_parameter_prefix, whole_seconds
 from stacks.configuration import AppConfig, DatasetGroup, Recommender
 from stacks.constructs.group_names import short_hash
@@ -34,14 +35,10 @@ class RecommenderResource(Construct):
         min_tps: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        request: dict = {"name": name, "datasetGroupArn": dataset_group_arn, "recipeArn": recommender.recipe_arn}
-        if recommender.recommender_config:
-            request["recommenderConfig"] = recommender.recommender_config
+        recommender_config = recommender.recommender_config or None
         if min_tps is not None:
             # A release's per-account TPS floor (a stack parameter) overrides the config's.
-            request["recommenderConfig"] = {**recommender.recommender_config, "minRecommendationRequestsPerSecond": min_tps}
-        if config.tags:
-            request["tags"] = request_tags(config.tags)
+            recommender_config = {**recommender.recommender_config, "minRecommendationRequestsPerSecond": min_tps}
         timeout = str(whole_seconds(config.long_wait_timeout_hours))
         # Everything an update may change goes into the hash, so that each change brings a fresh
         # handle (a satisfied WaitCondition never waits again) and the update is awaited. A
@@ -53,8 +50,16 @@ class RecommenderResource(Construct):
             self,
             "Recommender",
             service_token=service_token,
-            resource_type="Custom::PersonalizeRecommender",
-            properties={"Request": request, "DesiredState": recommender.state, "SignalHandle": signal_handle(handle)},
+            resource_type=contracts.Recommender.RESOURCE_TYPE,
+            properties=contracts.Recommender(
+                name=name,
+                dataset_group_arn=dataset_group_arn,
+                recipe_arn=recommender.recipe_arn,
+                recommender_config=recommender_config,
+                tags=request_tags(config.tags) if config.tags else None,
+                desired_state=recommender.state,
+                signal_handle=signal_handle(handle),
+            ).to_properties(),
         )
         self.resource.node.add_dependency(handle)
         for dependency in after:

@@ -22,6 +22,7 @@ from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import offline_metrics_parameter, resource_parameter_prefix, whole_seconds
 from stacks.configuration import AppConfig, Campaign, DatasetGroup, Solution
 from stacks.constructs.group_names import short_hash
@@ -86,10 +87,10 @@ class SolutionResources(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         request = solution.create_request(config.solution_base_name(group, solution), dataset_group_arn)
-        if config.tags:
-            request["tags"] = request_tags(config.tags)
+        tags = request_tags(config.tags) if config.tags else None
         self.solution = CustomResource(
-            self, "Solution", service_token=solution_token, resource_type="Custom::PersonalizeSolution", properties={"Request": request}
+            self, "Solution", service_token=solution_token, resource_type=contracts.Solution.RESOURCE_TYPE,
+            properties=contracts.Solution.from_request(request, tags=tags).to_properties(),
         )
         for dependency in after:
             self.solution.node.add_dependency(dependency)
@@ -105,12 +106,14 @@ class SolutionResources(Construct):
             self,
             "Version",
             service_token=solution_version_token,
-            resource_type="Custom::PersonalizeSolutionVersion",
-            properties={
-                "Request": {"solutionArn": solution_arn, "name": config.solution_version_name(group, solution), "trainingMode": solution.training.mode},
-                "Version": solution.training.version,
-                "SignalHandle": signal_handle(handle),
-            },
+            resource_type=contracts.SolutionVersion.RESOURCE_TYPE,
+            properties=contracts.SolutionVersion(
+                solution_arn=solution_arn,
+                name=config.solution_version_name(group, solution),
+                training_mode=solution.training.mode,
+                version=solution.training.version,
+                signal_handle=signal_handle(handle),
+            ).to_properties(),
         )
         self.version.node.add_dependency(handle)
         self.trained = CfnWaitCondition(self, f"Trained{digest}", handle=handle.ref, count=1, timeout=timeout)
@@ -123,8 +126,8 @@ class SolutionResources(Construct):
             self,
             "OfflineMetricsReading",
             service_token=solution_version_token,
-            resource_type="Custom::PersonalizeSolutionMetrics",
-            properties={"Request": {"solutionVersionArn": version_arn}},
+            resource_type=contracts.SolutionMetrics.RESOURCE_TYPE,
+            properties=contracts.SolutionMetrics(solution_version_arn=version_arn).to_properties(),
         )
         reading.node.add_dependency(self.trained)
         metrics = reading.get_att_string("OfflineMetrics")

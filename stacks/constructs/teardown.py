@@ -6,7 +6,7 @@ import math
 
 from aws_cdk import CustomResource, Duration, Stack
 
-from lambdas.personalize_resources import teardown_wait
+from lambdas.personalize_resources import contracts, teardown_wait
 from lambdas.personalize_resources.address_book import whole_seconds
 from stacks.configuration import AppConfig
 from stacks.constructs.dataset_group import DatasetGroupResources
@@ -38,17 +38,15 @@ def add_teardown_chain(resources: DatasetGroupResources, *, config: AppConfig, s
             resources.teardown_head if position == 1 else resources,
             "Wait1" if position == 1 else f"TeardownWait{position}",
             service_token=service_token,
-            resource_type="Custom::PersonalizeTeardownWait",
-            properties={
-                "Request": {
-                    "datasetGroupArn": resources.arn,
-                    "datasetArns": [dataset.attr_dataset_arn for dataset in resources.datasets.values()],
-                    "namePrefix": f"{resources.name}-",
-                    "position": position,
-                    "count": count,
-                    "shareSeconds": share,
-                }
-            },
+            resource_type=contracts.TeardownWait.RESOURCE_TYPE,
+            properties=contracts.TeardownWait(
+                dataset_group_arn=resources.arn,
+                dataset_arns=[dataset.attr_dataset_arn for dataset in resources.datasets.values()],
+                name_prefix=f"{resources.name}-",
+                position=position,
+                count=count,
+                share_seconds=share,
+            ).to_properties(),
         )
         # Every wait is deleted before the datasets and the group (it references their ARNs),
         # the last one before what goes right before them; each earlier one before the next.

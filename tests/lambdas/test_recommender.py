@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdas.personalize_resources import poller
-from lambdas.personalize_resources import core, recommender
+from lambdas.personalize_resources import core, environments, recommender
 from lambdas.personalize_resources.errors import HandlerError
 from tests.lambdas.conftest import ACCOUNT, REGION, make_lambda_context, new_client
 from tests.lambdas.fake_recommenders import (
@@ -138,8 +138,8 @@ class Stack:
         monkeypatch.setattr(poller, "send_signal", self.signals)
         monkeypatch.setattr(poller, "handle_url", self.handle_url)
         monkeypatch.setattr(poller, "now", self.clock.epoch)
-        monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
-        monkeypatch.delenv(recommender.POLLER_TIMEOUT_ENV, raising=False)
+        monkeypatch.setenv(environments.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
+        monkeypatch.delenv(environments.POLLER_TIMEOUT_ENV, raising=False)
         self.machine = PollerStateMachine(self.sfn, self.clock, self.poll_step, make_lambda_context())
 
     # --- Lambda invocations, with the operations each one reached ---------------------------
@@ -708,7 +708,7 @@ def test_signal_refused_ends_the_poller(stack):
 
 
 def test_poller_gives_up_after_its_timeout(stack, monkeypatch):
-    monkeypatch.setenv(recommender.POLLER_TIMEOUT_ENV, str(2 * 3600))
+    monkeypatch.setenv(environments.POLLER_TIMEOUT_ENV, str(2 * 3600))
     stack.create(properties())
 
     [final] = stack.settle()
@@ -787,7 +787,7 @@ def test_invalid_update_fails_before_anything_changes(stack):
 
 
 def test_missing_state_machine_environment_fails_before_anything_is_created(stack, monkeypatch):
-    monkeypatch.delenv(recommender.STATE_MACHINE_ENV)
+    monkeypatch.delenv(environments.STATE_MACHINE_ENV)
     with pytest.raises(HandlerError, match="POLLER_STATE_MACHINE_ARN is not set"):
         stack.create(properties())
     assert stack.fake.calls == []
@@ -807,7 +807,7 @@ def test_execution_names_are_valid_and_stable_per_request():
 def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
     states_client = new_states_client()
     monkeypatch.setattr(poller, "create_states_client", lambda: states_client)
-    monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
+    monkeypatch.setenv(environments.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
     stubbed.add_response("create_recommender", {"recommenderArn": ARN}, expected_params={
         "name": NAME,
         "datasetGroupArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/shop",
