@@ -35,7 +35,7 @@ PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built 
 
 Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPERATIONS`` and
 ``IS_COMPLETE_API_OPERATIONS``, env ``POLLER_STATE_MACHINE_ARN``, ``POLLER_WAIT_SECONDS``);
-``poll`` is this kind's step of the shared poller (``POLL_API_OPERATIONS``).
+its step of the shared poller is recommender_poll.py.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import contracts, poller, wait_condition
+from . import contracts, poller
 from .account import personalize_arn
 from .action_log import log_action
 from .address_book import is_personalize_arn
 from .coercion import coerce as coerce_request
-from .core import IN_USE_ERROR_CODES, THROTTLING_ERROR_CODES, PersonalizeApi
+from .core import IN_USE_ERROR_CODES, PersonalizeApi
 from .environments import HandlerEnvironment
 from .errors import HandlerError, error_code
 from .lifecycle import (
@@ -59,7 +59,6 @@ from .lifecycle import (
     delete_target,
     dispatch,
     is_complete_result,
-    is_deleting,
     on_event_result,
     properties,
     start_delete,
@@ -77,14 +76,6 @@ API_OPERATIONS: tuple[str, ...] = (
 )
 # is_complete runs under its own role: exactly these.
 IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeRecommender", "DeleteRecommender")
-# What the shared poller (poller.py) calls when it follows a recommender.
-POLL_API_OPERATIONS: tuple[str, ...] = (
-    "DescribeRecommender",
-    "UpdateRecommender",
-    "StopRecommender",
-    "StartRecommender",
-    "DeleteRecommender",
-)
 
 RESOURCE_TYPE = "recommender"
 INACTIVE = "INACTIVE"
@@ -106,8 +97,6 @@ REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
 SAME_RECOMMENDER_KEYS = ("datasetGroupArn", "recipeArn")
 
 execution_name = poller.execution_name
-_waiting = poller.waiting
-_finish = poller.finish
 
 
 # --- Provider handlers ------------------------------------------------------------------------
@@ -191,7 +180,7 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     return on_event_result(arn, {"RecommenderArn": arn})
 
 
-def _training(recommender: Mapping[str, Any]) -> bool:
+def training(recommender: Mapping[str, Any]) -> bool:
     """True while the recommender trains: its creation, or a configuration update retraining it
     (DeleteRecommender is refused meanwhile too, for longer than the Provider's hour)."""
     update = recommender.get("latestRecommenderUpdate") or {}
@@ -225,7 +214,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     )
     if arn:
         recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
-        if recommender is not None and _training(recommender):
+        if recommender is not None and training(recommender):
             try:
                 start_delete_poller(event, arn)
             except Exception as exc:  # noqa: BLE001 - a safety net; is_complete keeps deleting meanwhile
@@ -309,91 +298,6 @@ def start_delete_poller(event: Mapping[str, Any], arn: str) -> None:
     log_action("delete_handed_to_poller", recommender_arn=arn, execution_name=name)
 
 
-# --- the poller's step ---------------------------------------------------------------------------
-
-def poll_step(event: Mapping[str, Any], context: Any) -> dict:
-    """The shared poller's step for a recommender's execution (see long_waits.poll_step)."""
-    return poll(poller.begin_step({**event, "kind": event.get("kind", RESOURCE_TYPE)}))
-
-
-def poll(state: dict) -> dict:
-    """One poll of a recommender: look at it, act at most once toward the desired state."""
-    arn = state["recommenderArn"]
-    api = PersonalizeApi(POLL_API_OPERATIONS)
-    try:
-        return _poll(api, state, arn)
-    except ClientError as exc:
-        if error_code(exc) in THROTTLING_ERROR_CODES:
-            # Still throttled after core's retries: the next poll tries again.
-            return _waiting(state, state.get("status", "UNKNOWN"))
-        # Access denied, invalid input...: waiting for the WaitCondition to time out helps nobody.
-        return _finish(state, state.get("status", "UNKNOWN"), wait_condition.FAILURE,
-                       f"recommender {arn}: {exc}")
-
-
-def _poll(api: PersonalizeApi, state: dict, arn: str) -> dict:
-    recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
-    if state.get("desiredState") == DELETED:
-        return _poll_delete(api, state, arn, recommender)
-    if recommender is None:
-        return _finish(state, "NOT_FOUND", wait_condition.FAILURE, f"recommender {arn} does not exist",
-                       tolerate_signal_errors=True)
-    status = recommender["status"]
-    name = recommender.get("name") or arn.rsplit("/", 1)[-1]
-    if is_deleting(recommender):
-        # The stack is going away; its WaitCondition probably too.
-        return _finish(state, status, wait_condition.FAILURE, f"recommender {name} is {status}",
-                       tolerate_signal_errors=True)
-    if status.endswith("FAILED"):
-        reason = recommender.get("failureReason") or "no failureReason given"
-        return _finish(state, status, wait_condition.FAILURE, f"recommender {name} is {status}: {reason}")
-
-    update = recommender.get("latestRecommenderUpdate") or {}
-    update_status = update.get("status")
-    if update_status and update_status.endswith("FAILED"):
-        if state.get("configUpdateRequested"):
-            reason = update.get("failureReason") or "no failureReason given"
-            return _finish(state, status, wait_condition.FAILURE,
-                           f"recommender {name} configuration update is {update_status}: {reason}")
-        update_status = None  # an earlier deployment's failure, not this one's
-    updating = update_status not in (None, ACTIVE)
-    if updating or status not in DESIRED_STATES:
-        return _waiting(state, f"{status} (update {update_status})" if updating else status)
-
-    pending = state.get("pendingRecommenderConfig")
-    if pending is not None:
-        if status == INACTIVE:
-            # Configuration changes need a running recommender (the fake refuses them otherwise;
-            # unconfirmed for the service): start it, update, then stop again if so desired.
-            return _act(api, state, status, "StartRecommender", recommenderArn=arn)
-        if config_applied(pending, recommender.get("recommenderConfig") or {}):
-            state.pop("pendingRecommenderConfig")
-        else:
-            result = _act(api, state, status, "UpdateRecommender", recommenderArn=arn, recommenderConfig=pending)
-            if result.get("lastAction") == "UpdateRecommender":
-                # From now on the update is this deployment's: its failure fails the deployment.
-                result.pop("pendingRecommenderConfig")
-                result["configUpdateRequested"] = True
-            return result
-
-    desired = state.get("desiredState", ACTIVE)
-    if status == desired:
-        return _finish(state, status, wait_condition.SUCCESS, f"recommender {name} is {status}", data=arn)
-    if status == ACTIVE:
-        return _act(api, state, status, "StopRecommender", recommenderArn=arn)
-    return _act(api, state, status, "StartRecommender", recommenderArn=arn)
-
-
-def _poll_delete(api: PersonalizeApi, state: dict, arn: str, recommender: Mapping[str, Any] | None) -> dict:
-    if recommender is None:
-        return _finish(state, "DELETED", wait_condition.SUCCESS, f"recommender {arn} is deleted")
-    status = recommender["status"]
-    if is_deleting(recommender) or _training(recommender) or status.endswith(("PENDING", "IN_PROGRESS")):
-        return _waiting(state, status)
-    # ACTIVE, INACTIVE or FAILED: Personalize accepts the delete now.
-    return _act(api, state, status, "DeleteRecommender", recommenderArn=arn)
-
-
 def config_applied(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
     """True when every value asked for is in place (Personalize may fill in defaults)."""
     for key, value in desired.items():
@@ -403,20 +307,3 @@ def config_applied(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> boo
         elif actual.get(key) != value:
             return False
     return True
-
-
-def _act(api: PersonalizeApi, state: dict, status: str, operation: str, **params: Any) -> dict:
-    try:
-        api.call(operation, **params)
-    except ClientError as exc:
-        if error_code(exc) not in IN_USE_ERROR_CODES:
-            raise
-        # Personalize moved on between Describe and this call: look again next poll.
-        log_action("poller_action_deferred", operation=operation, reason=str(exc))
-        return _waiting(state, status)
-    log_action("poller_action", operation=operation, recommender_arn=state["recommenderArn"], status=status)
-    result = _waiting(state, status)
-    result["lastAction"] = operation
-    return result
-
-
