@@ -81,23 +81,7 @@ class DatasetGroupResources(Construct):
                 schema_arn=schema.attr_schema_arn,
             )
 
-        self.event_tracker: personalize.CfnEventTracker | None = None
-        if group.event_tracker:
-            self.event_tracker = personalize.CfnEventTracker(
-                self, "EventTracker", name=config.physical_name(group.name, "tracker"), dataset_group_arn=self.arn
-            )
-            # PutEvents needs the interactions dataset to exist.
-            self.event_tracker.add_resource_dependency(self.datasets["interactions"])
-            parameter = ssm.StringParameter(
-                self,
-                "TrackingIdParameter",
-                parameter_name=tracking_id_parameter(config.name, group.name),
-                simple_name=False,  # a path; the environment name may be a deploy-time parameter
-                string_value=self.event_tracker.attr_tracking_id,
-                description=f"Tracking ID of the {group.name} event tracker, for PutEvents",
-            )
-            CfnOutput(self, "TrackingId", value=self.event_tracker.attr_tracking_id, description=f"{group.name}: event tracker tracking ID")
-            CfnOutput(self, "TrackingIdParameterName", value=parameter.parameter_name, description=f"{group.name}: SSM parameter holding the tracking ID")
+        self.event_tracker = self._event_tracker(config, group) if group.event_tracker else None
         CfnOutput(self, "DatasetGroupArn", value=self.arn, description=f"{group.name}: dataset group ARN")
         # Wait 1 of the teardown chain (stacks/constructs/teardown.py) lives here: children depend
         # on this construct, and CDK resolves construct dependencies at synthesis, after the chain
@@ -105,6 +89,25 @@ class DatasetGroupResources(Construct):
         self.teardown_head = Construct(self, "Teardown")
         self.teardown_children: list[Construct] = []
         self.after_teardown: list[Construct] = []
+
+    def _event_tracker(self, config: AppConfig, group: DatasetGroup) -> personalize.CfnEventTracker:
+        """The tracker for PutEvents, its tracking ID in SSM and the outputs."""
+        tracker = personalize.CfnEventTracker(
+            self, "EventTracker", name=config.physical_name(group.name, "tracker"), dataset_group_arn=self.arn
+        )
+        # PutEvents needs the interactions dataset to exist.
+        tracker.add_resource_dependency(self.datasets["interactions"])
+        parameter = ssm.StringParameter(
+            self,
+            "TrackingIdParameter",
+            parameter_name=tracking_id_parameter(config.name, group.name),
+            simple_name=False,  # a path; the environment name may be a deploy-time parameter
+            string_value=tracker.attr_tracking_id,
+            description=f"Tracking ID of the {group.name} event tracker, for PutEvents",
+        )
+        CfnOutput(self, "TrackingId", value=tracker.attr_tracking_id, description=f"{group.name}: event tracker tracking ID")
+        CfnOutput(self, "TrackingIdParameterName", value=parameter.parameter_name, description=f"{group.name}: SSM parameter holding the tracking ID")
+        return tracker
 
     def blocks_teardown(self, child: Construct) -> None:
         """Register a long-running child whose Delete hands its work on (a recommender still

@@ -120,12 +120,24 @@ class SolutionResources(Construct):
         self.trained.node.add_dependency(self.version)
         version_arn = self.version.get_att_string("SolutionVersionArn")
 
+        self._publish_offline_metrics(config, group, solution, solution_version_token, version_arn)
+
+        self.campaigns = [
+            CampaignResource(self, f"Campaign-{campaign.name}", config=config, group=group, solution=solution, campaign=campaign,
+                             solution_arn=solution_arn, version_arn=version_arn, after=[self.trained], switch=switch)
+            for campaign in solution.campaigns
+            if campaign.enabled
+        ]
+
+
+    def _publish_offline_metrics(self, config: AppConfig, group: DatasetGroup, solution: Solution, service_token: str, version_arn: str) -> None:
+        """The trained version's offline metrics as an SSM parameter and outputs, and its ARN."""
         # The WaitCondition's Data holds the metrics too, but as an object CloudFormation cannot
         # put into an output or a parameter; this reading (same handler) gives them as a string.
         reading = CustomResource(
             self,
             "OfflineMetricsReading",
-            service_token=solution_version_token,
+            service_token=service_token,
             resource_type=contracts.SolutionMetrics.RESOURCE_TYPE,
             properties=contracts.SolutionMetrics(solution_version_arn=version_arn).to_properties(),
         )
@@ -135,14 +147,6 @@ class SolutionResources(Construct):
                             description=f"Offline metrics (GetSolutionMetrics) of the trained {solution.name} version")
         CfnOutput(self, "OfflineMetrics", value=metrics, description=f"{group.name}/{solution.name}: offline metrics of the trained version")
         CfnOutput(self, "SolutionVersionArn", value=version_arn, description=f"{group.name}/{solution.name}: trained solution version")
-
-        self.campaigns = [
-            CampaignResource(self, f"Campaign-{campaign.name}", config=config, group=group, solution=solution, campaign=campaign,
-                             solution_arn=solution_arn, version_arn=version_arn, after=[self.trained], switch=switch)
-            for campaign in solution.campaigns
-            if campaign.enabled
-        ]
-
 
 class CampaignResource(Construct):
     def __init__(
