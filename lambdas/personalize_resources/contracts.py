@@ -2,8 +2,8 @@
 
 One frozen dataclass per custom-resource type. The construct (``stacks/constructs/``) builds it
 and passes ``to_properties()`` to ``CustomResource``; the handler parses the event's
-(Old)ResourceProperties with ``from_properties``, so a property cannot be renamed on one side
-only. A field under ``Request`` that the handler hands to a Personalize operation names that
+(Old)ResourceProperties with ``from_event`` (or its ``Request`` block with ``from_request``, which
+also refuses keys no field names), so a property cannot be renamed on one side only. A field under ``Request`` that the handler hands to a Personalize operation names that
 operation's input member (``api``), which tests check against botocore's service model.
 
 CloudFormation sends every scalar as a string: values here are as they arrive; the handlers type
