@@ -12,7 +12,17 @@ from typing import Any
 import botocore.session
 import pytest
 
-from lambdas.personalize_resources import contracts, dataset_export, import_job, metric_attribution, recommender, solution, solution_version, teardown_wait
+from lambdas.personalize_resources import (
+    contracts,
+    dataset_export,
+    import_job,
+    metric_attribution,
+    recommender,
+    sample_data,
+    solution,
+    solution_version,
+    teardown_wait,
+)
 from lambdas.personalize_resources.environments import HandlerEnvironment
 from lambdas.personalize_resources.errors import HandlerError
 
@@ -82,8 +92,27 @@ HANDLER_READS: dict[str, Callable[[dict], set[str]]] = {
     | {contracts.VERSION}
     | ({contracts.SIGNAL_HANDLE} if import_job.signal_target(_event(p)) else set()),
     "Custom::PersonalizeSolutionMetrics": lambda p: {"solutionVersionArn"} if contracts.SolutionMetrics.from_properties(p).solution_version_arn else set(),
-    "Custom::PersonalizeSampleData": lambda p: {key for key, value in contracts.SampleData.from_properties(p).to_properties().items() if value},
+    "Custom::PersonalizeSampleData": lambda p: _sample_data_reads(p),
 }
+class _DiscardingS3:
+    def put_object(self, **params: Any) -> None:
+        pass
+
+
+def _sample_data_reads(properties: dict) -> set[str]:
+    """The properties whose change changes what the sample data handler answers (files and data version)."""
+
+    def answer(changed: dict) -> dict:
+        return sample_data.on_event({"RequestType": "Create", "ResourceProperties": changed}, None, s3=_DiscardingS3())
+
+    changes = {"Bucket": "another-bucket", "Prefix": "elsewhere/"}
+    baseline = answer(properties)
+    return {
+        key for key, value in properties.items()
+        if answer({**properties, key: changes.get(key) or str(int(value) + 1)}) != baseline
+    }  # fmt: skip
+
+
 # Sent for CloudFormation's ordering only: the Interactions import references the attribution.
 NOT_READ = {("Custom::PersonalizeDatasetImportJob", contracts.METRIC_ATTRIBUTION_ARN)}
 
