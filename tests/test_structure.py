@@ -89,7 +89,7 @@ def test_every_action_is_pinned_by_commit_with_its_tag_beside() -> None:
 
 
 def test_handler_tests_run_on_the_lambda_runtime_python() -> None:
-    from stacks.constructs.handlers import RUNTIME
+    from stacks.constructs.handler_functions import RUNTIME
 
     job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["handlers-on-lambda-runtime"]
     versions = [step["with"]["python-version"] for step in job["steps"] if "setup-python" in step.get("uses", "")]

@@ -108,8 +108,6 @@ def data_bucket_name(environment: str, account: str, region: str) -> str:
 # The longest wait: AWS::CloudFormation::WaitCondition's Timeout is at most 43200 seconds
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-waitcondition.html).
 LONG_WAIT_MAX_HOURS = 12
-# The environment variable that tells the poller how long it may follow a resource.
-POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
 # Seconds between two polls of an import job, and of a training (a recommender's: the config's
 # recommenderPollMinutes); the cost estimate counts the polls.
 IMPORT_POLL_SECONDS = 60

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.personalize_resources import core, import_job, long_waits, poller, recommender, solution_version
+from lambdas.personalize_resources import core, environments, import_job, long_waits, poller, recommender, solution_version
 from tests.lambdas.fake_personalize import FakePersonalize
 from tests.lambdas.fake_recommenders import FakeStepFunctions, RecordingSignals, SimulatedClock
 
@@ -153,7 +153,7 @@ class World:
         monkeypatch.setattr(poller, "create_states_client", lambda: self.states_client)
         monkeypatch.setattr(poller, "send_signal", self.signals)
         monkeypatch.setattr(poller, "handle_url", self._handle_url)
-        monkeypatch.setenv(poller.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
+        monkeypatch.setenv(environments.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
 
     def _handle_url(self, handle: Mapping[str, str]) -> str:
         self.handle_lookups.append(handle["LogicalResourceId"])
