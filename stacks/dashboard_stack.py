@@ -22,7 +22,7 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import REPORT_PREFIX
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
 from stacks.constructs.dashboard import DASHBOARD_WIDTH, InferredSource, alarm_status_row, charted_groups, group_section, intro_text, text_height
 from stacks.constructs.experiment_widgets import experiment_rows

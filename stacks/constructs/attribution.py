@@ -20,7 +20,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources import solution as solution_handler
 from lambdas.personalize_resources.address_book import IMPORT_PREFIX, resource_parameter_prefix, whole_seconds
-from stacks.configuration import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
+from config import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handlers import personalize_arn, request_tags, signal_handle
 from stacks.deployment import RecommenderSwitch

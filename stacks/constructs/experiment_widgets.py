@@ -12,7 +12,7 @@ from __future__ import annotations
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from stacks.configuration import AppConfig, DatasetGroup, Metric
+from config import AppConfig, DatasetGroup, Metric
 from stacks.constructs.dashboard import (
     DASHBOARD_WIDTH,
     HALF,
@@ -23,7 +23,7 @@ from stacks.constructs.dashboard import (
     zero_based_graph,
 )
 from stacks.constructs.operator_widgets import GET_RECOMMENDATIONS, serving_endpoints
-from stacks.experiments import (
+from config.experiments import (
     ENVIRONMENT_NAME,
     SRM_P_THRESHOLD,
     Experiment,

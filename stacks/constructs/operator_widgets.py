@@ -28,7 +28,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from stacks.configuration import AppConfig, DatasetGroup, Metric
+from config import AppConfig, DatasetGroup, Metric
 from stacks.constructs.dashboard import (
     DASHBOARD_WIDTH,
     HALF,

@@ -21,7 +21,7 @@ from lambdas.personalize_resources import (
     teardown_wait,
 )
 from lambdas.personalize_resources.address_book import POLLER_TIMEOUT_ENV, whole_seconds
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
 from stacks.constructs.dataset_group import TEARDOWN_WAIT_TIMEOUT, DatasetGroupResources
 from stacks.constructs.handlers import (

@@ -23,7 +23,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import offline_metrics_parameter, resource_parameter_prefix, whole_seconds
-from stacks.configuration import AppConfig, Campaign, DatasetGroup, Solution
+from config import AppConfig, Campaign, DatasetGroup, Solution
 from stacks.constructs.attribution import short_hash
 from stacks.constructs.handlers import request_tags, signal_handle
 from stacks.deployment import CampaignSwitch

@@ -1,3 +1,0 @@
-"""Moved to config.feature_flags; removed once the importers use it."""
-
-from config.feature_flags import *  # noqa: F403
