@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from config.errors import ConfigError, ConfigIssue, format_path
 from config.models import AppConfig
@@ -46,7 +47,7 @@ class ConfigDeprecationWarning(UserWarning):
 RENAMED_KEYS = {"recommenderReadyTimeoutHours": "longWaitTimeoutHours"}
 
 
-def _renamed(raw: dict, source: str) -> tuple[dict, dict[str, str]]:
+def _renamed(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, str]]:
     """``raw`` with each old key under its new name, and new -> old for the keys renamed."""
     renamed = {}
     for old, new in RENAMED_KEYS.items():
@@ -120,13 +121,13 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _issue_from_pydantic(error: dict[str, Any], raw: Any) -> ConfigIssue:
+def _issue_from_pydantic(error: ErrorDetails, raw: Any) -> ConfigIssue:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     kind = error["type"]
     if kind == "extra_forbidden":
         known = _known_fields(raw, loc)
-        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        fix = f"did you mean `{hint[0]}`?" if hint else f"allowed here: {', '.join(known)}" if known else "remove it"
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f"did you mean `{close[0]}`?" if close else f"allowed here: {', '.join(known)}" if known else "remove it"
         return ConfigIssue(format_path(loc), f"unknown field; {fix}")
     if kind == "missing":
         return ConfigIssue(format_path(loc), "is required; add it (see config/default.yaml for an example)")

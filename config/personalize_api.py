@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Any
 
 from botocore.session import get_session
 
 
 @cache
-def personalize_model():
+def personalize_model() -> Any:
     return get_session().get_service_model("personalize")
 
 

@@ -42,7 +42,7 @@ def tokenize(text: str) -> list[Token]:
                 " strings, numbers, $PLACEHOLDERS, parentheses, commas, comparison operators and |",
                 index + 1,
             )
-        kind, value = match.lastgroup, match.group()
+        kind, value = match.lastgroup or "", match.group()
         if kind == "unterminated":
             raise FilterExpressionError("string is not closed; end it with a double quote (\")", index + 1)
         if kind == "single":

@@ -4,6 +4,7 @@ every stage raises (config.filters has the grammar)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 MAX_EXPRESSION_LENGTH = 2500  # botocore personalize FilterExpression max
@@ -98,7 +99,7 @@ class FilterExpression:
     text: str
     expressions: tuple[Expression, ...]
 
-    def _all_conditions(self):
+    def _all_conditions(self) -> Iterator[Condition]:
         for expression in self.expressions:
             yield from expression.conditions
             yield from expression.user_conditions

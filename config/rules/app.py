@@ -9,7 +9,10 @@ from config.models.base import duplicates
 
 def app_issues(config: AppConfig) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    add = lambda path, message: issues.append(ConfigIssue(path, message))  # noqa: E731
+
+    def add(path: str, message: str) -> None:
+        issues.append(ConfigIssue(path, message))
+
     for name in duplicates([g.name for g in config.dataset_groups]):
         add("datasetGroups", f"dataset group name {name!r} is used twice; names must be unique")
     if config.reuse_retained_buckets:

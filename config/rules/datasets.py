@@ -36,14 +36,14 @@ def schema_issues(schema: DatasetSchema, dataset_type: str, path: str, domain: s
     names = [f.name for f in schema.fields]
     for name in duplicates(names):
         issues.append(ConfigIssue(f"{path}.fields", f"field {name!r} is declared twice"))
-    for index, field in enumerate(schema.fields):
+    for index, declared in enumerate(schema.fields):
         fpath = f"{path}.fields[{index}]"
-        if not AVRO_FIELD_PATTERN.match(field.name):
-            issues.append(ConfigIssue(f"{fpath}.name", f"{field.name!r} is not a valid Avro field name; use letters, digits and '_' and do not start with a digit"))
-        if field.categorical and field.type is not AvroType.STRING:
-            issues.append(ConfigIssue(f"{fpath}.categorical", f"only string fields can be categorical ({field.name} is {field.type.value}); drop `categorical` or make it a string"))
-        if field.textual and field.type is not AvroType.STRING:
-            issues.append(ConfigIssue(f"{fpath}.textual", f"only string fields can be textual ({field.name} is {field.type.value})"))
+        if not AVRO_FIELD_PATTERN.match(declared.name):
+            issues.append(ConfigIssue(f"{fpath}.name", f"{declared.name!r} is not a valid Avro field name; use letters, digits and '_' and do not start with a digit"))
+        if declared.categorical and declared.type is not AvroType.STRING:
+            issues.append(ConfigIssue(f"{fpath}.categorical", f"only string fields can be categorical ({declared.name} is {declared.type.value}); drop `categorical` or make it a string"))
+        if declared.textual and declared.type is not AvroType.STRING:
+            issues.append(ConfigIssue(f"{fpath}.textual", f"only string fields can be textual ({declared.name} is {declared.type.value})"))
     rules = SCHEMA_RULES[(domain, dataset_type)]
     type_name = DATASET_TYPE_NAMES[dataset_type]
     where = f"{domain} domain" if domain else "custom dataset group"

@@ -12,7 +12,10 @@ from config.models.base import duplicates
 
 def experiment_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    add = lambda path, message: issues.append(ConfigIssue(path, message))
+
+    def add(path: str, message: str) -> None:
+        issues.append(ConfigIssue(path, message))
+
     for name in duplicates([e.name for e in group.experiments]):
         add(f"{base}.experiments", f"experiment name {name!r} is used twice; names must be unique in a dataset group (each is a flag key)")
     servable = _servable_sources(group)

@@ -16,7 +16,10 @@ from lambdas.personalize_resources.address_book import RECIPE_ARN_PREFIX
 
 def recommender_issues(config: AppConfig, group: DatasetGroup, base: str) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    add = lambda path, message: issues.append(ConfigIssue(path, message))  # noqa: E731
+
+    def add(path: str, message: str) -> None:
+        issues.append(ConfigIssue(path, message))
+
     if group.recommenders and group.domain is None:
         add(f"{base}.recommenders", "recommenders need a domain dataset group; set `domain: ECOMMERCE` or `domain: VIDEO_ON_DEMAND`")
     for name in duplicates([r.name for r in group.recommenders]):
