@@ -5,10 +5,10 @@ on their first line, `# yaml-language-server: $schema=schema.json`).
     python -m tools.config_reference          # rewrite both files
     python -m tools.config_reference --check  # exit 1 if either is stale (tests/test_config_reference.py)
 
-Descriptions are the field docstrings of the pydantic models; types, defaults and limits come
-from the JSON Schema pydantic derives from the same models, so the reference cannot drift from
-what `load_config` accepts (the semantic rules that span fields are listed in the
-descriptions and enforced by `_semantic_issues`).
+Descriptions are the fields' `Field(description=...)` in the pydantic models; types, defaults and
+limits come from the JSON Schema pydantic derives from the same models, so the reference cannot
+drift from what `load_config` accepts (the semantic rules that span fields are listed in the
+descriptions and enforced by config.rules).
 """
 
 from __future__ import annotations

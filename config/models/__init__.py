@@ -1,7 +1,7 @@
 """The config models by concern; pydantic checks each field alone (types, patterns, limits).
 
-The field docstrings are the descriptions of docs/configuration.md and config/schema.json
-(tools/config_reference.py generates both from `AppConfig`).
+Every field has `Field(description=...)`: tools/config_reference.py generates docs/configuration.md
+and config/schema.json from `AppConfig`, descriptions included.
 """
 
 from __future__ import annotations

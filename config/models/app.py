@@ -19,30 +19,17 @@ from lambdas.personalize_resources.address_book import LONG_WAIT_MAX_HOURS
 
 
 class DatasetGroup(Strict):
-    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
-    """Short name, unique in the config; part of every physical name in the group."""
-    domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"] | None = None
-    """ECOMMERCE or VIDEO_ON_DEMAND for a domain group (recommenders); empty for a custom group (solutions and campaigns only)."""
-    datasets: Datasets
-    """The group's datasets."""
-    event_tracker: bool = Field(default=True, alias="eventTracker")
-    """Create an event tracker so applications can send PutEvents."""
-    metric_attribution: MetricAttributionConfig | None = Field(default=None, alias="metricAttribution")
-    """The metrics Personalize attributes to each source."""
-    recommenders: list[Recommender] = Field(default_factory=list)
-    """Domain recommenders (domain groups only)."""
-    attribution_sources: list[Annotated[str, Field(pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)]] = Field(
-        default_factory=list, alias="attributionSources"
-    )
-    """Other sources that send events (third-party widgets, e-mails), besides the recommenders' and campaigns'."""
-    solutions: list[Solution] = Field(default_factory=list)
-    """Custom solutions, their trainings and campaigns."""
-    filters: list[Filter] = Field(default_factory=list)
-    """Filters applications may pass with GetRecommendations."""
-    experiments: list[Experiment] = Field(default_factory=list)
-    """Randomized experiments between the group's sources, assigned by AppConfig feature flags (docs/experiments.md)."""
-    timezone: str | None = None
-    """The shop's time zone (IANA name, e.g. America/Los_Angeles): `report` clusters the group's days by its local day (default UTC; `--timezone` overrides)."""
+    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN, description="Short name, unique in the config; part of every physical name in the group.")
+    domain: Literal["ECOMMERCE", "VIDEO_ON_DEMAND"] | None = Field(default=None, description="ECOMMERCE or VIDEO_ON_DEMAND for a domain group (recommenders); empty for a custom group (solutions and campaigns only).")
+    datasets: Datasets = Field(description="The group's datasets.")
+    event_tracker: bool = Field(default=True, alias="eventTracker", description="Create an event tracker so applications can send PutEvents.")
+    metric_attribution: MetricAttributionConfig | None = Field(default=None, alias="metricAttribution", description="The metrics Personalize attributes to each source.")
+    recommenders: list[Recommender] = Field(default_factory=list, description="Domain recommenders (domain groups only).")
+    attribution_sources: list[Annotated[str, Field(pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)]] = Field(default_factory=list, alias="attributionSources", description="Other sources that send events (third-party widgets, e-mails), besides the recommenders' and campaigns'.")
+    solutions: list[Solution] = Field(default_factory=list, description="Custom solutions, their trainings and campaigns.")
+    filters: list[Filter] = Field(default_factory=list, description="Filters applications may pass with GetRecommendations.")
+    experiments: list[Experiment] = Field(default_factory=list, description="Randomized experiments between the group's sources, assigned by AppConfig feature flags (docs/experiments.md).")
+    timezone: str | None = Field(default=None, description="The shop's time zone (IANA name, e.g. America/Los_Angeles): `report` clusters the group's days by its local day (default UTC; `--timezone` overrides).")
 
     @field_validator("timezone")
     @classmethod
@@ -69,10 +56,8 @@ class DatasetGroup(Strict):
 class Encryption(Strict):
     """SSE-S3 by default; ``kms`` creates a customer key, or uses ``kmsKeyArn`` when given."""
 
-    mode: Literal["S3_MANAGED", "KMS"] = "S3_MANAGED"
-    """S3_MANAGED (SSE-S3) or KMS (a customer managed key for the data, billed monthly)."""
-    kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
-    """With mode KMS: use this existing key instead of creating one."""
+    mode: Literal["S3_MANAGED", "KMS"] = Field(default="S3_MANAGED", description="S3_MANAGED (SSE-S3) or KMS (a customer managed key for the data, billed monthly).")
+    kms_key_arn: str | None = Field(default=None, alias="kmsKeyArn", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$", description="With mode KMS: use this existing key instead of creating one.")
 
     @model_validator(mode="after")
     def _arn_needs_kms(self) -> Encryption:
@@ -82,28 +67,17 @@ class Encryption(Strict):
 
 
 class AppConfig(Strict):
-    name: str = Field(min_length=1, max_length=20, pattern=SHORT_NAME_PATTERN)
-    """The environment's name: starts every stack and physical name, so environments can share an account."""
-    tags: dict[str, str] = Field(default_factory=dict)
-    """Tags for every taggable resource."""
-    removal_policy: Literal["RETAIN", "DESTROY"] = Field(default="RETAIN", alias="removalPolicy")
-    """RETAIN keeps the buckets and their data on destroy; DESTROY empties and deletes them."""
-    reuse_retained_buckets: bool = Field(default=False, alias="reuseRetainedBuckets")
-    """Use the buckets an earlier RETAIN destroy left instead of creating them (docs/storage-lifecycle.md)."""
-    encryption: Encryption = Field(default_factory=Encryption)
-    """How the data bucket is encrypted."""
-    noncurrent_version_days: int = Field(default=30, ge=1, le=3650, alias="noncurrentVersionDays")
-    """Days the data bucket keeps replaced object versions."""
-    long_wait_timeout_hours: float = Field(default=8, gt=0, le=LONG_WAIT_MAX_HOURS, alias="longWaitTimeoutHours")
-    """How long a deploy waits for an import, a training or a recommender, and a destroy for the teardown (at most 12, CloudFormation's WaitCondition limit). The old name `recommenderReadyTimeoutHours` is still read, with a warning."""
-    recommender_poll_minutes: int = Field(default=5, ge=1, le=60, alias="recommenderPollMinutes")
-    """How often the deploy checks a recommender's status."""
-    dataset_groups: Annotated[list[DatasetGroup], Field(min_length=1)] = Field(alias="datasetGroups")
-    """The Personalize dataset groups of the environment."""
-    dashboard: Dashboard = Field(default_factory=Dashboard)
-    """The CloudWatch dashboard, alarms and report queries."""
-    external_buckets: list[str] = Field(default_factory=list, alias="externalBuckets")
-    """Buckets outside this app that a `dataImport.location` (s3://...) reads. The stack cannot edit their policies: each owner adds the bucket policy printed at synth (docs/iam-authorization.md)."""
+    name: str = Field(min_length=1, max_length=20, pattern=SHORT_NAME_PATTERN, description="The environment's name: starts every stack and physical name, so environments can share an account.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags for every taggable resource.")
+    removal_policy: Literal["RETAIN", "DESTROY"] = Field(default="RETAIN", alias="removalPolicy", description="RETAIN keeps the buckets and their data on destroy; DESTROY empties and deletes them.")
+    reuse_retained_buckets: bool = Field(default=False, alias="reuseRetainedBuckets", description="Use the buckets an earlier RETAIN destroy left instead of creating them (docs/storage-lifecycle.md).")
+    encryption: Encryption = Field(default_factory=Encryption, description="How the data bucket is encrypted.")
+    noncurrent_version_days: int = Field(default=30, ge=1, le=3650, alias="noncurrentVersionDays", description="Days the data bucket keeps replaced object versions.")
+    long_wait_timeout_hours: float = Field(default=8, gt=0, le=LONG_WAIT_MAX_HOURS, alias="longWaitTimeoutHours", description="How long a deploy waits for an import, a training or a recommender, and a destroy for the teardown (at most 12, CloudFormation's WaitCondition limit). The old name `recommenderReadyTimeoutHours` is still read, with a warning.")
+    recommender_poll_minutes: int = Field(default=5, ge=1, le=60, alias="recommenderPollMinutes", description="How often the deploy checks a recommender's status.")
+    dataset_groups: Annotated[list[DatasetGroup], Field(min_length=1)] = Field(alias="datasetGroups", description="The Personalize dataset groups of the environment.")
+    dashboard: Dashboard = Field(default_factory=Dashboard, description="The CloudWatch dashboard, alarms and report queries.")
+    external_buckets: list[str] = Field(default_factory=list, alias="externalBuckets", description="Buckets outside this app that a `dataImport.location` (s3://...) reads. The stack cannot edit their policies: each owner adds the bucket policy printed at synth (docs/iam-authorization.md).")
 
     def external_import_locations(self) -> list[str]:
         """Every dataImport location in another bucket (an s3:// URI), in config order."""

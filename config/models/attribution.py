@@ -17,12 +17,9 @@ METRIC_EXPRESSION = re.compile(
 
 
 class Metric(Strict):
-    metric_name: str = Field(alias="metricName", min_length=1, max_length=256, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    """The metric's name; Personalize publishes it to CloudWatch upper-cased (countViews -> COUNTVIEWS)."""
-    event_type: str = Field(alias="eventType", min_length=1, max_length=256)
-    """The interactions' EVENT_TYPE the metric counts or sums (e.g. View, Purchase)."""
-    expression: str = Field(min_length=1, max_length=256)
-    """`SAMPLECOUNT()` or `SUM(DATASET.COLUMN)` with DATASET INTERACTIONS or ITEMS and a numeric COLUMN."""
+    metric_name: str = Field(alias="metricName", min_length=1, max_length=256, pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="The metric's name; Personalize publishes it to CloudWatch upper-cased (countViews -> COUNTVIEWS).")
+    event_type: str = Field(alias="eventType", min_length=1, max_length=256, description="The interactions' EVENT_TYPE the metric counts or sums (e.g. View, Purchase).")
+    expression: str = Field(min_length=1, max_length=256, description="`SAMPLECOUNT()` or `SUM(DATASET.COLUMN)` with DATASET INTERACTIONS or ITEMS and a numeric COLUMN.")
 
     @field_validator("expression")
     @classmethod
@@ -42,9 +39,6 @@ class Metric(Strict):
 
 
 class MetricAttributionConfig(Strict):
-    metrics: Annotated[list[Metric], Field(min_length=1)]
-    """At most 10 metrics; changing them updates the metric attribution in place."""
-    s3_output: bool = Field(default=True, alias="s3Output")
-    """Write a report to the data bucket's metric-report prefix after each bulk import."""
-    cloudwatch: bool = True
-    """Chart the metrics on the dashboard (Personalize publishes PutEvents and incremental imports to CloudWatch)."""
+    metrics: Annotated[list[Metric], Field(min_length=1)] = Field(description="At most 10 metrics; changing them updates the metric attribution in place.")
+    s3_output: bool = Field(default=True, alias="s3Output", description="Write a report to the data bucket's metric-report prefix after each bulk import.")
+    cloudwatch: bool = Field(default=True, description="Chart the metrics on the dashboard (Personalize publishes PutEvents and incremental imports to CloudWatch).")

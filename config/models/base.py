@@ -12,8 +12,8 @@ ATTRIBUTION_SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 
 
 class Strict(BaseModel):
-    # Field docstrings become the descriptions of docs/configuration.md and config/schema.json.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, use_attribute_docstrings=True)
+    # Every field has Field(description=...): docs/configuration.md and config/schema.json show it.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -14,16 +14,11 @@ from lambdas.personalize_resources.address_book import RECIPE_ARN_PREFIX
 
 
 class Recommender(Strict):
-    name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN)
-    """Short name, unique in the dataset group; the physical name is `<name>-<group>-<this>-<recipe hash>`."""
-    recipe: str
-    """A use case of the group's domain, e.g. `aws-ecomm-recommended-for-you`, or its recipe ARN. A new recipe replaces the recommender."""
-    attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)
-    """The eventAttributionSource applications send with events that follow this recommender's results (default: the name with '-' as '_')."""
-    state: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
-    """ACTIVE serves (and bills its request floor every hour); INACTIVE stops it: no charge, no retraining."""
-    recommender_config: dict[str, Any] = Field(default_factory=dict, alias="recommenderConfig")
-    """CreateRecommender's recommenderConfig as the API spells it (checked against botocore's model), e.g. `minRecommendationRequestsPerSecond` (the billed floor, default 1), `enableMetadataWithRecommendations`, `trainingDataConfig`."""
+    name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN, description="Short name, unique in the dataset group; the physical name is `<name>-<group>-<this>-<recipe hash>`.")
+    recipe: str = Field(description="A use case of the group's domain, e.g. `aws-ecomm-recommended-for-you`, or its recipe ARN. A new recipe replaces the recommender.")
+    attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256, description="The eventAttributionSource applications send with events that follow this recommender's results (default: the name with '-' as '_').")
+    state: Literal["ACTIVE", "INACTIVE"] = Field(default="ACTIVE", description="ACTIVE serves (and bills its request floor every hour); INACTIVE stops it: no charge, no retraining.")
+    recommender_config: dict[str, Any] = Field(default_factory=dict, alias="recommenderConfig", description="CreateRecommender's recommenderConfig as the API spells it (checked against botocore's model), e.g. `minRecommendationRequestsPerSecond` (the billed floor, default 1), `enableMetadataWithRecommendations`, `trainingDataConfig`.")
 
     @property
     def recipe_arn(self) -> str:
@@ -38,12 +33,9 @@ class Recommender(Strict):
 class SolutionEvent(Strict):
     """One entry of solutionConfig.eventsConfig.eventParametersList (v2 recipes)."""
 
-    event_type: str = Field(alias="eventType", min_length=1, max_length=256)
-    """An event type of the interactions data."""
-    event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold")
-    """Only events of this type with EVENT_VALUE at or above it count."""
-    weight: float = Field(ge=0, le=1)  # botocore EventTypeWeight: 0..1
-    """The event type's weight in training, 0 to 1."""
+    event_type: str = Field(alias="eventType", min_length=1, max_length=256, description="An event type of the interactions data.")
+    event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold", description="Only events of this type with EVENT_VALUE at or above it count.")
+    weight: float = Field(ge=0, le=1, description="The event type's weight in training, 0 to 1.")  # botocore EventTypeWeight: 0..1
 
     def to_api(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"eventType": self.event_type, "weight": self.weight}
@@ -55,10 +47,8 @@ class SolutionEvent(Strict):
 class AutoTraining(Strict):
     """Personalize's own periodic retraining; off by default so deployments decide what is trained (and billed)."""
 
-    enabled: bool = False
-    """Let Personalize train new versions on a schedule (each training bills training hours)."""
-    schedule: str | None = Field(default=None, pattern=r"^rate\(\d+ days?\)$", max_length=16)
-    """`rate(N days)` with N from 1 to 30 (botocore's AutoTrainingConfig); default every 7 days."""
+    enabled: bool = Field(default=False, description="Let Personalize train new versions on a schedule (each training bills training hours).")
+    schedule: str | None = Field(default=None, pattern=r"^rate\(\d+ days?\)$", max_length=16, description="`rate(N days)` with N from 1 to 30 (botocore's AutoTrainingConfig); default every 7 days.")
 
     @model_validator(mode="after")
     def _schedule_needs_enabled(self) -> AutoTraining:
@@ -75,19 +65,15 @@ class AutoTraining(Strict):
 class Training(Strict):
     """What a deployment trains: a new `version` (any string) starts a new solution version."""
 
-    version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,20}$")
-    """Any string of up to 20 letters, digits, '.', '_' or '-': a new value trains a new solution version at deploy."""
-    mode: Literal["FULL", "UPDATE"] = "FULL"
-    """FULL trains on all data; UPDATE (User-Personalization and similar recipes, after a FULL version) updates the latest version."""
+    version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,20}$", description="Any string of up to 20 letters, digits, '.', '_' or '-': a new value trains a new solution version at deploy.")
+    mode: Literal["FULL", "UPDATE"] = Field(default="FULL", description="FULL trains on all data; UPDATE (User-Personalization and similar recipes, after a FULL version) updates the latest version.")
 
 
 class ItemExploration(Strict):
     """campaignConfig.itemExplorationConfig (aws-user-personalization): strings in the API."""
 
-    exploration_weight: float | None = Field(default=None, alias="explorationWeight", ge=0, le=1)
-    """How much to recommend new or less relevant items, 0 to 1."""
-    exploration_item_age_cut_off: int | None = Field(default=None, alias="explorationItemAgeCutOff", ge=1)
-    """Days since an item's CREATION_TIMESTAMP within which it counts as new."""
+    exploration_weight: float | None = Field(default=None, alias="explorationWeight", ge=0, le=1, description="How much to recommend new or less relevant items, 0 to 1.")
+    exploration_item_age_cut_off: int | None = Field(default=None, alias="explorationItemAgeCutOff", ge=1, description="Days since an item's CREATION_TIMESTAMP within which it counts as new.")
 
     def to_api(self) -> dict[str, str]:
         out = {}
@@ -102,20 +88,13 @@ class Campaign(Strict):
     """A campaign serves a solution version; it bills its minProvisionedTPS every hour and cannot
     be stopped, only deleted (`enabled: false` deletes it)."""
 
-    name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN)
-    """Short name, unique in the dataset group; a new name replaces the campaign."""
-    min_provisioned_tps: int = Field(default=1, ge=1, alias="minProvisionedTPS")
-    """Billed floor of transactions per second, every hour the campaign exists."""
-    item_exploration: ItemExploration | None = Field(default=None, alias="itemExploration")
-    """campaignConfig.itemExplorationConfig (aws-user-personalization only)."""
-    metadata: bool = False  # campaignConfig.enableMetadataWithRecommendations (billed extra)
-    """Return item metadata with recommendations (campaignConfig.enableMetadataWithRecommendations; billed extra)."""
-    sync_with_latest_solution_version: bool = Field(default=False, alias="syncWithLatestSolutionVersion")
-    """Serve the solution's latest version automatically (campaignConfig.syncWithLatestSolutionVersion)."""
-    attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256)
-    """The eventAttributionSource applications send with events that follow this campaign's results (default: the name with '-' as '_')."""
-    enabled: bool = True
-    """false deletes the campaign (the only way to stop its hourly charge) and keeps its source known."""
+    name: str = Field(min_length=1, max_length=40, pattern=SHORT_NAME_PATTERN, description="Short name, unique in the dataset group; a new name replaces the campaign.")
+    min_provisioned_tps: int = Field(default=1, ge=1, alias="minProvisionedTPS", description="Billed floor of transactions per second, every hour the campaign exists.")
+    item_exploration: ItemExploration | None = Field(default=None, alias="itemExploration", description="campaignConfig.itemExplorationConfig (aws-user-personalization only).")
+    metadata: bool = Field(default=False, description="Return item metadata with recommendations (campaignConfig.enableMetadataWithRecommendations; billed extra).")  # campaignConfig.enableMetadataWithRecommendations (billed extra)
+    sync_with_latest_solution_version: bool = Field(default=False, alias="syncWithLatestSolutionVersion", description="Serve the solution's latest version automatically (campaignConfig.syncWithLatestSolutionVersion).")
+    attribution_source: str | None = Field(default=None, alias="attributionSource", pattern=ATTRIBUTION_SOURCE_PATTERN, max_length=256, description="The eventAttributionSource applications send with events that follow this campaign's results (default: the name with '-' as '_').")
+    enabled: bool = Field(default=True, description="false deletes the campaign (the only way to stop its hourly charge) and keeps its source known.")
 
     @property
     def source_name(self) -> str:
@@ -137,24 +116,15 @@ class Campaign(Strict):
 class Solution(Strict):
     """A custom solution (recipe + training settings), its trained versions and its campaigns."""
 
-    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
-    """Short name, unique in the dataset group."""
-    recipe: str
-    """A custom recipe, e.g. `aws-user-personalization`, `aws-similar-items`, or its ARN."""
-    event_type: str | None = Field(default=None, alias="eventType", min_length=1, max_length=256)
-    """Train on this event type only."""
-    event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold")
-    """Train on events with EVENT_VALUE at or above it only."""
-    events: list[SolutionEvent] = Field(default_factory=list)
-    """Event types and weights for v2 recipes (solutionConfig.eventsConfig)."""
-    auto_training: AutoTraining = Field(default_factory=AutoTraining, alias="autoTraining")
-    """Personalize's own periodic retraining."""
-    perform_hpo: bool = Field(default=False, alias="performHPO")
-    """Tune hyperparameters while training (more training hours)."""
-    training: Training = Field(default_factory=Training)
-    """What a deploy trains."""
-    campaigns: list[Campaign] = Field(default_factory=list)
-    """Campaigns serving the solution's trained version."""
+    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN, description="Short name, unique in the dataset group.")
+    recipe: str = Field(description="A custom recipe, e.g. `aws-user-personalization`, `aws-similar-items`, or its ARN.")
+    event_type: str | None = Field(default=None, alias="eventType", min_length=1, max_length=256, description="Train on this event type only.")
+    event_value_threshold: float | None = Field(default=None, alias="eventValueThreshold", description="Train on events with EVENT_VALUE at or above it only.")
+    events: list[SolutionEvent] = Field(default_factory=list, description="Event types and weights for v2 recipes (solutionConfig.eventsConfig).")
+    auto_training: AutoTraining = Field(default_factory=AutoTraining, alias="autoTraining", description="Personalize's own periodic retraining.")
+    perform_hpo: bool = Field(default=False, alias="performHPO", description="Tune hyperparameters while training (more training hours).")
+    training: Training = Field(default_factory=Training, description="What a deploy trains.")
+    campaigns: list[Campaign] = Field(default_factory=list, description="Campaigns serving the solution's trained version.")
 
     @property
     def recipe_arn(self) -> str:
@@ -181,7 +151,5 @@ class Solution(Strict):
 
 
 class Filter(Strict):
-    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN)
-    """Short name, unique in the dataset group."""
-    expression: str = Field(min_length=1, max_length=2500)
-    """A Personalize filter expression, e.g. `EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")`; checked against the group's schemas."""
+    name: str = Field(min_length=1, max_length=30, pattern=SHORT_NAME_PATTERN, description="Short name, unique in the dataset group.")
+    expression: str = Field(min_length=1, max_length=2500, description='A Personalize filter expression, e.g. `EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")`; checked against the group\'s schemas.')
