@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+# Keys and list indexes from the top of the file, as pydantic's `loc`: ("datasetGroups", 0, "name").
+# A place the file's structure cannot name (the file itself, a YAML syntax error's line) is one
+# part that names it: ("(file)",), ("line 3, column 5",).
+Location = tuple[str | int, ...]
+
+
+def format_path(location: Location) -> str:
+    """``datasetGroups[0].metricAttribution.metrics[2]``: keys joined with dots, indexes in brackets."""
+    out = ""
+    for part in location:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
 
 
 @dataclass(frozen=True)
 class ConfigIssue:
-    path: str
-    message: str
+    location: Location
+    message: str  # what is wrong and how to fix it
+
+    @property
+    def path(self) -> str:
+        return format_path(self.location)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -22,13 +41,3 @@ class ConfigError(Exception):
         lines = "\n".join(f"  - {issue}" for issue in issues)
         count = f"{len(issues)} configuration problem{'' if len(issues) == 1 else 's'}"
         super().__init__(f"{source}: {count}:\n{lines}")
-
-
-def format_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"

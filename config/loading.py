@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from config.errors import ConfigError, ConfigIssue, format_path
+from config.errors import ConfigError, ConfigIssue, Location
 from config.models import AppConfig
 from config.models.base import ATTRIBUTION_SOURCE_PATTERN, SHORT_NAME_PATTERN
 from config.rules import semantic_issues
@@ -29,14 +29,22 @@ def load_config(path: str | Path, *, choose_with: str | None = None) -> AppConfi
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
         how = f" with {choose_with}" if choose_with else ""
-        raise ConfigError(source, [ConfigIssue("(file)", f"cannot read it ({err.strerror}); pass an existing file{how}")]) from None
+        raise ConfigError(source, [ConfigIssue(("(file)",), f"cannot read it ({err.strerror}); pass an existing file{how}")]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ConfigError(source, [ConfigIssue(where, f"not valid YAML ({getattr(err, 'problem', err)}); fix the syntax there")]) from None
+        raise ConfigError(source, [ConfigIssue((where,), f"not valid YAML ({getattr(err, 'problem', err)}); fix the syntax there")]) from None
     return parse_config(raw, source)
+
+
+def _as_spelled(issue: ConfigIssue, renamed: dict[str, str]) -> ConfigIssue:
+    """The issue located at the top-level key as the file spells it (its old name, when renamed)."""
+    top = issue.location[0] if issue.location else None
+    if isinstance(top, str) and top in renamed:
+        return ConfigIssue((renamed[top], *issue.location[1:]), issue.message)
+    return issue
 
 
 class ConfigDeprecationWarning(UserWarning):
@@ -54,7 +62,7 @@ def _renamed(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str
         if old not in raw:
             continue
         if new in raw:
-            raise ConfigError(source, [ConfigIssue(old, f"is the old name of `{new}`, which is set too; remove `{old}`")])
+            raise ConfigError(source, [ConfigIssue((old,), f"is the old name of `{new}`, which is set too; remove `{old}`")])
         warnings.warn(f"{source}: `{old}` is deprecated; rename it `{new}` (it bounds every long wait, not only recommenders')", ConfigDeprecationWarning, stacklevel=3)
         raw = {(new if key == old else key): value for key, value in raw.items()}
         renamed[new] = old
@@ -63,14 +71,13 @@ def _renamed(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str
 
 def parse_config(raw: Any, source: str = "config") -> AppConfig:
     if not isinstance(raw, dict):
-        raise ConfigError(source, [ConfigIssue("(top level)", "must be a mapping with at least `name` and `datasetGroups`")])
+        raise ConfigError(source, [ConfigIssue((), "must be a mapping with at least `name` and `datasetGroups`")])
     raw, renamed = _renamed(raw, source)
     try:
         config = AppConfig.model_validate(raw)
     except ValidationError as err:
         issues = [_issue_from_pydantic(e, raw) for e in err.errors()]
-        # Name the key as the file spells it.
-        raise ConfigError(source, [ConfigIssue(renamed.get(i.path, i.path), i.message) for i in issues]) from None
+        raise ConfigError(source, [_as_spelled(issue, renamed) for issue in issues]) from None
     issues = semantic_issues(config)
     if issues:
         raise ConfigError(source, issues)
@@ -93,7 +100,7 @@ PATTERN_HINTS = {
 }
 
 
-def _known_fields(raw: Any, loc: tuple[Any, ...]) -> list[str]:
+def _known_fields(raw: Any, loc: Location) -> list[str]:
     """Aliases the model accepts at the parent of `loc`, for "did you mean" hints."""
     model: Any = AppConfig
     for part in loc[:-1]:
@@ -122,24 +129,24 @@ def _inner_model(annotation: Any) -> Any:
 
 
 def _issue_from_pydantic(error: ErrorDetails, raw: Any) -> ConfigIssue:
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    loc: Location = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     kind = error["type"]
     if kind == "extra_forbidden":
         known = _known_fields(raw, loc)
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         fix = f"did you mean `{close[0]}`?" if close else f"allowed here: {', '.join(known)}" if known else "remove it"
-        return ConfigIssue(format_path(loc), f"unknown field; {fix}")
+        return ConfigIssue(loc, f"unknown field; {fix}")
     if kind == "missing":
-        return ConfigIssue(format_path(loc), "is required; add it (see config/default.yaml for an example)")
+        return ConfigIssue(loc, "is required; add it (see config/default.yaml for an example)")
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
         hint = PATTERN_HINTS.get(pattern, "change it to match")
-        return ConfigIssue(format_path(loc), f"{error['input']!r} does not match {pattern}; {hint}")
+        return ConfigIssue(loc, f"{error['input']!r} does not match {pattern}; {hint}")
     if kind == "string_type" and isinstance(error.get("input"), (int, float, bool, datetime.date)):
-        return ConfigIssue(format_path(loc), f"must be a string, but YAML read {error['input']!r} as {type(error['input']).__name__}; put it in quotes, e.g. \"{error['input']}\"")
+        return ConfigIssue(loc, f"must be a string, but YAML read {error['input']!r} as {type(error['input']).__name__}; put it in quotes, e.g. \"{error['input']}\"")
     if kind in {"enum", "literal_error"}:
         expected = error.get("ctx", {}).get("expected", "")
-        return ConfigIssue(format_path(loc), f"{error['input']!r} is not allowed; use one of {expected}")
+        return ConfigIssue(loc, f"{error['input']!r} is not allowed; use one of {expected}")
     if kind == "value_error":
-        return ConfigIssue(format_path(loc), str(error.get("ctx", {}).get("error", error["msg"])))
-    return ConfigIssue(format_path(loc), f"{error['msg'].rstrip('.')} (got {error.get('input')!r}); fix the value")
+        return ConfigIssue(loc, str(error.get("ctx", {}).get("error", error["msg"])))
+    return ConfigIssue(loc, f"{error['msg'].rstrip('.')} (got {error.get('input')!r}); fix the value")

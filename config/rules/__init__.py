@@ -22,10 +22,10 @@ from config.rules.solutions import solution_issues
 def semantic_issues(config: AppConfig) -> list[ConfigIssue]:
     issues = app_issues(config)
     for g_index, group in enumerate(config.dataset_groups):
-        base = f"datasetGroups[{g_index}]"
+        base = ("datasetGroups", g_index)
         issues += dataset_issues(config, group, base)
         if group.metric_attribution is not None:
-            issues += metric_issues(group, f"{base}.metricAttribution")
+            issues += metric_issues(group, (*base, "metricAttribution"))
         issues += recommender_issues(config, group, base)
         issues += solution_issues(config, group, base)
         issues += filter_issues(config, group, base)

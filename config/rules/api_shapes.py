@@ -7,11 +7,11 @@ from typing import Any
 
 from botocore.validate import ParamValidator
 
-from config.errors import ConfigIssue
+from config.errors import ConfigIssue, Location
 from config.personalize_api import personalize_model
 
 
-def shape_issues(value: Any, shape_name: str, path: str) -> list[ConfigIssue]:
+def shape_issues(value: Any, shape_name: str, path: Location) -> list[ConfigIssue]:
     """Validate a request fragment with botocore's own model, so the API is not re-typed here."""
     shape = personalize_model().shape_for(shape_name)
     report = ParamValidator().validate(value, shape)
@@ -23,7 +23,7 @@ def shape_issues(value: Any, shape_name: str, path: str) -> list[ConfigIssue]:
     return issues
 
 
-def _length_issues(value: Any, shape: Any, path: str) -> list[ConfigIssue]:
+def _length_issues(value: Any, shape: Any, path: Location) -> list[ConfigIssue]:
     """botocore checks types and minimums; maximum sizes, key patterns and booleans given for
     numbers (botocore takes `true` as an integer, as Python does) are checked here."""
     issues: list[ConfigIssue] = []
@@ -35,14 +35,14 @@ def _length_issues(value: Any, shape: Any, path: str) -> list[ConfigIssue]:
     if shape.type_name == "structure" and isinstance(value, dict):
         for key, member in shape.members.items():
             if key in value:
-                issues += _length_issues(value[key], member, f"{path}.{key}")
+                issues += _length_issues(value[key], member, (*path, key))
     elif shape.type_name == "map" and isinstance(value, dict):
         pattern = shape.key.metadata.get("pattern")
         for key, item in value.items():
             if pattern and not re.match(pattern, str(key)):
-                issues.append(ConfigIssue(f"{path}.{key}", f"key does not match {pattern}"))
-            issues += _length_issues(item, shape.value, f"{path}.{key}")
+                issues.append(ConfigIssue((*path, str(key)), f"key does not match {pattern}"))
+            issues += _length_issues(item, shape.value, (*path, str(key)))
     elif shape.type_name == "list" and isinstance(value, list):
         for index, item in enumerate(value):
-            issues += _length_issues(item, shape.member, f"{path}[{index}]")
+            issues += _length_issues(item, shape.member, (*path, index))
     return issues
