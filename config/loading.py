@@ -31,12 +31,23 @@ def load_config(path: str | Path, *, choose_with: str | None = None) -> AppConfi
         how = f" with {choose_with}" if choose_with else ""
         raise ConfigError(source, [ConfigIssue(("(file)",), f"cannot read it ({err.strerror}); pass an existing file{how}")]) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = _read_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         raise ConfigError(source, [ConfigIssue((where,), f"not valid YAML ({getattr(err, 'problem', err)}); fix the syntax there")]) from None
     return parse_config(raw, source)
+
+
+def _read_yaml(text: str) -> Any:
+    """libyaml's parser when PyYAML has it (most of a load's time is parsing); a file it refuses is
+    parsed again by the pure-Python one, whose error messages are the ones reported."""
+    if getattr(yaml, "__with_libyaml__", False):
+        try:
+            return yaml.load(text, Loader=yaml.CSafeLoader)
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
 
 
 def _as_spelled(issue: ConfigIssue, renamed: dict[str, str]) -> ConfigIssue:
