@@ -16,7 +16,7 @@ thresholds of ``eventsConfig`` do, whatever the recipe, and ``solution_issues`` 
 
 ``RECIPES`` (by name), ``recipe(name_or_arn)``, ``domain_recipe_names(domain)`` and
 ``solution_issues(...)`` (the synth-time checks of one solution's settings against its recipe
-and the dataset group; returns ``(field, message)`` pairs in the style of stacks/configuration.py).
+and the dataset group; returns ``(field, message)`` pairs that config.rules.solutions locates).
 """
 
 from __future__ import annotations

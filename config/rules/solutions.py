@@ -26,7 +26,7 @@ def known_event_types(group: DatasetGroup) -> frozenset[str] | None:
 
 
 def solution_issues(config: AppConfig, group: DatasetGroup, base: Location) -> list[ConfigIssue]:
-    """Recipe vs. group and data (stacks/recipes.py), names, campaigns."""
+    """Recipe vs. group and data (config/recipes.py), names, campaigns."""
     issues: list[ConfigIssue] = []
     datasets = group.datasets.present()
     columns = {f.name: f.type.value for f in group.datasets.interactions.schema_.fields}
