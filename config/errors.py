@@ -26,6 +26,11 @@ class ConfigIssue:
     location: Location
     message: str  # what is wrong and how to fix it
 
+    def __post_init__(self) -> None:
+        # A dotted string here would be formatted character by character; refuse it outright.
+        if not isinstance(self.location, tuple):
+            raise TypeError(f"ConfigIssue location must be a tuple of keys and indexes, not {self.location!r}")
+
     @property
     def path(self) -> str:
         return format_path(self.location)
