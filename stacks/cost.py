@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lambdas.personalize_resources.address_book import IMPORT_POLL_SECONDS, TRAINING_POLL_SECONDS, whole_seconds
 
-from stacks.configuration import AppConfig
+from config import AppConfig
 
 PRICES_CSV = Path(__file__).with_name("prices.csv")
 DEFAULT_REGION = "us-east-1"

@@ -21,7 +21,7 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import REPORT_PREFIX
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
 from stacks.constructs.dashboard import DASHBOARD_WIDTH, charted_groups, intro_text, text_height
 from stacks.constructs.dashboard_sections import group_rows

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX, RUNNING_IMPORT_JOBS_QUOTA
 from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA, declared_prefixes, external_bucket_policies
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.events_export import keeps_recorded_events
 from stacks.constructs.experiments import ExperimentFlags, experiment_groups

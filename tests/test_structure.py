@@ -37,7 +37,8 @@ def test_imports_against_the_layers_are_reported(tmp_path: Path) -> None:
         "lambdas/personalize_resources/address_book.py": "import re\nimport yaml\n",
         "lambdas/personalize_resources/core.py": "from .address_book import re\n",
         "stacks/__init__.py": "",
-        "stacks/configuration.py": "from lambdas.personalize_resources import core\n",
+        "config/__init__.py": "",
+        "config/loading.py": "from lambdas.personalize_resources import core\n",
         "stacks/storage_stack.py": "import aws_cdk\nfrom tools import report\n",
         "tools/__init__.py": "",
         "tools/report.py": "def f():\n    from aws_cdk import Aws\n    from stacks.storage_stack import x\n",
@@ -46,8 +47,8 @@ def test_imports_against_the_layers_are_reported(tmp_path: Path) -> None:
         "tools/uses_tests.py": "import tests.helper\n",
     })
     assert structure_facts.collect(repo).wrong_way == [
+        "config/loading.py:1 config -> handlers (config.loading imports lambdas.personalize_resources.core)",
         "lambdas/personalize_resources/address_book.py:2 address book -> third-party yaml",
-        "stacks/configuration.py:1 config -> handlers (stacks.configuration imports lambdas.personalize_resources.core)",
         "stacks/storage_stack.py:2 stacks -> tools (stacks.storage_stack imports tools.report)",
         "tools/report.py:2 tools -> third-party aws_cdk",
         "tools/report.py:3 tools -> stacks (tools.report imports stacks.storage_stack)",

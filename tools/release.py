@@ -100,7 +100,7 @@ def synthesize(request: ReleaseRequest, assembly: Path):
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     sys.path.insert(0, str(REPO))
     from stacks.app_builder import add_environment, enable_nag, new_app
-    from stacks.configuration import load_config, parse_config
+    from config import load_config, parse_config
     from stacks.deployment import NAME_PREFIX_MAX
 
     config = load_config(request.config_path, choose_with="--config PATH (make release CONFIG=PATH)")
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(REPO / "config" / "default.yaml"), type=Path)
     parser.add_argument("--out", default=str(REPO / "dist"), type=Path)
     args = parser.parse_args(argv)
-    from stacks.configuration import ConfigError
+    from config import ConfigError
 
     try:
         folder = build_release(ReleaseRequest(args.config, args.version, args.asset_bucket, args.out))
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"release written to {folder}")
-    from stacks.configuration import load_config
+    from config import load_config
     from stacks.cost import estimate, summary
 
     # What each account of the StackSet bills at the config's floors, and what the switches save.

@@ -22,15 +22,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PRODUCT_ROOTS = ("app.py", "lambdas", "stacks", "tools")
+PRODUCT_ROOTS = ("app.py", "config", "lambdas", "stacks", "tools")
 SCANNED_ROOTS = (*PRODUCT_ROOTS, "benchmarks", "tests")
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
 ADDRESS_BOOK = "lambdas.personalize_resources.address_book"
-# The CDK-free model of the app: validated configuration, what it is made of, and what is
-# computed from it alone (the report's SQL, the cost estimate).
-CONFIG_MODULES = frozenset({"stacks.configuration", "stacks.config_base", "stacks.experiments", "stacks.feature_flags", "stacks.recipes", "stacks.filter_expressions", "stacks.report_sql", "stacks.cost"})
+# The CDK-free model of the app: the `config` package (validated configuration and what it is
+# made of), and what is computed from it alone (the report's SQL, the cost estimate).
+CONFIG_PACKAGE = "config"
+CONFIG_MODULES = frozenset({"stacks.report_sql", "stacks.cost"})
 # Programs that drive a synth: they may import anything of ours but tests.
 ENTRY_MODULES = frozenset({"app", "tools.release", "tools.__main__"})
 
@@ -59,7 +60,7 @@ FORBIDDEN_PACKAGES: dict[str, frozenset[str]] = {
 def layer(module: str) -> str:
     if module == ADDRESS_BOOK:
         return "address book"
-    if module in CONFIG_MODULES:
+    if module in CONFIG_MODULES or module == CONFIG_PACKAGE or module.startswith(CONFIG_PACKAGE + "."):
         return "config"
     if module in ENTRY_MODULES or module.startswith("benchmarks."):
         return "entry"

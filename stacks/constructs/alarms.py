@@ -24,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.configuration import Alarm, AppConfig, DatasetGroup
+from config import Alarm, AppConfig, DatasetGroup
 from stacks.constructs.dashboard_metrics import NAMESPACE, PERIOD, GroupMetrics, dataset_group_arn
 from stacks.constructs.operator_widgets import PUT_EVENTS_ERRORS
 from stacks.deployment import alarm_email_subscription

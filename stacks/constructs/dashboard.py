@@ -27,7 +27,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from stacks.configuration import AppConfig, DatasetGroup, DerivedMetric, Metric
+from config import AppConfig, DatasetGroup, DerivedMetric, Metric
 from stacks.constructs.dashboard_metrics import (
     GROUP_DIMENSION,
     IDENTIFIER,

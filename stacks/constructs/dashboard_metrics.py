@@ -21,7 +21,7 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import METRIC_NAME_IN_EXPRESSION, cloudwatch_name
-from stacks.configuration import AppConfig, DatasetGroup, DerivedMetric, Metric
+from config import AppConfig, DatasetGroup, DerivedMetric, Metric
 from stacks.constructs.handler_functions import personalize_arn
 
 NAMESPACE = "AWS/Personalize"

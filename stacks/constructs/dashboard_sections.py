@@ -13,7 +13,7 @@ from typing import Protocol
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from stacks.configuration import AppConfig, DatasetGroup
+from config import AppConfig, DatasetGroup
 from stacks.constructs.dashboard import alarm_status_row, group_section
 from stacks.constructs.dashboard_metrics import GroupMetrics, InferredSource
 from stacks.constructs.experiment_widgets import experiment_rows

@@ -12,7 +12,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import tracking_id_parameter
-from stacks.configuration import (
+from config import (
     DATASET_TYPE_NAMES,
     AppConfig,
     DatasetGroup,

@@ -7,7 +7,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources import contracts
 
-from stacks.configuration import AppConfig, DatasetGroup
+from config import AppConfig, DatasetGroup
 from stacks.constructs.group_names import GroupContext, role_policy
 
 

@@ -13,7 +13,7 @@ from aws_cdk import CfnWaitCondition, CustomResource
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.events_export import add_events_export, keeps_recorded_events
 from stacks.constructs.group_names import GroupContext, stack_token

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from lambdas.personalize_resources import solution as solution_handler
-from stacks.configuration import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
+from config import AppConfig, Campaign, DatasetGroup, Filter, Recommender, Solution
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handler_functions import personalize_arn
 

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import IMPORT_PREFIX, whole_seconds
-from stacks.configuration import DatasetGroup
+from config import DatasetGroup
 from stacks.constructs.group_names import GroupContext, role_policy, short_hash
 from stacks.constructs.handler_functions import signal_handle
 from stacks.storage_stack import import_location

@@ -11,7 +11,7 @@ from constructs import Construct
 from lambdas.personalize_resources import long_waits, poller
 from lambdas.personalize_resources.address_book import whole_seconds
 from lambdas.personalize_resources.environments import HandlerEnvironment
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.handler_functions import LOG_RETENTION, HandlerFunction
 
 

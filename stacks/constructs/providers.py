@@ -16,7 +16,7 @@ from lambdas.personalize_resources import (
     solution_version,
 )
 from lambdas.personalize_resources.environments import HandlerEnvironment
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.events_export import keeps_recorded_events
 from stacks.constructs.group_names import GroupNames

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import resource_parameter_prefix, whole_seconds
-from stacks.configuration import AppConfig, DatasetGroup, Recommender
+from config import AppConfig, DatasetGroup, Recommender
 from stacks.constructs.group_names import short_hash
 from stacks.constructs.handler_functions import request_tags, signal_handle
 

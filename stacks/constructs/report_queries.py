@@ -25,7 +25,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import REPORT_PARAMETER_LEAVES, report_parameter
-from stacks.configuration import AppConfig, DatasetGroup
+from config import AppConfig, DatasetGroup
 from stacks.constructs.operator_widgets import serving_endpoints
 from stacks.report_sql import REPORT_COLUMNS, named_queries
 

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import offline_metrics_parameter, resource_parameter_prefix, whole_seconds
-from stacks.configuration import AppConfig, Campaign, DatasetGroup, Solution
+from config import AppConfig, Campaign, DatasetGroup, Solution
 from stacks.constructs.group_names import short_hash
 from stacks.constructs.handler_functions import request_tags, signal_handle
 from stacks.deployment import CampaignSwitch

@@ -8,7 +8,7 @@ from aws_cdk import CustomResource, Duration, Stack
 
 from lambdas.personalize_resources import contracts, teardown_wait
 from lambdas.personalize_resources.address_book import whole_seconds
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.dataset_group import DatasetGroupResources
 from stacks.constructs.handler_functions import CustomResourceProvider, FrameworkRoles, personalize_prefix_arn
 

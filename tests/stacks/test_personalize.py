@@ -277,7 +277,7 @@ def test_kms_dataset_groups_wait_for_the_service_role_policy(synthesized):
 
 
 def test_import_job_names_are_unique_per_stack_and_change_with_s3_output(template):
-    from stacks.configuration import load_config
+    from config import load_config
     from stacks.constructs.group_names import GroupNames
 
     for job in custom(template, "Custom::PersonalizeDatasetImportJob").values():
@@ -293,7 +293,7 @@ def test_import_job_names_are_unique_per_stack_and_change_with_s3_output(templat
 
 
 def test_wait_condition_handles_change_with_tags_and_timeout(template):
-    from stacks.configuration import load_config
+    from config import load_config
     from stacks.constructs.group_names import short_hash
 
     handles = set(resources(template, "AWS::CloudFormation::WaitConditionHandle"))
@@ -392,7 +392,7 @@ def test_recommenders_wait_for_imports_and_are_awaited_by_a_wait_condition(templ
 
 
 def test_a_new_recipe_means_a_new_recommender_name(synthesized):
-    from stacks.configuration import load_config
+    from config import load_config
 
     config = load_config("config/default.yaml")
     group = config.dataset_groups[0]

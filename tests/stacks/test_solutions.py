@@ -9,7 +9,7 @@ from graphlib import TopologicalSorter
 import pytest
 
 from lambdas.personalize_resources import long_waits, solution, solution_version
-from stacks.configuration import load_config
+from config import load_config
 from stacks.constructs.group_names import GroupNames
 from stacks.constructs.handler_functions import iam_action
 from stacks.iam_reference import action as reference_action

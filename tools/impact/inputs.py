@@ -20,7 +20,7 @@ from tools.impact.figures import DerivedMetric
 from tools.impact.options import CLOUDWATCH_DEFAULT_DAYS
 
 if TYPE_CHECKING:
-    from stacks.configuration import DatasetGroup
+    from config import DatasetGroup
     from tools.deployment_lookup import DeployedGroup
 
 SourceAliases = Callable[[list[str]], dict[str, str]]  # reported sources -> {reported: source}
