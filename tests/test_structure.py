@@ -74,6 +74,7 @@ def test_sizes_and_arn_spellings(tmp_path: Path) -> None:
     assert facts.long_files == [("stacks/big.py", 461)]
     assert facts.long_functions == [("stacks/big.py:1 long", 61)]
     assert facts.personalize_arns == ["stacks/arns.py:3", "stacks/arns.py:4", "stacks/arns.py:6"]
+    assert structure_facts.arn_modules(facts.personalize_arns) == ["stacks/arns.py (lines 3, 4, 6)"]
 
 
 def test_the_repository_has_no_import_cycle_nor_wrong_way_import() -> None:

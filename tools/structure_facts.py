@@ -264,13 +264,22 @@ def collect(repo: Path = REPO) -> Facts:
     )
 
 
+def arn_modules(places: list[str]) -> list[str]:
+    """The places grouped by module: one row per module that spells a Personalize ARN, its lines."""
+    lines: dict[str, list[str]] = {}
+    for place in places:
+        where, line = place.rsplit(":", 1)
+        lines.setdefault(where, []).append(line)
+    return [f"{where} (lines {', '.join(numbers)})" for where, numbers in sorted(lines.items())]
+
+
 def print_facts(facts: Facts) -> None:
     sections = [
         (f"product files over {MAX_FILE_LINES} lines", [f"{lines:5d}  {path}" for path, lines in facts.long_files]),
         (f"functions over {MAX_FUNCTION_LINES} lines", [f"{lines:5d}  {where}" for where, lines in facts.long_functions]),
         ("import cycles (deferred imports included)", [" <-> ".join(c) for c in facts.cycles]),
         ("wrong-way imports", facts.wrong_way),
-        ("places spelling a Personalize ARN", facts.personalize_arns),
+        ("modules spelling a Personalize ARN", arn_modules(facts.personalize_arns)),
     ]
     for title, rows in sections:
         print(f"{title}: {len(rows)}")

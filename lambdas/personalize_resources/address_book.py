@@ -26,7 +26,6 @@ MAX_METRICS = 10
 # not adjustable." (Developer Guide, "Common error messages": LimitExceededException "More than 5
 # resources with PENDING or IN_PROGRESS status").
 RUNNING_IMPORT_JOBS_QUOTA = 5
-RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 _PERSONALIZE_ARN = re.compile(r"arn:[a-z0-9-]+:personalize:[a-z0-9-]+:\d{12}:(?P<type>[a-z-]+)/.+")
 
@@ -39,6 +38,10 @@ def physical_name(environment: str, *parts: str) -> str:
 def personalize_arn_prefix(partition: str = "aws") -> str:
     """``arn:aws:personalize:``: what every Personalize ARN of the partition starts with."""
     return f"arn:{partition}:personalize:"
+
+
+# Recipes are AWS-owned: no region, no account.
+RECIPE_ARN_PREFIX = f"{personalize_arn_prefix()}::recipe/"
 
 
 def personalize_arn(partition: str, region: str, account: str, resource_type: str, name: str | None = None) -> str:
