@@ -65,7 +65,7 @@ test: lint
 simulate: setup
 	$(PY) -m harness --verbose
 
-# Files and functions over their size, import cycles, wrong-way imports, Personalize ARN spellings
+# Files and functions over their size, import cycles, wrong-way imports, modules spelling a Personalize ARN
 # (docs/architecture-layers.md).
 structure: setup
 	$(PY) -m tools.structure_facts

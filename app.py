@@ -29,7 +29,7 @@ from tools._entry import exit_quietly_on_interrupt  # noqa: E402  (standard libr
 exit_quietly_on_interrupt("synth")  # Ctrl-C in `make synth`: one line, not jsii's tracebacks
 
 from stacks.cli_context import CONFIG_KEY, unknown_context_keys  # noqa: E402
-from stacks.configuration import AppConfig, ConfigDeprecationWarning, ConfigError, load_config  # noqa: E402
+from config import AppConfig, ConfigDeprecationWarning, ConfigError, load_config  # noqa: E402
 
 CONFIG_ENV = "PERSONALIZE_IMPACT_CONFIG"
 # Set by the Makefile to its target (e.g. "synth"): hints then speak make's language.

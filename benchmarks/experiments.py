@@ -38,7 +38,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stacks.configuration import load_config, parse_config
+from config import load_config, parse_config
 from tools.impact.experiments import (
     SRM_P_THRESHOLD,
     Moments,

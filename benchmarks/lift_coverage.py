@@ -48,16 +48,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.impact import reports  # noqa: E402
-from tools.impact.statistics import (  # noqa: E402
-    UNDEFINED_SOURCE,
-    Analysis,
-    DerivedMetric,
-    Exposure,
-    HourlyData,
-    Interval,
-    Settings,
-    analyse,
-)
+from tools.impact.figures import Analysis, DerivedMetric, Exposure, Interval, Settings  # noqa: E402
+from tools.impact.hourly import HourlyData  # noqa: E402
+from tools.impact.statistics import UNDEFINED_SOURCE, analyse  # noqa: E402
 
 BUCKETS_PER_DAY = 96
 TRUE_LIFT = 1.3

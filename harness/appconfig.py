@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from stacks.feature_flags import variant_order_problems
+from config.feature_flags import variant_order_problems
 
 PREFIX = "AWS::AppConfig::"
 FLAG_SCHEMA = Path(__file__).with_name("appconfig_feature_flags.schema.json")

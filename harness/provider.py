@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from lambdas.personalize_resources import core, import_job, long_waits, poller, recommender, solution_version
+from lambdas.personalize_resources import core, environments, import_job, long_waits, poller, recommender, solution_version
 from harness.fake_personalize import FakePersonalize
 from harness.fake_recommenders import FakeStepFunctions, PollerStateMachine, RecordingSignals
 from harness.kernel import Clock
@@ -196,7 +196,7 @@ class World:
         monkeypatch.setattr(poller, "create_states_client", lambda: self.states_client)
         monkeypatch.setattr(poller, "send_signal", self.signals)
         monkeypatch.setattr(poller, "handle_url", self._handle_url)
-        monkeypatch.setenv(poller.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
+        monkeypatch.setenv(environments.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
 
     def _handle_url(self, handle: Mapping[str, str]) -> str:
         self.handle_lookups.append(handle["LogicalResourceId"])

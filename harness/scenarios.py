@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from stacks.bucket_access import EXTERNAL_BUCKETS_METADATA, external_bucket_policy
-from stacks.configuration import parse_config
-from stacks.experiments import ENVIRONMENT_NAME, application_name, profile_name
-from stacks.feature_flags import evaluate
+from config import parse_config
+from config.experiments import ENVIRONMENT_NAME, application_name, profile_name
+from config.feature_flags import evaluate
 from stacks.iam_reference import as_list
 from harness.aws import RETAINED, Aws, FrameworkBridge
 from harness.cloudformation import Outcome, Stack, apply_conditions, dependencies

@@ -36,7 +36,7 @@ RELEASE_BUCKET = "test-org-cfn-assets"
 def synthesize(outdir: Path) -> dict:
     sys.path.insert(0, str(REPO))
     from stacks.app_builder import add_environment, new_app
-    from stacks.configuration import load_config
+    from config import load_config
     from stacks.nag import acknowledge_allowed_wildcards
     import aws_cdk as cdk
     from cdk_nag import AwsSolutionsChecks

@@ -102,7 +102,7 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
     import sys
     sys.path.insert(0, str(REPO))
     from stacks.app_builder import add_environment, new_app
-    from stacks.configuration import parse_config
+    from config import parse_config
     from tools.release import release_synthesizer
 
     started = time.perf_counter()

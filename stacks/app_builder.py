@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.cli_context import cdk_json_context
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.dashboard_stack import DashboardStack
 from stacks.nag import acknowledge_allowed_wildcards
 from stacks.personalize_stack import PersonalizeStack

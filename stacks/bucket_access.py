@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--account", default=ACCOUNT_PLACEHOLDER, help="the account the app deploys to")
     parser.add_argument("--partition", default="aws")
     args = parser.parse_args(argv)
-    from stacks.configuration import ConfigError, load_config
+    from config import ConfigError, load_config
 
     try:
         config = load_config(args.config)

@@ -30,14 +30,14 @@ from pathlib import Path
 
 from lambdas.personalize_resources.address_book import IMPORT_POLL_SECONDS, TRAINING_POLL_SECONDS, whole_seconds
 
-from stacks.configuration import AppConfig
+from config import AppConfig
 
 PRICES_CSV = Path(__file__).with_name("prices.csv")
 DEFAULT_REGION = "us-east-1"
 HOURS_PER_MONTH = 730  # the month of AWS's pricing pages
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 RECOMMENDER_RETRAIN_DAYS = 7  # Developer Guide, "Domain recommenders": full retraining every 7 days
-TRANSITIONS_PER_POLL = 3  # Wait -> Poll -> Finished (stacks/constructs/providers.py)
+TRANSITIONS_PER_POLL = 3  # Wait -> Poll -> Finished (stacks/constructs/poller.py)
 NEW_VERSION = "new training.version"  # a solution trains on its first deploy and when its training.version changes
 RECOMMENDERS_SWITCH = "RecommendersEnabled"
 CAMPAIGNS_SWITCH = "CampaignsEnabled"

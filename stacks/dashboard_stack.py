@@ -5,10 +5,9 @@ recommender ARNs and the data bucket name are derived from the config's names an
 parameters, so there is no CloudFormation export and the stack can be deployed, updated or
 removed on its own. Nothing here holds data: the report queries read the storage stack's bucket.
 
-Composition: per dataset group, its attribution segment (stacks/constructs/dashboard.py), a row
-per custom solution (offline metrics next to its campaigns' online figures,
-stacks/constructs/solution_widgets.py), its operator segment (stacks/constructs/operator_widgets.py)
-and the status of its alarms (stacks/constructs/alarms.py), one after the other.
+Composition: per dataset group, its sections one after the other
+(stacks/constructs/dashboard_sections.py): attribution, a row per custom solution (offline metrics
+next to its campaigns' online figures), operations, experiments and the status of its alarms.
 
 The solution rows read the offline metrics from SSM parameters the personalize stack writes, at
 deploy time: with solutions in the config this stack is deployed after the personalize stack
@@ -22,12 +21,11 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import REPORT_PREFIX
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.alarms import DashboardAlarms
-from stacks.constructs.dashboard import DASHBOARD_WIDTH, InferredSource, alarm_status_row, charted_groups, group_section, intro_text, text_height
-from stacks.constructs.experiment_widgets import experiment_rows
-from stacks.constructs.operator_widgets import operator_section, serving_endpoints
-from stacks.constructs.solution_widgets import fix_dashboard_body, solution_rows
+from stacks.constructs.dashboard import DASHBOARD_WIDTH, charted_groups, intro_text, text_height
+from stacks.constructs.dashboard_sections import group_rows
+from stacks.constructs.solution_widgets import fix_dashboard_body
 from stacks.constructs.report_queries import TABLE_NAME, ReportQueries, database_name, reporting_groups
 from stacks.cost import estimate, markdown
 from stacks.deployment import StackSettings
@@ -68,17 +66,10 @@ class DashboardStack(Stack):
         self.dashboard.add_widgets(intro_text(config, charted_groups(config)))
         self.dashboard.add_widgets(cost_text(config))
         for group in config.dataset_groups:
-            endpoints = serving_endpoints(self, config, group)
-            inferred = tuple(InferredSource(e.source_name, e.arn, f"{e.source_name} (as {e.kind} ARN)") for e in endpoints)
-            data, rows = group_section(
-                self, config=config, group=group, report_bucket=bucket, report_prefix=REPORT_PREFIX, athena_table=athena_table, inferred=inferred
+            rows = group_rows(
+                self, config, group, report_bucket=bucket, report_prefix=REPORT_PREFIX, athena_table=athena_table,
+                read_metrics=not parameterized, alarms=alarms_by_group.get(group.name, []),
             )
-            rows += solution_rows(self, config, group, data, endpoints, read_metrics=not parameterized)
-            rows += operator_section(self, config, group, data)
-            rows += experiment_rows(self, config, group, data)
-            if data is None and len(rows) == 1:
-                continue  # nothing charted and nothing operated: no section
-            rows += alarm_status_row(group, alarms_by_group.get(group.name, []))
             for row in rows:
                 self.dashboard.add_widgets(*row)
 

@@ -22,7 +22,7 @@ from aws_cdk import CfnCondition, CfnOutput, CfnParameter, CfnResource, Fn, Stac
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
-from stacks.configuration import SHORT_NAME_PATTERN, AppConfig
+from config import SHORT_NAME_PATTERN, AppConfig
 
 NAME_PREFIX_MAX = 20  # the config's `name` limit: physical names stay within Personalize's 63
 

@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from lambdas.personalize_resources.address_book import personalize_arn
 from stacks.iam_reference import UnknownActionError, action, as_list, flatten_reference
 
 
@@ -43,7 +44,8 @@ WILDCARD_ALLOWANCES: tuple[WildcardAllowance, ...] = (
         "own bucket: Personalize reads every file under that prefix.",
     ),
     WildcardAllowance(
-        r"Resource::arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:\*/(?:[a-z0-9-]+|<NamePrefix>)-\*",
+        # personalize_prefix_arn's ARN as cdk-nag prints it: tokens as <AWS::...>, any resource type.
+        "Resource::" + re.escape(personalize_arn("<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>", "*/")) + r"(?:[a-z0-9-]+|<NamePrefix>)-\*",
         "Personalize resources named under this app's environment prefix, for the custom-resource "
         "handlers' exact operations only: CloudFormation deletes resources of earlier configs "
         "(replaced or removed recommenders, attributions, dataset groups) in its cleanup phase under "

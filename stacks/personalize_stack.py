@@ -11,17 +11,29 @@ from constructs import Construct
 
 from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX, RUNNING_IMPORT_JOBS_QUOTA
 from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA, declared_prefixes, external_bucket_policies
-from stacks.configuration import AppConfig
-from stacks.constructs.attribution import GroupCustomResources, import_locations, keeps_recorded_events
+from config import AppConfig
 from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.events_export import keeps_recorded_events
 from stacks.constructs.experiments import ExperimentFlags, experiment_groups
-from stacks.constructs.handlers import FrameworkRoles
-from stacks.constructs.providers import build_providers, build_teardown_chains
+from stacks.constructs.group_custom_resources import GroupCustomResources
+from stacks.constructs.handler_functions import FrameworkRoles
+from stacks.constructs.import_job import import_locations
+from stacks.constructs.providers import ServiceTokens, build_providers
 from stacks.constructs.sample_data import SampleDataResource
 from stacks.constructs.service_role import PersonalizeServiceRole
 from stacks.constructs.solutions import GroupSolutions
+from stacks.constructs.teardown import build_teardown_chains
 from stacks.deployment import CampaignSwitch, RecommenderSwitch, StackSettings
 from stacks.storage_stack import StorageStack, data_bucket_name, import_location
+
+
+def queue_imports(imports: list[tuple[CustomResource, CfnWaitCondition]]) -> None:
+    """Personalize runs at most RUNNING_IMPORT_JOBS_QUOTA imports per region and refuses more:
+    each import (job, its WaitCondition) beyond it starts once the one that many places before it
+    ended (in creation order, which already puts an Items import before its group's Interactions
+    import)."""
+    for (job, _), (_, earlier) in zip(imports[RUNNING_IMPORT_JOBS_QUOTA:], imports):
+        job.node.add_dependency(earlier)
 
 
 class PersonalizeStack(Stack):
@@ -30,11 +42,7 @@ class PersonalizeStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         config = StackSettings.of(self, config, parameterized).config
-        switch = None
-        recommenders = [r for g in config.dataset_groups for r in g.recommenders]
-        if parameterized and recommenders:
-            tps = max(int(r.recommender_config.get("minRecommendationRequestsPerSecond", 1)) for r in recommenders)
-            switch = RecommenderSwitch(self, default_tps=tps)
+        switch = self._recommender_switch(config) if parameterized else None
         campaign_switch = None
         if parameterized and any(g.campaigns(enabled_only=True) for g in config.dataset_groups):
             campaign_switch = CampaignSwitch(self)
@@ -42,18 +50,7 @@ class PersonalizeStack(Stack):
         bucket_name = data_bucket_name(config)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
         locations = [d.data_import.location for g in config.dataset_groups for d in g.datasets.present().values() if d.data_import]
-        any_cloudwatch = any(g.metric_attribution and g.metric_attribution.cloudwatch for g in config.dataset_groups)
-
-        self.service_role = PersonalizeServiceRole(
-            self,
-            "ServiceRole",
-            data_bucket=bucket,
-            import_prefix=IMPORT_PREFIX,
-            report_prefix=REPORT_PREFIX,
-            external_import_locations=config.external_import_locations(),
-            publish_to_cloudwatch=any_cloudwatch,
-            key=storage.data_key,
-        ).role
+        self.service_role = self._service_role(config, bucket, storage)
 
         self._announce_external_buckets(config)
 
@@ -63,14 +60,7 @@ class PersonalizeStack(Stack):
         ]
         framework = FrameworkRoles(self, "ProviderFramework")
 
-        sample_locations: dict[str, str] = {}
-        if "sample" in locations:
-            sample = SampleDataResource(self, "SampleData", bucket=bucket, key=storage.data_key, framework=framework)
-            sample_locations = {
-                "interactions": sample.interactions_location,
-                "items": sample.items_location,
-                "interactions-ratings": sample.ratings_interactions_location,
-            }
+        sample_locations = self._sample_locations(bucket, storage, framework) if "sample" in locations else {}
 
         if any(keeps_recorded_events(config, g) for g in config.dataset_groups):
             # Dataset exports of recorded events before a dataset is deleted (removalPolicy RETAIN).
@@ -94,30 +84,62 @@ class PersonalizeStack(Stack):
                 switch=switch,
             )
             imports += zip(custom.import_jobs, custom.imported)
-            group = resources.group
-            if group.solutions or group.filters:
-                # After the data is in (imports ACTIVE, attribution in place): deleted before them.
-                after = [*resources.datasets.values(), *custom.imported, *([custom.metric_attribution] if custom.metric_attribution else [])]
-                GroupSolutions(
-                    self,
-                    f"Solutions-{group.name}",
-                    config=config,
-                    group=group,
-                    dataset_group_arn=resources.arn,
-                    solution_token=tokens.solution,
-                    solution_version_token=tokens.solution_version,
-                    after=after,
-                    switch=campaign_switch,
-                )
-        # Personalize runs at most RUNNING_IMPORT_JOBS_QUOTA imports per region and refuses more:
-        # each import beyond it starts once the one that many places before it ended (in creation
-        # order, which already puts an Items import before its group's Interactions import).
-        for (job, _), (_, earlier) in zip(imports[RUNNING_IMPORT_JOBS_QUOTA:], imports):
-            job.node.add_dependency(earlier)
+            self._add_solutions(config, resources, custom, tokens, campaign_switch)
+        queue_imports(imports)
         if experiment_groups(config):
             ExperimentFlags(self, "Experiments", config=config)
         # Last: every construct has registered its long-running children by now.
         build_teardown_chains(self, config=config, groups=self.groups, framework=framework)
+
+    def _service_role(self, config: AppConfig, bucket: s3.IBucket, storage: StorageStack) -> iam.IRole:
+        return PersonalizeServiceRole(
+            self,
+            "ServiceRole",
+            data_bucket=bucket,
+            import_prefix=IMPORT_PREFIX,
+            report_prefix=REPORT_PREFIX,
+            external_import_locations=config.external_import_locations(),
+            publish_to_cloudwatch=any(g.metric_attribution and g.metric_attribution.cloudwatch for g in config.dataset_groups),
+            key=storage.data_key,
+        ).role
+
+    def _recommender_switch(self, config: AppConfig) -> RecommenderSwitch | None:
+        """A release's parameters for its recommenders: on/off and the TPS floor (the config's highest by default)."""
+        recommenders = [r for g in config.dataset_groups for r in g.recommenders]
+        if not recommenders:
+            return None
+        tps = max(int(r.recommender_config.get("minRecommendationRequestsPerSecond", 1)) for r in recommenders)
+        return RecommenderSwitch(self, default_tps=tps)
+
+    def _sample_locations(self, bucket: s3.IBucket, storage: StorageStack, framework: FrameworkRoles) -> dict[str, str]:
+        """The demo data set's files, written by the sample data resource, by what they import."""
+        sample = SampleDataResource(self, "SampleData", bucket=bucket, key=storage.data_key, framework=framework)
+        return {
+            "interactions": sample.interactions_location,
+            "items": sample.items_location,
+            "interactions-ratings": sample.ratings_interactions_location,
+        }
+
+    def _add_solutions(
+        self, config: AppConfig, resources: DatasetGroupResources, custom: GroupCustomResources, tokens: ServiceTokens, switch: CampaignSwitch | None
+    ) -> None:
+        """The group's solutions and filters, after the data is in (imports ACTIVE, attribution in
+        place): deleted before them."""
+        group = resources.group
+        if not (group.solutions or group.filters):
+            return
+        after = [*resources.datasets.values(), *custom.imported, *([custom.metric_attribution] if custom.metric_attribution else [])]
+        GroupSolutions(
+            self,
+            f"Solutions-{group.name}",
+            config=config,
+            group=group,
+            dataset_group_arn=resources.arn,
+            solution_token=tokens.solution,
+            solution_version_token=tokens.solution_version,
+            after=after,
+            switch=switch,
+        )
 
     def _announce_external_buckets(self, config: AppConfig) -> None:
         """Print, at synth, the policy each external bucket's owner adds (this stack cannot), and

@@ -97,24 +97,13 @@ def file_steps(
     The files are judged over all their rows, not only those in start..end: a FULL import
     replaces earlier reports whatever the window asked for.
     """
-    group_filter = ""
-    if dataset_group is not None:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset_group):
-            raise ValueError(f"dataset group name {dataset_group!r} cannot be a partition value")
-        group_filter = f" AND {PARTITION_COLUMN} = '{dataset_group}'"
+    group_filter = _group_filter(dataset_group)
     time_filter = group_filter
     if start is not None:
         time_filter += f' AND "timestamp" >= {int(start)}'
     if end is not None:
         time_filter += f' AND "timestamp" < {int(end)}'
-    skipped = ", ".join(sql_string(name) for name in skip_files)
-    copy_rule = f"WHEN source_file IN ({skipped}) THEN 'the same content as another file: counted once'\n         " if skip_files else ""
-    same_import_rule = (
-        "WHEN import_method <> '' AND source_file > (SELECT min(g.source_file) FROM report_files g WHERE g.base_name = f.base_name)\n"
-        "           THEN 'the same import as another file (same report name): counted once'\n         "
-        if same_import
-        else ""
-    )
+    copy_rule, same_import_rule = _copy_rules(skip_files, same_import)
     steps = {
         "report_files": f"""SELECT source_file, row_count,
          upper(coalesce(regexp_extract(source_file, '{REPORT_NAME_PATTERN}', 1), '')) AS import_method,
@@ -142,6 +131,28 @@ def file_steps(
     if source_aliases:
         steps["attributed"] = attributed_step(source_aliases)
     return steps
+
+
+def _group_filter(dataset_group: str | None) -> str:
+    """The condition on the table's partition that keeps one dataset group's reports (none: all)."""
+    if dataset_group is None:
+        return ""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset_group):
+        raise ValueError(f"dataset group name {dataset_group!r} cannot be a partition value")
+    return f" AND {PARTITION_COLUMN} = '{dataset_group}'"
+
+
+def _copy_rules(skip_files: Sequence[str], same_import: bool) -> tuple[str, str]:
+    """The CASE branches of `file_status` that count a copy once: same content, same import."""
+    skipped = ", ".join(sql_string(name) for name in skip_files)
+    copy_rule = f"WHEN source_file IN ({skipped}) THEN 'the same content as another file: counted once'\n         " if skip_files else ""
+    same_import_rule = (
+        "WHEN import_method <> '' AND source_file > (SELECT min(g.source_file) FROM report_files g WHERE g.base_name = f.base_name)\n"
+        "           THEN 'the same import as another file (same report name): counted once'\n         "
+        if same_import
+        else ""
+    )
+    return copy_rule, same_import_rule
 
 
 FINAL_SELECTS = {

@@ -18,7 +18,7 @@ from constructs import Construct
 from lambdas.personalize_resources import address_book
 from lambdas.personalize_resources.address_book import EXPORT_PREFIX, IMPORT_PREFIX, REPORT_PREFIX
 from stacks.bucket_access import personalize_source_conditions
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.deployment import StackSettings
 from stacks.iam_reference import PERSONALIZE_PRINCIPAL
 

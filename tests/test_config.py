@@ -21,9 +21,9 @@ import pydantic
 import pytest
 import yaml
 
-from stacks import configuration
+import config as configuration
 from lambdas.personalize_resources.address_book import METRIC_NAME_IN_EXPRESSION
-from stacks.configuration import (
+from config import (
     AppConfig,
     AvroType,
     ConfigDeprecationWarning,
@@ -256,7 +256,7 @@ BAD_CONFIGS: list[tuple[str, Mutation, str, str]] = [
     ("duplicate-field", lambda raw: fields(raw, "items").append({"name": "PRICE", "type": "double"}), f"{ITEMS}.schema.fields", "field 'PRICE' is declared twice"),
     ("empty-schema", lambda raw: group(raw)["datasets"]["items"]["schema"].update(fields=[]), f"{ITEMS}.schema.fields", "at least 1 item"),
     ("missing-interactions", lambda raw: group(raw)["datasets"].pop("interactions"), f"{G0}.datasets.interactions", "is required; add it"),
-    # documented domain requirements (stacks/configuration.py SCHEMA_RULES)
+    # documented domain requirements (config/schema_rules.py SCHEMA_RULES)
     ("ecommerce-interactions-need-EVENT_TYPE-without-attribution", chain(without_attribution, drop_field("interactions", "EVENT_TYPE")),
      f"{INTERACTIONS}.schema.fields", "the Interactions schema needs a `EVENT_TYPE` field of type string (ECOMMERCE domain"),
     ("ecommerce-items-without-PRICE", drop_field("items", "PRICE"), f"{ITEMS}.schema.fields", "needs a `PRICE` field of type float (ECOMMERCE domain"),

@@ -19,8 +19,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from stacks.configuration import AppConfig, ConfigError, parse_config
-from stacks.recipes import domain_recipe_names
+from config import AppConfig, ConfigError, parse_config
+from config.recipes import domain_recipe_names
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((REPO / "config" / "default.yaml").read_text())

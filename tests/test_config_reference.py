@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from stacks.configuration import AppConfig, Strict
+from config import AppConfig, Strict
 from tools import config_reference
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lambdas.personalize_resources import solution as solution_handler
-from stacks.configuration import ConfigError, ConfigIssue, load_config, parse_config
+from config import ConfigError, ConfigIssue, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[1]
 CUSTOM_CONFIG = REPO / "config" / "custom-solutions.yaml"
@@ -146,13 +146,13 @@ def test_disabled_campaign_stays_a_known_source():
 
 def test_auto_training_range_is_read_from_botocore():
     """The 1-30 days come from the model's documentation of schedulingExpression, not from us."""
-    from stacks.configuration import auto_training_days
+    from config import auto_training_days
 
     assert auto_training_days() == (1, 30)
 
 
 def test_auto_training_default_interval_is_read_from_botocore():
-    from stacks.configuration import AutoTraining, auto_training_default_days
+    from config import AutoTraining, auto_training_default_days
 
     assert auto_training_default_days() == 7
     assert AutoTraining(enabled=True).interval_days == 7

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.configuration import load_config
+from config import load_config
 from stacks.cost import HOURS_PER_MONTH, NEW_VERSION, PRICES_CSV, estimate, price_table, prices
 from tools import cost as cost_tool
 
@@ -94,7 +94,7 @@ def test_auto_training_schedules_count_trainings_a_month():
     raw = load_config(REPO / "config/custom-solutions.yaml").model_dump(by_alias=True, mode="json")
     raw["datasetGroups"][0]["solutions"][0]["autoTraining"] = {"enabled": True, "schedule": "rate(10 days)"}
     raw["datasetGroups"][0]["solutions"][1]["autoTraining"] = {"enabled": True}  # botocore: every 7 days by default
-    from stacks.configuration import parse_config
+    from config import parse_config
 
     got = estimate(parse_config(raw))
     assert got.trainings("month") == pytest.approx(HOURS_PER_MONTH / 24 / 10 + HOURS_PER_MONTH / 24 / 7)
@@ -103,7 +103,7 @@ def test_auto_training_schedules_count_trainings_a_month():
 def test_a_stopped_recommender_and_a_disabled_campaign_bill_nothing_per_hour():
     raw = load_config(REPO / "config/custom-solutions.yaml").model_dump(by_alias=True, mode="json")
     raw["datasetGroups"][0]["solutions"][1]["campaigns"][0]["enabled"] = False
-    from stacks.configuration import parse_config
+    from config import parse_config
 
     assert estimate(parse_config(raw)).hourly == pytest.approx(1 * TPS_HOUR)
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.configuration import ConfigError, load_config, parse_config
-from stacks.experiments import flag_document, split_seed
-from stacks.feature_flags import cumulative_split_rules, evaluate, split_rule
+from config import ConfigError, load_config, parse_config
+from config.experiments import flag_document, split_seed
+from config.feature_flags import cumulative_split_rules, evaluate, split_rule
 from harness.appconfig import flag_document_problems
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,7 +186,7 @@ def test_flag_document_problems_catch_what_appconfig_refuses() -> None:
 def test_chi_square_survival_and_critical_value_match_scipy(degrees: int) -> None:
     from scipy.stats import chi2
 
-    from stacks.experiments import (
+    from config.experiments import (
         SRM_P_THRESHOLD,
         chi_square_survival,
         srm_critical_value,

@@ -1,4 +1,4 @@
-"""stacks/filter_expressions.py: the documented examples parse; mistakes name position and fix."""
+"""config/filters/: the documented examples parse; mistakes name position and fix."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stacks.filter_expressions import (
+from config.filters import (
     MAX_EXPRESSION_LENGTH,
     MAX_PLACEHOLDER_NAME,
     MAX_PLACEHOLDERS,

@@ -1,4 +1,4 @@
-"""stacks/recipes.py: the catalogue agrees with the config's domain list and botocore's model docs,
+"""config/recipes.py: the catalogue agrees with the config's domain list and botocore's model docs,
 and solution settings that do not fit a recipe or group are named with their fix."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 import botocore.session
 import pytest
 
-from stacks.recipes import (
+from config.recipes import (
     DOC_BASE,
     RECIPE_ARN_PREFIX,
     RECIPES,

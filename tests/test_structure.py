@@ -37,7 +37,8 @@ def test_imports_against_the_layers_are_reported(tmp_path: Path) -> None:
         "lambdas/personalize_resources/address_book.py": "import re\nimport yaml\n",
         "lambdas/personalize_resources/core.py": "from .address_book import re\n",
         "stacks/__init__.py": "",
-        "stacks/configuration.py": "from lambdas.personalize_resources import core\n",
+        "config/__init__.py": "",
+        "config/loading.py": "from lambdas.personalize_resources import core\n",
         "stacks/storage_stack.py": "import aws_cdk\nfrom tools import report\n",
         "tools/__init__.py": "",
         "tools/report.py": "def f():\n    from aws_cdk import Aws\n    from stacks.storage_stack import x\n",
@@ -46,8 +47,8 @@ def test_imports_against_the_layers_are_reported(tmp_path: Path) -> None:
         "tools/uses_tests.py": "import tests.helper\n",
     })
     assert structure_facts.collect(repo).wrong_way == [
+        "config/loading.py:1 config -> handlers (config.loading imports lambdas.personalize_resources.core)",
         "lambdas/personalize_resources/address_book.py:2 address book -> third-party yaml",
-        "stacks/configuration.py:1 config -> handlers (stacks.configuration imports lambdas.personalize_resources.core)",
         "stacks/storage_stack.py:2 stacks -> tools (stacks.storage_stack imports tools.report)",
         "tools/report.py:2 tools -> third-party aws_cdk",
         "tools/report.py:3 tools -> stacks (tools.report imports stacks.storage_stack)",
@@ -73,6 +74,7 @@ def test_sizes_and_arn_spellings(tmp_path: Path) -> None:
     assert facts.long_files == [("stacks/big.py", 461)]
     assert facts.long_functions == [("stacks/big.py:1 long", 61)]
     assert facts.personalize_arns == ["stacks/arns.py:3", "stacks/arns.py:4", "stacks/arns.py:6"]
+    assert structure_facts.arn_modules(facts.personalize_arns) == ["stacks/arns.py (lines 3, 4, 6)"]
 
 
 def test_the_repository_has_no_import_cycle_nor_wrong_way_import() -> None:
@@ -89,7 +91,7 @@ def test_every_action_is_pinned_by_commit_with_its_tag_beside() -> None:
 
 
 def test_handler_tests_run_on_the_lambda_runtime_python() -> None:
-    from stacks.constructs.handlers import RUNTIME
+    from stacks.constructs.handler_functions import RUNTIME
 
     job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["handlers-on-lambda-runtime"]
     versions = [step["with"]["python-version"] for step in job["steps"] if "setup-python" in step.get("uses", "")]

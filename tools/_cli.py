@@ -12,6 +12,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -125,10 +126,53 @@ def boto3_client_factory(profile: str | None, region: str | None) -> ClientFacto
     return make_client
 
 
-def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("AWS")
-    group.add_argument("--profile", help="AWS profile name (default: the usual boto3 lookup)")
-    group.add_argument("--region", help="AWS region (default: AWS_DEFAULT_REGION, else the profile's region)")
+@dataclass(frozen=True)
+class Option:
+    """One `add_argument` call: the flags and argparse's keyword settings."""
+
+    flags: tuple[str, ...]
+    settings: dict[str, Any]
+
+
+def option(*flags: str, **settings: Any) -> Option:
+    return Option(flags, settings)
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Options that exclude each other (an argparse mutually exclusive group)."""
+
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    """A titled section of --help; its entries are added in order."""
+
+    title: str
+    entries: tuple[Option | OneOf, ...]
+
+
+def add_option_groups(parser: argparse.ArgumentParser, groups: Sequence[OptionGroup]) -> None:
+    """Add the groups in order: the order of --help and of the usage line."""
+    for group in groups:
+        section = parser.add_argument_group(group.title)
+        for entry in group.entries:
+            if isinstance(entry, OneOf):
+                exclusive = section.add_mutually_exclusive_group()
+                for item in entry.options:
+                    exclusive.add_argument(*item.flags, **item.settings)
+            else:
+                section.add_argument(*entry.flags, **entry.settings)
+
+
+AWS_OPTIONS = OptionGroup(
+    "AWS",
+    (
+        option("--profile", help="AWS profile name (default: the usual boto3 lookup)"),
+        option("--region", help="AWS region (default: AWS_DEFAULT_REGION, else the profile's region)"),
+    ),
+)
 
 
 def parse_timestamp(text: str, option: str) -> datetime:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from stacks.configuration import ConfigError, load_config
+from config import ConfigError, load_config
 from stacks.cost import (
     DEFAULT_REGION,
     HOURS_PER_MONTH,

@@ -25,7 +25,7 @@ from lambdas.personalize_resources.address_book import (
     is_personalize_arn,
     tracking_id_parameter,
 )
-from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
+from config import AppConfig, ConfigError, DatasetGroup, load_config
 from tools._cli import ClientFactory, CliError
 
 

@@ -100,7 +100,7 @@ def synthesize(request: ReleaseRequest, assembly: Path):
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     sys.path.insert(0, str(REPO))
     from stacks.app_builder import add_environment, enable_nag, new_app
-    from stacks.configuration import load_config, parse_config
+    from config import load_config, parse_config
     from stacks.deployment import NAME_PREFIX_MAX
 
     config = load_config(request.config_path, choose_with="--config PATH (make release CONFIG=PATH)")
@@ -143,6 +143,18 @@ def collect_assets(assembly: Path, stack_names: list[str], request: ReleaseReque
 
 def stackset_example(request: ReleaseRequest, stack_names: list[str], parameters: dict[str, dict]) -> str:
     """An AWS::CloudFormation::StackSet per stack, service-managed, auto-deployed to an OU."""
+    # The cost switches of the personalize stack (no recommender / no campaign: no hourly cost).
+    switches = [name for name in COST_SWITCHES if name in parameters]
+    lines = _stackset_parameters(request, parameters["NamePrefix"]["Default"], switches) + ["Resources:"]
+    previous = None
+    for name in stack_names:
+        logical = "".join(part.title() for part in re.split(r"[^A-Za-z0-9]", name.split("-")[-1])) + "StackSet"
+        lines += _stackset_resource(name, logical, previous, switches if name.endswith("-personalize") else [])
+        previous = logical
+    return "\n".join(lines) + "\n"
+
+
+def _stackset_parameters(request: ReleaseRequest, name_prefix: str, switches: list[str]) -> list[str]:
     lines = [
         "AWSTemplateFormatVersion: '2010-09-09'",
         f"Description: Deploys personalize-impact {request.version} to every account of an organizational unit (service-managed StackSets).",
@@ -161,12 +173,10 @@ def stackset_example(request: ReleaseRequest, stack_names: list[str], parameters
         "    AllowedPattern: '^https://.+[^/]$'",
         "  NamePrefix:",
         "    Type: String",
-        f"    Default: {parameters['NamePrefix']['Default']}",
+        f"    Default: {name_prefix}",
         "    AllowedPattern: '^[a-z0-9][a-z0-9-]*$'",
         "    MaxLength: 20",
     ]
-    # The cost switches of the personalize stack (no recommender / no campaign: no hourly cost).
-    switches = [name for name in COST_SWITCHES if name in parameters]
     for switch in switches:
         lines += [
             f"  {switch}:",
@@ -174,50 +184,48 @@ def stackset_example(request: ReleaseRequest, stack_names: list[str], parameters
             "    AllowedValues: ['true', 'false']",
             "    Default: 'true'",
         ]
-    lines += ["Resources:"]
-    previous = None
-    for name in stack_names:
-        logical = "".join(part.title() for part in re.split(r"[^A-Za-z0-9]", name.split("-")[-1])) + "StackSet"
+    return lines
+
+
+def _stackset_resource(name: str, logical: str, previous: str | None, switches: list[str]) -> list[str]:
+    """The StackSet of one stack, after the previous one; `switches` are passed on to it."""
+    lines = [
+        f"  {logical}:",
+        "    Type: AWS::CloudFormation::StackSet",
+    ]
+    if previous:
+        lines.append(f"    DependsOn: {previous}")
+    lines += [
+        "    Properties:",
+        f"      StackSetName: !Sub '${{NamePrefix}}-{name.split('-')[-1]}'",
+        "      PermissionModel: SERVICE_MANAGED",
+        "      AutoDeployment:",
+        "        Enabled: true",
+        "        RetainStacksOnAccountRemoval: false",
+        "      Capabilities: [CAPABILITY_IAM, CAPABILITY_NAMED_IAM]",
+        "      CallAs: SELF",
+        "      ManagedExecution:",
+        "        Active: true",
+        "      OperationPreferences:",
+        "        FailureToleranceCount: 0",
+        "        MaxConcurrentCount: 5",
+        "        RegionConcurrencyType: PARALLEL",
+        f"      TemplateURL: !Sub '${{TemplateBucketUrl}}/{name}.template.json'",
+        "      Parameters:",
+        "        - ParameterKey: NamePrefix",
+        "          ParameterValue: !Ref NamePrefix",
+    ]
+    for switch in switches:
         lines += [
-            f"  {logical}:",
-            "    Type: AWS::CloudFormation::StackSet",
+            f"        - ParameterKey: {switch}",
+            f"          ParameterValue: !Ref {switch}",
         ]
-        if previous:
-            lines.append(f"    DependsOn: {previous}")
-        lines += [
-            "    Properties:",
-            f"      StackSetName: !Sub '${{NamePrefix}}-{name.split('-')[-1]}'",
-            "      PermissionModel: SERVICE_MANAGED",
-            "      AutoDeployment:",
-            "        Enabled: true",
-            "        RetainStacksOnAccountRemoval: false",
-            "      Capabilities: [CAPABILITY_IAM, CAPABILITY_NAMED_IAM]",
-            "      CallAs: SELF",
-            "      ManagedExecution:",
-            "        Active: true",
-            "      OperationPreferences:",
-            "        FailureToleranceCount: 0",
-            "        MaxConcurrentCount: 5",
-            "        RegionConcurrencyType: PARALLEL",
-            f"      TemplateURL: !Sub '${{TemplateBucketUrl}}/{name}.template.json'",
-            "      Parameters:",
-            "        - ParameterKey: NamePrefix",
-            "          ParameterValue: !Ref NamePrefix",
-        ]
-        if name.endswith("-personalize"):
-            for switch in switches:
-                lines += [
-                    f"        - ParameterKey: {switch}",
-                    f"          ParameterValue: !Ref {switch}",
-                ]
-        lines += [
-            "      StackInstancesGroup:",
-            "        - DeploymentTargets:",
-            "            OrganizationalUnitIds: [!Ref OrganizationalUnitId]",
-            "          Regions: !Ref Regions",
-        ]
-        previous = logical
-    return "\n".join(lines) + "\n"
+    return lines + [
+        "      StackInstancesGroup:",
+        "        - DeploymentTargets:",
+        "            OrganizationalUnitIds: [!Ref OrganizationalUnitId]",
+        "          Regions: !Ref Regions",
+    ]
 
 
 PUBLISH_SCRIPT = """#!/usr/bin/env bash
@@ -288,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(REPO / "config" / "default.yaml"), type=Path)
     parser.add_argument("--out", default=str(REPO / "dist"), type=Path)
     args = parser.parse_args(argv)
-    from stacks.configuration import ConfigError
+    from config import ConfigError
 
     try:
         folder = build_release(ReleaseRequest(args.config, args.version, args.asset_bucket, args.out))
@@ -296,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"release written to {folder}")
-    from stacks.configuration import load_config
+    from config import load_config
     from stacks.cost import estimate, summary
 
     # What each account of the StackSet bills at the config's floors, and what the switches save.

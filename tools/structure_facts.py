@@ -22,15 +22,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PRODUCT_ROOTS = ("app.py", "lambdas", "stacks", "tools")
+PRODUCT_ROOTS = ("app.py", "config", "lambdas", "stacks", "tools")
 SCANNED_ROOTS = (*PRODUCT_ROOTS, "benchmarks", "harness", "tests")
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
 ADDRESS_BOOK = "lambdas.personalize_resources.address_book"
-# The CDK-free model of the app: validated configuration, what it is made of, and what is
-# computed from it alone (the report's SQL, the cost estimate).
-CONFIG_MODULES = frozenset({"stacks.configuration", "stacks.config_base", "stacks.experiments", "stacks.feature_flags", "stacks.recipes", "stacks.filter_expressions", "stacks.report_sql", "stacks.cost"})
+# The CDK-free model of the app: the `config` package (validated configuration and what it is
+# made of), and what is computed from it alone (the report's SQL, the cost estimate).
+CONFIG_PACKAGE = "config"
+CONFIG_MODULES = frozenset({"stacks.report_sql", "stacks.cost"})
 # Programs that drive a synth: they may import anything of ours but tests.
 ENTRY_MODULES = frozenset({"app", "tools.release", "tools.__main__"})
 
@@ -61,7 +62,7 @@ FORBIDDEN_PACKAGES: dict[str, frozenset[str]] = {
 def layer(module: str) -> str:
     if module == ADDRESS_BOOK:
         return "address book"
-    if module in CONFIG_MODULES:
+    if module in CONFIG_MODULES or module == CONFIG_PACKAGE or module.startswith(CONFIG_PACKAGE + "."):
         return "config"
     if module in ENTRY_MODULES or module.startswith("benchmarks."):
         return "entry"
@@ -265,13 +266,22 @@ def collect(repo: Path = REPO) -> Facts:
     )
 
 
+def arn_modules(places: list[str]) -> list[str]:
+    """The places grouped by module: one row per module that spells a Personalize ARN, its lines."""
+    lines: dict[str, list[str]] = {}
+    for place in places:
+        where, line = place.rsplit(":", 1)
+        lines.setdefault(where, []).append(line)
+    return [f"{where} (lines {', '.join(numbers)})" for where, numbers in sorted(lines.items())]
+
+
 def print_facts(facts: Facts) -> None:
     sections = [
         (f"product files over {MAX_FILE_LINES} lines", [f"{lines:5d}  {path}" for path, lines in facts.long_files]),
         (f"functions over {MAX_FUNCTION_LINES} lines", [f"{lines:5d}  {where}" for where, lines in facts.long_functions]),
         ("import cycles (deferred imports included)", [" <-> ".join(c) for c in facts.cycles]),
         ("wrong-way imports", facts.wrong_way),
-        ("places spelling a Personalize ARN", facts.personalize_arns),
+        ("modules spelling a Personalize ARN", arn_modules(facts.personalize_arns)),
     ]
     for title, rows in sections:
         print(f"{title}: {len(rows)}")

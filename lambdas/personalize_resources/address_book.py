@@ -26,7 +26,6 @@ MAX_METRICS = 10
 # not adjustable." (Developer Guide, "Common error messages": LimitExceededException "More than 5
 # resources with PENDING or IN_PROGRESS status").
 RUNNING_IMPORT_JOBS_QUOTA = 5
-RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 _PERSONALIZE_ARN = re.compile(r"arn:[a-z0-9-]+:personalize:[a-z0-9-]+:\d{12}:(?P<type>[a-z-]+)/.+")
 
@@ -36,11 +35,20 @@ def physical_name(environment: str, *parts: str) -> str:
     return "-".join((environment, *parts))
 
 
+def personalize_arn_prefix(partition: str = "aws") -> str:
+    """``arn:aws:personalize:``: what every Personalize ARN of the partition starts with."""
+    return f"arn:{partition}:personalize:"
+
+
+# Recipes are AWS-owned: no region, no account.
+RECIPE_ARN_PREFIX = f"{personalize_arn_prefix()}::recipe/"
+
+
 def personalize_arn(partition: str, region: str, account: str, resource_type: str, name: str | None = None) -> str:
     """The ARN Personalize gives a resource named ``name`` (known before it exists, so IAM can be
     exact); without a name, ``resource_type`` is the whole resource part (``*``: any resource)."""
     resource = resource_type if name is None else f"{resource_type}/{name}"
-    return f"arn:{partition}:personalize:{region}:{account}:{resource}"
+    return f"{personalize_arn_prefix(partition)}{region}:{account}:{resource}"
 
 
 def is_personalize_arn(value: object, resource_type: str) -> TypeGuard[str]:
@@ -103,8 +111,6 @@ def data_bucket_name(environment: str, account: str, region: str) -> str:
 # The longest wait: AWS::CloudFormation::WaitCondition's Timeout is at most 43200 seconds
 # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-waitcondition.html).
 LONG_WAIT_MAX_HOURS = 12
-# The environment variable that tells the poller how long it may follow a resource.
-POLLER_TIMEOUT_ENV = "POLLER_TIMEOUT_SECONDS"
 # Seconds between two polls of an import job, and of a training (a recommender's: the config's
 # recommenderPollMinutes); the cost estimate counts the polls.
 IMPORT_POLL_SECONDS = 60

@@ -27,18 +27,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .core import (
-    HandlerError,
-    PersonalizeApi,
-    dispatch,
-    error_code,
-    is_active,
-    is_complete_result,
-    log_action,
-    on_event_result,
-    personalize_arn,
-    properties,
-)
+from . import contracts
+from .account import personalize_arn
+from .action_log import log_action
+from .core import PersonalizeApi
+from .errors import error_code
+from .lifecycle import dispatch, is_active, is_complete_result, on_event_result
 
 API_OPERATIONS: tuple[str, ...] = ("CreateDatasetExportJob", "DescribeDatasetExportJob", "DescribeDataset")
 IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeDatasetExportJob",)
@@ -74,13 +68,7 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
 
 
 def _request(event: Mapping[str, Any]) -> dict:
-    request = properties(event)
-    for key in ("datasetArn", "roleArn", "exportPrefix", "jobNamePrefix"):
-        if not isinstance(request.get(key), str) or not request[key]:
-            raise HandlerError(f"Request.{key} is required")
-    if not request["exportPrefix"].startswith("s3://") or not request["exportPrefix"].endswith("/"):
-        raise HandlerError(f"Request.exportPrefix must be an s3:// prefix ending in '/', got {request['exportPrefix']!r}")
-    return request
+    return contracts.InteractionsExport.from_event(event).request
 
 
 def _record(event: Mapping[str, Any], context: Any) -> dict:

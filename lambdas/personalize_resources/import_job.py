@@ -26,21 +26,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import poller, wait_condition
-from .core import (
-    THROTTLING_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
-    dispatch,
-    error_code,
-    is_active,
-    is_complete_result,
-    log_action,
-    on_event_result,
-    personalize_arn,
-    properties,
-)
-from .core import coerce as coerce_request
+from . import contracts, poller, wait_condition
+from .account import personalize_arn
+from .action_log import log_action
+from .coercion import coerce as coerce_request
+from .core import THROTTLING_ERROR_CODES, PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import dispatch, is_active, is_complete_result, on_event_result, properties
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateDatasetImportJob",
@@ -110,12 +102,7 @@ def _started(event: Mapping[str, Any], arn: str) -> dict:
 
 
 def signal_target(event: Mapping[str, Any]) -> dict:
-    handle = (event.get("ResourceProperties") or {}).get("SignalHandle")
-    if handle is None:
-        return {}
-    if not isinstance(handle, Mapping) or not all(isinstance(handle.get(k), str) and handle.get(k) for k in ("StackId", "LogicalResourceId")):
-        raise HandlerError(f"SignalHandle must be {{StackId, LogicalResourceId}} of a WaitConditionHandle, got {handle!r}")
-    return {"signalHandle": {"StackId": handle["StackId"], "LogicalResourceId": handle["LogicalResourceId"]}}
+    return contracts.signal_target(event.get("ResourceProperties") or {})
 
 
 def start_poller(event: Mapping[str, Any], arn: str, target: Mapping[str, Any]) -> None:
@@ -181,10 +168,7 @@ def _old_signal_target(event: Mapping[str, Any]) -> dict:
 
 
 def desired_job(request: Mapping[str, Any]) -> dict:
-    job = coerce_request("CreateDatasetImportJob", request)
-    for key in ("jobName", "datasetArn", "dataSource"):
-        if key not in job:
-            raise HandlerError(f"Request.{key} is required")
+    job = coerce_request("CreateDatasetImportJob", contracts.DatasetImportJob.from_request(request).request)
     job.setdefault("importMode", FULL)
     return job
 

@@ -10,7 +10,7 @@ retried or interrupted update simply resumes.
 Properties: ``{"Request": {"name", "datasetGroupArn", "metrics": [...],
 "metricsOutputConfig": {...}}}``. PhysicalResourceId and ``Data.MetricAttributionArn``
 are the attribution's ARN, built from its name. A Delete whose physical id CloudFormation made
-up (a cancelled Create) finds the attribution by that name (``core.delete_target``); ``is_complete``
+up (a cancelled Create) finds the attribution by that name (``lifecycle.delete_target``); ``is_complete``
 recreates a missing attribution only when ``on_event`` deferred the create, never one a rollback
 deleted while this request's waiter still ran.
 """
@@ -22,24 +22,24 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from . import contracts
+from .account import personalize_arn
+from .action_log import log_action
 from .address_book import MAX_METRICS, cloudwatch_name
-from .core import (
-    HandlerError,
-    PersonalizeApi,
+from .coercion import coerce as coerce_request
+from .core import PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import (
     delete_target,
     dispatch,
-    error_code,
     is_active,
     is_complete_result,
     is_deleting,
-    log_action,
     on_event_result,
-    owned_by_name,
-    personalize_arn,
     properties,
     start_delete,
 )
-from .core import coerce as coerce_request
+from .named_resources import owned_by_name
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateMetricAttribution",
@@ -139,10 +139,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
 
 def desired_attribution(request: Mapping[str, Any]) -> dict:
     """The request typed for CreateMetricAttribution, with its limits checked up front."""
-    desired = coerce_request("CreateMetricAttribution", request)
-    for key in ("name", "datasetGroupArn", "metrics", "metricsOutputConfig"):
-        if key not in desired:
-            raise HandlerError(f"Request.{key} is required")
+    desired = coerce_request("CreateMetricAttribution", contracts.MetricAttribution.from_request(request).request)
     metrics = desired["metrics"]
     if not metrics or len(metrics) > MAX_METRICS:
         raise HandlerError(f"a metric attribution takes 1 to {MAX_METRICS} metrics, got {len(metrics)}")

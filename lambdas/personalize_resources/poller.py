@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -31,10 +30,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import wait_condition
-from .address_book import IMPORT_POLL_SECONDS, LONG_WAIT_MAX_HOURS, POLLER_TIMEOUT_ENV, whole_seconds
-from .core import HandlerError, error_code, log_action
+from .action_log import log_action
+from .address_book import IMPORT_POLL_SECONDS, LONG_WAIT_MAX_HOURS, whole_seconds
+from .environments import HandlerEnvironment
+from .errors import HandlerError, error_code
 
-STATE_MACHINE_ENV = "POLLER_STATE_MACHINE_ARN"
 # An hour past the longest WaitCondition timeout: by then nobody is waiting any more.
 DEFAULT_POLLER_TIMEOUT_SECONDS = whole_seconds(LONG_WAIT_MAX_HOURS + 1)
 DEFAULT_WAIT_SECONDS = IMPORT_POLL_SECONDS
@@ -94,7 +94,7 @@ def start(name: str, state: Mapping[str, Any], client: Any = None) -> None:
     """Start an execution; a retried request finds it started already, which is fine."""
     try:
         execution = (client or create_states_client()).start_execution(
-            stateMachineArn=os.environ[STATE_MACHINE_ENV], name=name, input=json.dumps(state, sort_keys=True)
+            stateMachineArn=HandlerEnvironment.current().required_state_machine_arn(), name=name, input=json.dumps(state, sort_keys=True)
         )
     except ClientError as exc:
         if error_code(exc) != "ExecutionAlreadyExists":
@@ -109,7 +109,7 @@ def subject(state: Mapping[str, Any]) -> str:
 
 
 def timeout_seconds() -> int:
-    return int(os.environ.get(POLLER_TIMEOUT_ENV) or DEFAULT_POLLER_TIMEOUT_SECONDS)
+    return HandlerEnvironment.current().poller_timeout_seconds or DEFAULT_POLLER_TIMEOUT_SECONDS
 
 
 def elapsed(state: Mapping[str, Any]) -> int:

@@ -29,47 +29,41 @@ PhysicalResourceId and ``Data.RecommenderArn`` are the recommender's ARN (built 
 - A poller that cannot start after CreateRecommender fails the request in ``is_complete``, with
   the real ARN as physical id, so the rollback's Delete removes the recommender.
 - A Create cancelled before it answered (another resource failed) gets its Delete with a physical
-  id CloudFormation made up: the recommender is found by its name (``core.delete_target``). A
+  id CloudFormation made up: the recommender is found by its name (``lifecycle.delete_target``). A
   rollback Update (new → old) of a replacement CloudFormation never recorded hands the
   replacement, named after OldResourceProperties, to the delete poller.
 
 Lambda handlers: ``on_event`` and ``is_complete`` (Provider framework, ``API_OPERATIONS`` and
 ``IS_COMPLETE_API_OPERATIONS``, env ``POLLER_STATE_MACHINE_ARN``, ``POLLER_WAIT_SECONDS``);
-``poll`` is this kind's step of the shared poller (``POLL_API_OPERATIONS``).
+its step of the shared poller is recommender_poll.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import poller, wait_condition
-from .core import (
+from . import contracts, poller
+from .account import personalize_arn
+from .action_log import log_action
+from .address_book import is_personalize_arn
+from .coercion import coerce as coerce_request
+from .core import IN_USE_ERROR_CODES, PersonalizeApi
+from .environments import HandlerEnvironment
+from .errors import HandlerError, error_code
+from .lifecycle import (
     ACTIVE,
     DELETE_TARGET_KEY,
-    IN_USE_ERROR_CODES,
-    THROTTLING_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
-    create_or_adopt,
     delete_target,
     dispatch,
-    error_code,
     is_complete_result,
-    is_deleting,
-    is_personalize_arn,
-    log_action,
     on_event_result,
-    owned_by_name,
-    personalize_arn,
     properties,
     start_delete,
-    update_tags,
 )
-from .core import coerce as coerce_request
+from .named_resources import create_or_adopt, owned_by_name, update_tags
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateRecommender",
@@ -82,14 +76,6 @@ API_OPERATIONS: tuple[str, ...] = (
 )
 # is_complete runs under its own role: exactly these.
 IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = ("DescribeRecommender", "DeleteRecommender")
-# What the shared poller (poller.py) calls when it follows a recommender.
-POLL_API_OPERATIONS: tuple[str, ...] = (
-    "DescribeRecommender",
-    "UpdateRecommender",
-    "StopRecommender",
-    "StartRecommender",
-    "DeleteRecommender",
-)
 
 RESOURCE_TYPE = "recommender"
 INACTIVE = "INACTIVE"
@@ -106,17 +92,11 @@ BUSY_CREATING = ("CREATE PENDING", "CREATE IN_PROGRESS")
 # Top-level key of a Delete's on_event answer when the poller took the delete over (the
 # framework passes it to is_complete, which then answers complete at once).
 DELETE_HANDED_OFF = "DeleteHandedToPoller"
-STATE_MACHINE_ENV = poller.STATE_MACHINE_ENV
-POLLER_TIMEOUT_ENV = poller.POLLER_TIMEOUT_ENV
-# Seconds between polls of a recommender (the config's recommenderPollMinutes).
-WAIT_SECONDS_ENV = "POLLER_WAIT_SECONDS"
 REPLACING_KEYS = ("name", "datasetGroupArn", "recipeArn")
 # A recommender found by name is this resource's only with these settings (else someone else's).
 SAME_RECOMMENDER_KEYS = ("datasetGroupArn", "recipeArn")
 
 execution_name = poller.execution_name
-_waiting = poller.waiting
-_finish = poller.finish
 
 
 # --- Provider handlers ------------------------------------------------------------------------
@@ -200,7 +180,7 @@ def _on_update(event: Mapping[str, Any], context: Any) -> dict:
     return on_event_result(arn, {"RecommenderArn": arn})
 
 
-def _training(recommender: Mapping[str, Any]) -> bool:
+def training(recommender: Mapping[str, Any]) -> bool:
     """True while the recommender trains: its creation, or a configuration update retraining it
     (DeleteRecommender is refused meanwhile too, for longer than the Provider's hour)."""
     update = recommender.get("latestRecommenderUpdate") or {}
@@ -234,7 +214,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
     )
     if arn:
         recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
-        if recommender is not None and _training(recommender):
+        if recommender is not None and training(recommender):
             try:
                 start_delete_poller(event, arn)
             except Exception as exc:  # noqa: BLE001 - a safety net; is_complete keeps deleting meanwhile
@@ -251,17 +231,13 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
 
 def desired_recommender(request: Mapping[str, Any]) -> dict:
     """The Request typed for CreateRecommender (CloudFormation sends every scalar as a string)."""
-    desired = coerce_request("CreateRecommender", request)
-    missing = [key for key in REPLACING_KEYS if not desired.get(key)]
-    if missing:
-        raise HandlerError(f"Request.{', Request.'.join(missing)} required")
-    return desired
+    return coerce_request("CreateRecommender", contracts.Recommender.from_request(request).request)
 
 
 def desired_state(event: Mapping[str, Any]) -> str:
-    value = str(event.get("ResourceProperties", {}).get("DesiredState") or ACTIVE).strip().upper()
+    value = str(event.get("ResourceProperties", {}).get(contracts.DESIRED_STATE) or ACTIVE).strip().upper()
     if value not in DESIRED_STATES:
-        raise HandlerError(f"DesiredState must be ACTIVE or INACTIVE, got {value!r}")
+        raise HandlerError(f"{contracts.DESIRED_STATE} must be ACTIVE or INACTIVE, got {value!r}")
     return value
 
 
@@ -271,27 +247,14 @@ def check_poller_settings(event: Mapping[str, Any]) -> None:
     """Fail before creating anything: a Create that fails after CreateRecommender leaves a
     recommender CloudFormation does not know about (the next deployment would adopt it)."""
     desired_state(event)
-    if not os.environ.get(STATE_MACHINE_ENV):
-        raise HandlerError(f"environment variable {STATE_MACHINE_ENV} is not set")
+    HandlerEnvironment.current().required_state_machine_arn()
     signal_target(event)
 
 
 def signal_target(event: Mapping[str, Any]) -> dict:
-    """Where the poller signals: ``{"signalHandle": {StackId, LogicalResourceId}}`` (a reference;
-    the URL itself never enters logs or execution input), the legacy ``{"signalUrl": ...}`` of
-    stacks deployed before, or ``{}`` for no signal."""
-    props = event.get("ResourceProperties", {})
-    handle = props.get("SignalHandle")
-    if handle is not None:
-        if not isinstance(handle, Mapping) or not all(
-            isinstance(handle.get(key), str) and handle.get(key) for key in ("StackId", "LogicalResourceId")
-        ):
-            raise HandlerError(f"SignalHandle must be {{StackId, LogicalResourceId}} of a WaitConditionHandle, got {handle!r}")
-        return {"signalHandle": {"StackId": handle["StackId"], "LogicalResourceId": handle["LogicalResourceId"]}}
-    url = str(props.get("SignalUrl") or "")
-    if url and not url.startswith("https://"):
-        raise HandlerError(f"SignalUrl must be the WaitConditionHandle's https URL, got {url!r}")
-    return {"signalUrl": url} if url else {}
+    """Where the poller signals (``contracts.signal_target``; stacks deployed before handles
+    still send the URL)."""
+    return contracts.signal_target(event.get("ResourceProperties", {}), legacy_url=True)
 
 
 
@@ -314,7 +277,7 @@ def poller_input(event: Mapping[str, Any], arn: str, *, config_update_requested:
 
 
 def wait_seconds() -> int:
-    return int(os.environ.get(WAIT_SECONDS_ENV) or poller.DEFAULT_WAIT_SECONDS)
+    return HandlerEnvironment.current().wait_seconds or poller.DEFAULT_WAIT_SECONDS
 
 
 def start_poller(event: Mapping[str, Any], arn: str, *, config_update_requested: bool,
@@ -335,91 +298,6 @@ def start_delete_poller(event: Mapping[str, Any], arn: str) -> None:
     log_action("delete_handed_to_poller", recommender_arn=arn, execution_name=name)
 
 
-# --- the poller's step ---------------------------------------------------------------------------
-
-def poll_step(event: Mapping[str, Any], context: Any) -> dict:
-    """The shared poller's step for a recommender's execution (see long_waits.poll_step)."""
-    return poll(poller.begin_step({**event, "kind": event.get("kind", RESOURCE_TYPE)}))
-
-
-def poll(state: dict) -> dict:
-    """One poll of a recommender: look at it, act at most once toward the desired state."""
-    arn = state["recommenderArn"]
-    api = PersonalizeApi(POLL_API_OPERATIONS)
-    try:
-        return _poll(api, state, arn)
-    except ClientError as exc:
-        if error_code(exc) in THROTTLING_ERROR_CODES:
-            # Still throttled after core's retries: the next poll tries again.
-            return _waiting(state, state.get("status", "UNKNOWN"))
-        # Access denied, invalid input...: waiting for the WaitCondition to time out helps nobody.
-        return _finish(state, state.get("status", "UNKNOWN"), wait_condition.FAILURE,
-                       f"recommender {arn}: {exc}")
-
-
-def _poll(api: PersonalizeApi, state: dict, arn: str) -> dict:
-    recommender = api.describe_or_none("DescribeRecommender", "recommender", recommenderArn=arn)
-    if state.get("desiredState") == DELETED:
-        return _poll_delete(api, state, arn, recommender)
-    if recommender is None:
-        return _finish(state, "NOT_FOUND", wait_condition.FAILURE, f"recommender {arn} does not exist",
-                       tolerate_signal_errors=True)
-    status = recommender["status"]
-    name = recommender.get("name") or arn.rsplit("/", 1)[-1]
-    if is_deleting(recommender):
-        # The stack is going away; its WaitCondition probably too.
-        return _finish(state, status, wait_condition.FAILURE, f"recommender {name} is {status}",
-                       tolerate_signal_errors=True)
-    if status.endswith("FAILED"):
-        reason = recommender.get("failureReason") or "no failureReason given"
-        return _finish(state, status, wait_condition.FAILURE, f"recommender {name} is {status}: {reason}")
-
-    update = recommender.get("latestRecommenderUpdate") or {}
-    update_status = update.get("status")
-    if update_status and update_status.endswith("FAILED"):
-        if state.get("configUpdateRequested"):
-            reason = update.get("failureReason") or "no failureReason given"
-            return _finish(state, status, wait_condition.FAILURE,
-                           f"recommender {name} configuration update is {update_status}: {reason}")
-        update_status = None  # an earlier deployment's failure, not this one's
-    updating = update_status not in (None, ACTIVE)
-    if updating or status not in DESIRED_STATES:
-        return _waiting(state, f"{status} (update {update_status})" if updating else status)
-
-    pending = state.get("pendingRecommenderConfig")
-    if pending is not None:
-        if status == INACTIVE:
-            # Configuration changes need a running recommender (the fake refuses them otherwise;
-            # unconfirmed for the service): start it, update, then stop again if so desired.
-            return _act(api, state, status, "StartRecommender", recommenderArn=arn)
-        if config_applied(pending, recommender.get("recommenderConfig") or {}):
-            state.pop("pendingRecommenderConfig")
-        else:
-            result = _act(api, state, status, "UpdateRecommender", recommenderArn=arn, recommenderConfig=pending)
-            if result.get("lastAction") == "UpdateRecommender":
-                # From now on the update is this deployment's: its failure fails the deployment.
-                result.pop("pendingRecommenderConfig")
-                result["configUpdateRequested"] = True
-            return result
-
-    desired = state.get("desiredState", ACTIVE)
-    if status == desired:
-        return _finish(state, status, wait_condition.SUCCESS, f"recommender {name} is {status}", data=arn)
-    if status == ACTIVE:
-        return _act(api, state, status, "StopRecommender", recommenderArn=arn)
-    return _act(api, state, status, "StartRecommender", recommenderArn=arn)
-
-
-def _poll_delete(api: PersonalizeApi, state: dict, arn: str, recommender: Mapping[str, Any] | None) -> dict:
-    if recommender is None:
-        return _finish(state, "DELETED", wait_condition.SUCCESS, f"recommender {arn} is deleted")
-    status = recommender["status"]
-    if is_deleting(recommender) or _training(recommender) or status.endswith(("PENDING", "IN_PROGRESS")):
-        return _waiting(state, status)
-    # ACTIVE, INACTIVE or FAILED: Personalize accepts the delete now.
-    return _act(api, state, status, "DeleteRecommender", recommenderArn=arn)
-
-
 def config_applied(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
     """True when every value asked for is in place (Personalize may fill in defaults)."""
     for key, value in desired.items():
@@ -429,20 +307,3 @@ def config_applied(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> boo
         elif actual.get(key) != value:
             return False
     return True
-
-
-def _act(api: PersonalizeApi, state: dict, status: str, operation: str, **params: Any) -> dict:
-    try:
-        api.call(operation, **params)
-    except ClientError as exc:
-        if error_code(exc) not in IN_USE_ERROR_CODES:
-            raise
-        # Personalize moved on between Describe and this call: look again next poll.
-        log_action("poller_action_deferred", operation=operation, reason=str(exc))
-        return _waiting(state, status)
-    log_action("poller_action", operation=operation, recommender_arn=state["recommenderArn"], status=status)
-    result = _waiting(state, status)
-    result["lastAction"] = operation
-    return result
-
-

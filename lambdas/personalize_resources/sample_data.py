@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The catalogue (items, user ids) is shared with the send-events tool; re-exported for callers.
+from . import contracts
 from .address_book import SAMPLE_EVENT_TYPES
+
+# The catalogue (items, user ids) is shared with the send-events tool; re-exported for callers.
 from .catalogue import (  # noqa: F401 - CATALOG, CATEGORY_PAIRS and Item are part of this module's API
     CATALOG,
     CATEGORY_PAIRS,
@@ -43,6 +45,7 @@ from .catalogue import (  # noqa: F401 - CATALOG, CATEGORY_PAIRS and Item are pa
     generate_items,
     user_ids,
 )
+from .errors import HandlerError
 
 API_OPERATIONS: tuple[str, ...] = ("s3:PutObject",)
 
@@ -259,8 +262,7 @@ def generate(
 # --- custom resource -------------------------------------------------------------------------
 
 
-def _int_property(properties: dict[str, Any], name: str, default: int) -> int:
-    value = properties.get(name)
+def _int_property(value: Any, name: str, default: int) -> int:
     if value is None or value == "":
         return default
     try:
@@ -292,16 +294,17 @@ def on_event(event: dict[str, Any], context: Any = None, s3: Any = None) -> dict
     if request_type not in ("Create", "Update"):
         raise ValueError(f"Unsupported RequestType {request_type!r}")
 
-    properties = event.get("ResourceProperties", {})
-    bucket = properties.get("Bucket")
-    if not bucket:
-        raise ValueError("Bucket is required")
-    prefix = _normalized_prefix(str(properties.get("Prefix", "")))
+    try:
+        wanted = contracts.SampleData.from_event(event)
+    except HandlerError as exc:
+        raise ValueError(str(exc)) from None
+    bucket = wanted.bucket
+    prefix = _normalized_prefix(str(wanted.prefix or ""))
     data = generate(
-        seed=_int_property(properties, "Seed", DEFAULT_SEED),
-        users=_int_property(properties, "Users", DEFAULT_USERS),
-        items=_int_property(properties, "Items", DEFAULT_ITEMS),
-        interactions=_int_property(properties, "Interactions", DEFAULT_INTERACTIONS),
+        seed=_int_property(wanted.seed, "Seed", DEFAULT_SEED),
+        users=_int_property(wanted.users, "Users", DEFAULT_USERS),
+        items=_int_property(wanted.items, "Items", DEFAULT_ITEMS),
+        interactions=_int_property(wanted.interactions, "Interactions", DEFAULT_INTERACTIONS),
     )
     interactions_csv, items_csv = data.interactions_csv, data.items_csv
 

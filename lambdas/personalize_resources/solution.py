@@ -7,7 +7,7 @@ changes in place what ``UpdateSolution`` allows.
 
 Properties: ``{"Request": {"name", "datasetGroupArn", "recipeArn", "eventType"?, "performHPO"?,
 "performAutoML"?, "performAutoTraining"?, "performIncrementalUpdate"?, "solutionConfig"?,
-"tags"?}}`` (CreateSolution's input; CloudFormation's strings are typed by ``core.coerce``).
+"tags"?}}`` (CreateSolution's input; CloudFormation's strings are typed by ``coercion.coerce``).
 
 Physical name: ``physical_name(request)`` is ``<name>-<8 hex>``, the hex a digest of the
 create-only settings (everything but the name, the dataset group, tags and what UpdateSolution
@@ -44,32 +44,27 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import core
-from .address_book import NAME_MAX
+from . import contracts, named_resources
+from .account import personalize_arn
+from .action_log import log_action
+from .address_book import NAME_MAX, is_personalize_arn
 from .address_book import SOLUTION_BASE_NAME_MAX as BASE_NAME_MAX
 from .address_book import SOLUTION_DIGEST_LENGTH as DIGEST_LENGTH
-from .core import (
+from .coercion import coerce as coerce_request
+from .core import IN_USE_ERROR_CODES, PersonalizeApi
+from .errors import HandlerError, ResourceFailedError, error_code
+from .lifecycle import (
     DELETE_TARGET_KEY,
-    IN_USE_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
-    ResourceFailedError,
     delete_target,
     dispatch,
-    error_code,
     is_active,
     is_complete_result,
     is_deleting,
-    is_personalize_arn,
-    log_action,
     on_event_result,
-    owned_by_name,
-    personalize_arn,
     properties,
     start_delete,
-    update_tags,
 )
-from .core import coerce as coerce_request
+from .named_resources import owned_by_name, update_tags
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateSolution",
@@ -94,7 +89,6 @@ IS_COMPLETE_API_OPERATIONS: tuple[str, ...] = (
 RESOURCE_TYPE = "solution"
 # Top-level key of an Update's on_event answer: a replacement the rollback deletes (see _on_update).
 ABANDONED_KEY = "AbandonedSolution"
-REQUIRED_KEYS = ("name", "datasetGroupArn", "recipeArn")
 IN_PLACE_CONFIG_KEYS = ("autoTrainingConfig", "eventsConfig")
 # Documented defaults (botocore CreateSolution): automatic training on, every 7 days.
 DEFAULT_PERFORM_AUTO_TRAINING = True
@@ -204,10 +198,7 @@ def _replaced(event: Mapping[str, Any]) -> bool:
 
 def desired_solution(request: Mapping[str, Any]) -> dict:
     """The Request typed for CreateSolution, its required keys and name length checked."""
-    desired = coerce_request("CreateSolution", request)
-    missing = [key for key in REQUIRED_KEYS if not desired.get(key)]
-    if missing:
-        raise HandlerError(f"Request.{', Request.'.join(missing)} required")
+    desired = coerce_request("CreateSolution", contracts.Solution.from_request(request).request)
     if len(desired["name"]) > BASE_NAME_MAX:
         raise HandlerError(
             f"Request.name {desired['name']!r} is {len(desired['name'])} characters; at most {BASE_NAME_MAX},"
@@ -270,7 +261,7 @@ def _describe(api: PersonalizeApi, arn: str) -> dict | None:
 
 def create_or_adopt(api: PersonalizeApi, arn: str, desired: Mapping[str, Any]) -> str:
     # The name carries a digest of the settings, so the same name and group is the same solution.
-    return core.create_or_adopt(api, "Solution", arn, {**desired, "name": arn.rsplit("/", 1)[-1]})
+    return named_resources.create_or_adopt(api, "Solution", arn, {**desired, "name": arn.rsplit("/", 1)[-1]})
 
 
 def request_update(api: PersonalizeApi, arn: str, update: Mapping[str, Any]) -> bool:

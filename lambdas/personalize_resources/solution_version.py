@@ -29,27 +29,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import poller, wait_condition
-from .address_book import TRAINING_POLL_SECONDS
-from .core import (
-    IN_USE_ERROR_CODES,
-    NOT_FOUND_ERROR_CODES,
-    THROTTLING_ERROR_CODES,
-    HandlerError,
-    PersonalizeApi,
+from . import contracts, poller, wait_condition
+from .action_log import log_action
+from .address_book import TRAINING_POLL_SECONDS, is_personalize_arn
+from .coercion import coerce as coerce_request
+from .core import IN_USE_ERROR_CODES, NOT_FOUND_ERROR_CODES, THROTTLING_ERROR_CODES, PersonalizeApi
+from .errors import HandlerError, error_code
+from .import_job import signal_target
+from .lifecycle import (
     delete_target,
     dispatch,
-    error_code,
     is_complete_result,
-    is_personalize_arn,
-    log_action,
     on_event_result,
-    properties,
     request_properties,
     with_delete_target,
 )
-from .core import coerce as coerce_request
-from .import_job import signal_target
 
 API_OPERATIONS: tuple[str, ...] = (
     "CreateSolutionVersion",
@@ -104,13 +98,10 @@ def is_complete(event: Mapping[str, Any], context: Any) -> dict:
 
 def desired_version(event: Mapping[str, Any], *, old: bool = False) -> dict:
     """The Request typed for CreateSolutionVersion, plus the config's Version."""
-    request = coerce_request("CreateSolutionVersion", properties(event, old=old))
-    props = event.get("OldResourceProperties" if old else "ResourceProperties") or {}
-    for key in ("solutionArn", "name"):
-        if not request.get(key):
-            raise HandlerError(f"Request.{key} is required")
+    contract = contracts.SolutionVersion.from_event(event, old=old)
+    request = coerce_request("CreateSolutionVersion", contract.request)
     request.setdefault("trainingMode", "FULL")
-    return {"request": request, "version": str(props.get("Version", ""))}
+    return {"request": request, "version": str(contract.version if contract.version is not None else "")}
 
 
 def _on_create(event: Mapping[str, Any], context: Any) -> dict:
@@ -201,7 +192,7 @@ def _on_delete(event: Mapping[str, Any], context: Any) -> dict:
         arn = physical_id
     else:
         # A create cancelled before it answered: CloudFormation made the physical id up
-        # (core.delete_target); the training it started is found by its name.
+        # (lifecycle.delete_target); the training it started is found by its name.
         desired = request_properties(event, lambda request: desired_version(event)["request"])
         arn = find_by_name(api, desired) if desired is not None else None
         log_action("delete_by_name" if arn else "nothing_to_delete", physical_id=physical_id, found=arn)
@@ -244,7 +235,7 @@ def offline_metrics(metrics: Mapping[str, float]) -> str:
 def _read_metrics(event: Mapping[str, Any], context: Any) -> dict:
     """`Custom::PersonalizeSolutionMetrics` (after the training's WaitCondition): Data
     ``OfflineMetrics`` = the same compact JSON the WaitCondition got."""
-    arn = properties(event).get("solutionVersionArn")
+    arn = contracts.SolutionMetrics.from_event(event).solution_version_arn
     if not is_personalize_arn(arn, "solution"):
         raise HandlerError(f"Request.solutionVersionArn must be a solution version ARN, got {arn!r}")
     metrics = PersonalizeApi(API_OPERATIONS).call("GetSolutionMetrics", solutionVersionArn=arn).get("metrics") or {}

@@ -31,16 +31,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .core import (
-    HandlerError,
-    PersonalizeApi,
-    dispatch,
-    error_code,
-    is_complete_result,
-    log_action,
-    on_event_result,
-    properties,
-)
+from . import contracts
+from .action_log import log_action
+from .core import PersonalizeApi
+from .errors import HandlerError, error_code
+from .lifecycle import dispatch, is_complete_result, on_event_result
 
 API_OPERATIONS: tuple[str, ...] = ()
 # The children that block DeleteDatasetGroup and may outlast a custom resource's hour, each as
@@ -124,21 +119,9 @@ def running_imports(api: PersonalizeApi, dataset_arns: list[str], name_prefix: s
 
 
 def _request(event: Mapping[str, Any]) -> dict:
-    request = dict(properties(event))
-    for key in ("datasetGroupArn", "namePrefix"):
-        if not isinstance(request.get(key), str) or not request[key]:
-            raise HandlerError(f"Request.{key} is required")
-    arns = request.get("datasetArns")
-    if not isinstance(arns, list) or not all(isinstance(arn, str) and arn for arn in arns):
-        raise HandlerError(f"Request.datasetArns must be a list of dataset ARNs, got {arns!r}")
-    try:
-        # CloudFormation sends every scalar as a string.
-        for key in ("position", "count", "shareSeconds"):
-            request[key] = int(request[key])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise HandlerError(f"Request.position, Request.count and Request.shareSeconds must be integers: {exc}") from None
-    if not 1 <= request["position"] <= request["count"] or request["shareSeconds"] <= 0:
-        raise HandlerError(f"Request: position {request['position']} of {request['count']}, shareSeconds {request['shareSeconds']}")
+    contract = contracts.TeardownWait.from_event(event)
+    request = contract.request
+    request["position"], request["count"], request["shareSeconds"] = contract.counts()
     return request
 
 

@@ -24,8 +24,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.configuration import Alarm, AppConfig, DatasetGroup
-from stacks.constructs.dashboard import NAMESPACE, PERIOD, GroupMetrics, dataset_group_arn
+from config import Alarm, AppConfig, DatasetGroup
+from stacks.constructs.dashboard_metrics import NAMESPACE, PERIOD, GroupMetrics, dataset_group_arn
 from stacks.constructs.operator_widgets import PUT_EVENTS_ERRORS
 from stacks.deployment import alarm_email_subscription
 
@@ -58,30 +58,7 @@ class DashboardAlarms(Construct):
         super().__init__(scope, construct_id)
         groups = {g.name: g for g in config.dataset_groups}
         alarm_prefix = f"{config.name}-"
-        self.key = kms.Key(
-            self,
-            "TopicKey",
-            description=f"{config.name}: encrypts the Personalize dashboard alarm topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,  # messages are transient; nothing at rest needs the key later
-            pending_window=Duration.days(7),
-        )
-        # The statement AWS documents for alarms publishing to an encrypted topic, limited to this
-        # account's alarms of this environment. Whether CloudWatch sends aws:SourceAccount /
-        # aws:SourceArn on these KMS calls is unconfirmed, so the IfExists forms: a wrong account
-        # or alarm is refused, a request without the keys still works.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublishToEncryptedTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy "*" means this key
-                conditions={
-                    "StringEqualsIfExists": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLikeIfExists": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{alarm_prefix}*"},
-                },
-            )
-        )
+        self.key = self._topic_key(config, alarm_prefix)
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -118,6 +95,33 @@ class DashboardAlarms(Construct):
                 if group.event_tracker:
                     for metric_name in PUT_EVENTS_ERRORS:
                         self._notify(group, self._ingestion_alarm(config, group, metric_name))
+
+    def _topic_key(self, config: AppConfig, alarm_prefix: str) -> kms.Key:
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"{config.name}: encrypts the Personalize dashboard alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,  # messages are transient; nothing at rest needs the key later
+            pending_window=Duration.days(7),
+        )
+        # The statement AWS documents for alarms publishing to an encrypted topic, limited to this
+        # account's alarms of this environment. Whether CloudWatch sends aws:SourceAccount /
+        # aws:SourceArn on these KMS calls is unconfirmed, so the IfExists forms: a wrong account
+        # or alarm is refused, a request without the keys still works.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishToEncryptedTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={
+                    "StringEqualsIfExists": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLikeIfExists": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{alarm_prefix}*"},
+                },
+            )
+        )
+        return key
 
     def _notify(self, group: DatasetGroup, alarm: cw.Alarm) -> None:
         alarm.add_alarm_action(self._action)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 
-from aws_cdk import CfnOutput, CustomResource, Duration
+from aws_cdk import CfnOutput
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from lambdas.personalize_resources.address_book import tracking_id_parameter, whole_seconds
-from stacks.configuration import (
+from lambdas.personalize_resources.address_book import tracking_id_parameter
+from config import (
     DATASET_TYPE_NAMES,
     AppConfig,
     DatasetGroup,
@@ -21,20 +20,6 @@ from stacks.configuration import (
 )
 
 SCHEMA_NAMESPACE = "com.amazonaws.personalize.schema"
-# The teardown chain (see `DatasetGroupResources.add_teardown_chain`): a fixed number of waits,
-# enough for the longest `longWaitTimeoutHours` (12) at 48 minutes each. Fixed, so that a
-# timeout change only updates their share in place: a wait removed in a cleanup would find the
-# group's ACTIVE recommenders and hold the update for its whole share.
-TEARDOWN_WAITS = 15
-TEARDOWN_WAIT_TIMEOUT = Duration.minutes(55)  # each wait's Provider: its share ends well before
-
-
-def teardown_wait_share_seconds(config: AppConfig) -> int:
-    """Each wait's own share of time: together the waits last as long as the deploy would have
-    waited for a recommender's training or an import (`longWaitTimeoutHours`), never longer."""
-    return math.ceil(whole_seconds(config.long_wait_timeout_hours) / TEARDOWN_WAITS)
-
-
 def avro_schema(schema: DatasetSchema, dataset_type: str) -> str:
     """The Avro record Personalize expects, serialised deterministically."""
     record = {
@@ -96,29 +81,33 @@ class DatasetGroupResources(Construct):
                 schema_arn=schema.attr_schema_arn,
             )
 
-        self.event_tracker: personalize.CfnEventTracker | None = None
-        if group.event_tracker:
-            self.event_tracker = personalize.CfnEventTracker(
-                self, "EventTracker", name=config.physical_name(group.name, "tracker"), dataset_group_arn=self.arn
-            )
-            # PutEvents needs the interactions dataset to exist.
-            self.event_tracker.add_resource_dependency(self.datasets["interactions"])
-            parameter = ssm.StringParameter(
-                self,
-                "TrackingIdParameter",
-                parameter_name=tracking_id_parameter(config.name, group.name),
-                simple_name=False,  # a path; the environment name may be a deploy-time parameter
-                string_value=self.event_tracker.attr_tracking_id,
-                description=f"Tracking ID of the {group.name} event tracker, for PutEvents",
-            )
-            CfnOutput(self, "TrackingId", value=self.event_tracker.attr_tracking_id, description=f"{group.name}: event tracker tracking ID")
-            CfnOutput(self, "TrackingIdParameterName", value=parameter.parameter_name, description=f"{group.name}: SSM parameter holding the tracking ID")
+        self.event_tracker = self._event_tracker(config, group) if group.event_tracker else None
         CfnOutput(self, "DatasetGroupArn", value=self.arn, description=f"{group.name}: dataset group ARN")
-        # Wait 1 of the teardown chain lives here: children depend on this construct, and CDK
-        # resolves construct dependencies at synthesis, after the chain was added.
-        self._teardown_head = Construct(self, "Teardown")
+        # Wait 1 of the teardown chain (stacks/constructs/teardown.py) lives here: children depend
+        # on this construct, and CDK resolves construct dependencies at synthesis, after the chain
+        # was added.
+        self.teardown_head = Construct(self, "Teardown")
         self.teardown_children: list[Construct] = []
-        self._after_teardown: list[Construct] = []
+        self.after_teardown: list[Construct] = []
+
+    def _event_tracker(self, config: AppConfig, group: DatasetGroup) -> personalize.CfnEventTracker:
+        """The tracker for PutEvents, its tracking ID in SSM and the outputs."""
+        tracker = personalize.CfnEventTracker(
+            self, "EventTracker", name=config.physical_name(group.name, "tracker"), dataset_group_arn=self.arn
+        )
+        # PutEvents needs the interactions dataset to exist.
+        tracker.add_resource_dependency(self.datasets["interactions"])
+        parameter = ssm.StringParameter(
+            self,
+            "TrackingIdParameter",
+            parameter_name=tracking_id_parameter(config.name, group.name),
+            simple_name=False,  # a path; the environment name may be a deploy-time parameter
+            string_value=tracker.attr_tracking_id,
+            description=f"Tracking ID of the {group.name} event tracker, for PutEvents",
+        )
+        CfnOutput(self, "TrackingId", value=tracker.attr_tracking_id, description=f"{group.name}: event tracker tracking ID")
+        CfnOutput(self, "TrackingIdParameterName", value=parameter.parameter_name, description=f"{group.name}: SSM parameter holding the tracking ID")
+        return tracker
 
     def blocks_teardown(self, child: Construct) -> None:
         """Register a long-running child whose Delete hands its work on (a recommender still
@@ -126,40 +115,9 @@ class DatasetGroupResources(Construct):
         until it is really gone, then the datasets and the group. On create the chain (no-op
         resources) is made first, so a rollback of a failed create finds it in place."""
         self.teardown_children.append(child)
-        child.node.add_dependency(self._teardown_head)
+        child.node.add_dependency(self.teardown_head)
 
     def deleted_after_teardown(self, resource: Construct) -> None:
         """A resource deleted after the chain and before the datasets (the export of recorded
         events: it must see every import finished)."""
-        self._after_teardown.append(resource)
-
-    def add_teardown_chain(self, *, config: AppConfig, service_token: str) -> list[CustomResource]:
-        """The waits between the children and the datasets/group, deleted one after another
-        (lambdas/personalize_resources/teardown_wait.py). None when no child registered."""
-        if not self.teardown_children:
-            return []
-        count, share = TEARDOWN_WAITS, teardown_wait_share_seconds(config)
-        waits: list[CustomResource] = []
-        for position in range(count, 0, -1):
-            wait = CustomResource(
-                self._teardown_head if position == 1 else self,
-                "Wait1" if position == 1 else f"TeardownWait{position}",
-                service_token=service_token,
-                resource_type="Custom::PersonalizeTeardownWait",
-                properties={
-                    "Request": {
-                        "datasetGroupArn": self.arn,
-                        "datasetArns": [dataset.attr_dataset_arn for dataset in self.datasets.values()],
-                        "namePrefix": f"{self.name}-",
-                        "position": position,
-                        "count": count,
-                        "shareSeconds": share,
-                    }
-                },
-            )
-            # Every wait is deleted before the datasets and the group (it references their ARNs),
-            # the last one before what goes right before them; each earlier one before the next.
-            for dependency in waits[-1:] or self._after_teardown:
-                wait.node.add_dependency(dependency)
-            waits.append(wait)
-        return waits
+        self.after_teardown.append(resource)

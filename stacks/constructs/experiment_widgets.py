@@ -12,18 +12,11 @@ from __future__ import annotations
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from stacks.configuration import AppConfig, DatasetGroup, Metric
-from stacks.constructs.dashboard import (
-    DASHBOARD_WIDTH,
-    HALF,
-    NUMBER_HEIGHT,
-    PERIOD,
-    GroupMetrics,
-    text_height,
-    zero_based_graph,
-)
+from config import AppConfig, DatasetGroup, Metric
+from stacks.constructs.dashboard import DASHBOARD_WIDTH, HALF, NUMBER_HEIGHT, text_height, zero_based_graph
+from stacks.constructs.dashboard_metrics import PERIOD, GroupMetrics
 from stacks.constructs.operator_widgets import GET_RECOMMENDATIONS, serving_endpoints
-from stacks.experiments import (
+from config.experiments import (
     ENVIRONMENT_NAME,
     SRM_P_THRESHOLD,
     Experiment,

@@ -15,9 +15,9 @@ from aws_cdk import aws_appconfig as appconfig
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.configuration import AppConfig
+from config import AppConfig
 from stacks.constructs.operator_widgets import serving_endpoints
-from stacks.experiments import (
+from config.experiments import (
     ENVIRONMENT_NAME,
     application_name,
     flag_document,

@@ -28,20 +28,10 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from stacks.configuration import AppConfig, DatasetGroup, Metric
-from stacks.constructs.dashboard import (
-    DASHBOARD_WIDTH,
-    HALF,
-    NAMESPACE,
-    NUMBER_HEIGHT,
-    PERIOD,
-    GroupMetrics,
-    dataset_group_arn,
-    over_time_and_range,
-    text_height,
-    zero_based_graph,
-)
-from stacks.constructs.handlers import personalize_arn
+from config import AppConfig, DatasetGroup, Metric
+from stacks.constructs.dashboard import DASHBOARD_WIDTH, HALF, NUMBER_HEIGHT, over_time_and_range, text_height, zero_based_graph
+from stacks.constructs.dashboard_metrics import NAMESPACE, PERIOD, GroupMetrics, dataset_group_arn
+from stacks.constructs.handler_functions import personalize_arn
 
 # Service metrics are published per minute; 5 minutes smooths them without hiding an outage.
 SERVICE_PERIOD = Duration.minutes(5)

@@ -1,36 +1,39 @@
-"""The custom-resource handlers of the Personalize stack and the poller for long waits."""
+"""One Provider per custom-resource type the config uses, and their service tokens."""
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from dataclasses import dataclass
+
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
 
 from lambdas.personalize_resources import (
     dataset_export,
     import_job,
-    long_waits,
     metric_attribution,
-    poller,
     recommender,
     solution,
     solution_version,
-    teardown_wait,
 )
-from lambdas.personalize_resources.address_book import POLLER_TIMEOUT_ENV, whole_seconds
-from stacks.configuration import AppConfig
-from stacks.constructs.attribution import GroupNames, ServiceTokens, keeps_recorded_events
-from stacks.constructs.dataset_group import TEARDOWN_WAIT_TIMEOUT, DatasetGroupResources
-from stacks.constructs.handlers import (
-    LOG_RETENTION,
-    CustomResourceProvider,
-    FrameworkRoles,
-    HandlerFunction,
-    personalize_prefix_arn,
-)
+from lambdas.personalize_resources.environments import HandlerEnvironment
+from config import AppConfig
+from stacks.constructs.dataset_group import DatasetGroupResources
+from stacks.constructs.events_export import keeps_recorded_events
+from stacks.constructs.group_names import GroupNames
+from stacks.constructs.handler_functions import CustomResourceProvider, FrameworkRoles, personalize_prefix_arn
+from stacks.constructs.poller import Poller
+
+
+@dataclass
+class ServiceTokens:
+    """Provider service tokens; None where the config uses no resource of that type."""
+
+    metric_attribution: str | None = None
+    import_job: str | None = None
+    recommender: str | None = None
+    dataset_export: str | None = None
+    solution: str | None = None
+    solution_version: str | None = None
 
 
 def build_providers(
@@ -78,102 +81,15 @@ def build_providers(
     if "dataset-import-job" in used:
         tokens.import_job = provider(
             "ImportJobProvider", import_job, passes_role=service_role.role_arn, other=start_poller,
-            environment={poller.STATE_MACHINE_ENV: state_machine_arn},
+            environment=HandlerEnvironment(state_machine_arn=state_machine_arn).to_variables(),
         )
     if "recommender" in used:
         tokens.recommender = provider(
             "RecommenderProvider", recommender, other=start_poller,
-            environment={
-                poller.STATE_MACHINE_ENV: state_machine_arn,
-                recommender.WAIT_SECONDS_ENV: str(config.recommender_poll_minutes * 60),
-            },
+            environment=HandlerEnvironment(state_machine_arn=state_machine_arn, wait_seconds=config.recommender_poll_minutes * 60).to_variables(),
         )
     if "solution-version" in used:
         tokens.solution_version = provider(
-            "SolutionVersionProvider", solution_version, other=start_poller, environment={poller.STATE_MACHINE_ENV: state_machine_arn},
+            "SolutionVersionProvider", solution_version, other=start_poller, environment=HandlerEnvironment(state_machine_arn=state_machine_arn).to_variables(),
         )
     return tokens
-
-
-def build_teardown_chains(stack: Stack, *, config: AppConfig, groups: list[DatasetGroupResources], framework: FrameworkRoles) -> None:
-    """The teardown waits of every group with long-running children (`blocks_teardown`), and their
-    one Provider. Call it after every construct that registers children (recommenders, solutions)."""
-    if not any(resources.teardown_children for resources in groups):
-        return
-    personalize = [personalize_prefix_arn(stack, config.name)]
-    token = CustomResourceProvider(
-        stack,
-        "TeardownWaitProvider",
-        module="teardown_wait",
-        description="Custom resource handler: teardown_wait",
-        operations=teardown_wait.API_OPERATIONS,
-        # The List operations take no resource (granted on "*"); the rest, resources named under the prefix.
-        resources_by_operation={op: personalize for op in (*teardown_wait.API_OPERATIONS, *teardown_wait.IS_COMPLETE_API_OPERATIONS)},
-        waits=True,
-        framework_roles=framework,
-        is_complete_operations=teardown_wait.IS_COMPLETE_API_OPERATIONS,
-        total_timeout=TEARDOWN_WAIT_TIMEOUT,
-    ).service_token
-    for resources in groups:
-        resources.add_teardown_chain(config=config, service_token=token)
-
-
-class Poller(Construct):
-    """The Step Functions loop that follows import jobs, recommenders and trainings without a Lambda sleeping.
-
-    Wait(`$.waitSeconds`, set per execution: a minute for imports, the config's poll interval for
-    recommenders) → one `poll_step` (describe; act toward the goal; signal the WaitCondition on
-    success or failure) → Choice(finished?) → Wait again. Any failure of the step is caught:
-    `poll_failed` signals FAILURE with the error, then the execution fails.
-    """
-
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, personalize_resources: list[str]) -> None:
-        super().__init__(scope, construct_id)
-        self.step = HandlerFunction(
-            self,
-            "PollStep",
-            handler="personalize_resources.long_waits.poll_step",
-            description="One poll of an import job, recommender or training; signals its WaitCondition when done",
-            operations=long_waits.POLLER_API_OPERATIONS,
-            resources_by_operation={
-                **{op: personalize_resources for op in long_waits.POLLER_API_OPERATIONS if ":" not in op},
-                # Reads the WaitConditionHandle's URL from this stack only (the URL never travels).
-                "cloudformation:DescribeStackResource": [Aws.STACK_ID],
-            },
-            timeout=Duration.minutes(1),
-            environment={POLLER_TIMEOUT_ENV: str(whole_seconds(config.long_wait_timeout_hours))},
-        )
-        wait = sfn.Wait(self, "WaitBeforePoll", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
-        poll = tasks.LambdaInvoke(
-            self, "Poll", lambda_function=self.step.function, payload_response_only=True, retry_on_service_exceptions=True
-        )
-        # Catch-all: a poll step that fails or times out (after the task's retries) signals
-        # FAILURE with the error, instead of leaving the deploy waiting for the WaitCondition.
-        self.failure = HandlerFunction(
-            self,
-            "SignalFailure",
-            handler="personalize_resources.poller.poll_failed",
-            description="Signals FAILURE when a poll step failed or timed out",
-            operations=poller.POLL_FAILED_API_OPERATIONS,
-            resources_by_operation={"cloudformation:DescribeStackResource": [Aws.STACK_ID]},
-            timeout=Duration.minutes(1),
-        )
-        signal_failure = tasks.LambdaInvoke(
-            self, "SignalPollFailure", lambda_function=self.failure.function, payload_response_only=True, retry_on_service_exceptions=True
-        )
-        poll.add_catch(
-            signal_failure.next(sfn.Fail(self, "PollFailed", error="PollStepFailed", cause="the poll step failed; FAILURE was signalled")),
-            errors=["States.ALL"],
-            result_path="$.error",
-        )
-        finished = sfn.Choice(self, "Finished").when(sfn.Condition.boolean_equals("$.finished", True), sfn.Succeed(self, "Done"))
-        definition = wait.next(poll).next(finished.otherwise(wait))
-        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=Duration.hours(config.long_wait_timeout_hours),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-        )

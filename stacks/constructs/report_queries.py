@@ -4,7 +4,7 @@ For reports that outgrow one machine: the same SQL `report` runs on DuckDB (stac
 runs on Athena over this table, from `report --athena` or the Athena console.
 
 * Table: the CSV files the metric attribution writes under ``metric-reports/<group>/``
-  (stacks/constructs/attribution.py), header skipped, columns from ``REPORT_COLUMNS``. The group
+  (stacks/constructs/metric_attribution.py), header skipped, columns from ``REPORT_COLUMNS``. The group
   folder is a partition column filled by partition projection (an enum of the groups that
   publish to S3): no crawler, no ``MSCK REPAIR``, and a query on one group reads one folder.
 * Saved queries: `named_queries` with every recommender's and campaign's ARN aliased to its
@@ -25,7 +25,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import REPORT_PARAMETER_LEAVES, report_parameter
-from stacks.configuration import AppConfig, DatasetGroup
+from config import AppConfig, DatasetGroup
 from stacks.constructs.operator_widgets import serving_endpoints
 from stacks.report_sql import REPORT_COLUMNS, named_queries
 
@@ -83,7 +83,15 @@ class ReportQueries(Construct):
                 description=f"{config.name}: Amazon Personalize metric attribution reports",
             ),
         )
-        self.table = glue.CfnTable(
+        self.table = self._table(config, groups, reports)
+        self.table.add_resource_dependency(self.database)
+        self.workgroup = self._workgroup(config, bucket_name)
+        self.queries = self._queries(config)
+        self._outputs(config)
+
+    def _table(self, config: AppConfig, groups: list[DatasetGroup], reports: str) -> glue.CfnTable:
+        """The external table over the report CSVs, partitioned by dataset group folder (projected)."""
+        return glue.CfnTable(
             self,
             "Table",
             catalog_id=Aws.ACCOUNT_ID,
@@ -114,11 +122,11 @@ class ReportQueries(Construct):
                 ),
             ),
         )
-        self.table.add_resource_dependency(self.database)
 
+    def _workgroup(self, config: AppConfig, bucket_name: str) -> athena.CfnWorkGroup:
         option, key = results_encryption(config)
         encryption = athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option=option, kms_key=key)
-        self.workgroup = athena.CfnWorkGroup(
+        return athena.CfnWorkGroup(
             self,
             "WorkGroup",
             name=workgroup_name(config),
@@ -136,7 +144,8 @@ class ReportQueries(Construct):
             ),
         )
 
-        self.queries: dict[str, athena.CfnNamedQuery] = {}
+    def _queries(self, config: AppConfig) -> dict[str, athena.CfnNamedQuery]:
+        queries: dict[str, athena.CfnNamedQuery] = {}
         # Rows whose source is a recommender's or campaign's ARN (events with only a
         # recommendationId) are counted with the source the config names for it, as `report` does.
         aliases = {endpoint.arn: endpoint.source_name for group in config.dataset_groups for endpoint in serving_endpoints(self, config, group)}
@@ -151,8 +160,11 @@ class ReportQueries(Construct):
                 description=f"personalize-impact report query '{name}' over {TABLE_NAME} (stacks/report_sql.py)",
             )
             query.add_resource_dependency(self.table)
-            self.queries[name] = query
+            queries[name] = query
+        return queries
 
+    def _outputs(self, config: AppConfig) -> None:
+        """Where `report --athena` finds the workgroup, database and table: outputs and SSM parameters."""
         for key, option, value, what in (
             ("AthenaWorkGroup", "workgroup", self.workgroup.ref, "Athena workgroup for report queries"),
             ("GlueDatabase", "database", database_name(config), "Glue database of the metric reports table"),

@@ -8,9 +8,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lambdas.personalize_resources import sample_data
+from lambdas.personalize_resources import contracts, sample_data
 from lambdas.personalize_resources.address_book import SAMPLE_PREFIX
-from stacks.constructs.handlers import CustomResourceProvider, FrameworkRoles
+from stacks.constructs.handler_functions import CustomResourceProvider, FrameworkRoles
 
 
 class SampleDataResource(Construct):
@@ -34,15 +34,15 @@ class SampleDataResource(Construct):
             self,
             "Files",
             service_token=provider.service_token,
-            resource_type="Custom::PersonalizeSampleData",
-            properties={
-                "Bucket": bucket.bucket_name,
-                "Prefix": SAMPLE_PREFIX,
-                "Seed": str(sample_data.DEFAULT_SEED),
-                "Users": str(sample_data.DEFAULT_USERS),
-                "Items": str(sample_data.DEFAULT_ITEMS),
-                "Interactions": str(sample_data.DEFAULT_INTERACTIONS),
-            },
+            resource_type=contracts.SampleData.RESOURCE_TYPE,
+            properties=contracts.SampleData(
+                bucket=bucket.bucket_name,
+                prefix=SAMPLE_PREFIX,
+                seed=str(sample_data.DEFAULT_SEED),
+                users=str(sample_data.DEFAULT_USERS),
+                items=str(sample_data.DEFAULT_ITEMS),
+                interactions=str(sample_data.DEFAULT_INTERACTIONS),
+            ).to_properties(),
         )
         self.interactions_location = resource.get_att_string("InteractionsLocation")
         self.items_location = resource.get_att_string("ItemsLocation")

@@ -58,7 +58,28 @@ class PersonalizeServiceRole(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(sid="WriteMetricReports", actions=["s3:PutObject"], resources=[data_bucket.arn_for_objects(report_prefix + "*")])
         )
-        for index, location in enumerate(sorted(set(external_import_locations))):
+        self._read_external_imports(external_import_locations)
+        if publish_to_cloudwatch:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="PublishAttributionMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],  # PutMetricData supports no resource-level scoping
+                    conditions={"StringEquals": {"cloudwatch:namespace": "AWS/Personalize"}},
+                )
+            )
+        if key is not None:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseDataKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
+                    resources=[key.key_arn],
+                )
+            )
+
+    def _read_external_imports(self, locations: list[str]) -> None:
+        """List and read each import location outside the data bucket (its owner grants the same)."""
+        for index, location in enumerate(sorted(set(locations))):
             bucket, _, object_prefix = location.removeprefix("s3://").partition("/")
             # Listing is limited to the import's own prefix (a file key is its own prefix), as
             # for the data bucket; a location naming a whole bucket can only be listed whole.
@@ -76,22 +97,5 @@ class PersonalizeServiceRole(Construct):
                     sid=f"ReadExternalImport{index}",
                     actions=["s3:GetObject"],
                     resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{object_prefix}*"],
-                )
-            )
-        if publish_to_cloudwatch:
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="PublishAttributionMetrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],  # PutMetricData supports no resource-level scoping
-                    conditions={"StringEquals": {"cloudwatch:namespace": "AWS/Personalize"}},
-                )
-            )
-        if key is not None:
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="UseDataKey",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"],
-                    resources=[key.key_arn],
                 )
             )

@@ -39,8 +39,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.personalize_resources.address_book import offline_metrics_parameter
-from stacks.configuration import AppConfig, DatasetGroup, Solution
-from stacks.constructs.dashboard import DASHBOARD_WIDTH, GRAPH_HEIGHT, HALF, PERIOD, GroupMetrics, text_height
+from config import AppConfig, DatasetGroup, Solution
+from stacks.constructs.dashboard import DASHBOARD_WIDTH, GRAPH_HEIGHT, HALF, text_height
+from stacks.constructs.dashboard_metrics import PERIOD, GroupMetrics
 from stacks.constructs.operator_widgets import EXPOSURE_SCALE, GET_RECOMMENDATIONS, ServingEndpoint, exposure_line
 
 # Characters of the JSON value that would break the dashboard body or clutter the text, and what

@@ -22,10 +22,11 @@ from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import offline_metrics_parameter, resource_parameter_prefix, whole_seconds
-from stacks.configuration import AppConfig, Campaign, DatasetGroup, Solution
-from stacks.constructs.attribution import short_hash
-from stacks.constructs.handlers import request_tags, signal_handle
+from config import AppConfig, Campaign, DatasetGroup, Solution
+from stacks.constructs.group_names import short_hash
+from stacks.constructs.handler_functions import request_tags, signal_handle
 from stacks.deployment import CampaignSwitch
 
 
@@ -86,10 +87,10 @@ class SolutionResources(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         request = solution.create_request(config.solution_base_name(group, solution), dataset_group_arn)
-        if config.tags:
-            request["tags"] = request_tags(config.tags)
+        tags = request_tags(config.tags) if config.tags else None
         self.solution = CustomResource(
-            self, "Solution", service_token=solution_token, resource_type="Custom::PersonalizeSolution", properties={"Request": request}
+            self, "Solution", service_token=solution_token, resource_type=contracts.Solution.RESOURCE_TYPE,
+            properties=contracts.Solution.from_request(request, tags=tags).to_properties(),
         )
         for dependency in after:
             self.solution.node.add_dependency(dependency)
@@ -105,33 +106,21 @@ class SolutionResources(Construct):
             self,
             "Version",
             service_token=solution_version_token,
-            resource_type="Custom::PersonalizeSolutionVersion",
-            properties={
-                "Request": {"solutionArn": solution_arn, "name": config.solution_version_name(group, solution), "trainingMode": solution.training.mode},
-                "Version": solution.training.version,
-                "SignalHandle": signal_handle(handle),
-            },
+            resource_type=contracts.SolutionVersion.RESOURCE_TYPE,
+            properties=contracts.SolutionVersion(
+                solution_arn=solution_arn,
+                name=config.solution_version_name(group, solution),
+                training_mode=solution.training.mode,
+                version=solution.training.version,
+                signal_handle=signal_handle(handle),
+            ).to_properties(),
         )
         self.version.node.add_dependency(handle)
         self.trained = CfnWaitCondition(self, f"Trained{digest}", handle=handle.ref, count=1, timeout=timeout)
         self.trained.node.add_dependency(self.version)
         version_arn = self.version.get_att_string("SolutionVersionArn")
 
-        # The WaitCondition's Data holds the metrics too, but as an object CloudFormation cannot
-        # put into an output or a parameter; this reading (same handler) gives them as a string.
-        reading = CustomResource(
-            self,
-            "OfflineMetricsReading",
-            service_token=solution_version_token,
-            resource_type="Custom::PersonalizeSolutionMetrics",
-            properties={"Request": {"solutionVersionArn": version_arn}},
-        )
-        reading.node.add_dependency(self.trained)
-        metrics = reading.get_att_string("OfflineMetrics")
-        ssm.StringParameter(self, "MetricsParameter", parameter_name=offline_metrics_parameter(config.name, group.name, solution.name), simple_name=False, string_value=metrics,
-                            description=f"Offline metrics (GetSolutionMetrics) of the trained {solution.name} version")
-        CfnOutput(self, "OfflineMetrics", value=metrics, description=f"{group.name}/{solution.name}: offline metrics of the trained version")
-        CfnOutput(self, "SolutionVersionArn", value=version_arn, description=f"{group.name}/{solution.name}: trained solution version")
+        self._publish_offline_metrics(config, group, solution, solution_version_token, version_arn)
 
         self.campaigns = [
             CampaignResource(self, f"Campaign-{campaign.name}", config=config, group=group, solution=solution, campaign=campaign,
@@ -140,6 +129,24 @@ class SolutionResources(Construct):
             if campaign.enabled
         ]
 
+
+    def _publish_offline_metrics(self, config: AppConfig, group: DatasetGroup, solution: Solution, service_token: str, version_arn: str) -> None:
+        """The trained version's offline metrics as an SSM parameter and outputs, and its ARN."""
+        # The WaitCondition's Data holds the metrics too, but as an object CloudFormation cannot
+        # put into an output or a parameter; this reading (same handler) gives them as a string.
+        reading = CustomResource(
+            self,
+            "OfflineMetricsReading",
+            service_token=service_token,
+            resource_type=contracts.SolutionMetrics.RESOURCE_TYPE,
+            properties=contracts.SolutionMetrics(solution_version_arn=version_arn).to_properties(),
+        )
+        reading.node.add_dependency(self.trained)
+        metrics = reading.get_att_string("OfflineMetrics")
+        ssm.StringParameter(self, "MetricsParameter", parameter_name=offline_metrics_parameter(config.name, group.name, solution.name), simple_name=False, string_value=metrics,
+                            description=f"Offline metrics (GetSolutionMetrics) of the trained {solution.name} version")
+        CfnOutput(self, "OfflineMetrics", value=metrics, description=f"{group.name}/{solution.name}: offline metrics of the trained version")
+        CfnOutput(self, "SolutionVersionArn", value=version_arn, description=f"{group.name}/{solution.name}: trained solution version")
 
 class CampaignResource(Construct):
     def __init__(

@@ -149,7 +149,7 @@ def test_billed_hours_count_what_bills_until_it_is_gone() -> None:
 
 
 def test_a_cancelled_create_gets_a_made_up_physical_id() -> None:
-    from lambdas.personalize_resources.core import is_personalize_arn
+    from lambdas.personalize_resources.address_book import is_personalize_arn
     from harness.cloudformation import generated_physical_id
 
     made_up = generated_physical_id("pimpact-default-personalize", "CustomAttribution", "req-1")

@@ -14,7 +14,7 @@ import os
 import boto3
 import pytest
 
-from stacks.configuration import load_config
+from config import load_config
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from lambdas.personalize_resources import dataset_export
-from lambdas.personalize_resources.core import ResourceFailedError
+from lambdas.personalize_resources.errors import ResourceFailedError
 from harness.handler_scenarios import Scenarios
 
 ROLE = "arn:aws:iam::123456789012:role/personalize-service"

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdas.personalize_resources import import_job
-from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
+from lambdas.personalize_resources.errors import HandlerError, ResourceFailedError
 from harness.fake_personalize import FakeError
 from harness.handler_scenarios import Scenarios
 

@@ -23,8 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdas.personalize_resources import poller
-from lambdas.personalize_resources import core, recommender
-from lambdas.personalize_resources.core import HandlerError
+from lambdas.personalize_resources import core, environments, recommender, recommender_poll
+from lambdas.personalize_resources.errors import HandlerError
 from harness.kernel import Clock
 from harness.provider import ACCOUNT, REGION, custom_resource_event, make_lambda_context, new_client, play_custom_resource
 from harness.fake_recommenders import (
@@ -125,8 +125,8 @@ class Stack:
         monkeypatch.setattr(poller, "send_signal", self.signals)
         monkeypatch.setattr(poller, "handle_url", self.handle_url)
         monkeypatch.setattr(poller, "now", self.clock.epoch)
-        monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
-        monkeypatch.delenv(recommender.POLLER_TIMEOUT_ENV, raising=False)
+        monkeypatch.setenv(environments.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
+        monkeypatch.delenv(environments.POLLER_TIMEOUT_ENV, raising=False)
         self.machine = PollerStateMachine(self.sfn, self.clock, self.poll_step, make_lambda_context())
 
     # --- Lambda invocations, with the operations each one reached ---------------------------
@@ -152,7 +152,7 @@ class Stack:
 
     def poll_step(self, state: Mapping, context: Any = None) -> dict:
         lookups = len(self.handle_lookups)
-        result = self._invoke(recommender.poll_step, state, self.poller_operations)
+        result = self._invoke(recommender_poll.poll_step, state, self.poller_operations)
         if len(self.handle_lookups) > lookups:
             self.poller_operations.add("cloudformation:DescribeStackResource")
         self.poll_statuses.append(result["status"])
@@ -688,7 +688,7 @@ def test_signal_refused_ends_the_poller(stack):
 
 
 def test_poller_gives_up_after_its_timeout(stack, monkeypatch):
-    monkeypatch.setenv(recommender.POLLER_TIMEOUT_ENV, str(2 * 3600))
+    monkeypatch.setenv(environments.POLLER_TIMEOUT_ENV, str(2 * 3600))
     stack.create(properties())
 
     [final] = stack.settle()
@@ -767,7 +767,7 @@ def test_invalid_update_fails_before_anything_changes(stack):
 
 
 def test_missing_state_machine_environment_fails_before_anything_is_created(stack, monkeypatch):
-    monkeypatch.delenv(recommender.STATE_MACHINE_ENV)
+    monkeypatch.delenv(environments.STATE_MACHINE_ENV)
     with pytest.raises(HandlerError, match="POLLER_STATE_MACHINE_ARN is not set"):
         stack.create(properties())
     assert stack.fake.calls == []
@@ -787,7 +787,7 @@ def test_execution_names_are_valid_and_stable_per_request():
 def test_exact_create_and_start_execution_requests(stubbed, monkeypatch):
     states_client = new_states_client()
     monkeypatch.setattr(poller, "create_states_client", lambda: states_client)
-    monkeypatch.setenv(recommender.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
+    monkeypatch.setenv(environments.STATE_MACHINE_ENV, STATE_MACHINE_ARN)
     stubbed.add_response("create_recommender", {"recommenderArn": ARN}, expected_params={
         "name": NAME,
         "datasetGroupArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/shop",
@@ -828,7 +828,7 @@ def test_exact_poller_requests(stubbed, monkeypatch):
     state = {"recommenderArn": ARN, "desiredState": "INACTIVE", "signalUrl": SIGNAL_URL, "uniqueId": LOGICAL_ID,
              "configUpdateRequested": False}
 
-    result = recommender.poll_step(state, make_lambda_context())
+    result = recommender_poll.poll_step(state, make_lambda_context())
 
     assert result == {**state, "finished": False, "status": "ACTIVE", "polls": 1, "startedAt": 1_700_000_000,
                       "lastAction": "StopRecommender", "kind": "recommender", "waitSeconds": 60}
@@ -951,7 +951,7 @@ def test_recorded_operations_are_exactly_the_declared_ones(stack):
 
     assert stack.handler_operations == set(recommender.API_OPERATIONS)
     assert stack.is_complete_operations == set(recommender.IS_COMPLETE_API_OPERATIONS)
-    assert stack.poller_operations == set(recommender.POLL_API_OPERATIONS) | set(poller.SIGNAL_ONLY_OPERATIONS)
+    assert stack.poller_operations == set(recommender_poll.POLL_API_OPERATIONS) | set(poller.SIGNAL_ONLY_OPERATIONS)
     assert len(recommender.API_OPERATIONS) == len(set(recommender.API_OPERATIONS))
 
 
@@ -967,7 +967,7 @@ def test_a_network_timeout_escapes_the_step_for_the_catch_all_which_signals_it(s
     stack.client.meta.events.register("before-parameter-build.personalize.DescribeRecommender", time_out)
     # Not swallowed as "still waiting": the Lambda fails, and Step Functions' Catch takes over.
     with pytest.raises(ReadTimeoutError):
-        recommender.poll_step(execution.state, make_lambda_context())
+        recommender_poll.poll_step(execution.state, make_lambda_context())
     cause = json.dumps({"errorMessage": 'Read timeout on endpoint URL: "https://personalize.us-east-1.amazonaws.com/"',
                         "errorType": "ReadTimeoutError"})
     result = poller.poll_failed({**execution.state, "error": {"Error": "ReadTimeoutError", "Cause": cause}}, make_lambda_context())

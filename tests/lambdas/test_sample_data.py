@@ -218,7 +218,7 @@ def test_create_writes_both_files_to_s3(s3):
 def test_ratings_variant_trains_after_the_threshold_filter():
     """config/custom-solutions.yaml trains on Rating events of at least its eventValueThreshold:
     what is left must still meet Personalize's minima (1,000 interactions, 25 users with 2+)."""
-    from stacks.configuration import load_config
+    from config import load_config
 
     config = load_config(sample_data.Path(__file__).resolve().parents[2] / "config" / "custom-solutions.yaml")
     [solution] = [s for s in config.dataset_groups[0].solutions if s.event_value_threshold is not None]

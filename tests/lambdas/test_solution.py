@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from lambdas.personalize_resources import solution
-from lambdas.personalize_resources.core import HandlerError, ResourceFailedError
+from lambdas.personalize_resources.errors import HandlerError, ResourceFailedError
 from harness.provider import new_client
 from harness.fake_solutions import FakeSolutions
 from harness.handler_scenarios import Scenarios

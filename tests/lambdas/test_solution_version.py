@@ -10,7 +10,7 @@ import json
 import pytest
 
 from lambdas.personalize_resources import long_waits, poller, solution_version
-from lambdas.personalize_resources.core import HandlerError
+from lambdas.personalize_resources.errors import HandlerError
 from harness.handler_scenarios import Scenarios
 from tests.lambdas.test_solution import props as solution_props
 from tests.lambdas.test_solution import solutions_world_factory

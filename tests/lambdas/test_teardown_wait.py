@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from lambdas.personalize_resources import core, teardown_wait
-from lambdas.personalize_resources.core import HandlerError
+from lambdas.personalize_resources.errors import HandlerError
 from harness.provider import ACCOUNT, REGION, OperationRecorder, assert_incomplete_without_data, make_lambda_context, new_client
 from harness.fake_recommenders import Durations, FakeRecommenders
 from harness.kernel import Clock
 from harness.handler_scenarios import Scenarios
 
 QUERY_INTERVAL = dt.timedelta(seconds=30)
-PROVIDER_TIMEOUT = dt.timedelta(minutes=55)  # stacks/constructs/dataset_group.py TEARDOWN_WAIT_TIMEOUT
+PROVIDER_TIMEOUT = dt.timedelta(minutes=55)  # stacks/constructs/teardown.py TEARDOWN_WAIT_TIMEOUT
 SHARE = 50 * 60
 RECOMMENDED_FOR_YOU = "arn:aws:personalize:::recipe/aws-ecomm-recommended-for-you"
 

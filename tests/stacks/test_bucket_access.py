@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from stacks.bucket_access import ACCOUNT_PLACEHOLDER, EXTERNAL_BUCKETS_METADATA, external_bucket_policies, external_bucket_policy
-from stacks.configuration import load_config
+from config import load_config
 from stacks.iam_reference import grant_problems
 from harness.synthesis import SYNTH_CONFIGS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.configuration import load_config
+from config import load_config
 from stacks.cost import alarm_count, kms_key_count
 from tests.stacks.templates import resources
 from harness.synthesis import SYNTH_CONFIGS

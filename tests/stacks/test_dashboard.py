@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from lambdas.personalize_resources.solution_version import offline_metrics
-from stacks.configuration import AppConfig, ConfigError, DatasetGroup, load_config
+from config import AppConfig, ConfigError, DatasetGroup, load_config
 from tests.stacks.templates import resources as template_resources
 from tests.stacks.templates import text
 from harness.synthesis import SYNTH_CONFIGS

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdas.personalize_resources import dataset_export, import_job, long_waits, metric_attribution, recommender, solution, solution_version, teardown_wait
-from stacks.constructs.handlers import iam_action
+from stacks.constructs.handler_functions import iam_action
 from stacks.iam_reference import (
     ARN_FIELD,
     EXTRACT,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lambdas.personalize_resources import dataset_export, import_job, long_waits, metric_attribution, poller, recommender, sample_data, teardown_wait
-from stacks.constructs.handlers import iam_action
+from stacks.constructs.handler_functions import iam_action
 from stacks.iam_reference import action as reference_action
 from tests.stacks.templates import (
     dependencies,
@@ -277,8 +277,8 @@ def test_kms_dataset_groups_wait_for_the_service_role_policy(synthesized):
 
 
 def test_import_job_names_are_unique_per_stack_and_change_with_s3_output(template):
-    from stacks.configuration import load_config
-    from stacks.constructs.attribution import GroupNames
+    from config import load_config
+    from stacks.constructs.group_names import GroupNames
 
     for job in custom(template, "Custom::PersonalizeDatasetImportJob").values():
         name = job["Properties"]["Request"]["jobName"]
@@ -293,8 +293,8 @@ def test_import_job_names_are_unique_per_stack_and_change_with_s3_output(templat
 
 
 def test_wait_condition_handles_change_with_tags_and_timeout(template):
-    from stacks.configuration import load_config
-    from stacks.constructs.attribution import short_hash
+    from config import load_config
+    from stacks.constructs.group_names import short_hash
 
     handles = set(resources(template, "AWS::CloudFormation::WaitConditionHandle"))
     config = load_config("config/default.yaml")
@@ -392,7 +392,7 @@ def test_recommenders_wait_for_imports_and_are_awaited_by_a_wait_condition(templ
 
 
 def test_a_new_recipe_means_a_new_recommender_name(synthesized):
-    from stacks.configuration import load_config
+    from config import load_config
 
     config = load_config("config/default.yaml")
     group = config.dataset_groups[0]
@@ -528,7 +528,7 @@ def test_teardown_chain_sits_between_the_imports_and_recommenders_and_the_datase
 
 
 def test_teardown_chain_per_group_and_its_share_follows_the_timeout(synthesized):
-    from stacks.constructs.dataset_group import TEARDOWN_WAITS, TEARDOWN_WAIT_TIMEOUT, teardown_wait_share_seconds
+    from stacks.constructs.teardown import TEARDOWN_WAITS, TEARDOWN_WAIT_TIMEOUT, teardown_wait_share_seconds
 
     multi = synthesized.template("multi", "personalize")
     chains = [teardown_chain(multi, group) for group in resources(multi, "AWS::Personalize::DatasetGroup")]

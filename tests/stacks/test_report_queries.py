@@ -14,7 +14,7 @@ import pytest
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
-from stacks.configuration import AppConfig, load_config
+from config import AppConfig, load_config
 from stacks.constructs.report_queries import results_encryption
 from tests.stacks.templates import only, resources, text
 from harness.synthesis import SYNTH_CONFIGS

@@ -9,9 +9,9 @@ from graphlib import TopologicalSorter
 import pytest
 
 from lambdas.personalize_resources import long_waits, solution, solution_version
-from stacks.configuration import load_config
-from stacks.constructs.attribution import GroupNames
-from stacks.constructs.handlers import iam_action
+from config import load_config
+from stacks.constructs.group_names import GroupNames
+from stacks.constructs.handler_functions import iam_action
 from stacks.iam_reference import action as reference_action
 from tests.stacks.templates import dependencies, function_by_handler, granted, resources, role_of_function, text
 from harness.synthesis import SYNTH_CONFIGS

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stacks.configuration import load_config
-from stacks.feature_flags import evaluate
+from config import load_config
+from config.feature_flags import evaluate
 from tools import report, send_events
 from tools.impact.experiments import (
     Moments,
@@ -127,7 +127,7 @@ def test_config_weights_are_what_the_analysis_checks_against() -> None:
 
 class _Agent:
     """The AppConfig agent's documented local answer over the generated flags: evaluates the flag
-    named by ?flag= for the `Context: key=value` headers (stacks.feature_flags.evaluate)."""
+    named by ?flag= for the `Context: key=value` headers (config.feature_flags.evaluate)."""
 
     def __init__(self, document: dict, path: str) -> None:
         import http.server
@@ -165,7 +165,7 @@ class _Agent:
 
 
 def test_the_client_snippet_reads_its_arm_from_the_agent_and_attributes_events() -> None:
-    from stacks.experiments import (
+    from config.experiments import (
         ENVIRONMENT_NAME,
         application_name,
         flag_document,

@@ -9,7 +9,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from tools.impact.reports import ReportStore, load_local, parse_report
+from tools.impact.report_csv import parse_report
+from tools.impact.reports import ReportStore, load_local
 from stacks.report_sql import ANALYSIS_QUERIES, REPORT_COLUMNS, named_queries
 
 HEADER = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"

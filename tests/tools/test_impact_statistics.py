@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from tools.impact import statistics
-from tools.impact.reports import MetricRow, ReportStore
+from tools.impact import figures, intervals
+from tools.impact.report_csv import MetricRow
+from tools.impact.reports import ReportStore
 from stacks.report_sql import ANALYSIS_QUERIES
-from tools.impact.statistics import DerivedMetric, Exposure, HourlyData, Settings, analyse, ratio_interval
+from tools.impact.figures import DerivedMetric, Exposure, Settings
+from tools.impact.hourly import HourlyData
+from tools.impact.intervals import ratio_interval
+from tools.impact.statistics import analyse
 
 DAY0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 BUCKETS_PER_DAY = 96
@@ -26,7 +30,7 @@ def series_rows(metric: str, source: str, values, start: int = DAY0) -> list[Met
     ]
 
 
-def run(rows: list[MetricRow], exposure=None, derived=(), **settings) -> dict[str, statistics.MetricReport]:
+def run(rows: list[MetricRow], exposure=None, derived=(), **settings) -> dict[str, figures.MetricReport]:
     store = ReportStore()
     try:
         store.add_rows(rows, "test.csv")
@@ -255,7 +259,8 @@ def test_partly_live_source_per_1000_lift_uses_matching_periods():
 
 
 def test_holm_adjusts_every_lift_of_the_report_and_gives_simultaneous_intervals():
-    from tools.impact.statistics import Comparison, Interval, adjust_comparisons, t_p_value
+    from tools.impact.figures import Comparison, Interval
+    from tools.impact.intervals import adjust_comparisons, t_p_value
 
     lifts = [Interval(1.2, se_log=0.05, df=20), Interval(1.05, se_log=0.05, df=20), Interval(0.9, se_log=0.2, df=20)]
     comparisons = [Comparison("B", None, None, 21, 0.0, lift) for lift in lifts]
@@ -264,13 +269,13 @@ def test_holm_adjusts_every_lift_of_the_report_and_gives_simultaneous_intervals(
     order = np.argsort(raw)
     expected = np.maximum.accumulate([min(1.0, (3 - rank) * raw[i]) for rank, i in enumerate(order)])
     assert [comparisons[i].p_adjusted for i in order] == pytest.approx(list(expected))
-    spread = statistics.t_quantile(1 - 0.05 / 3, 20) * 0.05
+    spread = intervals.t_quantile(1 - 0.05 / 3, 20) * 0.05
     assert comparisons[0].adjusted.low == pytest.approx(1.2 * math.exp(-spread))
     assert adjust_comparisons(comparisons[:1], Settings(adjust="none")) == 1
 
 
 def test_correlated_days_are_merged_into_weeks_and_independent_days_are_not():
-    from tools.impact.statistics import choose_block
+    from tools.impact.intervals import choose_block
 
     rng = np.random.default_rng(5)
     days = np.arange(140)
@@ -285,7 +290,7 @@ def test_correlated_days_are_merged_into_weeks_and_independent_days_are_not():
 
 
 def test_heavy_tail_is_flagged_only_when_a_few_hours_carry_much_of_the_total():
-    from tools.impact.statistics import heavy_tail
+    from tools.impact.intervals import heavy_tail
 
     rng = np.random.default_rng(6)
     assert heavy_tail(rng.poisson(5, 600).astype(float)) is None
@@ -297,7 +302,7 @@ def test_heavy_tail_is_flagged_only_when_a_few_hours_carry_much_of_the_total():
 
 
 def test_local_days_follow_the_shop_across_a_dst_change():
-    from tools.impact.statistics import _local_days
+    from tools.impact.hourly import _local_days
 
     starts = 1_709_971_200 + 3600 * np.arange(72)  # 2024-03-09T08:00Z = midnight in Los Angeles
     days = _local_days(starts, "America/Los_Angeles")

@@ -19,7 +19,7 @@ from moto import mock_aws
 from tests.tools.conftest import REGION
 from tools import report
 from tools.impact import cloudwatch as cloudwatch_input
-from tools.impact.reports import WARNINGS_PER_FILE, ReportFileError, parse_report
+from tools.impact.report_csv import WARNINGS_PER_FILE, ReportFileError, parse_report
 
 HEADER = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
 T0 = 1704067224  # 2024-01-01T00:00:24Z: like the documented example, not a multiple of 900

@@ -7,5 +7,6 @@
 - `rate_limit`: pacing to at most N events in any one-second window.
 - `sender`: PutEvents calls with retries and backoff.
 - `summary`: what was sent, failed or not attempted, as text or JSON.
+- `options`: the options as tables, and the checks of their values.
 - `cli`: the command line (`python -m tools.send_events`, `python -m tools send-events`).
 """

@@ -1,5 +1,5 @@
 """send_events --experiment: users assigned to arms by the experiment's own flag (the split rule
-AppConfig evaluates, stacks/feature_flags.py), their events attributed to their arm, and each
+AppConfig evaluates, config/feature_flags.py), their events attributed to their arm, and each
 user's outcomes counted as the group's metric attribution counts them, written one row per user
 for `report --experiment --units` (the whole loop offline)."""
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdas.personalize_resources import catalogue
-from stacks.configuration import METRIC_EXPRESSION, AppConfig, DatasetGroup
-from stacks.experiments import Experiment, flag_document
-from stacks.feature_flags import evaluate
+from config import METRIC_EXPRESSION, AppConfig, DatasetGroup
+from config.experiments import Experiment, flag_document
+from config.feature_flags import evaluate
 from tools._cli import CliError
 from tools.events.traffic import EventBatch
 from tools.impact.experiments import DAY_COLUMN, SOURCE_COLUMN, UNIT_COLUMN

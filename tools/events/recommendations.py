@@ -24,6 +24,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from lambdas.personalize_resources.address_book import personalize_arn_prefix
 from tools._cli import CliError, aws_error_code, describe_aws_error
 from tools.events.traffic import EventBatch, Item, event_source
 from tools.events.validation import MAX_IMPRESSIONS
@@ -65,7 +66,7 @@ def parse_target(spec: str, kind: str) -> Target:
     option = f"--{kind}-arn"
     source, sep, arn = spec.partition("=")
     if not sep or not source.strip() or not arn.strip().startswith("arn:"):
-        raise CliError(f"{option} {spec!r}: expected SOURCE=ARN, e.g. {option} recommended_for_you=arn:aws:personalize:...")
+        raise CliError(f"{option} {spec!r}: expected SOURCE=ARN, e.g. {option} recommended_for_you={personalize_arn_prefix()}...")
     if f":{kind}/" not in arn:
         raise CliError(f"{option} {spec!r}: {arn.strip()!r} is not a {kind} ARN")
     return Target(source.strip(), arn.strip(), kind)

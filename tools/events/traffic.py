@@ -82,74 +82,110 @@ def generate_batches(model: TrafficModel, seed: int) -> Iterator[EventBatch]:
     """Yield PutEvents batches for `model.event_count` events; event and session ids derive
     from `seed`, so a new seed per run gives ids Personalize has not seen."""
     rng = random.Random(seed)
+    tables = _draw_tables(model, rng)
+    continue_probability = 1 - 1 / max(model.mean_session_length, 1.0)
+    produced = 0
+    while produced < model.event_count:
+        length = 1
+        while rng.random() < continue_probability and length < model.event_count - produced:
+            length += 1
+        user_id = model.users[_pick(tables.user_cum, rng)]
+        session_id, events = _session(model, tables, rng, user_id, length, produced)
+        for start in range(0, len(events), model.batch_size):
+            yield EventBatch(session_id, user_id, events[start : start + model.batch_size])
+        produced += length
+
+
+@dataclass
+class _DrawTables:
+    """The cumulative weights the generator draws users, items, event types and sources from."""
+
+    items: list[Item]
+    user_cum: list[float]
+    item_cum: list[float]
+    category_cum: dict[str, tuple[list[int], list[float]]]  # category -> (its items' indices, their weights)
+    type_names: list[str]  # the first is the browsing type
+    type_cum: list[float]
+    source_cum: list[float]
+    boosted_cum: dict[str, list[float]]  # experiment arm -> event-type weights with its true effect
+
+
+def _draw_tables(model: TrafficModel, rng: random.Random) -> _DrawTables:
     items = list(model.items)
     user_cum = _cumulative(_popularity_weights(len(model.users), rng, 0.6))
     item_weights = _popularity_weights(len(items), rng, 0.8)
-    item_cum = _cumulative(item_weights)
     by_category: dict[str, tuple[list[int], list[float]]] = {}
     for index, item in enumerate(items):
         if item.category:
             indices, weights = by_category.setdefault(item.category, ([], []))
             indices.append(index)
             weights.append(item_weights[index])
-    category_cum = {cat: (idx, _cumulative(w)) for cat, (idx, w) in by_category.items()}
-    type_names = [t.name for t in model.event_types]
-    type_cum = _cumulative([t.weight for t in model.event_types])
-    browse_type = type_names[0]
-    source_cum = _cumulative([s.weight for s in model.sources])
-    boosted_cum = {
-        arm: _cumulative([t.weight * (1 if t.name == browse_type else 1 + boost) for t in model.event_types]) for arm, boost in model.arm_boost.items()
-    }
-    continue_probability = 1 - 1 / max(model.mean_session_length, 1.0)
-    window_end = model.window_start + timedelta(seconds=model.window_seconds)
+    browse_type = model.event_types[0].name
+    return _DrawTables(
+        items=items,
+        user_cum=user_cum,
+        item_cum=_cumulative(item_weights),
+        category_cum={cat: (idx, _cumulative(w)) for cat, (idx, w) in by_category.items()},
+        type_names=[t.name for t in model.event_types],
+        type_cum=_cumulative([t.weight for t in model.event_types]),
+        source_cum=_cumulative([s.weight for s in model.sources]),
+        boosted_cum={
+            arm: _cumulative([t.weight * (1 if t.name == browse_type else 1 + boost) for t in model.event_types]) for arm, boost in model.arm_boost.items()
+        },
+    )
 
-    produced = 0
-    while produced < model.event_count:
-        length = 1
-        while rng.random() < continue_probability and length < model.event_count - produced:
-            length += 1
-        user_id = model.users[_pick(user_cum, rng)]
-        arm = model.arm_of(user_id) if model.arm_of else None
-        session_type_cum = boosted_cum.get(arm, type_cum) if arm else type_cum
-        session_id = _seeded_uuid(rng)
-        first_item = items[_pick(item_cum, rng)]
-        category = first_item.category if first_item.category in category_cum else None
-        clock = model.window_start + timedelta(seconds=model.window_seconds * produced / model.event_count)
-        seen: list[Item] = []
-        events: list[dict[str, Any]] = []
-        for position in range(length):
-            event_type = type_names[_pick(session_type_cum, rng)]
-            if event_type != browse_type and seen and rng.random() < 0.8:
-                item = rng.choice(seen)
-            elif position == 0:
-                item = first_item
-            elif category is not None and rng.random() < 0.7:
-                indices, cum = category_cum[category]
-                item = items[indices[_pick(cum, rng)]]
-            else:
-                item = items[_pick(item_cum, rng)]
-            seen.append(item)
-            if model.window_seconds > 0 and position > 0:
-                clock = min(clock + timedelta(seconds=rng.uniform(5, 90)), window_end)
-            event: dict[str, Any] = {
-                "eventId": _seeded_uuid(rng),
-                "eventType": event_type,
-                "itemId": item.item_id,
-                "sentAt": clock,
-            }
-            if event_type != browse_type and item.price is not None:
-                event["eventValue"] = item.price
-            source = arm
-            if not arm and (source_index := _pick_optional(source_cum, rng)) is not None:
-                source = model.sources[source_index].name
-            if source:
-                event["metricAttribution"] = {"eventAttributionSource": source}
-                if model.impressions:
-                    event["impression"] = _impression(item, items, model.impressions, rng)
-            events.append(event)
-        for start in range(0, len(events), model.batch_size):
-            yield EventBatch(session_id, user_id, events[start : start + model.batch_size])
-        produced += length
+
+def _session(
+    model: TrafficModel, tables: _DrawTables, rng: random.Random, user_id: str, length: int, produced: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """The session id and the `length` events of one session of `user_id`."""
+    items, browse_type = tables.items, tables.type_names[0]
+    arm = model.arm_of(user_id) if model.arm_of else None
+    session_type_cum = tables.boosted_cum.get(arm, tables.type_cum) if arm else tables.type_cum
+    session_id = _seeded_uuid(rng)
+    first_item = items[_pick(tables.item_cum, rng)]
+    category = first_item.category if first_item.category in tables.category_cum else None
+    clock = model.window_start + timedelta(seconds=model.window_seconds * produced / model.event_count)
+    window_end = model.window_start + timedelta(seconds=model.window_seconds)
+    seen: list[Item] = []
+    events: list[dict[str, Any]] = []
+    for position in range(length):
+        event_type = tables.type_names[_pick(session_type_cum, rng)]
+        if event_type != browse_type and seen and rng.random() < 0.8:
+            item = rng.choice(seen)
+        elif position == 0:
+            item = first_item
+        elif category is not None and rng.random() < 0.7:
+            indices, cum = tables.category_cum[category]
+            item = items[indices[_pick(cum, rng)]]
+        else:
+            item = items[_pick(tables.item_cum, rng)]
+        seen.append(item)
+        if model.window_seconds > 0 and position > 0:
+            clock = min(clock + timedelta(seconds=rng.uniform(5, 90)), window_end)
+        events.append(_event(model, tables, rng, event_type, item, clock, arm))
+    return session_id, events
+
+
+def _event(
+    model: TrafficModel, tables: _DrawTables, rng: random.Random, event_type: str, item: Item, clock: datetime, arm: str | None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "eventId": _seeded_uuid(rng),
+        "eventType": event_type,
+        "itemId": item.item_id,
+        "sentAt": clock,
+    }
+    if event_type != tables.type_names[0] and item.price is not None:
+        event["eventValue"] = item.price
+    source = arm
+    if not arm and (source_index := _pick_optional(tables.source_cum, rng)) is not None:
+        source = model.sources[source_index].name
+    if source:
+        event["metricAttribution"] = {"eventAttributionSource": source}
+        if model.impressions:
+            event["impression"] = _impression(item, tables.items, model.impressions, rng)
+    return event
 
 
 def _popularity_weights(count: int, rng: random.Random, skew: float) -> list[float]:

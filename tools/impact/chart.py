@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tools._cli import CliError, plural
-from tools.impact.statistics import Analysis, MetricReport
+from tools.impact.figures import Analysis, MetricReport
 
 TOP_LINES = 6  # sources drawn as their own line in the rates panel
 TOP_LIFTS = 12  # sources shown in the lift panel

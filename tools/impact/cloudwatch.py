@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.personalize_resources.address_book import cloudwatch_name
-from tools.impact.reports import LoadResult, MetricRow
-from tools.impact.statistics import Exposure
+from tools.impact.figures import Exposure
+from tools.impact.report_csv import LoadResult, MetricRow
 
 CLOUDWATCH_NAMESPACE = "AWS/Personalize"
 CLOUDWATCH_MAX_QUERIES = 500  # GetMetricData limit per call
@@ -71,6 +71,14 @@ def fetch_cloudwatch_rows(
     every metric of the dataset group that has an EventAttributionSource dimension is read.
     """
     result = LoadResult()
+    metrics = _attributed_metrics(cloudwatch, dataset_group_arn, metric_names, result.warnings)
+    result.rows = _metric_rows(cloudwatch, metrics, _floor(start, BUCKET_SECONDS), end)
+    result.files_read = len(metrics)
+    return result
+
+
+def _attributed_metrics(cloudwatch: Any, dataset_group_arn: str, metric_names: Sequence[str], warnings: list[str]) -> list[dict[str, Any]]:
+    """The dataset group's metrics with an EventAttributionSource (those named, or all); a warning per named one missing."""
     wanted = [cloudwatch_name(name) for name in metric_names] or [None]
     found: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
     for metric_name in wanted:
@@ -90,13 +98,17 @@ def fetch_cloudwatch_rows(
                 key = (metric["MetricName"], tuple(sorted(dimensions.items())))
                 found.setdefault(key, metric)
         if metric_name and len(found) == count_before:
-            result.warnings.append(
+            warnings.append(
                 f"CloudWatch has no {CLOUDWATCH_NAMESPACE} metric {metric_name} with an EventAttributionSource "
                 f"for {dataset_group_arn} (metrics appear after events are recorded; "
                 "only the last two weeks are listed)"
             )
-    metrics = list(found.values())
-    start = _floor(start, BUCKET_SECONDS)
+    return list(found.values())
+
+
+def _metric_rows(cloudwatch: Any, metrics: list[dict[str, Any]], start: datetime, end: datetime) -> list[MetricRow]:
+    """Each metric's Sum per 15-minute bucket as report rows, GetMetricData's query limit per call."""
+    rows: list[MetricRow] = []
     for first in range(0, len(metrics), CLOUDWATCH_MAX_QUERIES):
         chunk = metrics[first : first + CLOUDWATCH_MAX_QUERIES]
         queries = [
@@ -109,7 +121,7 @@ def fetch_cloudwatch_rows(
         for position, metric in enumerate(chunk):
             dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
             for stamp, value in series.get(f"m{position}", []):
-                result.rows.append(
+                rows.append(
                     MetricRow(
                         metric=metric["MetricName"],
                         event_type="",
@@ -120,8 +132,7 @@ def fetch_cloudwatch_rows(
                         origin=f"CloudWatch {metric['MetricName']}",
                     )
                 )
-    result.files_read = len(metrics)
-    return result
+    return rows
 
 
 def _floor_to_bucket(moment: datetime) -> datetime:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lambdas.personalize_resources.address_book import personalize_arn
 from lambdas.personalize_resources.catalogue import sample_items
 from tools._cli import EXIT_OK, ArgumentParser, CliError, plural, run_main
 from stacks.report_sql import BUCKET_SECONDS
@@ -60,11 +61,11 @@ def demo_sources(config_path: Path, group_name: str, extra_sources: int) -> tupl
     lifts = {source: TRUE_LIFTS[i % len(TRUE_LIFTS)] for i, source in enumerate(configured)}
     arn_forms: dict[str, str] = {}
     for (kind, name), source in served_sources(config, group).items():
-        arn_forms.setdefault(source, f"arn:aws:personalize:{DEMO_REGION}:{DEMO_ACCOUNT}:{kind}/{name}")
+        arn_forms.setdefault(source, personalize_arn("aws", DEMO_REGION, DEMO_ACCOUNT, kind, name))
     arn_form = {arn: source for source, arn in list(arn_forms.items())[:1]}
     for number in range(1, extra_sources + 1):
         name = f"{config.physical_name(group.name)}-experiment-{number:02d}"
-        lifts[f"arn:aws:personalize:{DEMO_REGION}:{DEMO_ACCOUNT}:campaign/{name}"] = 0.7 + 0.05 * number
+        lifts[personalize_arn("aws", DEMO_REGION, DEMO_ACCOUNT, "campaign", name)] = 0.7 + 0.05 * number
     return list(group.metric_attribution.metrics), lifts, arn_form
 
 

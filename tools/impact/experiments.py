@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from stacks.experiments import SRM_P_THRESHOLD
+from config.experiments import SRM_P_THRESHOLD
 from tools._cli import CliError
 
 POWER = 0.8

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from tools._cli import format_number, format_table
-from tools.impact.statistics import Analysis, Interval, MetricReport, SourceFigures
+from tools.impact.figures import Analysis, Interval, MetricReport, SourceFigures
 
 RATES_TABLE_SOURCES = 8  # the rates-over-time table shows the biggest sources; JSON has all
 

@@ -1,29 +1,22 @@
 """Reading attribution report CSVs (a local folder or an S3 prefix) into an embedded DuckDB table.
 
-Report CSV format (Amazon Personalize developer guide): files named like
-`AggregatedAttributionMetrics - ImportMethod - Timestamp.csv`, header
-`METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP`, one row per
-metric, source and 15-minute bucket, TIMESTAMP in epoch seconds.
-
-Each file is loaded by DuckDB's CSV reader (fast, no Python per row) and checked with SQL;
-only a file that fails that check is parsed again row by row in Python, which names the file
-and line of every problem (and skips or, with --strict, rejects those rows). The rows land in
-table `loaded_reports` with the columns of sql.REPORT_COLUMNS plus `file_id` (the file's number
-in `files`; a small integer keeps memory down), so the same queries run here and on Athena.
+Each file (the format: report_csv) is loaded by DuckDB's CSV reader (fast, no Python per row)
+and checked with SQL; only a file that fails that check is parsed again row by row in Python
+(report_csv.parse_report), which names the file and line of every problem (and skips or, with
+--strict, rejects those rows). The rows land in table `loaded_reports` with the columns of
+sql.REPORT_COLUMNS plus `file_id` (the file's number in `files`; a small integer keeps memory
+down), so the same queries run here and on Athena.
 Which files count is decided per whole file (file_plan: FULL and INCREMENTAL imports, copies).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import math
 import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,43 +25,13 @@ import numpy as np
 
 from tools._cli import CliError
 from stacks.report_sql import REPORT_COLUMNS, file_steps, final_select
+from tools.impact.report_csv import MAX_TIMESTAMP, MIN_TIMESTAMP, LoadResult, MetricRow, parse_report, valid_header
 
-CSV_COLUMNS = ("METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP")
 TABLE = "loaded_reports"
 FILE_COLUMN = "file_id"
 FILES_TABLE = "loaded_files"  # file_id -> name, joined in for the SQL's file rules
-# Plausible epoch seconds (2000-01-01 .. 2100-01-01): catches milliseconds and cut-off digits.
-MIN_TIMESTAMP, MAX_TIMESTAMP = 946_684_800, 4_102_444_800
-WARNINGS_PER_FILE = 10
 DUCKDB_THREADS = 2
 DUCKDB_MEMORY_LIMIT = "200MB"  # beyond this DuckDB pages its tables out; keeps 1M rows under 400 MB RSS
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    metric: str
-    event_type: str
-    value: float
-    math_function: str
-    source: str
-    timestamp: int
-    origin: str = ""  # "file, line N" for messages
-
-
-@dataclass
-class LoadResult:
-    rows: list[MetricRow] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    files_read: int = 0
-    files_skipped: int = 0
-    rows_skipped: int = 0
-
-    def add(self, other: LoadResult) -> None:
-        self.rows.extend(other.rows)
-        self.warnings.extend(other.warnings)
-        self.files_read += other.files_read
-        self.files_skipped += other.files_skipped
-        self.rows_skipped += other.rows_skipped
 
 
 @dataclass
@@ -91,125 +54,6 @@ def content_copies(files: Sequence[ReportFile]) -> list[str]:
         elif item.digest is not None:
             seen.add(item.digest)
     return copies
-
-
-class ReportFileError(CliError):
-    """A report file that cannot be used at all (wrong header, not text)."""
-
-
-def parse_report(data: bytes, name: str, *, lenient: bool = False, strict: bool = False) -> LoadResult:
-    """Parse one attribution report CSV.
-
-    A file with a wrong header or that is not UTF-8 text raises ReportFileError, or with
-    `lenient` is skipped with a warning. A malformed row (field count, non-numeric VALUE or
-    TIMESTAMP, empty name or source, a cut-off last line) is skipped and counted, or with
-    `strict` raises ReportFileError. An empty file is skipped with a warning.
-    """
-    result = LoadResult(files_read=1)
-
-    def reject_file(message: str) -> LoadResult:
-        if not lenient:
-            raise ReportFileError(f"{message} (use --lenient to skip such files)")
-        result.files_read, result.files_skipped = 0, 1
-        result.warnings.append(f"{message}; file skipped")
-        return result
-
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return reject_file(f"{name}: not UTF-8 text (byte {exc.start})")
-    if not text.strip():
-        result.files_read, result.files_skipped = 0, 1
-        result.warnings.append(f"{name}: empty file; skipped")
-        return result
-
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        return reject_file(f"{name}, line 1: unreadable header: {exc}")
-    columns = {cell.strip().upper(): index for index, cell in enumerate(header)}
-    missing = [column for column in CSV_COLUMNS if column not in columns]
-    if missing:
-        return reject_file(
-            f"{name}, line 1: header {','.join(header)!r} lacks {', '.join(missing)}; "
-            f"expected {','.join(CSV_COLUMNS)}"
-        )
-    index = {column: columns[column] for column in CSV_COLUMNS}
-    ends_with_newline = text.endswith(("\n", "\r"))
-    last_line = len(text.splitlines())  # csv's line_num of the file's last row
-    file_warnings = 0
-
-    def skip(line: int, problem: str) -> None:
-        nonlocal file_warnings
-        message = f"{name}, line {line}: {problem}"
-        if strict:
-            raise ReportFileError(f"{message} (without --strict such rows are skipped)")
-        result.rows_skipped += 1
-        file_warnings += 1
-        if file_warnings <= WARNINGS_PER_FILE:
-            result.warnings.append(f"{message}; row skipped")
-
-    rows = iter(reader)
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            skip(reader.line_num, f"unreadable CSV: {exc}")
-            continue
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        is_last = line == last_line
-        truncated_hint = " (truncated last line?)" if is_last and not ends_with_newline else ""
-        if len(row) != len(header):
-            skip(line, f"expected {len(header)} fields, found {len(row)}{truncated_hint}")
-            continue
-        problem, parsed = _parse_row(row, index, f"{name}, line {line}")
-        if problem:
-            skip(line, problem + truncated_hint)
-            continue
-        result.rows.append(parsed)
-    if file_warnings > WARNINGS_PER_FILE:
-        result.warnings.append(f"{name}: {file_warnings - WARNINGS_PER_FILE} more rows skipped")
-    return result
-
-
-def _parse_row(row: list[str], index: dict[str, int], origin: str) -> tuple[str | None, MetricRow | None]:
-    metric = row[index["METRIC_NAME"]].strip()
-    source = row[index["EVENT_ATTRIBUTION_SOURCE"]].strip()
-    value_text = row[index["VALUE"]].strip()
-    timestamp_text = row[index["TIMESTAMP"]].strip()
-    if not metric:
-        return "empty METRIC_NAME", None
-    if not source:
-        return "empty EVENT_ATTRIBUTION_SOURCE", None
-    try:
-        value = float(value_text)
-    except ValueError:
-        return f"VALUE {value_text!r} is not a number", None
-    if not math.isfinite(value):
-        return f"VALUE {value_text!r} is not a finite number", None
-    try:
-        timestamp_float = float(timestamp_text)
-    except ValueError:
-        return f"TIMESTAMP {timestamp_text!r} is not a number of epoch seconds", None
-    if not (math.isfinite(timestamp_float) and timestamp_float.is_integer()):
-        return f"TIMESTAMP {timestamp_text!r} is not whole epoch seconds", None
-    timestamp = int(timestamp_float)
-    if not MIN_TIMESTAMP <= timestamp <= MAX_TIMESTAMP:
-        return f"TIMESTAMP {timestamp_text!r} is not plausible epoch seconds (years 2000-2100)", None
-    return None, MetricRow(
-        metric=metric,
-        event_type=row[index["EVENT_TYPE"]].strip(),
-        value=value,
-        math_function=row[index["MATH_FUNCTION"]].strip(),
-        source=source,
-        timestamp=timestamp,
-        origin=origin,
-    )
 
 
 class ReportStore:
@@ -241,7 +85,7 @@ class ReportStore:
                 first_line = handle.readline()
         except OSError as exc:
             raise CliError(f"{name}: cannot read: {exc}") from None
-        header = _valid_header(first_line)
+        header = valid_header(first_line)
         record = self._file(name)
         record.digest = _digest(path)
         if header is not None and self._load_with_duckdb(path, name, header):
@@ -374,20 +218,6 @@ def _digest(path: Path) -> str:
 
 def _duckdb_type(athena_type: str) -> str:
     return {"string": "VARCHAR", "double": "DOUBLE", "bigint": "BIGINT"}[athena_type]
-
-
-def _valid_header(data: bytes) -> list[str] | None:
-    """The header cells when the first line is UTF-8 and names every report column, else None."""
-    first_line = data.split(b"\n", 1)[0]
-    try:
-        text = first_line.decode("utf-8-sig")
-        header = next(csv.reader([text.rstrip("\r")]))
-    except (UnicodeDecodeError, csv.Error, StopIteration):
-        return None
-    names = [cell.strip().upper() for cell in header]
-    if any(column not in names for column in CSV_COLUMNS) or len(set(names)) != len(names):
-        return None
-    return header
 
 
 def local_report_files(path: Path) -> list[Path]:

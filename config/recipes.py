@@ -16,13 +16,14 @@ thresholds of ``eventsConfig`` do, whatever the recipe, and ``solution_issues`` 
 
 ``RECIPES`` (by name), ``recipe(name_or_arn)``, ``domain_recipe_names(domain)`` and
 ``solution_issues(...)`` (the synth-time checks of one solution's settings against its recipe
-and the dataset group; returns ``(field, message)`` pairs in the style of stacks/configuration.py).
+and the dataset group; returns ``(field, message)`` pairs that config.rules.solutions locates).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 from lambdas.personalize_resources.address_book import RECIPE_ARN_PREFIX
@@ -188,7 +189,7 @@ class SolutionSettings:
     recipe: str
     event_type: str | None = None
     event_value_threshold: float | None = None
-    events: tuple[Mapping, ...] = ()  # eventsConfig.eventParametersList entries
+    events: tuple[Mapping[str, Any], ...] = ()  # eventsConfig.eventParametersList entries
     perform_hpo: bool = False
     training_mode: str = "FULL"
     perform_incremental_update: bool = False

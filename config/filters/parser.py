@@ -1,226 +1,31 @@
-"""Parse and check Amazon Personalize filter expressions at synth time.
-
-The grammar is the documented one (Developer Guide, "Filter expression structure and elements",
-"Guidelines and requirements", "Filter expression examples"; https://docs.aws.amazon.com/
-personalize/latest/dg/creating-filter-expressions.html)::
-
-    filter      := expression ( "|" expression )*
-    expression  := (INCLUDE | EXCLUDE) (ItemID | UserID | ActionID)
-                   WHERE condition ( (AND | OR) condition )*
-                   [ IF user_cond ( AND user_cond )* ]          -- once, at the end
-    condition   := Dataset.FIELD IN list | Dataset.FIELD NOT IN list
-                 | Dataset.FIELD (= | != | < | <= | > | >=) scalar
-    user_cond   := CurrentUser.FIELD <same operators> ...
-    list        := "(" item ( "," item )* ")" | "(" $PARAM ")" | CurrentItem.FIELD
-    scalar      := number | $PARAM | "(" $PARAM ")" | CurrentItem.FIELD
-    item        := "string" | number | $PARAM | "*"             -- "*" only for EVENT_TYPE
-
-Rules enforced beyond the grammar (each documented on those pages): conditions chained with
-AND/OR use the dataset of the first condition only (so Items and Interactions are combined
-with ``|``); interactions are filtered by ``EVENT_TYPE`` only; ``CurrentUser`` only in the IF
-condition; no placeholder with ``NOT IN``; ``*`` only on ``EVENT_TYPE``. Limits: 2,500
-characters (botocore ``FilterExpression``); at most 25 placeholders, each ``[A-Za-z0-9_]{1,50}``
-(botocore ``personalize-runtime`` ``FilterValues``); distinct dataset fields per filter: the
-pages disagree (5 on the HTML guide, 10 on a newer one), so the larger is enforced here.
-
-Keywords, ``ItemID``-style targets and dataset names are matched case-insensitively; field
-names and placeholders keep their case (placeholder names are case-sensitive in requests).
-
-``parse_filter(text)`` returns a ``FilterExpression`` (its expressions, ``fields`` and
-``placeholders``) or raises ``FilterExpressionError`` naming the 1-based character position and
-the fix. ``column_issues(parsed, columns)`` checks the referenced fields against the dataset
-group's schemas and returns messages (empty when fine).
-"""
+"""The recursive-descent parser of the documented grammar (config.filters), with the rules beyond it."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-MAX_EXPRESSION_LENGTH = 2500  # botocore personalize FilterExpression max
-MAX_PLACEHOLDERS = 25  # botocore personalize-runtime FilterValues map max
-MAX_PLACEHOLDER_NAME = 50  # botocore personalize-runtime FilterAttributeName max
-MAX_DISTINCT_FIELDS = 10  # documented as 5 or 10 per filter: the lenient figure
-
-PLACEHOLDER_NAME = re.compile(r"[A-Za-z0-9_]+")
-FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-ACTIONS = ("INCLUDE", "EXCLUDE")
-TARGETS = {"itemid": "ItemID", "userid": "UserID", "actionid": "ActionID"}
-# Which datasets a WHERE condition may name, per target.
-TARGET_DATASETS = {
-    "ItemID": ("Items", "Interactions"),
-    "UserID": ("Users", "Interactions"),
-    "ActionID": ("Actions", "Action_Interactions"),
-}
-DATASETS = {name.lower(): name for name in ("Items", "Interactions", "Users", "Actions", "Action_Interactions")}
-INTERACTION_DATASETS = ("Interactions", "Action_Interactions")
-# CurrentItem / CurrentUser name fields of these datasets.
-CONTEXT_DATASETS = {"currentitem": ("CurrentItem", "Items"), "currentuser": ("CurrentUser", "Users")}
-COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
-NUMERIC_TYPES = frozenset({"int", "long", "float", "double"})
-
-
-class FilterExpressionError(ValueError):
-    """A filter expression that Personalize would refuse; ``position`` is 1-based."""
-
-    def __init__(self, message: str, position: int | None = None) -> None:
-        self.problem = message
-        self.position = position
-        super().__init__(f"at character {position}: {message}" if position else message)
-
-
-# --- result types -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class FieldRef:
-    """``Items.GENRE``; ``CurrentItem.GENRE`` has ``context="CurrentItem"`` and dataset Items."""
-
-    dataset: str
-    name: str
-    position: int = field(compare=False)
-    context: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.context or self.dataset}.{self.name}"
-
-
-@dataclass(frozen=True)
-class Placeholder:
-    name: str
-    position: int = field(compare=False)
-
-
-@dataclass(frozen=True)
-class Literal:
-    value: str | int | float | None  # None stands for "*" (all event types)
-    position: int = field(compare=False)
-
-    @property
-    def is_wildcard(self) -> bool:
-        return self.value is None
-
-
-Value = Literal | Placeholder | FieldRef
-
-
-@dataclass(frozen=True)
-class Condition:
-    field: FieldRef
-    operator: str  # IN, NOT IN, =, !=, <, <=, >, >=
-    values: tuple[Value, ...]
-    connector: str | None = None  # AND / OR joining it to the previous condition
-
-
-@dataclass(frozen=True)
-class Expression:
-    action: str  # INCLUDE / EXCLUDE
-    target: str  # ItemID / UserID / ActionID
-    conditions: tuple[Condition, ...]
-    user_conditions: tuple[Condition, ...] = ()
-
-    @property
-    def dataset(self) -> str:
-        return self.conditions[0].field.dataset
-
-
-@dataclass(frozen=True)
-class FilterExpression:
-    text: str
-    expressions: tuple[Expression, ...]
-
-    def _all_conditions(self):
-        for expression in self.expressions:
-            yield from expression.conditions
-            yield from expression.user_conditions
-
-    @property
-    def fields(self) -> tuple[FieldRef, ...]:
-        """Every dataset field referenced (conditions and CurrentItem/CurrentUser), first use first."""
-        seen: dict[tuple[str, str], FieldRef] = {}
-        for condition in self._all_conditions():
-            for ref in (condition.field, *[v for v in condition.values if isinstance(v, FieldRef)]):
-                seen.setdefault((ref.dataset, ref.name), ref)
-        return tuple(seen.values())
-
-    @property
-    def placeholders(self) -> tuple[str, ...]:
-        names: dict[str, None] = {}
-        for condition in self._all_conditions():
-            for value in condition.values:
-                if isinstance(value, Placeholder):
-                    names.setdefault(value.name)
-        return tuple(names)
-
-    @property
-    def uses_current_item(self) -> bool:
-        """Only related-items recipes and use cases accept such a filter."""
-        return any(
-            isinstance(value, FieldRef) and value.context == "CurrentItem"
-            for condition in self._all_conditions()
-            for value in condition.values
-        )
-
-    @property
-    def datasets(self) -> frozenset[str]:
-        return frozenset(ref.dataset for ref in self.fields)
-
-
-# --- tokenizer ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # WORD, STRING, NUMBER, PARAM, OP, PUNCT, END
-    text: str
-    position: int  # 1-based
-
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-  | (?P<STRING>"[^"]*")
-  | (?P<unterminated>"[^"]*$)
-  | (?P<single>'[^']*'?)
-  | (?P<NUMBER>-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_]))
-  | (?P<PARAM>\$[A-Za-z0-9_]*)
-  | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<OP><=|>=|!=|<>|=|<|>)
-  | (?P<PUNCT>[().,|*])
-    """,
-    re.VERBOSE,
+from config.filters.lexer import Token, tokenize
+from config.filters.tree import (
+    ACTIONS,
+    CONTEXT_DATASETS,
+    DATASETS,
+    INTERACTION_DATASETS,
+    MAX_DISTINCT_FIELDS,
+    MAX_EXPRESSION_LENGTH,
+    MAX_PLACEHOLDER_NAME,
+    MAX_PLACEHOLDERS,
+    TARGET_DATASETS,
+    TARGETS,
+    Condition,
+    Expression,
+    FieldRef,
+    FilterExpression,
+    FilterExpressionError,
+    Literal,
+    Placeholder,
+    Value,
 )
 
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    index = 0
-    while index < len(text):
-        match = _TOKEN.match(text, index)
-        if match is None:
-            raise FilterExpressionError(
-                f"unexpected character {text[index]!r}; filter expressions use words, double-quoted"
-                " strings, numbers, $PLACEHOLDERS, parentheses, commas, comparison operators and |",
-                index + 1,
-            )
-        kind, value = match.lastgroup, match.group()
-        if kind == "unterminated":
-            raise FilterExpressionError("string is not closed; end it with a double quote (\")", index + 1)
-        if kind == "single":
-            raise FilterExpressionError(
-                f"{value} uses single quotes; write string values in double quotes, e.g. \"{value.strip(chr(39))}\"",
-                index + 1,
-            )
-        if kind == "OP" and value == "<>":
-            raise FilterExpressionError("<> is not an operator here; use != (or NOT IN for strings)", index + 1)
-        if kind != "space":
-            tokens.append(Token(kind, value, index + 1))
-        index = match.end()
-    tokens.append(Token("END", "", len(text) + 1))
-    return tokens
-
-
-# --- parser ---------------------------------------------------------------------------------------
 
 def _describe(token: Token) -> str:
     return "the end of the expression" if token.kind == "END" else repr(token.text)
@@ -481,49 +286,3 @@ def parse_filter(text: str) -> FilterExpression:
             f"{len(fields)} distinct dataset fields ({', '.join(f'{f.dataset}.{f.name}' for f in fields)});"
             f" a filter may use at most {MAX_DISTINCT_FIELDS}: split it into several filters")
     return parsed
-
-
-# --- checks against the dataset group's schemas ------------------------------------------------
-
-@dataclass(frozen=True)
-class Column:
-    """What a schema says about one field (Avro type name, textual flag)."""
-
-    type: str
-    textual: bool = False
-
-
-def column_issues(parsed: FilterExpression, columns: Mapping[str, Mapping[str, Column]]) -> list[str]:
-    """Messages for fields the schemas lack or cannot filter on.
-
-    ``columns`` maps a dataset name (``Items``, ``Interactions``, ``Users``...) to its fields;
-    a dataset missing from it is reported as absent from the dataset group.
-    """
-    issues: list[str] = []
-    for ref in parsed.fields:
-        dataset_columns = columns.get(ref.dataset)
-        where = f"at character {ref.position}: {ref}"
-        if dataset_columns is None:
-            issues.append(f"{where}: the dataset group has no {ref.dataset} dataset; add it or drop this condition")
-            continue
-        column = dataset_columns.get(ref.name)
-        if column is None:
-            close = [name for name in dataset_columns if name.upper() == ref.name.upper()]
-            hint = f"; did you mean {ref.dataset}.{close[0]} (field names are case-sensitive)?" if close else (
-                f"; its fields are {', '.join(sorted(dataset_columns))}")
-            issues.append(f"{where}: the {ref.dataset} schema has no field {ref.name}{hint}")
-            continue
-        if column.type == "boolean":
-            issues.append(f"{where} is boolean, which filters cannot use; store it as a string (\"True\"/\"False\") or an int (0/1)")
-        if column.textual:
-            issues.append(f"{where} is textual (unstructured text), which filters cannot use; filter on a categorical field")
-    for expression in parsed.expressions:
-        for condition in (*expression.conditions, *expression.user_conditions):
-            if condition.operator in ("IN", "NOT IN"):
-                continue
-            column = columns.get(condition.field.dataset, {}).get(condition.field.name)
-            if column is not None and column.type not in NUMERIC_TYPES:
-                issues.append(
-                    f"at character {condition.field.position}: {condition.field} {condition.operator} compares"
-                    f" numbers, but the field is {column.type}; use IN/NOT IN for strings or a numeric field")
-    return issues

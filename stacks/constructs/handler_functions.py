@@ -87,6 +87,9 @@ class HandlerFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
         )
         self.log_group.grant_write(self.role)
+        self._grant(granted, passes_role)
+
+    def _grant(self, granted: dict[str, list[str]], passes_role: str | None) -> None:
         # One statement per distinct resource set keeps the policy short and readable; the actions
         # without resource types share the one statement on "*".
         by_resources: dict[tuple[str, ...], list[str]] = {}
@@ -150,6 +153,10 @@ class CustomResourceProvider(Construct):
                 passes_role=passes_role if is_complete_passes_role else None,
             )
             is_complete = self.is_complete.function
+        self._provider(is_complete, waits=waits, total_timeout=total_timeout, framework_roles=framework_roles)
+
+    def _provider(self, is_complete: lambda_.IFunction | None, *, waits: bool, total_timeout: Duration, framework_roles: FrameworkRoles) -> None:
+        """The CDK Provider; a waiting one polls is_complete every 30 s, traced and logged."""
         self.provider = cr.Provider(
             self,
             "Provider",

@@ -1,22 +1,19 @@
-"""What every config model shares: the strict base model, the located issue, the short-name rule.
-
-Its own module so that the config's parts (stacks.configuration, stacks.experiments) import it
-without importing each other.
-"""
+"""What every config model shares: the strict base model, the name patterns, the duplicates helper."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 SHORT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# CloudWatch dimension values come upper-cased; sources equal after that collide.
+ATTRIBUTION_SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 
 
 class Strict(BaseModel):
-    # Field docstrings become the descriptions of docs/configuration.md and config/schema.json.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, use_attribute_docstrings=True)
+    # Every field has Field(description=...): docs/configuration.md and config/schema.json show it.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -26,15 +23,6 @@ class Strict(BaseModel):
         if isinstance(value, bool) and annotation in (int, float):
             raise ValueError(f"must be a number, but YAML read {str(value).lower()} as a boolean; write a number")
         return value
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 def duplicates(names: list[str]) -> list[str]:
