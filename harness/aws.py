@@ -26,6 +26,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSResponse
 
 from harness import states
@@ -40,6 +41,9 @@ BRIDGE = Path(__file__).with_name("bridge.js")
 HANDLE_HOST = "cloudformation-waitcondition-us-east-1.s3.amazonaws.com"
 RESPONSE_HOST = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com"
 
+# botocore's loader of service models, shared by every run's session: it caches the models each
+# new session would otherwise read and decompress again.
+_SERVICE_MODELS = botocore.session.get_session().get_component("data_loader")
 _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", default=None)
 # Seconds the running Python handler has slept (backoffs) in this invocation.
 _slept: contextvars.ContextVar[float] = contextvars.ContextVar("slept", default=0.0)
@@ -177,7 +181,10 @@ class Aws:
 
     @contextlib.contextmanager
     def patched(self, modules: Mapping[str, Any]) -> Iterator[None]:
-        session = boto3.Session(aws_access_key_id="simulated", aws_secret_access_key="simulated", region_name=REGION)
+        core_session = botocore.session.get_session()
+        core_session.register_component("data_loader", _SERVICE_MODELS)
+        session = boto3.Session(aws_access_key_id="simulated", aws_secret_access_key="simulated", region_name=REGION,
+                                botocore_session=core_session)
         session.events.register("before-parameter-build.*.*", self._remember_params)
         session.events.register("before-call.*.*", self._respond)
         self._clients: dict[str, Any] = {}
