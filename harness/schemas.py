@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
-
 from harness.intrinsics import REGION
 
 _ABSENT = object()
@@ -22,6 +20,10 @@ _ABSENT = object()
 @cache
 def schema(kind: str) -> Mapping[str, Any] | None:
     """The registry schema of ``kind``; None for custom resources and unknown types."""
+    # Imported at first use: cfn-lint's import (0.4 s) is most of the harness's, and processes
+    # that never deploy a template (tests/harness's hash-seed runs) need none of it.
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
+
     try:
         return PROVIDER_SCHEMA_MANAGER.get_resource_schema(REGION, kind).schema
     except ResourceNotFoundError:
