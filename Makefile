@@ -50,7 +50,7 @@ synth: setup
 cost: setup
 	$(PY) -m tools.cost $(CONFIG)
 
-# ruff, mypy and the layer rules (no cycles, no wrong-way imports), configured in pyproject.toml.
+# ruff, mypy and the structure rules (layers, cycles, sizes, ARN spellings; docs/architecture-layers.md).
 lint: dev
 	$(PY) -m ruff check --quiet .
 	$(PY) -m mypy

@@ -1,5 +1,5 @@
-"""``python -m harness [--scenario NAME] [--verbose] [--json FILE]``: synthesizes the
-config variants in this process, plays every scenario and prints one line per scenario."""
+"""``python -m harness [--scenario NAME] [--verbose] [--json FILE] [--workers N]``: synthesizes
+the config variants and plays every scenario, split among N worker processes, one line per scenario."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ exit_quietly_on_interrupt("simulate")  # before the imports below: they start js
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from harness.aws import FrameworkBridge  # noqa: E402
 from harness.cloudformation import CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES  # noqa: E402
-from harness.scenarios import SCENARIOS, run_scenario  # noqa: E402
-from harness.variants import synthesize  # noqa: E402
+from harness.parallel import WORKERS, Options, play_all  # noqa: E402
+from harness.scenarios import SCENARIOS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,37 +29,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="resources ready at one instant start in the other order (CloudFormation's order is not fixed)")
     parser.add_argument("--both-orders", action="store_true",
                         help="also replay every chosen scenario that fails or cancels a step with --reversed-order")
+    parser.add_argument("--workers", type=int, default=WORKERS, help=f"processes that play the scenarios (default {WORKERS})")
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     unknown = set(args.scenario or []) - {s.name for s in SCENARIOS}
     if unknown:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; known: {[s.name for s in SCENARIOS]}")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="pimpact-simulate-") as folder:
-        exit_quietly_on_interrupt("simulate", cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
-        needed = sorted({step.variant for s in chosen for step in s.steps if step.variant})
-        synthesis = synthesize(Path(folder), needed)
-        bridge = FrameworkBridge()
-        results, reversed_results = [], []
-        try:
-            for scenario in chosen:
-                result = run_scenario(scenario, synthesis["variants"], bridge, reversed_order=args.reversed_order)
-                results.append(result)
-                print(result.line(), flush=True)
-                if args.verbose and not result.passed:
-                    for problem in result.problems:
-                        print(f"    {problem}")
-                if args.events:
-                    print("\n".join(result.events))
-            for scenario in [s for s in chosen if s.interrupted] if args.both_orders else []:
-                result = run_scenario(scenario, synthesis["variants"], bridge, reversed_order=not args.reversed_order)
-                reversed_results.append(result)
-                print(f"(other start order) {result.line()}", flush=True)
-                if args.verbose and not result.passed:
-                    for problem in result.problems:
-                        print(f"    {problem}")
-        finally:
-            bridge.close()
+    played = play_all(chosen, args.workers, Options(args.reversed_order, args.both_orders, args.verbose, args.events))
+    order = {s.name: i for i, s in enumerate(chosen)}
+    results = sorted((r for share in played for r in share.results), key=lambda r: order[r.name])
+    reversed_results = sorted((r for share in played for r in share.reversed_results), key=lambda r: order[r.name])
+    synthesis_seconds = round(sum(share.synthesis_seconds for share in played), 2)
+    needed = sum(share.variants for share in played)
     passed = sum(r.passed for r in results)
     print(f"simulate: {len(results)} scenarios, {passed} passed"
           + (f"; in the other start order {len(reversed_results)}, {sum(r.passed for r in reversed_results)} passed" if args.both_orders else ""))
@@ -75,14 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     largest = max((r.largest_response for r in results), default=(0, ""))
     print(f"largest custom-resource response: {largest[0]} bytes ({largest[1]}; CloudFormation's limit is {CUSTOM_RESOURCE_RESPONSE_LIMIT_BYTES})")
     seconds = round(time.perf_counter() - started, 1)
-    print(f"(synthesis of {len(needed)} variants {synthesis['seconds']} s, total {seconds} s)", file=sys.stderr)
+    print(f"(synthesis of {needed} variants: {synthesis_seconds} s summed over {len(played)} worker(s); total {seconds} s)", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({
-            "synthesis_seconds": synthesis["seconds"], "seconds": seconds,
+            "synthesis_seconds": synthesis_seconds, "seconds": seconds,
             "results": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems,
                          "left": r.left, "billed_hours": r.billed_hours, "largest_response_bytes": r.largest_response[0]} for r in results],
             "other_start_order": [{"name": r.name, "passed": r.passed, "line": r.line(), "problems": r.problems} for r in reversed_results]}, indent=1))
     return 0 if passed == len(results) and all(r.passed for r in reversed_results) else 1
+
+
 
 
 def _main_reporting_crashes() -> int:

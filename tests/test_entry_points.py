@@ -50,8 +50,10 @@ def interrupt_after_start(argv: list[str], env: dict[str, str] | None = None) ->
     [
         ([sys.executable, "app.py"], "synth"),
         ([sys.executable, "-m", "harness", "--scenario", "default-create-destroy"], "simulate"),
+        # Two scenarios: two worker processes, which the main process ends (harness/parallel.py).
+        ([sys.executable, "-m", "harness", "--scenario", "default-create-destroy", "--scenario", "redeploy-after-destroy"], "simulate"),
     ],
-    ids=["make-synth", "make-simulate"],
+    ids=["make-synth", "make-simulate", "make-simulate-workers"],
 )
 def test_ctrl_c_ends_with_one_line(argv, prog, tmp_path):
     env = {

@@ -7,8 +7,9 @@ between layers (docs/architecture-layers.md), and the places that spell a Person
 
     .venv/bin/python -m tools.structure_facts [--json] [--check]
 
-`--check` prints only import cycles and wrong-way imports, and exits 1 when there is one (what
-`make lint` gates on); the size figures are reported, not gated.
+`--check` (what `make lint` gates on) prints only what breaks a rule and exits 1 when something
+does: an import cycle, a wrong-way import, a product file or function over its size, a Personalize
+ARN spelled outside the address book.
 """
 
 from __future__ import annotations
@@ -289,18 +290,29 @@ def print_facts(facts: Facts) -> None:
             print(f"  {row}")
 
 
+def violations(facts: Facts) -> list[str]:
+    """One line per broken rule, each naming where and the rule (docs/architecture-layers.md)."""
+    address_book = ADDRESS_BOOK.replace(".", "/") + ".py"
+    return [
+        *(f"import cycle: {' <-> '.join(cycle)}" for cycle in facts.cycles),
+        *(f"wrong-way import: {arrow} (docs/architecture-layers.md)" for arrow in facts.wrong_way),
+        *(f"{path}: {lines} lines, over {MAX_FILE_LINES}: split it by concern" for path, lines in facts.long_files),
+        *(f"{where}: {lines} lines, over {MAX_FUNCTION_LINES}: name its steps" for where, lines in facts.long_functions),
+        *(f"{place}: spells a Personalize ARN; build it with {ADDRESS_BOOK}" for place in facts.personalize_arns if not place.startswith(address_book + ":")),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the facts as JSON")
-    parser.add_argument("--check", action="store_true", help="exit 1 on an import cycle or a wrong-way import")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a rule is broken (cycles, wrong-way imports, sizes, ARNs outside the address book)")
     args = parser.parse_args(argv)
     facts = collect()
     if args.check:
-        for cycle in facts.cycles:
-            print(f"import cycle: {' <-> '.join(cycle)}", file=sys.stderr)
-        for arrow in facts.wrong_way:
-            print(f"wrong-way import: {arrow} (docs/architecture-layers.md)", file=sys.stderr)
-        return 1 if facts.cycles or facts.wrong_way else 0
+        broken = violations(facts)
+        for line in broken:
+            print(line, file=sys.stderr)
+        return 1 if broken else 0
     if args.json:
         print(json.dumps(asdict(facts), indent=2))
     else:

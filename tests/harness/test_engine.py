@@ -297,3 +297,23 @@ def test_start_order_does_not_follow_the_hash_seed_and_has_a_reversed_variant(tm
     # The other order (python -m harness --reversed-order) starts the same resources differently.
     ordered, reversed_ = _start_order(tmp_path), _start_order(tmp_path, reversed_order=True)
     assert sorted(ordered) == sorted(reversed_) and len(ordered) == 12 and ordered[6:] != reversed_[6:]
+
+
+def test_the_scenarios_are_shared_among_the_workers_once_each_grouped_by_variant() -> None:
+    from harness.parallel import shares, variants_of
+    from harness.scenarios import SCENARIOS
+
+    groups = shares(SCENARIOS, 2)
+    assert len(groups) == 2 and all(groups)
+    assert sorted(s.name for g in groups for s in g) == sorted(s.name for s in SCENARIOS)
+    # each share keeps the scenarios' order, and the split is the same every time
+    order = [s.name for s in SCENARIOS]
+    assert all([s.name for s in g] == sorted((s.name for s in g), key=order.index) for g in groups)
+    assert [[s.name for s in g] for g in groups] == [[s.name for s in g] for g in shares(SCENARIOS, 2)]
+    # the workers' loads (variants to synthesize + scenarios to play) differ by little, and
+    # grouping saves most of the synthesis a round-robin split would repeat
+    loads = [len(set().union(*map(variants_of, g))) + len(g) for g in groups]
+    assert max(loads) - min(loads) <= 3
+    every_variant = set().union(*map(variants_of, SCENARIOS))
+    assert sum(len(set().union(*map(variants_of, g))) for g in groups) <= 1.25 * len(every_variant)
+    assert shares(SCENARIOS[:1], 2) == [SCENARIOS[:1]]
