@@ -19,6 +19,12 @@ from typing import Any, ClassVar, Self
 
 from .errors import HandlerError
 
+
+class PreviousRequest(dict[str, Any]):
+    """A Request block read from OldResourceProperties. The release that deployed the resource
+    wrote it, and may have sent a key this release no longer has: an update or a rollback must
+    still read it, so such a key is left out instead of refused."""
+
 REQUEST = "Request"
 SIGNAL_HANDLE = "SignalHandle"
 SIGNAL_URL = "SignalUrl"
@@ -86,12 +92,13 @@ class Contract:
     @classmethod
     def from_request(cls, request: Mapping[str, Any], **top: Any) -> Self:
         """The contract of a ``Request`` block (keys as sent) and top-level fields (by field
-        name), checked: a key no field names is refused, on either side."""
+        name), checked: a key no field names is refused, unless the block is a
+        `PreviousRequest` (then the key is left out)."""
         keys = {item.metadata["key"]: item.name for item in dataclasses.fields(cls) if item.metadata["request"]}
         unknown = sorted(set(request) - set(keys))
-        if unknown:
+        if unknown and not isinstance(request, PreviousRequest):
             raise HandlerError(f"{REQUEST}.{', Request.'.join(unknown)}: not a property of {cls.RESOURCE_TYPE}")
-        return cls._checked({**{keys[key]: value for key, value in request.items()}, **top})
+        return cls._checked({**{keys[key]: value for key, value in request.items() if key in keys}, **top})
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], *, old: bool = False) -> Self:

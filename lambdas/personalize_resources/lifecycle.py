@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .action_log import log_action
 from .address_book import is_personalize_arn
+from .contracts import PreviousRequest
 from .errors import HandlerError, ResourceFailedError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def properties(event: Mapping[str, Any], old: bool = False) -> dict:
     request = source.get("Request")
     if not isinstance(request, Mapping):
         raise HandlerError(f"{'OldResourceProperties' if old else 'ResourceProperties'}.Request is missing")
-    return dict(request)
+    return PreviousRequest(request) if old else dict(request)
 
 
 def on_event_result(physical_id: str | None, data: Mapping[str, Any]) -> dict:

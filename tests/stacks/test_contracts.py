@@ -172,6 +172,19 @@ def test_a_request_key_without_a_field_is_refused():
         contracts.Solution.from_request({"name": "n", "datasetGroupArn": "g", "recipeArn": "r", "recipe": "typo"})
 
 
+def test_old_properties_with_a_key_this_release_no_longer_sends_are_read():
+    """An update or rollback reads OldResourceProperties, written by the release that deployed
+    the resource: a key that release sent and this one does not is left out, not refused."""
+    from lambdas.personalize_resources.lifecycle import properties
+    from lambdas.personalize_resources.solution import desired_solution
+
+    request = {"name": "n", "datasetGroupArn": "g", "recipeArn": "r", "retiredKey": "x"}
+    event = {"OldResourceProperties": {"Request": request}, "ResourceProperties": {"Request": request}}
+    assert desired_solution(properties(event, old=True)) == {"name": "n", "datasetGroupArn": "g", "recipeArn": "r"}
+    with pytest.raises(HandlerError, match=r"Request\.retiredKey: not a property"):
+        desired_solution(properties(event))
+
+
 def _member_shape(model, path: str):
     operation, *members = path.split(".")
     shape = model.operation_model(operation).input_shape
