@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 
-from aws_cdk import Aws, CfnWaitConditionHandle, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -220,6 +220,15 @@ def request_tags(tags: Mapping[str, str]) -> list[dict]:
     """The stack's tags as a handler's ``tags`` request field: stack tags do not reach resources a
     custom resource creates, so the handler applies them."""
     return [{"tagKey": k, "tagValue": v} for k, v in sorted(tags.items())]
+
+
+def awaited(scope: Construct, resource: CustomResource, handle: CfnWaitConditionHandle, condition_id: str, timeout: str) -> CfnWaitCondition:
+    """The WaitCondition a long-running custom resource's poller signals through ``handle``: the
+    resource starts once its handle exists, and the condition waits from when it has answered."""
+    resource.node.add_dependency(handle)
+    condition = CfnWaitCondition(scope, condition_id, handle=handle.ref, count=1, timeout=timeout)
+    condition.node.add_dependency(resource)
+    return condition
 
 
 def signal_handle(handle: CfnWaitConditionHandle) -> dict:

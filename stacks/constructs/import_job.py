@@ -11,7 +11,7 @@ from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import IMPORT_PREFIX, whole_seconds
 from config import DatasetGroup
 from stacks.constructs.group_names import GroupContext, role_policy, short_hash
-from stacks.constructs.handler_functions import signal_handle
+from stacks.constructs.handler_functions import awaited, signal_handle
 from stacks.storage_stack import import_location
 
 
@@ -81,7 +81,6 @@ def add_import_job(
     )
     # Personalize reads the data with the role's permissions: wait for its policy.
     job.node.add_dependency(role_policy(context.service_role))
-    job.node.add_dependency(handle)
     if events_export is not None:
         job.node.add_dependency(events_export)
     # Its Delete answers at once and the teardown waits list the group's running imports.
@@ -90,6 +89,4 @@ def add_import_job(
     # import (ResourceInUseException, ROLLBACK_FAILED). CloudFormation starts
     # independent resources in no fixed order, so the job waits for the chain.
     resources.blocks_teardown(job)
-    imported = CfnWaitCondition(scope, f"{dataset_type.title()}Imported{digest}", handle=handle.ref, count=1, timeout=wait_timeout)
-    imported.node.add_dependency(job)
-    return ImportJob(job, imported)
+    return ImportJob(job, awaited(scope, job, handle, f"{dataset_type.title()}Imported{digest}", wait_timeout))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource
+from aws_cdk import CfnOutput, CfnWaitConditionHandle, CustomResource
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -10,7 +10,7 @@ from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import resource_parameter_prefix, whole_seconds
 from config import AppConfig, DatasetGroup, Recommender
 from stacks.constructs.group_names import short_hash
-from stacks.constructs.handler_functions import request_tags, signal_handle
+from stacks.constructs.handler_functions import awaited, request_tags, signal_handle
 
 
 class RecommenderResource(Construct):
@@ -61,17 +61,9 @@ class RecommenderResource(Construct):
                 signal_handle=signal_handle(handle),
             ).to_properties(),
         )
-        self.resource.node.add_dependency(handle)
         for dependency in after:
             self.resource.node.add_dependency(dependency)
-        ready = CfnWaitCondition(
-            self,
-            f"Ready{digest}",
-            handle=handle.ref,
-            count=1,
-            timeout=timeout,
-        )
-        ready.node.add_dependency(self.resource)
+        awaited(self, self.resource, handle, f"Ready{digest}", timeout)
         self.arn = self.resource.get_att_string("RecommenderArn")
 
         self._publish(config, group, recommender)

@@ -17,7 +17,7 @@ solutions → filters → the rest (imports, attribution, datasets), and create 
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Validations
+from aws_cdk import Acknowledgment, CfnOutput, CfnWaitConditionHandle, CustomResource, Validations
 from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -26,7 +26,7 @@ from lambdas.personalize_resources import contracts
 from lambdas.personalize_resources.address_book import offline_metrics_parameter, resource_parameter_prefix, whole_seconds
 from config import AppConfig, Campaign, DatasetGroup, Solution
 from stacks.constructs.group_names import short_hash
-from stacks.constructs.handler_functions import request_tags, signal_handle
+from stacks.constructs.handler_functions import awaited, request_tags, signal_handle
 from stacks.deployment import CampaignSwitch
 
 
@@ -115,9 +115,7 @@ class SolutionResources(Construct):
                 signal_handle=signal_handle(handle),
             ).to_properties(),
         )
-        self.version.node.add_dependency(handle)
-        self.trained = CfnWaitCondition(self, f"Trained{digest}", handle=handle.ref, count=1, timeout=timeout)
-        self.trained.node.add_dependency(self.version)
+        self.trained = awaited(self, self.version, handle, f"Trained{digest}", timeout)
         version_arn = self.version.get_att_string("SolutionVersionArn")
 
         self._publish_offline_metrics(config, group, solution, solution_version_token, version_arn)
