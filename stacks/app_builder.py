@@ -14,7 +14,7 @@ from stacks.dashboard_stack import DashboardStack
 from stacks.nag import acknowledge_allowed_wildcards
 from stacks.personalize_stack import PersonalizeStack
 from stacks.storage_stack import StorageStack
-from stacks.tidy import drop_function_version_grants, drop_redundant_depends_on
+from stacks.tidy import tidy
 
 UNTAGGABLE_IN_PLACE = [
     "AWS::Personalize::DatasetGroup",
@@ -77,8 +77,7 @@ def add_environment(
             # change would replace a custom-named dataset group, which it refuses. Recommenders
             # (the billed part) are tagged by their handler, which updates tags in place.
             cdk.Tags.of(stack).add(key, value, exclude_resource_types=UNTAGGABLE_IN_PLACE)
-        drop_redundant_depends_on(stack)
-        drop_function_version_grants(stack)
+        tidy(stack)
     return stacks
 
 

@@ -23,6 +23,8 @@ from aws_cdk import (
     Stack,
 )
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
 
@@ -49,7 +51,8 @@ class _NecessaryDependsOn:
 
     def produce(self) -> list[str] | None:
         stack = Stack.of(self._resource)
-        depends_on = sorted({stack.resolve(stack.get_logical_id(d)) for d in self._resource.obtain_dependencies() if Stack.of(d) is stack})
+        # getLogicalId returns the final ID (a string, not a token): no resolve needed.
+        depends_on = sorted({stack.get_logical_id(d) for d in self._resource.obtain_dependencies() if Stack.of(d) is stack})
         referenced = referenced_ids(stack.resolve(self._resource._cfn_properties))
         necessary = [logical_id for logical_id in depends_on if logical_id not in referenced]
         return necessary or None
@@ -57,15 +60,31 @@ class _NecessaryDependsOn:
 
 # Where CDK writes a DependsOn on a role the resource already references (its execution role).
 ROLE_USERS = {"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
+ROLE_USER_CLASSES = (lambda_.CfnFunction, sfn.CfnStateMachine)
 
 
-def drop_redundant_depends_on(scope: IConstruct) -> None:
-    # Only where CDK writes such entries: each lazy value is a Python callback at synth.
-    for construct in scope.node.find_all():
-        if isinstance(construct, CfnResource) and construct.cfn_resource_type in ROLE_USERS:
+def _is_role_user(construct: IConstruct) -> bool:
+    # A class test costs no jsii call; a plain CfnResource (CDK's own CustomResourceProvider
+    # writes its function that way) is asked for its type.
+    if isinstance(construct, ROLE_USER_CLASSES):
+        return True
+    return type(construct) is CfnResource and construct.cfn_resource_type in ROLE_USERS
+
+
+def tidy(stack: Stack) -> None:
+    """Both tidy-ups over one walk of the stack's constructs; call once the stack is complete.
+
+    Every jsii call is a round trip to the node process, and a lazy value is a Python callback
+    at every render: constructs are told apart by class, and only the policies that hold a
+    version wildcard get a rewriting wrapper.
+    """
+    for construct in stack.node.find_all():
+        if _is_role_user(construct):
+            # Only where CDK writes such entries: each lazy value is a Python callback at synth.
+            assert isinstance(construct, CfnResource)
             construct.add_override("DependsOn", Lazy.list(_NecessaryDependsOn(construct), omit_empty=True))
-
-
+        elif isinstance(construct, iam.CfnPolicy):
+            _drop_version_grants(stack, construct)
 
 
 def _is_version_wildcard(resource: Any) -> str | None:
@@ -107,13 +126,14 @@ class _InvokeWithoutVersions:
         return "InvokeWithoutVersions"
 
 
-def drop_function_version_grants(scope: IConstruct) -> None:
+def _drop_version_grants(stack: Stack, policy: iam.CfnPolicy) -> None:
     """CDK's grantInvoke adds `<function ARN>:*` next to the function ARN. Every function here is
     invoked by its unqualified ARN (Provider framework, Step Functions tasks), so the versions
-    grant only widens the policy. Applied to the L1 document, so cdk-nag sees what deploys."""
-    for construct in scope.node.find_all():
-        if isinstance(construct, iam.CfnPolicy):
-            construct.policy_document = _InvokeWithoutVersions(construct.policy_document)
+    grant only widens the policy. Applied to the L1 document, so cdk-nag sees what deploys; a
+    document without such a grant (read once the tree is complete) is left as CDK wrote it."""
+    document = stack.resolve(policy.policy_document)
+    if without_version_wildcards(document) != document:
+        policy.policy_document = _InvokeWithoutVersions(policy.policy_document)
 
 
 # Step Functions delivers execution logs through CloudWatch Logs' vended log delivery
@@ -153,6 +173,6 @@ class _WithoutStreamWrites:
 
 def without_stream_writes_on_any_log_group(provider: IConstruct) -> None:
     """Applied to the Provider waiter state machine's role policy (L1, so cdk-nag sees it)."""
-    for construct in provider.node.find_all():
-        if isinstance(construct, iam.CfnPolicy) and "waiter-state-machine" in construct.node.path:
+    for construct in provider.node.find_child("waiter-state-machine").node.find_all():
+        if isinstance(construct, iam.CfnPolicy):
             construct.policy_document = _WithoutStreamWrites(construct.policy_document)

@@ -7,10 +7,8 @@ import re
 from graphlib import TopologicalSorter
 
 import pytest
-from cfnlint.api import lint_file
-
 from stacks.nag import WILDCARD_ALLOWANCES, allowance_for, flatten_reference, wildcard_findings
-from tests.stacks.templates import dependencies, resources
+from tests.stacks.templates import cfn_lint, dependencies, resources
 from harness.synthesis import SYNTH_CONFIGS
 
 ROLES = ("storage", "personalize", "dashboard")
@@ -78,8 +76,21 @@ def test_cfn_lint_reports_nothing(synthesized, config, role):
     if role not in synthesized.stacks[config]:
         pytest.skip(f"{config} has no {role} stack")
     path = synthesized.outdir / f"{synthesized.stacks[config][role]}.template.json"
-    matches = lint_file(path)
-    assert [f"{m.rule.id} {m.path_string}: {m.message}" for m in matches] == []
+    assert cfn_lint(path) == []
+
+
+def test_the_shared_linter_reports_what_lint_file_reports(tmp_path):
+    """cfn_lint (rules loaded once per process) finds what cfn-lint's own lint_file finds."""
+    from cfnlint.api import lint_file
+
+    broken = tmp_path / "broken.template.json"
+    broken.write_text(json.dumps({"Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketNam": "x"}, "DependsOn": "Topic"},
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Ref": "Missing"}}}}}))
+    expected = [f"{broken.name}: {m.rule.id} {m.path_string}: {m.message}" for m in lint_file(broken)]
+    assert len(expected) >= 2
+    assert cfn_lint(broken) == expected
+    assert cfn_lint(broken) == expected  # and again, with the rules already loaded
 
 
 ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
