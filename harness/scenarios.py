@@ -23,7 +23,7 @@ from harness.fake_service import (StackFakePersonalize, Timings, attribution_ord
 from harness.iam import Iam
 from harness.intrinsics import ACCOUNT
 from harness.kernel import Clock, Kernel, drain
-from harness.variants import CHANGED_FILTER, load_template, raw_config
+from harness.variants import CHANGED_FILTER, DEPLOYED_WHOLE, load_template, raw_config
 
 
 StepCheck = Callable[[StackFakePersonalize], list[str]]
@@ -59,6 +59,8 @@ def destroy() -> Step:
 
 def deploy_all(variant: str, expect: str = "", reason: str = "", check: Any = None, parameters: dict[str, str] | None = None) -> Step:
     """`cdk deploy --all`: storage, personalize, dashboard in order, stopping at the first failure."""
+    if variant not in DEPLOYED_WHOLE:
+        raise ValueError(f"deploy_all({variant!r}): add the variant to harness.variants.DEPLOYED_WHOLE, or its dashboard stack is not synthesized")
     return Step("deploy-all", variant, expect, reason=reason, check=check, parameters=parameters or {})
 
 
