@@ -1,8 +1,10 @@
-"""Synthesizes every test config once per test session, in one CDK app (one jsii start-up).
+"""Synthesizes every test config once per test session, in one CDK app (one jsii start-up),
+then the simulator's config variants and the releases in the same process.
 
 Run as `python -m harness.synthesis OUTDIR`; writes the cloud assembly to OUTDIR and a
-`result.json` naming each config's stacks (or the error). tests/conftest.py starts it in the
-background at session start so that the handler and config tests run meanwhile.
+`result.json` naming each config's stacks (or the error), then `simulator-variants/variants.json`
+and `releases.json`. tests/conftest.py starts it in the background at session start so that the
+handler and config tests run meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ SYNTH_CONFIGS = {
 RELEASE_CONFIGS = ("default", "multi", "custom")
 RELEASE_VERSION = "9.9.9-test"
 RELEASE_BUCKET = "test-org-cfn-assets"
+SIMULATOR_VARIANTS = "simulator-variants"  # the folder (under OUTDIR) of the simulator's variants
 
 
 def synthesize(outdir: Path) -> dict:
@@ -70,22 +73,36 @@ def release(outdir: Path) -> dict:
     return {"releases": folders, "seconds": round(time.perf_counter() - started, 2)}
 
 
-def write_result(path: Path, step) -> None:
+def simulator_variants(outdir: Path, session_synthesized: bool) -> dict:
+    """The simulator's config variants into outdir/SIMULATOR_VARIANTS/; a variant that is one of
+    SYNTH_CONFIGS unchanged is read from this session's synthesis instead of synthesized again."""
+    from harness.variants import synthesize as synthesize_variants
+
+    reuse = {path: outdir for path in SYNTH_CONFIGS.values()} if session_synthesized else {}
+    return synthesize_variants(outdir / SIMULATOR_VARIANTS, synthesized=reuse)
+
+
+def write_result(path: Path, step) -> dict:
     """The step's result as JSON at path (or its error), written whole: readers poll for the file."""
     try:
         result = step()
     except BaseException as error:  # reported to the tests, which fail with it
         result = {"error": f"{error}\n{traceback.format_exc()}"}
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".tmp").write_text(json.dumps(result, indent=1))
     path.with_suffix(".tmp").rename(path)
+    return result
 
 
 def main() -> int:
+    """``python -m harness.synthesis OUTDIR``, one jsii process for all three steps, in the order
+    tests/conftest.py runs the tests that wait for them: the test configs' templates (most tests),
+    the releases (seconds), then the simulator's variants (tens of seconds)."""
     outdir = Path(sys.argv[1])
     outdir.mkdir(parents=True, exist_ok=True)
-    # Templates first (most tests wait for them), then the releases in the same jsii process.
-    write_result(outdir / "result.json", lambda: synthesize(outdir))
+    templates = write_result(outdir / "result.json", lambda: synthesize(outdir))
     write_result(outdir / "releases.json", lambda: release(outdir))
+    write_result(outdir / SIMULATOR_VARIANTS / "variants.json", lambda: simulator_variants(outdir, "error" not in templates))
     return 0
 
 

@@ -7,7 +7,7 @@ import copy
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,14 @@ def raw_config(name: str) -> dict:
     return mutate(yaml.safe_load(BASE_CONFIGS[base].read_text()))
 
 
-def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
+def synthesize(outdir: Path, names: list[str] | None = None, *, synthesized: Mapping[Path, Path] | None = None) -> dict[str, Any]:
     """Synthesize the variants into outdir/<variant>/; returns per variant the personalize
-    template path and the asset root, plus the seconds it took."""
+    template path and the asset root, plus the seconds it took.
+
+    `synthesized` maps a config file to a cloud assembly that already holds its stacks, made by
+    new_app and add_environment as here (the test session's synthesis): a variant that is that
+    config unchanged is read from there, not synthesized again (the templates are the same bytes).
+    """
     import sys
     sys.path.insert(0, str(REPO))
     from stacks.app_builder import add_environment, new_app
@@ -112,16 +117,21 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     variants = {}
     for name in names or list(VARIANTS):
-        config = parse_config(raw_config(name), f"variant {name}")
-        folder = outdir / name
-        app = new_app(outdir=str(folder), validate_templates=False)
-        dashboard = name in DEPLOYED_WHOLE
-        if name in RELEASES:
-            add_environment(app, config, synthesizer=lambda: release_synthesizer(RELEASE_ASSET_BUCKET, RELEASE_KEY_PREFIX),
-                            parameterized=True, dashboard=dashboard)
+        raw = raw_config(name)
+        config = parse_config(raw, f"variant {name}")
+        base = BASE_CONFIGS[VARIANTS[name][0]]
+        if name not in RELEASES and base in (synthesized or {}) and raw == yaml.safe_load(base.read_text()):
+            folder = (synthesized or {})[base]
         else:
-            add_environment(app, config, dashboard=dashboard)
-        app.synth()
+            folder = outdir / name
+            app = new_app(outdir=str(folder), validate_templates=False)
+            dashboard = name in DEPLOYED_WHOLE
+            if name in RELEASES:
+                add_environment(app, config, synthesizer=lambda: release_synthesizer(RELEASE_ASSET_BUCKET, RELEASE_KEY_PREFIX),
+                                parameterized=True, dashboard=dashboard)
+            else:
+                add_environment(app, config, dashboard=dashboard)
+            app.synth()
         variants[name] = {"template": str(folder / f"{config.name}-personalize.template.json"), "assets": str(folder),
                           "stack": f"{config.name}-personalize",
                           "storage_template": str(folder / f"{config.name}-storage.template.json"),
@@ -133,21 +143,3 @@ def synthesize(outdir: Path, names: list[str] | None = None) -> dict[str, Any]:
 
 def load_template(path: str) -> dict:
     return json.loads(Path(path).read_text())
-
-
-def main() -> int:
-    """``python -m harness.variants OUTDIR``: every variant into OUTDIR/<variant>/ and what
-    synthesize returns (or the error) into OUTDIR/variants.json; the test session starts it in
-    the background and plays the scenarios on its workers."""
-    import sys
-
-    from harness.synthesis import write_result
-
-    outdir = Path(sys.argv[1])
-    outdir.mkdir(parents=True, exist_ok=True)
-    write_result(outdir / "variants.json", lambda: synthesize(outdir))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.synthesis import SIMULATOR_VARIANTS
+
 REPO = Path(__file__).resolve().parents[1]
 # No test may reach the instance metadata service (169.254.169.254) looking for credentials.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 SYNTH_DIR_VARIABLE = "PERSONALIZE_IMPACT_TEST_SYNTH_DIR"
 SYNTH_TIMEOUT_SECONDS = 300
 _BACKGROUND = pytest.StashKey[tuple]()
-_SIMULATOR = pytest.StashKey[subprocess.Popen]()
-SIMULATOR_VARIANTS = "simulator-variants"
 
 
 TEMPLATE_FREE_FOLDERS = (REPO / "tests" / "lambdas", REPO / "tests" / "tools", REPO / "tests" / "integration", REPO / "tests" / "harness")
@@ -47,13 +47,20 @@ def pytest_configure(config: pytest.Config) -> None:
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     process = subprocess.Popen([sys.executable, "-m", "harness.synthesis", str(outdir)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     os.environ[SYNTH_DIR_VARIABLE] = str(outdir)
-    # The whole-stack simulator's config variants (harness/variants.py), synthesized now too;
-    # tests/test_simulator.py plays the scenarios on them, spread over the workers.
-    variants_log = open(outdir / "variants.log", "w")  # noqa: SIM115 - lives as long as the process
-    simulator = subprocess.Popen([sys.executable, "-m", "harness.variants", str(outdir / SIMULATOR_VARIANTS)],
-                                 cwd=REPO, stdout=variants_log, stderr=subprocess.STDOUT, env=env)
     config.stash[_BACKGROUND] = (process, outdir)
-    config.stash[_SIMULATOR] = simulator
+
+
+# The background synthesis writes these in this order; tests that wait for one run after every
+# test that waits for none, so the workers never sit idle while it works.
+BACKGROUND_FIXTURES = ("synthesized", "releases", "simulator_variants")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def waits_for(item: pytest.Item) -> int:
+        names = getattr(item, "fixturenames", ())
+        return max((BACKGROUND_FIXTURES.index(name) + 1 for name in names if name in BACKGROUND_FIXTURES), default=0)
+
+    items.sort(key=waits_for)  # stable: collection order within each group
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -62,10 +69,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if background is None:
         return
     process, outdir = background
-    for running in (process, config.stash.get(_SIMULATOR, None)):
-        if running is not None and running.poll() is None:
-            running.terminate()
-            running.wait(timeout=30)
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=30)
     shutil.rmtree(outdir, ignore_errors=True)
 
 
@@ -92,7 +98,7 @@ def _background_result(name: str, timeout: float = SYNTH_TIMEOUT_SECONDS) -> tup
     deadline = time.monotonic() + timeout
     while not result_file.exists():
         if time.monotonic() > deadline:
-            pytest.fail(f"{name} was not written in {timeout} s; see {outdir}/synthesis.log and variants.log")
+            pytest.fail(f"{name} was not written in {timeout} s; see {outdir}/synthesis.log")
         time.sleep(0.2)
     result = json.loads(result_file.read_text())
     if "error" in result:
@@ -115,6 +121,6 @@ def releases() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def simulator_variants() -> dict[str, dict]:
-    """The simulator's config variants (python -m harness.variants), synthesized in the background."""
+    """The simulator's config variants, synthesized in the background after the templates."""
     _, result = _background_result(f"{SIMULATOR_VARIANTS}/variants.json")
     return result["variants"]
