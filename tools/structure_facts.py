@@ -78,6 +78,10 @@ class Module:
     tree: ast.Module
     lines: int
     is_package: bool
+    nodes: list[ast.AST] = field(default_factory=list)  # every node of the tree, walked once
+
+    def __post_init__(self) -> None:
+        self.nodes = self.nodes or list(ast.walk(self.tree))
 
 
 @dataclass
@@ -109,10 +113,10 @@ def load_modules(repo: Path) -> dict[str, Module]:
     return modules
 
 
-def _type_checking_only(tree: ast.Module) -> set[int]:
+def _type_checking_only(module: Module) -> set[int]:
     """ids of the import nodes under `if TYPE_CHECKING:`: annotations only, never run, so no edge."""
     guarded: set[int] = set()
-    for node in ast.walk(tree):
+    for node in module.nodes:
         if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
             guarded |= {id(inner) for stmt in node.body for inner in ast.walk(stmt)}
     return guarded
@@ -123,8 +127,8 @@ def imported_names(module: Module, known: Iterable[str]) -> Iterator[tuple[str, 
     (deferred imports included; those under `if TYPE_CHECKING:` are for annotations only)."""
     known = set(known)
     package = module.name if module.is_package else module.name.rpartition(".")[0]
-    guarded = _type_checking_only(module.tree)
-    for node in ast.walk(module.tree):
+    guarded = _type_checking_only(module)
+    for node in module.nodes:
         if id(node) in guarded:
             continue
         if isinstance(node, ast.Import):
@@ -210,16 +214,16 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def long_functions(module: Module) -> Iterator[tuple[str, int]]:
-    for node in ast.walk(module.tree):
+    for node in module.nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             if length > MAX_FUNCTION_LINES:
                 yield f"{module.where}:{node.lineno} {node.name}", length
 
 
-def docstring_nodes(tree: ast.Module) -> set[int]:
+def docstring_nodes(module: Module) -> set[int]:
     ids = set()
-    for node in ast.walk(tree):
+    for node in module.nodes:
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
@@ -230,14 +234,14 @@ def docstring_nodes(tree: ast.Module) -> set[int]:
 def personalize_arn_places(module: Module) -> Iterator[str]:
     """Code that spells a Personalize ARN: a string with `:personalize:` (an f-string part, a
     pattern) or a `format_arn(service="personalize")` call. Docstrings do not count."""
-    docstrings = docstring_nodes(module.tree)
+    docstrings = docstring_nodes(module)
     where = module.where
-    for node in ast.walk(module.tree):
+    for node in module.nodes:
         if isinstance(node, ast.JoinedStr):
             if any(isinstance(v, ast.Constant) and ":personalize:" in str(v.value) for v in node.values):
                 yield f"{where}:{node.lineno}"
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            if ":personalize:" in node.value and not _inside_joined_str(module.tree, node):
+            if ":personalize:" in node.value and not _inside_joined_str(module, node):
                 yield f"{where}:{node.lineno}"
         elif isinstance(node, ast.Call) and any(
             k.arg == "service" and isinstance(k.value, ast.Constant) and k.value.value == "personalize" for k in node.keywords
@@ -245,8 +249,8 @@ def personalize_arn_places(module: Module) -> Iterator[str]:
             yield f"{where}:{node.lineno}"
 
 
-def _inside_joined_str(tree: ast.Module, target: ast.Constant) -> bool:
-    return any(isinstance(node, ast.JoinedStr) and target in node.values for node in ast.walk(tree))
+def _inside_joined_str(module: Module, target: ast.Constant) -> bool:
+    return any(isinstance(node, ast.JoinedStr) and target in node.values for node in module.nodes)
 
 
 def is_product(module: Module) -> bool:
