@@ -57,8 +57,11 @@ lint: dev
 	$(PY) -m tools.structure_facts --check
 
 # Lint, then the whole test suite (offline; integration tests skip without AWS credentials).
+# Bytecode caching stays on even where the environment turns it off (PYTHONDONTWRITEBYTECODE):
+# the suite's processes would otherwise each compile the repository and rewrite the test modules'
+# asserts again (__pycache__ is ignored by git). A second run is ~5 s faster with it.
 test: lint
-	$(PY) -m pytest -n 2 --durations=5
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n 2 --durations=5
 
 # The whole-stack simulator: CloudFormation over the synthesized templates of config variants,
 # the CDK Provider framework's own JavaScript, the handlers, a fake Personalize (docs/testing.md).
