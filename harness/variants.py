@@ -115,22 +115,20 @@ def synthesize(outdir: Path, names: list[str] | None = None, *, synthesized: Map
     from tools.release import release_synthesizer
 
     started = time.perf_counter()
+    synthesized = synthesized or {}
     variants = {}
     for name in names or list(VARIANTS):
         raw = raw_config(name)
         config = parse_config(raw, f"variant {name}")
         base = BASE_CONFIGS[VARIANTS[name][0]]
-        if name not in RELEASES and base in (synthesized or {}) and raw == yaml.safe_load(base.read_text()):
-            folder = (synthesized or {})[base]
+        if name not in RELEASES and base in synthesized and raw == yaml.safe_load(base.read_text()):
+            folder = synthesized[base]
         else:
             folder = outdir / name
             app = new_app(outdir=str(folder), validate_templates=False)
-            dashboard = name in DEPLOYED_WHOLE
-            if name in RELEASES:
-                add_environment(app, config, synthesizer=lambda: release_synthesizer(RELEASE_ASSET_BUCKET, RELEASE_KEY_PREFIX),
-                                parameterized=True, dashboard=dashboard)
-            else:
-                add_environment(app, config, dashboard=dashboard)
+            release = {"synthesizer": lambda: release_synthesizer(RELEASE_ASSET_BUCKET, RELEASE_KEY_PREFIX),
+                       "parameterized": True} if name in RELEASES else {}
+            add_environment(app, config, with_dashboard=name in DEPLOYED_WHOLE, **release)
             app.synth()
         variants[name] = {"template": str(folder / f"{config.name}-personalize.template.json"), "assets": str(folder),
                           "stack": f"{config.name}-personalize",

@@ -41,13 +41,13 @@ def add_environment(
     *,
     synthesizer: Callable[[], cdk.IStackSynthesizer] | None = None,
     parameterized: bool = False,
-    dashboard: bool = True,
+    with_dashboard: bool = True,
 ) -> list[cdk.Stack]:
     """Add every stack of `config` to `app` (environment-agnostic: no account or region).
 
     `parameterized` turns per-account settings into stack parameters (stacks/deployment.py);
     `synthesizer` makes one synthesizer per stack (a synthesizer binds to a single stack), e.g.
-    to point a release's assets at the organization's buckets. `dashboard=False` leaves the
+    to point a release's assets at the organization's buckets. `with_dashboard=False` leaves the
     dashboard stack out (nothing else reads it): the simulator's variants that never deploy it.
     """
 
@@ -64,7 +64,7 @@ def add_environment(
         **common(),
     )
     stacks: list[cdk.Stack] = [storage, personalize]
-    if config.dashboard.enabled and dashboard:
+    if config.dashboard.enabled and with_dashboard:
         # The dashboard derives ARNs and the bucket name from the config's names; it depends on the
         # personalize stack only to read the solutions' offline metrics (SSM) that stack writes.
         dashboard = DashboardStack(
