@@ -93,7 +93,8 @@ def main() -> int:
     from stacks.app_builder import build_app, new_app
     from stacks.cost import counted, estimate, summary
 
-    app = new_app()
+    # CDK's switch for its built-in template validation, which this app runs beside it.
+    app = new_app(validate_templates=os.environ.get("CDK_VALIDATION") != "false")
     # Whatever the App itself read as context (e.g. a CLI that passed it some other way) wins.
     if (from_app := app.node.try_get_context(CONFIG_KEY)) and from_app != config_path:
         config_path, config = from_app, load_or_report(from_app)

@@ -15,6 +15,7 @@ from stacks.nag import acknowledge_allowed_wildcards
 from stacks.personalize_stack import PersonalizeStack
 from stacks.storage_stack import StorageStack
 from stacks.tidy import tidy
+from stacks.template_validation import cloudformation_validated_app
 
 UNTAGGABLE_IN_PLACE = [
     "AWS::Personalize::DatasetGroup",
@@ -26,13 +27,15 @@ UNTAGGABLE_IN_PLACE = [
 
 def new_app(outdir: str | None = None, overrides: dict[str, Any] | None = None, *, validate_templates: bool = True) -> cdk.App:
     """An app with context merged in the CLI's order: cdk.json, then the CLI's `-c` values
-    (CDK_CONTEXT_JSON, which the App reads itself), then `overrides`. `validate_templates=False`
-    is for the simulator's many config variants only: the product's synth and the test session's
-    templates are validated. It turns CDK's built-in template validation off (its engine's start-up
-    ~3 s, then ~0.1 s a template); cdk.json's `@aws-cdk/core:validateAgainstDefaultRules` only
-    decides whether its findings are errors."""
-    return cdk.App(outdir=outdir, context=cdk_json_context(), post_cli_context=overrides or None,
-                   builtin_cloud_formation_validation=validate_templates)
+    (CDK_CONTEXT_JSON, which the App reads itself), then `overrides`. Its templates are checked by
+    CDK's built-in CloudFormation validation, run beside the app (stacks/template_validation.py).
+    `validate_templates=False` turns that off: app.py for CDK's own switch (CDK_VALIDATION=false),
+    and the simulator's many config variants, whose configs the test session's templates cover.
+    cdk.json's `@aws-cdk/core:validateAgainstDefaultRules` decides whether its findings are errors."""
+    props: dict[str, Any] = {"outdir": outdir, "context": cdk_json_context(), "post_cli_context": overrides or None}
+    if validate_templates:
+        return cloudformation_validated_app(**props)
+    return cdk.App(**props, builtin_cloud_formation_validation=False)
 
 
 def add_environment(
