@@ -66,20 +66,16 @@ class ValidationProcess:
             raise RuntimeError(f"{SIDE_PROCESS_SCRIPT.name}: {answer['error']}")
         return answer
 
-    def _started(self) -> dict[str, Any]:
-        """The first line the process writes, once its engine is built."""
+    def plugin(self) -> dict[str, Any]:
+        """CDK's plugin's {name, version, ruleIds}: the first line the process writes, once its
+        engine is built (the first call waits for it)."""
         if self._plugin is None:
             self._plugin = self._answer()
         return self._plugin
 
-    @property
-    def plugin(self) -> dict[str, Any]:
-        """CDK's plugin's {name, version, ruleIds}; waits until its engine is built."""
-        return self._started()
-
     def validate(self, stack_templates: list[dict[str, str]]) -> dict[str, Any]:
         """What CDK's plugin's `validate` returns for these stacks (JSON)."""
-        self._started()
+        self.plugin()
         stdin = cast(IO[str], self._process.stdin)
         stdin.write(json.dumps({"stackTemplates": stack_templates}) + "\n")
         stdin.flush()
@@ -132,15 +128,15 @@ class CloudFormationValidation:
 
     @property
     def name(self) -> str:
-        return cast(str, self._process.plugin["name"])
+        return cast(str, self._process.plugin()["name"])
 
     @property
     def version(self) -> str:
-        return cast(str, self._process.plugin["version"])
+        return cast(str, self._process.plugin()["version"])
 
     @property
     def rule_ids(self) -> list[str]:
-        return cast(list[str], self._process.plugin["ruleIds"])
+        return cast(list[str], self._process.plugin()["ruleIds"])
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         return policy_report(self._process.validate([stack_template(stack) for stack in context.stack_templates]))
